@@ -1,0 +1,544 @@
+"""Reading and writing bundles: the canonical JSON Lines export format (``docs/bundle.md``).
+
+Reading streams. A first pass finds the line on which each account's records end, so that a
+bundle grouped by account (as :func:`write_bundle` writes them) is handed out one account at a
+time and memory is bounded by the largest account; an interleaved bundle works too, holding the
+accounts that are still open. The first pass reads the ``kind``/``platform``/``account`` prefix
+that this project's writer puts first on every line and parses the whole line only when a line
+does not start that way.
+
+Validation is done by hand, not with the JSON Schema, because it runs once per line on bundles of
+millions of lines; ``tests/test_bundle.py`` holds the two to the same verdicts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from auditor.model import (
+    DELETERS,
+    OBSERVABLES,
+    RECORD_KINDS,
+    VISIBILITIES,
+    AccountData,
+    AccountKey,
+    Conversation,
+    Message,
+    Post,
+    Profile,
+    Window,
+)
+
+PROFILE_KEYS = frozenset(
+    {"kind", "platform", "account", "display_name", "bio", "website", "hours", "fetched_at"}
+)
+POST_KEYS = frozenset(
+    {
+        "kind", "platform", "account", "id", "author", "author_id", "by_brand", "created_at",
+        "text", "in_reply_to", "thread", "visibility", "deleted_by", "url", "source", "automated",
+    }
+)
+CONVERSATION_KEYS = frozenset(
+    {"kind", "platform", "account", "id", "customer", "messages", "resolved_at", "linked_post"}
+)
+WINDOW_KEYS = frozenset(
+    {
+        "kind", "platform", "account", "window_start", "window_end", "complete", "reason",
+        "observes", "fetched_at",
+    }
+)
+
+
+class BundleError(Exception):
+    """A bundle that cannot be read at all (missing, not JSON Lines, not gzip)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class RecordError(ValueError):
+    """One record that breaks the bundle format; the message says what is wrong."""
+
+
+@dataclass(slots=True)
+class BundleStats:
+    path: Path
+    sha256: str = ""
+    lines: int = 0
+    records: int = 0
+    # Invalid lines of known accounts, and lines that name no account it could tell.
+    invalid: list[LineError] = field(default_factory=list)
+    unattributed: list[LineError] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing one record
+
+
+def parse_time(value: Any, key: str) -> datetime:
+    if not isinstance(value, str):
+        raise RecordError(f"'{key}' must be an ISO 8601 string with an offset")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"'{key}' is not an ISO 8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"'{key}' has no UTC offset: {value[:40]!r}")
+    return parsed
+
+
+def _optional_time(record: Mapping[str, Any], key: str) -> datetime | None:
+    value = record.get(key)
+    return None if value is None else parse_time(value, key)
+
+
+def _required_str(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # numeric ids are common in exports; they are ids, not numbers
+    if value is None:
+        raise RecordError(f"missing '{key}'")
+    raise RecordError(f"'{key}' must be a non-empty string")
+
+
+def _optional_str(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError(f"'{key}' must be a string or null")
+
+
+def _bool(record: Mapping[str, Any], key: str) -> bool:
+    value = record.get(key)
+    if isinstance(value, bool):
+        return value
+    raise RecordError(f"'{key}' must be true or false" if key in record else f"missing '{key}'")
+
+
+def _optional_bool(record: Mapping[str, Any], key: str) -> bool | None:
+    value = record.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise RecordError(f"'{key}' must be true, false or null")
+
+
+def _extra(record: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    if len(record) <= len(known) and known.issuperset(record):
+        return {}
+    return {k: v for k, v in record.items() if k not in known}
+
+
+def _hours(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RecordError("'hours' must be an object like {\"timezone\": ..., \"weekly\": ...}")
+    return value
+
+
+def post_from_record(record: Mapping[str, Any]) -> Post:
+    visibility = record.get("visibility") or "public"
+    if visibility not in VISIBILITIES:
+        raise RecordError(f"'visibility' must be one of public, hidden, deleted: {visibility!r}")
+    deleted_by = record.get("deleted_by")
+    if deleted_by is not None and deleted_by not in DELETERS:
+        raise RecordError(f"'deleted_by' must be author, brand or unknown: {deleted_by!r}")
+    text = record.get("text")
+    if text is None:
+        text = ""
+    elif not isinstance(text, str):
+        raise RecordError("'text' must be a string")
+    return Post(
+        id=_required_str(record, "id"),
+        author=_required_str(record, "author"),
+        by_brand=_bool(record, "by_brand"),
+        created_at=parse_time(record.get("created_at"), "created_at"),
+        text=text,
+        author_id=_optional_str(record, "author_id"),
+        in_reply_to=_optional_str(record, "in_reply_to"),
+        thread=_optional_str(record, "thread"),
+        visibility=visibility,
+        deleted_by=deleted_by,
+        url=_optional_str(record, "url"),
+        source=_optional_str(record, "source"),
+        automated=_optional_bool(record, "automated"),
+        extra=_extra(record, POST_KEYS),
+    )
+
+
+def profile_from_record(record: Mapping[str, Any]) -> Profile:
+    return Profile(
+        platform=_required_str(record, "platform"),
+        account=_required_str(record, "account"),
+        display_name=_optional_str(record, "display_name"),
+        bio=_optional_str(record, "bio"),
+        website=_optional_str(record, "website"),
+        hours=_hours(record.get("hours")),
+        fetched_at=_optional_time(record, "fetched_at"),
+        extra=_extra(record, PROFILE_KEYS),
+    )
+
+
+def _message(value: Any, index: int) -> Message:
+    if not isinstance(value, dict):
+        raise RecordError(f"messages[{index}] must be an object")
+    try:
+        return Message(
+            id=_required_str(value, "id"),
+            by_brand=_bool(value, "by_brand"),
+            created_at=parse_time(value.get("created_at"), "created_at"),
+            text=_optional_str(value, "text") or "",
+        )
+    except RecordError as error:
+        raise RecordError(f"messages[{index}]: {error}") from None
+
+
+def conversation_from_record(record: Mapping[str, Any]) -> Conversation:
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        raise RecordError("'messages' must be a list")
+    parsed = sorted(
+        (_message(m, i) for i, m in enumerate(messages)), key=lambda m: m.created_at
+    )
+    return Conversation(
+        id=_required_str(record, "id"),
+        customer=_required_str(record, "customer"),
+        messages=parsed,
+        resolved_at=_optional_time(record, "resolved_at"),
+        linked_post=_optional_str(record, "linked_post"),
+        extra=_extra(record, CONVERSATION_KEYS),
+    )
+
+
+def window_from_record(record: Mapping[str, Any]) -> Window:
+    start = parse_time(record.get("window_start"), "window_start")
+    end = parse_time(record.get("window_end"), "window_end")
+    if end < start:
+        raise RecordError("'window_end' is before 'window_start'")
+    observes = record.get("observes")
+    if observes is not None:
+        if not isinstance(observes, list) or not all(isinstance(o, str) for o in observes):
+            raise RecordError("'observes' must be a list of strings")
+        unknown = sorted(set(observes) - OBSERVABLES)
+        if unknown:
+            raise RecordError(
+                f"'observes' has {unknown[0]!r}; allowed: {', '.join(sorted(OBSERVABLES))}"
+            )
+    return Window(
+        start=start,
+        end=end,
+        complete=_optional_bool(record, "complete"),
+        reason=_optional_str(record, "reason"),
+        observes=None if observes is None else frozenset(observes),
+        fetched_at=_optional_time(record, "fetched_at"),
+        extra=_extra(record, WINDOW_KEYS),
+    )
+
+
+def record_key(record: Any) -> AccountKey:
+    if not isinstance(record, dict):
+        raise RecordError("a line must hold one JSON object")
+    kind = record.get("kind")
+    if kind not in RECORD_KINDS:
+        raise RecordError(
+            f"'kind' must be one of conversation, post, profile, window: {kind!r}"
+        )
+    return AccountKey(_required_str(record, "platform"), _required_str(record, "account"))
+
+
+def add_record(data: AccountData, record: Mapping[str, Any]) -> None:
+    """Validate one record and add it to its account; raises RecordError."""
+    kind = record["kind"]
+    if kind == "post":
+        data.posts.append(post_from_record(record))
+    elif kind == "profile":
+        data.profile = profile_from_record(record)
+    elif kind == "conversation":
+        data.conversations.append(conversation_from_record(record))
+    else:
+        window = window_from_record(record)
+        if data.window is not None:
+            # Several windows (incremental fetches appended): their union, complete only if
+            # every part was.
+            window = merge_windows(data.window, window)
+        data.window = window
+
+
+def merge_windows(a: Window, b: Window) -> Window:
+    complete = None if a.complete is None or b.complete is None else a.complete and b.complete
+    reasons = [r for r in (a.reason, b.reason) if r]
+    observes = None if a.observes is None or b.observes is None else a.observes & b.observes
+    fetched = [t for t in (a.fetched_at, b.fetched_at) if t is not None]
+    return Window(
+        start=min(a.start, b.start),
+        end=max(a.end, b.end),
+        complete=complete,
+        reason="; ".join(dict.fromkeys(reasons)) or None,
+        observes=observes,
+        fetched_at=max(fetched) if fetched else None,
+        extra={**a.extra, **b.extra},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+
+
+@contextmanager
+def _open_binary(path: Path) -> Iterator[IO[bytes]]:
+    try:
+        raw = path.open("rb")
+    except OSError as error:
+        raise BundleError(f"{path}: cannot open bundle: {error.strerror or error}") from None
+    with raw:
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield io.BufferedReader(unzipped, buffer_size=1 << 20)  # type: ignore[arg-type]
+        else:
+            yield raw
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with _open_binary(path) as stream:
+        try:
+            yield from stream
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            raise BundleError(f"{path}: cannot read bundle: {error}") from None
+
+
+_PREFIX = b'{"kind":"'
+
+
+def _fast_key(line: bytes) -> AccountKey | None:
+    """The account of a line written in this project's key order, without parsing it."""
+    if not line.startswith(_PREFIX):
+        return None
+    end_kind = line.find(b'"', 9)
+    if line[end_kind : end_kind + 14] != b'","platform":"':
+        return None
+    start = end_kind + 14
+    end_platform = line.find(b'"', start)
+    if line[end_platform : end_platform + 13] != b'","account":"':
+        return None
+    end_account = line.find(b'"', end_platform + 13)
+    platform = line[start:end_platform]
+    account = line[end_platform + 13 : end_account]
+    if b"\\" in platform or b"\\" in account or not platform or not account:
+        return None
+    return AccountKey(platform.decode(), account.decode())
+
+
+def _line_key(line: bytes) -> AccountKey:
+    """The account a line belongs to; raises RecordError when no account can be told."""
+    key = _fast_key(line)
+    if key is not None:
+        return key
+    try:
+        return record_key(orjson.loads(line))
+    except orjson.JSONDecodeError as error:
+        raise RecordError(f"not JSON: {error}") from None
+
+
+def _last_lines(path: Path, sha: Any, stats: BundleStats) -> dict[AccountKey, int]:
+    last: dict[AccountKey, int] = {}
+    for number, line in enumerate(_lines(path), start=1):
+        sha.update(line)
+        if line.strip():
+            try:
+                last[_line_key(line)] = number
+            except RecordError as error:
+                stats.unattributed.append(LineError(path, number, str(error)))
+    return last
+
+
+def read_bundle(
+    path: Path, wanted: Iterable[AccountKey] | None = None
+) -> tuple[Iterator[AccountData], BundleStats]:
+    """Stream the accounts of one bundle, each as soon as its last record has been read.
+
+    ``wanted`` limits the accounts built (others are skipped cheaply). Invalid lines are listed
+    in the stats and on the account they belong to (``AccountData.errors``); the caller decides
+    whether that account is audited. The stats are complete once the iterator is exhausted.
+    """
+    stats = BundleStats(path=path)
+    wanted_set = None if wanted is None else set(wanted)
+    sha = hashlib.sha256()
+    last = _last_lines(path, sha, stats)
+    # The lines of a plain file are its bytes; a compressed one is hashed as stored.
+    stats.sha256 = file_sha256(path) if path.suffix == ".gz" else sha.hexdigest()
+    return _accounts(path, last, wanted_set, stats), stats
+
+
+def _accounts(
+    path: Path,
+    last: dict[AccountKey, int],
+    wanted: set[AccountKey] | None,
+    stats: BundleStats,
+) -> Iterator[AccountData]:
+    open_accounts: dict[AccountKey, AccountData] = {}
+    closing: dict[int, list[AccountKey]] = {}
+    for key, number in last.items():
+        if wanted is None or key in wanted:
+            closing.setdefault(number, []).append(key)
+    loads = orjson.loads
+    number = 0
+    for number, line in enumerate(_lines(path), start=1):
+        stats.lines = number
+        if not line.strip():
+            continue
+        key = _fast_key(line)
+        if key is not None and wanted is not None and key not in wanted:
+            continue
+        try:
+            record = loads(line)
+            key = record_key(record)
+        except (orjson.JSONDecodeError, RecordError):
+            continue  # the first pass listed it: it belongs to no account it could tell
+        if wanted is not None and key not in wanted:
+            continue
+        data = open_accounts.get(key)
+        if data is None:
+            data = open_accounts[key] = AccountData(key=key)
+        stats.records += 1
+        try:
+            add_record(data, record)
+        except RecordError as error:
+            _invalid(stats, open_accounts, key, LineError(path, number, f"{key}: {error}"))
+        for done in closing.pop(number, ()):
+            finished = open_accounts.pop(done, None)
+            if finished is not None:
+                yield _with_unattributed(finished, stats.unattributed)
+
+
+def _with_unattributed(data: AccountData, errors: list[LineError]) -> AccountData:
+    # A line that names no account could have been any account's: none of them is whole.
+    for error in errors:
+        _note(data, error)
+    return data
+
+
+def _note(data: AccountData, error: LineError) -> None:
+    data.invalid_records += 1
+    if len(data.errors) < 20:
+        data.errors.append(str(error))
+
+
+def _invalid(
+    stats: BundleStats,
+    open_accounts: dict[AccountKey, AccountData],
+    key: AccountKey,
+    error: LineError,
+) -> None:
+    stats.invalid.append(error)
+    _note(open_accounts[key], error)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+_FIRST_KEYS = ("kind", "platform", "account")
+
+
+def dump_record(record: Mapping[str, Any]) -> bytes:
+    """One JSON line with ``kind``, ``platform``, ``account`` first (what the fast reader keys on)."""
+    ordered = {k: record[k] for k in _FIRST_KEYS if k in record}
+    ordered.update((k, v) for k, v in record.items() if k not in ordered)
+    return orjson.dumps(ordered, default=_default) + b"\n"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    raise TypeError(f"cannot write {type(value).__name__} to a bundle")
+
+
+def write_bundle(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
+    """Write records atomically (a temporary file renamed into place); ``.gz`` compresses."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            out: IO[bytes] = (
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
+            )
+            with out:
+                for record in records:
+                    out.write(dump_record(record))
+                    count += 1
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def account_records(data: AccountData) -> Iterator[dict[str, Any]]:
+    """The records of one account in the canonical order: profile, window, posts, conversations."""
+    base = {"platform": data.platform, "account": data.account}
+    if data.profile is not None:
+        p = data.profile
+        yield {
+            "kind": "profile", **base, "display_name": p.display_name, "bio": p.bio,
+            "website": p.website, "hours": p.hours, "fetched_at": p.fetched_at, **p.extra,
+        }
+    if data.window is not None:
+        w = data.window
+        yield {
+            "kind": "window", **base, "window_start": w.start, "window_end": w.end,
+            "complete": w.complete, "reason": w.reason,
+            "observes": None if w.observes is None else sorted(w.observes),
+            "fetched_at": w.fetched_at, **w.extra,
+        }
+    for post in data.posts:
+        yield {
+            "kind": "post", **base, "id": post.id, "author": post.author,
+            "author_id": post.author_id, "by_brand": post.by_brand,
+            "created_at": post.created_at, "text": post.text, "in_reply_to": post.in_reply_to,
+            "thread": post.thread, "visibility": post.visibility, "deleted_by": post.deleted_by,
+            "url": post.url, "source": post.source, "automated": post.automated, **post.extra,
+        }
+    for conversation in data.conversations:
+        yield {
+            "kind": "conversation", **base, "id": conversation.id,
+            "customer": conversation.customer,
+            "messages": [
+                {"id": m.id, "by_brand": m.by_brand, "created_at": m.created_at, "text": m.text}
+                for m in conversation.messages
+            ],
+            "resolved_at": conversation.resolved_at, "linked_post": conversation.linked_post,
+            **conversation.extra,
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,457 @@
+"""Loading and validating the audit config, and working out each account's effective policy.
+
+Every error names the file, the key path and the line, and is raised before anything is fetched
+or written. Policies inherit: built-in defaults < top-level policy < client < account.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from auditor.check import CHECK_ID, Check, severity_rank
+from auditor.model import AccountKey
+from auditor.registry import Registry
+
+PathPart = str | int
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; ``str()`` is one line naming file, line and key."""
+
+    def __init__(self, path: Path, message: str, line: int | None = None, key: str = "") -> None:
+        self.path, self.line, self.key, self.message = path, line, key, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+def resource_text(*parts: str) -> str:
+    return resources.files("auditor.resources").joinpath(*parts).read_text(encoding="utf-8")
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resource_text("schema", name))
+    return schema
+
+
+def default_policy() -> dict[str, Any]:
+    policy: dict[str, Any] = yaml.safe_load(resource_text("policy.default.yaml"))
+    return policy
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML with positions
+
+
+def _format_path(parts: Sequence[PathPart]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _node_at(node: yaml.Node | None, parts: Sequence[PathPart]) -> yaml.Node | None:
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            return None
+    return node
+
+
+def _key_node(node: yaml.Node | None, parts: Sequence[PathPart], key: str) -> yaml.Node | None:
+    parent = _node_at(node, parts)
+    if isinstance(parent, yaml.MappingNode):
+        return next((k for k, _ in parent.value if k.value == key), None)
+    return None
+
+
+def _line(node: yaml.Node | None) -> int | None:
+    return None if node is None else node.start_mark.line + 1
+
+
+def _reject_duplicate_keys(path: Path, node: yaml.Node, parts: list[PathPart]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise ConfigError(path, "duplicate key", _line(key), _format_path([*parts, key.value]))
+            seen.add(key.value)
+            _reject_duplicate_keys(path, value, [*parts, key.value])
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _reject_duplicate_keys(path, item, [*parts, index])
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    path: Path
+    data: Any
+    root: yaml.Node | None
+
+    def line(self, parts: Sequence[PathPart]) -> int | None:
+        return _line(_node_at(self.root, parts))
+
+    def error(self, parts: Sequence[PathPart], message: str) -> ConfigError:
+        return ConfigError(self.path, message, self.line(parts), _format_path(parts))
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(path, f"cannot read config: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "config is not UTF-8 text") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(path, f"invalid YAML: {error.problem or error}", line) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(path, f"invalid YAML: {error}") from None
+    if root is not None:
+        _reject_duplicate_keys(path, root, [])
+    return YamlDocument(path, data, root)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema errors as one line
+
+
+def _schema_error(document: YamlDocument, error: ValidationError) -> ConfigError:
+    parts: list[PathPart] = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        if extra:
+            key = str(extra[0])
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else f"; allowed: {', '.join(allowed)}"
+            line = _line(_key_node(document.root, parts, key))
+            return ConfigError(
+                document.path, f"unknown key '{key}'{suggestion}", line, _format_path([*parts, key])
+            )
+    if error.validator == "required":
+        return document.error(parts, error.message.replace("is a required property", "is missing"))
+    if error.validator == "enum":
+        options = ", ".join(str(o) for o in error.validator_value)
+        return document.error(parts, f"{error.instance!r} is not one of: {options}")
+    if error.validator == "type":
+        return document.error(parts, f"expected {error.validator_value}, got {error.instance!r}")
+    if error.validator == "oneOf" and error.context:
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        inner = _schema_error(document, best)
+        return inner if inner.key else document.error(parts, inner.message)
+    return document.error(parts, error.message)
+
+
+def validate(document: YamlDocument, schema: Mapping[str, Any]) -> None:
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.path)))
+    if errors:
+        # The deepest error is the most specific; one line is what the user gets.
+        first = max(errors[:1] + errors, key=lambda e: len(list(e.absolute_path)))
+        raise _schema_error(document, first)
+
+
+# ---------------------------------------------------------------------------------------------
+# The config model
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    type: str
+    path: Path | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    client: str
+    platform: str
+    handle: str
+    source: SourceConfig
+    # The policy layers that apply, bottom first; resolved against a registry by EffectivePolicy.
+    policy_layers: tuple[tuple[tuple[PathPart, ...], Mapping[str, Any]], ...]
+
+    @property
+    def key(self) -> AccountKey:
+        return AccountKey(self.platform, self.handle)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    name: str
+    accounts: tuple[AccountConfig, ...]
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    pseudonymize_customers: bool = False
+    key_env: str | None = None
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    sha256: str
+    output_dir: Path
+    formats: tuple[str, ...]
+    store_path: Path
+    retention_days: int
+    privacy: PrivacyConfig
+    exclude_authors: tuple[str, ...]
+    clients: tuple[ClientConfig, ...]
+    document: YamlDocument = field(repr=False)
+
+    def accounts(self) -> list[AccountConfig]:
+        return [account for client in self.clients for account in client.accounts]
+
+    def pseudonym_key(self) -> bytes | None:
+        """The secret for customer pseudonyms, read only when it is asked for."""
+        if not self.privacy.pseudonymize_customers:
+            return None
+        if self.privacy.key_file is not None:
+            try:
+                key = self.privacy.key_file.read_bytes().strip()
+            except OSError as error:
+                raise ConfigError(
+                    self.path,
+                    f"cannot read {self.privacy.key_file}: {error.strerror}",
+                    self.document.line(["privacy", "key_file"]),
+                    "privacy.key_file",
+                ) from None
+        else:
+            name = self.privacy.key_env or "AUDITOR_PSEUDONYM_KEY"
+            key = os.environ.get(name, "").encode()
+            if not key:
+                raise ConfigError(
+                    self.path,
+                    f"privacy.pseudonymize_customers is on but environment variable {name} is "
+                    "empty; set it to a secret key, or name a key_file",
+                    self.document.line(["privacy"]),
+                    "privacy",
+                )
+        return key
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base / path)
+
+
+def _source(base: Path, value: Any) -> SourceConfig:
+    if isinstance(value, str):
+        return SourceConfig("bundle", _resolve(base, value))
+    options = {k: v for k, v in value.items() if k not in ("type", "path")}
+    path = _resolve(base, value["path"]) if "path" in value else None
+    return SourceConfig(value["type"], path, options)
+
+
+def load_config(path: Path, registry: Registry) -> Config:
+    """Read, validate and resolve a config; raises :class:`ConfigError`."""
+    document = read_yaml(path)
+    if not isinstance(document.data, dict):
+        raise ConfigError(path, "the config must be a mapping with a 'clients' list", 1)
+    validate(document, load_schema("config.schema.json"))
+    data: dict[str, Any] = document.data
+    base = path.resolve().parent
+    defaults = default_policy()
+    top_policy = data.get("policy", {})
+
+    clients: list[ClientConfig] = []
+    seen_clients: set[str] = set()
+    seen_accounts: set[AccountKey] = set()
+    for ci, client in enumerate(data["clients"]):
+        name = client["name"]
+        if name in seen_clients:
+            raise document.error(["clients", ci, "name"], f"duplicate client name {name!r}")
+        seen_clients.add(name)
+        accounts = []
+        for ai, account in enumerate(client["accounts"]):
+            layers: tuple[tuple[tuple[PathPart, ...], Mapping[str, Any]], ...] = (
+                ((), defaults),
+                (("policy",), top_policy),
+                (("clients", ci, "policy"), client.get("policy", {})),
+                (("clients", ci, "accounts", ai, "policy"), account.get("policy", {})),
+            )
+            config = AccountConfig(
+                client=name,
+                platform=account["platform"],
+                handle=account["handle"],
+                source=_source(base, account["source"]),
+                policy_layers=layers,
+            )
+            if config.key in seen_accounts:
+                raise document.error(
+                    ["clients", ci, "accounts", ai, "handle"],
+                    f"account {config.key} is listed twice",
+                )
+            seen_accounts.add(config.key)
+            accounts.append(config)
+        clients.append(ClientConfig(name, tuple(accounts)))
+
+    output = data.get("output", {})
+    store = data.get("store", {})
+    privacy = data.get("privacy", {})
+    config = Config(
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        output_dir=_resolve(base, output.get("dir", "out")),
+        formats=tuple(output.get("formats", ["json"])),
+        store_path=_resolve(base, store.get("path", "out/history.sqlite")),
+        retention_days=store.get("retention_days", 90),
+        privacy=PrivacyConfig(
+            pseudonymize_customers=privacy.get("pseudonymize_customers", False),
+            key_env=privacy.get("key_env"),
+            key_file=_resolve(base, privacy["key_file"]) if "key_file" in privacy else None,
+        ),
+        exclude_authors=tuple(data.get("exclude_authors", [])),
+        clients=tuple(clients),
+        document=document,
+    )
+    for account in config.accounts():
+        EffectivePolicy.resolve(config, account, registry)  # every policy error surfaces now
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
+# Effective policy
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def selector_matches(selector: str, check_id: str) -> bool:
+    return selector == "ALL" or check_id.startswith(selector)
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    """One account's policy after inheritance, with every check's parameters filled in."""
+
+    enabled: tuple[str, ...]
+    severity: Mapping[str, str]
+    params: Mapping[str, Mapping[str, Any]]
+    fail_on: str
+    exclude_authors: frozenset[str]
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def resolve(cls, config: Config, account: AccountConfig, registry: Registry) -> EffectivePolicy:
+        document = config.document
+        merged: dict[str, Any] = {}
+        for where, layer in account.policy_layers:
+            _check_ids(document, registry, where, layer)
+            merged = _merge(merged, layer)
+        enabled = tuple(
+            c.id
+            for c in registry
+            if any(selector_matches(s, c.id) for s in merged.get("select", ["ALL"]))
+            and not any(selector_matches(s, c.id) for s in merged.get("ignore", []))
+        )
+        params: dict[str, dict[str, Any]] = {}
+        for check in registry:
+            values = _merge(check.defaults, merged.get("checks", {}).get(check.id, {}))
+            _check_params(document, account, check, values)
+            params[check.id] = values
+        severity = {c.id: merged.get("severity", {}).get(c.id, c.severity) for c in registry}
+        excluded = {a.lower().lstrip("@") for a in config.exclude_authors}
+        excluded |= {a.lower().lstrip("@") for a in merged.get("exclude_authors", [])}
+        return cls(
+            enabled=enabled,
+            severity=severity,
+            params=params,
+            fail_on=merged.get("fail_on", "high"),
+            exclude_authors=frozenset(excluded),
+            raw=merged,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "enabled": list(self.enabled),
+            "fail_on": self.fail_on,
+            "severity": dict(self.severity),
+            "exclude_authors": sorted(self.exclude_authors),
+            "checks": {k: dict(v) for k, v in self.params.items()},
+        }
+
+    def fails(self, severity: str, fail_on: str | None = None) -> bool:
+        return severity_rank(severity) >= severity_rank(fail_on or self.fail_on)
+
+
+def _check_ids(
+    document: YamlDocument,
+    registry: Registry,
+    where: tuple[PathPart, ...],
+    layer: Mapping[str, Any],
+) -> None:
+    known = registry.ids()
+
+    def unknown(parts: list[PathPart], check_id: str) -> ConfigError:
+        hint = difflib.get_close_matches(check_id, known, n=1)
+        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        return document.error(parts, f"unknown check id {check_id}{suggestion}")
+
+    for key in ("select", "ignore"):
+        for index, selector in enumerate(layer.get(key, [])):
+            if selector != "ALL" and not any(selector_matches(selector, c) for c in known):
+                raise unknown([*where, key, index], selector)
+    for key in ("severity", "checks"):
+        for check_id in layer.get(key, {}):
+            if check_id not in registry:
+                parts = [*where, key, check_id]
+                if CHECK_ID.match(check_id):
+                    raise unknown(parts, check_id)
+                raise document.error(parts, f"{check_id!r} is not a check id like RSP001")
+
+
+def _check_params(
+    document: YamlDocument, account: AccountConfig, check: Check, values: Mapping[str, Any]
+) -> None:
+    validator = Draft202012Validator(check.parameters)
+    error = next(iter(sorted(validator.iter_errors(values), key=lambda e: e.path)), None)
+    if error is None:
+        return
+    # Point at the most specific layer that sets this check's parameters.
+    for where, layer in reversed(account.policy_layers):
+        if check.id in layer.get("checks", {}):
+            parts: list[PathPart] = [*where, "checks", check.id, *error.absolute_path]
+            break
+    else:
+        parts = ["policy", "checks", check.id]
+    if error.validator == "additionalProperties":
+        allowed = list(check.parameters.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        hint = difflib.get_close_matches(str(extra[0]), allowed, n=1) if extra else []
+        message = f"unknown parameter '{extra[0] if extra else '?'}' for {check.id}" + (
+            f" (did you mean '{hint[0]}'?)" if hint else f"; allowed: {', '.join(allowed)}"
+        )
+        if extra:
+            parts.append(str(extra[0]))
+        raise document.error(parts, message)
+    raise document.error(parts, error.message)

@@ -1,0 +1,139 @@
+"""The normalised data model every source produces and every check reads.
+
+All datetimes are timezone-aware. Records keep keys they do not know in ``extra`` so that a
+bundle read and written again loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Visibility = Literal["public", "hidden", "deleted"]
+DeletedBy = Literal["author", "brand", "unknown"]
+Observable = Literal["hidden", "deleted", "conversations", "automated"]
+
+VISIBILITIES: frozenset[str] = frozenset({"public", "hidden", "deleted"})
+DELETERS: frozenset[str] = frozenset({"author", "brand", "unknown"})
+OBSERVABLES: frozenset[str] = frozenset({"hidden", "deleted", "conversations", "automated"})
+RECORD_KINDS: frozenset[str] = frozenset({"profile", "post", "conversation", "window"})
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountKey:
+    """One audited brand account: the platform and the brand's handle on it."""
+
+    platform: str
+    account: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.account}"
+
+
+@dataclass(slots=True)
+class Profile:
+    platform: str
+    account: str
+    display_name: str | None = None
+    bio: str | None = None
+    website: str | None = None
+    hours: dict[str, Any] | None = None
+    fetched_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Post:
+    id: str
+    author: str
+    by_brand: bool
+    created_at: datetime
+    text: str = ""
+    author_id: str | None = None
+    in_reply_to: str | None = None
+    thread: str | None = None
+    visibility: Visibility = "public"
+    deleted_by: DeletedBy | None = None
+    url: str | None = None
+    source: str | None = None
+    automated: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thread_id(self) -> str:
+        """The root post id; a post that names no thread roots its own."""
+        return self.thread or self.id
+
+
+@dataclass(slots=True)
+class Message:
+    id: str
+    by_brand: bool
+    created_at: datetime
+    text: str = ""
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    customer: str
+    messages: list[Message]
+    resolved_at: datetime | None = None
+    linked_post: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Window:
+    """The period fetched for one account, and what the source could see in it.
+
+    ``complete`` is ``None`` when nobody said (a bundle with no window record); ``observes`` is
+    ``None`` when a bundle made elsewhere did not say, in which case the fields it carries are
+    taken at face value.
+    """
+
+    start: datetime
+    end: datetime
+    complete: bool | None = None
+    reason: str | None = None
+    observes: frozenset[str] | None = None
+    fetched_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def can_observe(self, what: str) -> bool:
+        return self.observes is None or what in self.observes
+
+
+@dataclass(slots=True)
+class AccountData:
+    """Everything known about one account for one audit."""
+
+    key: AccountKey
+    profile: Profile | None = None
+    posts: list[Post] = field(default_factory=list)
+    conversations: list[Conversation] = field(default_factory=list)
+    window: Window | None = None
+    # Set when records for this account could not be read: the account is audited from what
+    # was valid (``--skip-invalid``) or not at all.
+    invalid_records: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def platform(self) -> str:
+        return self.key.platform
+
+    @property
+    def account(self) -> str:
+        return self.key.account
+
+
+def freeze_observes(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset(str(v) for v in value)
+
+
+def extra_of(record: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in known}

@@ -1,0 +1,144 @@
+"""Who addressed the brand, and which brand reply answered them: shared by every response check.
+
+The rules, per (thread, customer), as ``docs/architecture.md`` states them:
+
+- A customer post is one whose author is neither the brand nor an excluded author.
+- It is *addressed* to the brand when it replies to a brand post, mentions the brand, or belongs
+  to a thread the customer started that mentions or is answered by the brand.
+- It is *answered* by the first later brand post in the same thread that replies to one of that
+  customer's posts. Only public, human brand posts answer: automated ones (flagged, or sent from
+  a source in the policy's ``automation_sources``) do not.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from auditor.model import AccountData, Post
+
+
+def mention_pattern(handle: str) -> re.Pattern[str]:
+    # A handle is a mention only where it ends: @Acme must not match @AcmeHelp.
+    return re.compile(rf"@{re.escape(handle.lstrip('@'))}(?![A-Za-z0-9_])", re.IGNORECASE)
+
+
+def is_automated(post: Post, automation_sources: Collection[str] = ()) -> bool:
+    return post.automated is True or (post.source is not None and post.source in automation_sources)
+
+
+@dataclass(slots=True)
+class Engagement:
+    """One customer in one thread: their posts to the brand and the brand's answers to them."""
+
+    thread: str
+    customer: str
+    posts: list[Post] = field(default_factory=list)
+    answers: list[Post] = field(default_factory=list)
+    _answer_times: list[datetime] = field(default_factory=list)
+
+    def answer_to(self, post: Post) -> Post | None:
+        """The first answer after ``post``, or None."""
+        index = bisect_right(self._answer_times, post.created_at)
+        return self.answers[index] if index < len(self.answers) else None
+
+
+@dataclass(slots=True)
+class ThreadIndex:
+    engagements: list[Engagement]
+    threads: int
+    customer_posts: int
+    not_addressed: int
+    excluded_posts: int
+    automated_brand_replies: int
+
+    def addressed_posts(self) -> Iterable[tuple[Engagement, Post]]:
+        for engagement in self.engagements:
+            for post in engagement.posts:
+                yield engagement, post
+
+
+def analyse(
+    data: AccountData,
+    excluded_authors: Collection[str] = (),
+    automation_sources: Collection[str] = (),
+) -> ThreadIndex:
+    brand = data.account.lstrip("@").lower()
+    excluded = {a.lower().lstrip("@") for a in excluded_authors}
+    mentions_brand = mention_pattern(brand).search
+    threads: dict[str, list[Post]] = defaultdict(list)
+    for post in data.posts:
+        threads[post.thread_id].append(post)
+
+    engagements: list[Engagement] = []
+    customer_posts = not_addressed = excluded_posts = automated = 0
+    for thread_id, posts in threads.items():
+        posts.sort(key=lambda p: p.created_at)
+        by_id = {p.id: p for p in posts}
+        root = by_id.get(thread_id)
+        per_customer: dict[str, Engagement] = {}
+        brand_replies: list[Post] = []
+        for post in posts:
+            if post.by_brand:
+                if post.visibility != "public":
+                    continue
+                if is_automated(post, automation_sources):
+                    automated += 1
+                    continue
+                brand_replies.append(post)
+                continue
+            author = post.author.lower().lstrip("@")
+            if author == brand or post.visibility == "deleted":
+                # A post its author took down awaits no answer; deletion checks judge it.
+                continue
+            if author in excluded:
+                excluded_posts += 1
+                continue
+            customer_posts += 1
+            engagement = per_customer.get(author)
+            if engagement is None:
+                engagement = per_customer[author] = Engagement(thread_id, post.author)
+            engagement.posts.append(post)
+
+        customer_of_post = {p.id: k for k, e in per_customer.items() for p in e.posts}
+        for reply in brand_replies:
+            customer = customer_of_post.get(reply.in_reply_to or "")
+            if customer is not None:
+                engagement = per_customer[customer]
+                engagement.answers.append(reply)
+                engagement._answer_times.append(reply.created_at)
+
+        root_author = root.author.lower().lstrip("@") if root is not None else None
+        for customer, engagement in per_customer.items():
+            started_here = root is not None and root_author == customer
+            thread_addressed = started_here and (
+                bool(engagement.answers) or (root is not None and bool(mentions_brand(root.text)))
+            )
+            kept = []
+            for post in engagement.posts:
+                parent = by_id.get(post.in_reply_to or "")
+                if (
+                    thread_addressed
+                    or (parent is not None and parent.by_brand)
+                    or ("@" in post.text and mentions_brand(post.text))
+                ):
+                    kept.append(post)
+                else:
+                    not_addressed += 1
+            if kept:
+                engagement.posts = kept
+                engagements.append(engagement)
+
+    engagements.sort(key=lambda e: (e.posts[0].created_at, e.thread, e.customer))
+    return ThreadIndex(
+        engagements=engagements,
+        threads=len(threads),
+        customer_posts=customer_posts,
+        not_addressed=not_addressed,
+        excluded_posts=excluded_posts,
+        automated_brand_replies=automated,
+    )

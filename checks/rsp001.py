@@ -1,0 +1,119 @@
+"""RSP001 Unanswered customer posts.
+
+Every customer post addressed to the brand gets a public, human reply from the brand within a
+grace period. A post still unanswered when the grace period has run out at the window's end is a
+finding; a younger one is pending, counted but never a finding.
+
+Addressed and answered are judged per thread and customer (``docs/architecture.md``): a post is
+addressed when it replies to a brand post, mentions the brand, or sits in a thread the customer
+started that mentions or is answered by the brand; it is answered by the first later brand post
+in that thread that replies to one of that customer's posts. Automated replies do not answer.
+
+## Why it matters
+An unanswered complaint stays in public view with the brand's silence beside it. About 40% of
+customers who ask on social media expect an answer within the hour; none expect to be ignored.
+
+## Example
+Fails: "@AcmeHelp my parcel is a week late, order 5521" with no reply from @AcmeHelp in that
+thread after 8 hours, or only an automated "Thanks for reaching out!".
+
+Passes: the brand replies in the thread to that customer, even if it then moves to DMs.
+
+## How to fix
+Route every mention and reply to the care team's queue, staff the hours you post, and reply in
+the thread, at least to acknowledge and move the conversation to a private channel.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from auditor.check import AuditContext, Check, CheckOutput, Needs, post_evidence
+from auditor.threads import ThreadIndex, analyse
+
+
+def thread_index(ctx: AuditContext) -> ThreadIndex:
+    automation_sources = ctx.policy.get("automation_sources", ())
+    return ctx.derived(
+        "threads",
+        lambda: analyse(ctx.account, ctx.policy["exclude_authors"], automation_sources),
+    )
+
+
+def _age(hours: float) -> str:
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    assert ctx.window is not None
+    index = thread_index(ctx)
+    grace = timedelta(hours=float(ctx.params["grace_hours"]))
+    end = ctx.window.end
+    answered = unanswered = pending = 0
+    findings = []
+    for engagement, post in index.addressed_posts():
+        if post.created_at > end:
+            continue
+        answer = engagement.answer_to(post)
+        if answer is not None and answer.created_at <= end:
+            answered += 1
+        elif end - post.created_at < grace:
+            pending += 1
+        else:
+            unanswered += 1
+            age_hours = (end - post.created_at).total_seconds() / 3600
+            findings.append(
+                ctx.finding(
+                    post.id,
+                    f"post by {post.author} unanswered after {_age(age_hours)}",
+                    evidence=post_evidence(
+                        post, thread=engagement.thread, age_hours=round(age_hours, 2)
+                    ),
+                )
+            )
+    judged = answered + unanswered
+    rate = answered / judged if judged else None
+    metrics = {
+        "addressed_posts": judged + pending,
+        "answered": answered,
+        "unanswered": unanswered,
+        "pending": pending,
+        "response_rate": None if rate is None else round(rate, 4),
+        "excluded_posts": index.excluded_posts,
+        "not_addressed": index.not_addressed,
+        "automated_brand_replies": index.automated_brand_replies,
+        "threads": index.threads,
+    }
+    if judged == 0 and pending == 0:
+        return CheckOutput(metrics=metrics, not_applicable="no customer posts addressed the brand")
+    summary = (
+        f"{unanswered} of {judged} customer posts unanswered"
+        + (f" ({rate:.0%} answered)" if rate is not None else "")
+        + (f", {pending} pending" if pending else "")
+    )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+
+
+CHECK = Check(
+    id="RSP001",
+    title="Unanswered customer posts",
+    version="1.0.0",
+    severity="high",
+    rationale="An unanswered customer post is a public complaint the brand ignored.",
+    remediation="Reply in the thread to every customer post addressed to the brand.",
+    docs=__doc__ or "",
+    run=run,
+    parameters={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "grace_hours": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 8,
+                "description": "How long a post may wait for a reply before it counts as unanswered.",
+            }
+        },
+    },
+    needs=Needs(posts=True),
+)

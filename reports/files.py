@@ -1,0 +1,50 @@
+"""File helpers every writer shares: safe names from data, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str, limit: int = 60) -> str:
+    """A file name made from data (a client name, a handle) that cannot escape its folder.
+
+    A name that had to change gets a short hash of the original, so that two different names
+    never share a file.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = _UNSAFE.sub("-", ascii_name).strip("-.")[:limit] or "unnamed"
+    if cleaned != name:
+        cleaned = f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned
+
+
+def run_folder(started_at: datetime) -> str:
+    return started_at.strftime("%Y%m%dT%H%M%SZ")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write to a temporary file beside the target, then rename: never a half-written report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,107 @@
+"""The JSON report: one file per client, valid against config/schema/report.schema.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult
+from reports.files import atomic_write_text, run_folder, safe_name
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _check(check: CheckResult) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "title": check.title,
+        "version": check.version,
+        "severity": check.severity,
+        "status": check.status,
+        "summary": check.summary,
+        "error": check.error,
+        "metrics": check.metrics,
+        "notes": check.notes,
+        "findings": [
+            {
+                "uid": f.uid,
+                "check_id": f.check_id,
+                "severity": f.severity,
+                "message": f.message,
+                "evidence_id": f.evidence_id,
+                "evidence": {
+                    "post_ids": list(f.evidence.post_ids),
+                    "conversation_ids": list(f.evidence.conversation_ids),
+                    "urls": list(f.evidence.urls),
+                    "timestamps": [t.isoformat() for t in f.evidence.timestamps],
+                    "excerpt": f.evidence.excerpt,
+                    "data": dict(f.evidence.data),
+                },
+            }
+            for f in check.findings
+        ],
+    }
+
+
+def _account(account: AccountResult) -> dict[str, Any]:
+    coverage = asdict(account.coverage)
+    coverage["window_start"] = _time(account.coverage.window_start)
+    coverage["window_end"] = _time(account.coverage.window_end)
+    return {
+        "platform": account.platform,
+        "account": account.account,
+        "status": account.status,
+        "source": account.source,
+        "errors": account.errors,
+        "coverage": coverage,
+        "policy": account.policy,
+        "checks": [_check(c) for c in account.checks],
+    }
+
+
+def client_report(result: AuditResult, client: ClientResult) -> dict[str, Any]:
+    accounts = [_account(a) for a in client.accounts]
+    counts: dict[str, int] = {}
+    for account in client.accounts:
+        for check in account.checks:
+            counts[check.status] = counts.get(check.status, 0) + 1
+    return {
+        "report_schema": REPORT_SCHEMA_VERSION,
+        "tool": {"name": "social-care-auditor", "version": result.tool_version},
+        "run": {
+            "id": result.run_id,
+            "started_at": _time(result.started_at),
+            "finished_at": _time(result.finished_at),
+            "config": {"path": result.config_path, "sha256": result.config_sha256},
+            "fail_on_override": result.fail_on,
+            "exit_code": result.exit_code(),
+        },
+        "checks": result.checks,
+        "inputs": [
+            {"path": i.path, "sha256": i.sha256}
+            for i in result.inputs
+            if i.path in {a.source for a in client.accounts}
+        ],
+        "client": client.name,
+        "summary": {"accounts": len(accounts), "check_statuses": counts},
+        "accounts": accounts,
+    }
+
+
+def render(result: AuditResult, client: ClientResult) -> str:
+    return json.dumps(client_report(result, client), indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def write(result: AuditResult, output_dir: Path) -> list[Path]:
+    written = []
+    for client in result.clients:
+        folder = output_dir / safe_name(client.name) / run_folder(result.started_at)
+        written.append(atomic_write_text(folder / "report.json", render(result, client) + "\n"))
+    return written

@@ -1,0 +1,92 @@
+"""Shared fixtures: small bundles and configs written into a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.bundle import write_bundle
+
+END = datetime(2026, 11, 16, tzinfo=UTC)
+
+
+def at(hours_before_end: float) -> str:
+    return (END - timedelta(hours=hours_before_end)).isoformat()
+
+
+def profile(account: str = "AcmeHelp", bio: str = "We reply 9am-5pm ET, Mon-Fri",
+            platform: str = "x", **extra: Any) -> dict[str, Any]:
+    return {"kind": "profile", "platform": platform, "account": account, "bio": bio,
+            "fetched_at": END.isoformat(), **extra}
+
+
+def window(account: str = "AcmeHelp", platform: str = "x", days: int = 14,
+           **extra: Any) -> dict[str, Any]:
+    record = {"kind": "window", "platform": platform, "account": account,
+              "window_start": (END - timedelta(days=days)).isoformat(),
+              "window_end": END.isoformat(), "complete": True,
+              "observes": ["deleted", "conversations"], "fetched_at": END.isoformat()}
+    record.update(extra)
+    return record
+
+
+def post(post_id: str, author: str, hours_before_end: float, text: str = "",
+         account: str = "AcmeHelp", platform: str = "x", **extra: Any) -> dict[str, Any]:
+    by_brand = author == account
+    record = {"kind": "post", "platform": platform, "account": account, "id": post_id,
+              "author": author, "by_brand": by_brand, "created_at": at(hours_before_end),
+              "text": text or (f"@{account} help please" if not by_brand else "On it!"),
+              "url": f"https://x.com/{author}/status/{post_id}"}
+    record.update(extra)
+    return record
+
+
+def healthy_account(account: str = "AcmeHelp") -> list[dict[str, Any]]:
+    return [
+        profile(account),
+        window(account),
+        post("1", "bob", 30, f"@{account} my order is late", account=account),
+        post("2", account, 29.5, "@bob sorry! Please DM us", account=account,
+             in_reply_to="1", thread="1"),
+    ]
+
+
+def neglected_account(account: str = "GloboCare") -> list[dict[str, Any]]:
+    return [
+        profile(account, bio="Official Globo account"),
+        window(account),
+        post("10", "dora", 40, f"@{account} still no refund", account=account),
+        post("11", "ed", 30, f"@{account} app keeps crashing", account=account),
+    ]
+
+
+@pytest.fixture
+def write_bundle_file(tmp_path: Path) -> Callable[[str, Iterable[Mapping[str, Any]]], Path]:
+    def write(name: str, records: Iterable[Mapping[str, Any]]) -> Path:
+        path = tmp_path / name
+        write_bundle(path, records)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str, name: str = "audit.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    return write
+
+
+def read_reports(folder: Path) -> dict[str, dict[str, Any]]:
+    """The newest report.json of each client under ``folder``, by client folder name."""
+    paths = sorted(folder.rglob("report.json"), key=lambda p: (p.parent.name, p.stat().st_mtime))
+    return {p.parents[1].name: json.loads(p.read_text()) for p in paths}

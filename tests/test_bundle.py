@@ -1,0 +1,200 @@
+"""The bundle reader: streaming, file:line errors, and agreement with the JSON Schema."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from auditor.bundle import (
+    BundleError,
+    RecordError,
+    account_records,
+    add_record,
+    read_bundle,
+    record_key,
+    write_bundle,
+)
+from auditor.config import load_schema
+from auditor.model import AccountData, AccountKey
+
+from conftest import healthy_account, neglected_account, post, window
+
+VALIDATOR = Draft202012Validator(load_schema("bundle.schema.json"))
+
+GOOD: list[dict[str, Any]] = [
+    *healthy_account(),
+    post("7", "zoe", 3, visibility="hidden", deleted_by=None, automated=None, source="web"),
+    post("8", "zoe", 2, visibility="deleted", deleted_by="author", custom_field={"kept": True}),
+    {"kind": "conversation", "platform": "x", "account": "AcmeHelp", "id": "c1",
+     "customer": "bob", "resolved_at": None, "linked_post": "1",
+     "messages": [{"id": "m1", "by_brand": False, "created_at": "2026-11-10T10:00:00Z",
+                   "text": "order 5521"}]},
+    window(complete=None, observes=None, reason=None),
+    {"kind": "post", "platform": "x", "account": 12345, "id": 99, "author": 7,
+     "by_brand": False, "created_at": "2026-11-10T10:00:00.123+05:30"},
+]
+
+BAD: list[tuple[dict[str, Any], str]] = [
+    ({"platform": "x", "account": "A", "id": "1"}, "'kind' must be one of"),
+    ({"kind": "tweet", "platform": "x", "account": "A"}, "'kind' must be one of"),
+    ({"kind": "post", "platform": "x", "id": "1"}, "missing 'account'"),
+    (post("1", "bob", 1, by_brand="no"), "'by_brand' must be true or false"),
+    ({**post("1", "bob", 1), "created_at": "2026-11-10 10:00"}, "no UTC offset"),
+    ({**post("1", "bob", 1), "created_at": "yesterday"}, "not an ISO 8601 time"),
+    ({k: v for k, v in post("1", "bob", 1).items() if k != "author"}, "missing 'author'"),
+    (post("1", "bob", 1, visibility="secret"), "'visibility' must be one of"),
+    (post("1", "bob", 1, deleted_by="mods"), "'deleted_by' must be"),
+    (post("1", "bob", 1, text=42), "'text' must be a string"),
+    (post("1", "bob", 1, automated="yes"), "'automated' must be true, false or null"),
+    (window(observes=["likes"]), "'observes' has 'likes'"),
+    (window(complete="yes"), "'complete' must be true, false or null"),
+    ({"kind": "conversation", "platform": "x", "account": "A", "id": "c", "customer": "b",
+      "messages": [{"id": "m", "by_brand": False}]}, "messages[0]: 'created_at'"),
+    ({"kind": "conversation", "platform": "x", "account": "A", "id": "c", "customer": "b"},
+     "'messages' must be a list"),
+]
+
+
+def _parse(record: dict[str, Any]) -> None:
+    data = AccountData(key=record_key(record))
+    add_record(data, record)
+
+
+@pytest.mark.parametrize("record", GOOD, ids=lambda r: f"{r.get('kind')}-{r.get('id', '')}")
+def test_good_records_pass_reader_and_schema(record):
+    _parse(record)
+    assert not list(VALIDATOR.iter_errors(json.loads(json.dumps(record))))
+
+
+@pytest.mark.parametrize("record,message", BAD, ids=lambda v: str(v)[:30])
+def test_bad_records_fail_reader_and_schema(record, message):
+    with pytest.raises(RecordError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        _parse(record)
+    assert list(VALIDATOR.iter_errors(record)), "the schema must reject what the reader rejects"
+
+
+def test_round_trip_keeps_unknown_keys(write_bundle_file):
+    path = write_bundle_file("b.jsonl", GOOD[:7])
+    stream, _ = read_bundle(path)
+    (data,) = list(stream)
+    again = write_bundle_file("again.jsonl", account_records(data))
+    stream, _ = read_bundle(again)
+    (reread,) = list(stream)
+    assert reread.posts == data.posts
+    assert reread.posts[-1].extra == {"custom_field": {"kept": True}}
+    assert reread.conversations[0].messages[0].text == "order 5521"
+
+
+def test_bad_line_reported_as_file_and_line(tmp_path):
+    path = tmp_path / "b.jsonl"
+    lines = [json.dumps(r) for r in healthy_account()]
+    lines.insert(2, '{"kind": "post", "platform": "x", "account": "AcmeHelp", "id": "5"')
+    lines.insert(4, json.dumps(post("6", "bob", 1, by_brand="maybe")))
+    path.write_text("\n".join(lines) + "\n")
+    stream, stats = read_bundle(path)
+    (data,) = list(stream)
+    assert str(stats.unattributed[0]).startswith(f"{path}:3: not JSON")
+    assert [str(e) for e in stats.invalid] == [
+        f"{path}:5: x:AcmeHelp: 'by_brand' must be true or false"
+    ]
+    # The unparseable line could have been this account's: it counts against it too.
+    assert data.invalid_records == 2
+    assert len(data.posts) == 2
+
+
+def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file):
+    path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
+    stream, stats = read_bundle(path)
+    first = next(stream)
+    assert first.key == AccountKey("x", "AcmeHelp")
+    assert stats.lines == len(healthy_account())  # the second account is not read yet
+    second = next(stream)
+    assert second.key == AccountKey("x", "GloboCare") and len(second.posts) == 2
+
+
+def test_interleaved_bundle_is_read_whole(write_bundle_file):
+    a, b = healthy_account(), neglected_account()
+    mixed = [r for pair in zip(a, b, strict=True) for r in pair]
+    stream, _ = read_bundle(write_bundle_file("b.jsonl", mixed))
+    accounts = {d.account: d for d in stream}
+    assert len(accounts["AcmeHelp"].posts) == 2 and len(accounts["GloboCare"].posts) == 2
+    assert accounts["AcmeHelp"].profile is not None
+
+
+def test_hand_written_key_order_is_read_too(tmp_path):
+    path = tmp_path / "b.jsonl"
+    records = [dict(reversed(list(r.items()))) for r in healthy_account()]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
+    stream, stats = read_bundle(path)
+    (data,) = list(stream)
+    assert len(data.posts) == 2 and not stats.invalid
+
+
+def test_gzip_bundle_and_its_hash(write_bundle_file):
+    path = write_bundle_file("b.jsonl.gz", healthy_account())
+    with gzip.open(path, "rt") as stream:
+        assert stream.readline().startswith('{"kind":"profile","platform":"x","account":')
+    stream, stats = read_bundle(path)
+    assert len(next(stream).posts) == 2
+    import hashlib
+
+    assert stats.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_wanted_accounts_only(write_bundle_file):
+    path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
+    stream, _ = read_bundle(path, [AccountKey("x", "GloboCare")])
+    assert [d.account for d in stream] == ["GloboCare"]
+
+
+def test_unreadable_bundles_raise_bundle_error(tmp_path):
+    with pytest.raises(BundleError, match="cannot open bundle"):
+        read_bundle(tmp_path / "missing.jsonl")
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(b"not gzip at all")
+    with pytest.raises(BundleError, match="cannot read bundle"):
+        read_bundle(broken)
+
+
+def test_several_windows_merge_and_stay_incomplete(write_bundle_file):
+    records = [
+        window(),
+        window(window_start="2026-10-20T00:00:00+00:00", window_end="2026-11-02T00:00:00+00:00",
+               complete=False, reason="mentions page 3 failed"),
+    ]
+    stream, _ = read_bundle(write_bundle_file("b.jsonl", records))
+    merged = next(stream).window
+    assert merged is not None and merged.complete is False
+    assert merged.reason == "mentions page 3 failed"
+    assert merged.start.isoformat() == "2026-10-20T00:00:00+00:00"
+
+
+def test_writer_is_atomic(tmp_path):
+    path = tmp_path / "b.jsonl"
+    write_bundle(path, healthy_account())
+    before = path.read_bytes()
+
+    def failing():
+        yield from healthy_account()
+        raise RuntimeError("crash while writing")
+
+    with pytest.raises(RuntimeError):
+        write_bundle(path, failing())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b.jsonl"]
+
+
+def test_demo_bundle_is_valid_against_schema(tmp_path):
+    from auditor.demo import generate_records
+
+    for record in generate_records(300, 3, seed=4):
+        errors = list(VALIDATOR.iter_errors(json.loads(json.dumps(record, default=str))))
+        assert not errors, (record, errors[0].message)
+        _parse(record)
+
+

@@ -1,0 +1,401 @@
+"""The pipeline end to end through the CLI: statuses, exit codes, reports, history, plug-ins."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from auditor.config import load_config, load_schema
+from auditor.engine import Engine
+from auditor.registry import load_registry
+from auditor.store import HistoryStore
+
+from conftest import END, healthy_account, neglected_account, post, profile, read_reports, window
+from tests_support import run_cli
+
+RAISING_CHECK = '''
+"""ZZZ001 Always raises.
+
+## Why it matters
+Tests.
+
+## Example
+None.
+
+## How to fix
+Nothing.
+"""
+from auditor.check import Check, Needs
+
+def run(ctx):
+    raise RuntimeError("boom")
+
+CHECK = Check(id="ZZZ001", title="Raises", version="0.1", severity="low",
+              rationale="r", remediation="r", docs=__doc__, run=run, needs=Needs(posts=True))
+'''
+
+COUNTING_CHECK = '''
+"""LOC001 Counts brand posts.
+
+## Why it matters
+Tests.
+
+## Example
+None.
+
+## How to fix
+Nothing.
+"""
+from auditor.check import Check, CheckOutput, Needs
+
+def run(ctx):
+    brand = [p for p in ctx.account.posts if p.by_brand]
+    limit = ctx.params["max_brand_posts"]
+    findings = [ctx.finding(p.id, "too many") for p in brand[limit:]]
+    return CheckOutput(findings=findings, metrics={"brand_posts": len(brand)},
+                       summary=f"{len(brand)} brand posts")
+
+CHECK = Check(id="LOC001", title="Counts", version="0.1", severity="info",
+              rationale="r", remediation="r", docs=__doc__, run=run, needs=Needs(posts=True),
+              fail_severity="info",
+              parameters={"type": "object", "additionalProperties": False,
+                          "properties": {"max_brand_posts": {"type": "integer", "default": 5}}})
+'''
+
+
+@pytest.fixture
+def audit(tmp_path, write_bundle_file, write_config):
+    """Write bundles and a config for two clients; return a function that runs the CLI."""
+
+    def make(acme=None, globo=None, extra_config="", client_name="acme"):
+        acme_path = write_bundle_file("acme.jsonl", healthy_account() if acme is None else acme)
+        globo_path = write_bundle_file("globo.jsonl", neglected_account() if globo is None else globo)
+        config = write_config(f"""
+            output: {{dir: out}}
+            store: {{path: out/history.sqlite}}
+            {extra_config}
+            clients:
+              - name: {json.dumps(client_name)}
+                accounts:
+                  - {{platform: x, handle: AcmeHelp, source: {acme_path}}}
+              - name: globo
+                accounts:
+                  - {{platform: x, handle: GloboCare, source: {globo_path}}}
+        """)
+        return config
+
+    return make
+
+
+def test_demo_like_run_fails_with_exit_1_and_writes_reports(audit, tmp_path):
+    config = audit()
+    code, out, _ = run_cli(["run", str(config)])
+    assert code == 1
+    assert "globo / x:GloboCare: FAIL" in out and "acme / x:AcmeHelp: pass" in out
+    reports = read_reports(tmp_path / "out")
+    assert set(reports) == {"acme", "globo"}
+    globo = reports["globo"]["accounts"][0]
+    rsp = next(c for c in globo["checks"] if c["id"] == "RSP001")
+    assert rsp["status"] == "fail" and len(rsp["findings"]) == 2
+    assert rsp["findings"][0]["evidence"]["urls"] == ["https://x.com/dora/status/10"]
+    assert rsp["metrics"]["response_rate"] == 0.0
+
+
+def test_exit_0_when_nothing_fails(audit):
+    config = audit(globo=healthy_account("GloboCare"))
+    assert run_cli(["run", str(config)])[0] == 0
+
+
+def test_fail_on_threshold_from_command_line_wins(audit):
+    config = audit(extra_config="policy: {fail_on: medium}")
+    assert run_cli(["run", str(config), "--fail-on", "critical"])[0] == 0
+    assert run_cli(["run", str(config), "--fail-on", "low"])[0] == 1
+    assert run_cli(["run", str(config), "--fail-on", "urgent"])[0] == 2
+
+
+def test_severity_override_changes_exit(audit):
+    config = audit(extra_config="policy: {severity: {RSP001: low, PRF001: low}}")
+    assert run_cli(["run", str(config)])[0] == 0
+
+
+def test_incomplete_window_exits_3_and_never_passes(audit, tmp_path):
+    records = healthy_account("GloboCare")
+    records[1] = window("GloboCare", complete=False, reason="mentions page 2 failed")
+    config = audit(globo=records)
+    code, out, _ = run_cli(["run", str(config)])
+    assert code == 3
+    report = read_reports(tmp_path / "out")["globo"]["accounts"][0]
+    assert report["status"] == "incomplete"
+    assert report["coverage"]["reason"] == "mentions page 2 failed"
+    assert {c["status"] for c in report["checks"]} == {"pass", "incomplete"}
+    rsp = next(c for c in report["checks"] if c["id"] == "RSP001")
+    assert rsp["status"] == "incomplete"
+
+
+def test_bad_bundle_line_exits_2_others_still_audited(audit, tmp_path):
+    config = audit()
+    bundle = tmp_path / "globo.jsonl"
+    lines = bundle.read_text().splitlines()
+    lines[2] = lines[2].replace('"by_brand":false', '"by_brand":"nope"')
+    bundle.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(["run", str(config)])
+    assert code == 2
+    assert f"{bundle}:3: x:GloboCare: 'by_brand' must be true or false" in out
+    reports = read_reports(tmp_path / "out")
+    assert reports["globo"]["accounts"][0]["status"] == "error"
+    assert reports["globo"]["accounts"][0]["checks"] == []
+    assert reports["acme"]["accounts"][0]["status"] == "pass"
+
+    code, out, _ = run_cli(["run", str(config), "--skip-invalid"])
+    assert code == 1  # the valid post is still unanswered: a finding beats incompleteness
+    globo = read_reports(tmp_path / "out")["globo"]["accounts"][0]
+    assert globo["coverage"]["invalid_records"] == 1
+    assert globo["status"] == "fail"
+
+
+def test_skip_invalid_marks_account_incomplete(audit, tmp_path):
+    records = healthy_account("GloboCare") + [post("9", "x", 1, account="GloboCare", by_brand=3)]
+    config = audit(globo=records)
+    assert run_cli(["run", str(config)])[0] == 2
+    code, _, _ = run_cli(["run", str(config), "--skip-invalid"])
+    assert code == 3
+    globo = read_reports(tmp_path / "out")["globo"]["accounts"][0]
+    assert globo["status"] == "incomplete"
+
+
+def test_account_missing_from_its_bundle_is_an_error(audit, tmp_path):
+    config = audit(globo=healthy_account("SomeoneElse"))
+    code, _, err = run_cli(["run", str(config)])
+    assert code == 2 and "no records for account x:GloboCare" in err
+
+
+def test_missing_bundle_file_is_bad_input(audit, tmp_path):
+    config = audit()
+    (tmp_path / "globo.jsonl").unlink()
+    code, _, err = run_cli(["run", str(config)])
+    assert code == 2 and "globo.jsonl: cannot open bundle" in err
+    assert read_reports(tmp_path / "out")["acme"]["accounts"][0]["status"] == "pass"
+
+
+def test_no_profile_is_not_applicable_not_pass(audit, tmp_path):
+    config = audit(acme=healthy_account()[1:])
+    run_cli(["run", str(config)])
+    acme = read_reports(tmp_path / "out")["acme"]["accounts"][0]
+    prf = next(c for c in acme["checks"] if c["id"] == "PRF001")
+    assert prf["status"] == "not_applicable" and prf["summary"] == "no profile in the data"
+
+
+def test_raising_check_is_error_others_run_exit_3(audit, tmp_path):
+    checks = tmp_path / "local_checks"
+    checks.mkdir()
+    (checks / "raises.py").write_text(RAISING_CHECK)
+    config = audit(globo=healthy_account("GloboCare"))
+    code, out, _ = run_cli(["run", str(config), "--checks-dir", str(checks)])
+    assert code == 3
+    acme = read_reports(tmp_path / "out")["acme"]["accounts"][0]
+    statuses = {c["id"]: c["status"] for c in acme["checks"]}
+    assert statuses == {"PRF001": "pass", "RSP001": "pass", "ZZZ001": "error"}
+    error = next(c for c in acme["checks"] if c["id"] == "ZZZ001")["error"]
+    assert error.startswith("RuntimeError: boom (raises.py:")
+
+
+def test_check_from_checks_dir_runs_with_its_parameters(audit, tmp_path):
+    checks = tmp_path / "local_checks"
+    checks.mkdir()
+    (checks / "counting.py").write_text(COUNTING_CHECK)
+    config = audit(extra_config="policy: {checks: {LOC001: {max_brand_posts: 0}}}")
+    # Without the plug-in the config names an unknown check: exit 2.
+    code, _, err = run_cli(["run", str(config)])
+    assert code == 2 and "unknown check id LOC001" in err
+    code, out, _ = run_cli(["run", str(config), "--checks-dir", str(checks)])
+    acme = read_reports(tmp_path / "out")["acme"]["accounts"][0]
+    loc = next(c for c in acme["checks"] if c["id"] == "LOC001")
+    assert loc["status"] == "fail" and loc["metrics"] == {"brand_posts": 1}
+    code, out, _ = run_cli(["checks", "list", "--checks-dir", str(checks)])
+    assert "LOC001" in out and "counting.py" in out
+
+
+def test_duplicate_check_id_is_refused(tmp_path):
+    checks = tmp_path / "dups"
+    checks.mkdir()
+    (checks / "one.py").write_text(COUNTING_CHECK)
+    (checks / "two.py").write_text(COUNTING_CHECK)
+    code, _, err = run_cli(["checks", "list", "--checks-dir", str(checks)])
+    assert code == 2 and "duplicate check id LOC001" in err
+
+
+def test_check_from_an_entry_point(tmp_path):
+    site = tmp_path / "site"
+    (site / "thirdparty_checks-1.0.dist-info").mkdir(parents=True)
+    (site / "thirdparty_checks.py").write_text(COUNTING_CHECK.replace("LOC001", "TPC001"))
+    (site / "thirdparty_checks-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: thirdparty-checks\nVersion: 1.0\n"
+    )
+    (site / "thirdparty_checks-1.0.dist-info" / "entry_points.txt").write_text(
+        "[social_care_auditor.checks]\nTPC001 = thirdparty_checks:CHECK\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "auditor", "checks", "show", "TPC001"],
+        capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": ""},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("TPC001 Counts")
+    assert "max_brand_posts (default 5)" in completed.stdout
+
+
+def test_report_is_valid_against_its_schema(audit, tmp_path):
+    config = audit(extra_config="privacy: {pseudonymize_customers: true, key_env: TEST_KEY}")
+    import os
+
+    os.environ["TEST_KEY"] = "s3cret"
+    try:
+        run_cli(["run", str(config)])
+    finally:
+        del os.environ["TEST_KEY"]
+    validator = Draft202012Validator(load_schema("report.schema.json"), format_checker=FormatChecker())
+    reports = read_reports(tmp_path / "out")
+    for report in reports.values():
+        errors = list(validator.iter_errors(report))
+        assert not errors, errors[0].message
+    assert reports["globo"]["inputs"][0]["path"].endswith("globo.jsonl")
+    assert reports["globo"]["accounts"][0]["policy"]["checks"]["RSP001"] == {"grace_hours": 8}
+
+
+def test_pseudonymised_customers_never_reach_report_or_store(audit, tmp_path, monkeypatch):
+    config = audit(extra_config="privacy: {pseudonymize_customers: true, key_env: TEST_KEY}")
+    code, _, err = run_cli(["run", str(config)])
+    assert code == 2 and "TEST_KEY is empty" in err
+    monkeypatch.setenv("TEST_KEY", "s3cret")
+    run_cli(["run", str(config)])
+    text = "".join(p.read_text() for p in (tmp_path / "out").rglob("report.json"))
+    assert "cust-" in text
+    for customer in ("bob", "dora", "ed"):
+        assert not re.search(rf"\b{customer}\b", text)
+    with sqlite3.connect(tmp_path / "out" / "history.sqlite") as db:
+        rows = list(db.execute("SELECT author, text, url FROM posts"))
+    assert "AcmeHelp" in {row[0] for row in rows}
+    for customer in ("bob", "dora", "ed"):
+        assert not any(re.search(rf"\b{customer}\b", str(v)) for row in rows for v in row)
+
+
+def _strip_times(report: dict) -> dict:
+    report = json.loads(json.dumps(report))
+    report["run"].pop("started_at")
+    report["run"].pop("finished_at")
+    return report
+
+
+def test_replay_gives_the_same_report_twice(audit, tmp_path):
+    config = audit()
+    run_cli(["run", str(config), "--output", str(tmp_path / "one")])
+    run_cli(["run", str(config), "--output", str(tmp_path / "two")])
+    one, two = read_reports(tmp_path / "one"), read_reports(tmp_path / "two")
+    assert {k: _strip_times(v) for k, v in one.items()} == {
+        k: _strip_times(v) for k, v in two.items()
+    }
+
+
+def _history(path: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as db:
+        return {
+            "posts": sorted(db.execute("SELECT * FROM posts")),
+            "findings": sorted(db.execute("SELECT * FROM findings")),
+            "runs": sorted(db.execute("SELECT run_key, config_hash FROM runs")),
+        }
+
+
+def test_history_is_idempotent_across_two_runs(audit, tmp_path):
+    config = audit()
+    run_cli(["run", str(config)])
+    first = _history(tmp_path / "out" / "history.sqlite")
+    run_cli(["run", str(config)])
+    assert _history(tmp_path / "out" / "history.sqlite") == first
+    assert len(first["runs"]) == 1 and len(first["posts"]) == 4 and len(first["findings"]) == 3
+
+
+def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path, monkeypatch):
+    config_path = audit()
+    registry = load_registry()
+    config = load_config(config_path, registry)
+    clean_path = tmp_path / "clean.sqlite"
+    with HistoryStore(clean_path) as store:
+        Engine(config, registry, store=store).run(started_at=END)
+    clean = _history(clean_path)
+
+    import auditor.engine as engine_module
+
+    real = engine_module._observations
+
+    def crashing(posts):
+        items = list(real(posts))
+        if items and items[0].author == "dora":
+            yield items[0]
+            raise KeyboardInterrupt("power cut")
+        yield from items
+
+    store_path = tmp_path / "out" / "history.sqlite"
+    store_path.parent.mkdir()
+    monkeypatch.setattr(engine_module, "_observations", crashing)
+    with HistoryStore(store_path) as store, pytest.raises(KeyboardInterrupt):
+        Engine(config, registry, store=store).run(started_at=END)
+    partial = _history(store_path)
+    assert not any(row for row in partial["posts"] if "GloboCare" in row)  # rolled back
+    assert any(row for row in partial["posts"] if "AcmeHelp" in row)  # earlier account kept
+
+    monkeypatch.setattr(engine_module, "_observations", real)
+    with HistoryStore(store_path) as store:
+        Engine(config, registry, store=store).run(started_at=END)
+    assert _history(store_path) == clean
+
+
+def test_client_names_never_escape_the_output_folder(audit, tmp_path):
+    config = audit(client_name="../../etc/passwd")
+    run_cli(["run", str(config)])
+    written = list(tmp_path.rglob("report.json"))
+    assert written and all((tmp_path / "out") in p.parents for p in written)
+    assert not (tmp_path.parent / "etc").exists()
+
+
+def test_client_filter(audit, tmp_path):
+    config = audit()
+    code, out, _ = run_cli(["run", str(config), "--client", "acme"])
+    assert code == 0 and "GloboCare" not in out
+    assert set(read_reports(tmp_path / "out")) == {"acme"}
+    assert run_cli(["run", str(config), "--client", "nobody"])[0] == 2
+
+
+def test_python_dash_m_and_version():
+    completed = subprocess.run(
+        [sys.executable, "-m", "auditor", "--version"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0 and completed.stdout.startswith("social-care-auditor ")
+
+
+def test_unknown_check_show_exits_2():
+    code, _, err = run_cli(["checks", "show", "NOPE001"])
+    assert code == 2 and "unknown check id NOPE001" in err
+
+
+def test_profile_kept_in_bundle_for_other_platform(write_bundle_file, write_config, tmp_path):
+    records = [profile("acme", platform="mastodon", bio="Support 24/7"),
+               window("acme", platform="mastodon"),
+               post("1", "ann", 20, "@acme hi", account="acme", platform="mastodon")]
+    path = write_bundle_file("m.jsonl", records)
+    config = write_config(textwrap.dedent(f"""
+        output: {{dir: out}}
+        store: {{path: out/h.sqlite}}
+        clients:
+          - name: m
+            accounts: [{{platform: mastodon, handle: acme, source: {path}}}]
+    """))
+    code, out, _ = run_cli(["run", str(config)])
+    assert code == 1 and "mastodon:acme" in out and "hours stated in the bio" in out
