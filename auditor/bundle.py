@@ -38,6 +38,7 @@ from auditor.model import (
     Message,
     Post,
     Profile,
+    Visibility,
     Window,
 )
 
@@ -46,8 +47,22 @@ PROFILE_KEYS = frozenset(
 )
 POST_KEYS = frozenset(
     {
-        "kind", "platform", "account", "id", "author", "author_id", "by_brand", "created_at",
-        "text", "in_reply_to", "thread", "visibility", "deleted_by", "url", "source", "automated",
+        "kind",
+        "platform",
+        "account",
+        "id",
+        "author",
+        "author_id",
+        "by_brand",
+        "created_at",
+        "text",
+        "in_reply_to",
+        "thread",
+        "visibility",
+        "deleted_by",
+        "url",
+        "source",
+        "automated",
     }
 )
 CONVERSATION_KEYS = frozenset(
@@ -55,8 +70,15 @@ CONVERSATION_KEYS = frozenset(
 )
 WINDOW_KEYS = frozenset(
     {
-        "kind", "platform", "account", "window_start", "window_end", "complete", "reason",
-        "observes", "fetched_at",
+        "kind",
+        "platform",
+        "account",
+        "window_start",
+        "window_end",
+        "complete",
+        "reason",
+        "observes",
+        "fetched_at",
     }
 )
 
@@ -155,12 +177,12 @@ def _hours(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise RecordError("'hours' must be an object like {\"timezone\": ..., \"weekly\": ...}")
+        raise RecordError('\'hours\' must be an object like {"timezone": ..., "weekly": ...}')
     return value
 
 
 def post_from_record(record: Mapping[str, Any]) -> Post:
-    visibility = record.get("visibility") or "public"
+    visibility: Visibility = record.get("visibility") or "public"
     if visibility not in VISIBILITIES:
         raise RecordError(f"'visibility' must be one of public, hidden, deleted: {visibility!r}")
     deleted_by = record.get("deleted_by")
@@ -220,9 +242,7 @@ def conversation_from_record(record: Mapping[str, Any]) -> Conversation:
     messages = record.get("messages")
     if not isinstance(messages, list):
         raise RecordError("'messages' must be a list")
-    parsed = sorted(
-        (_message(m, i) for i, m in enumerate(messages)), key=lambda m: m.created_at
-    )
+    parsed = sorted((_message(m, i) for i, m in enumerate(messages)), key=lambda m: m.created_at)
     return Conversation(
         id=_required_str(record, "id"),
         customer=_required_str(record, "customer"),
@@ -263,9 +283,7 @@ def record_key(record: Any) -> AccountKey:
         raise RecordError("a line must hold one JSON object")
     kind = record.get("kind")
     if kind not in RECORD_KINDS:
-        raise RecordError(
-            f"'kind' must be one of conversation, post, profile, window: {kind!r}"
-        )
+        raise RecordError(f"'kind' must be one of conversation, post, profile, window: {kind!r}")
     return AccountKey(_required_str(record, "platform"), _required_str(record, "account"))
 
 
@@ -316,7 +334,7 @@ def _open_binary(path: Path) -> Iterator[IO[bytes]]:
     with raw:
         if path.suffix == ".gz":
             with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield io.BufferedReader(unzipped, buffer_size=1 << 20)  # type: ignore[arg-type]
+                yield io.BufferedReader(unzipped, buffer_size=1 << 20)
         else:
             yield raw
 
@@ -409,8 +427,8 @@ def _accounts(
         stats.lines = number
         if not line.strip():
             continue
-        key = _fast_key(line)
-        if key is not None and wanted is not None and key not in wanted:
+        fast_key = _fast_key(line)
+        if fast_key is not None and wanted is not None and fast_key not in wanted:
             continue
         try:
             record = loads(line)
@@ -463,7 +481,7 @@ _FIRST_KEYS = ("kind", "platform", "account")
 
 
 def dump_record(record: Mapping[str, Any]) -> bytes:
-    """One JSON line with ``kind``, ``platform``, ``account`` first (what the fast reader keys on)."""
+    """One JSON line, ``kind``, ``platform`` and ``account`` first: what the fast reader keys on."""
     ordered = {k: record[k] for k in _FIRST_KEYS if k in record}
     ordered.update((k, v) for k, v in record.items() if k not in ordered)
     return orjson.dumps(ordered, default=_default) + b"\n"
@@ -485,7 +503,9 @@ def write_bundle(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
     try:
         with os.fdopen(fd, "wb") as raw:
             out: IO[bytes] = (
-                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0)  # type: ignore[assignment]
+                if path.suffix == ".gz"
+                else raw
             )
             with out:
                 for record in records:
@@ -504,34 +524,59 @@ def account_records(data: AccountData) -> Iterator[dict[str, Any]]:
     if data.profile is not None:
         p = data.profile
         yield {
-            "kind": "profile", **base, "display_name": p.display_name, "bio": p.bio,
-            "website": p.website, "hours": p.hours, "fetched_at": p.fetched_at, **p.extra,
+            "kind": "profile",
+            **base,
+            "display_name": p.display_name,
+            "bio": p.bio,
+            "website": p.website,
+            "hours": p.hours,
+            "fetched_at": p.fetched_at,
+            **p.extra,
         }
     if data.window is not None:
         w = data.window
         yield {
-            "kind": "window", **base, "window_start": w.start, "window_end": w.end,
-            "complete": w.complete, "reason": w.reason,
+            "kind": "window",
+            **base,
+            "window_start": w.start,
+            "window_end": w.end,
+            "complete": w.complete,
+            "reason": w.reason,
             "observes": None if w.observes is None else sorted(w.observes),
-            "fetched_at": w.fetched_at, **w.extra,
+            "fetched_at": w.fetched_at,
+            **w.extra,
         }
     for post in data.posts:
         yield {
-            "kind": "post", **base, "id": post.id, "author": post.author,
-            "author_id": post.author_id, "by_brand": post.by_brand,
-            "created_at": post.created_at, "text": post.text, "in_reply_to": post.in_reply_to,
-            "thread": post.thread, "visibility": post.visibility, "deleted_by": post.deleted_by,
-            "url": post.url, "source": post.source, "automated": post.automated, **post.extra,
+            "kind": "post",
+            **base,
+            "id": post.id,
+            "author": post.author,
+            "author_id": post.author_id,
+            "by_brand": post.by_brand,
+            "created_at": post.created_at,
+            "text": post.text,
+            "in_reply_to": post.in_reply_to,
+            "thread": post.thread,
+            "visibility": post.visibility,
+            "deleted_by": post.deleted_by,
+            "url": post.url,
+            "source": post.source,
+            "automated": post.automated,
+            **post.extra,
         }
     for conversation in data.conversations:
         yield {
-            "kind": "conversation", **base, "id": conversation.id,
+            "kind": "conversation",
+            **base,
+            "id": conversation.id,
             "customer": conversation.customer,
             "messages": [
                 {"id": m.id, "by_brand": m.by_brand, "created_at": m.created_at, "text": m.text}
                 for m in conversation.messages
             ],
-            "resolved_at": conversation.resolved_at, "linked_post": conversation.linked_post,
+            "resolved_at": conversation.resolved_at,
+            "linked_post": conversation.linked_post,
             **conversation.extra,
         }
 

@@ -20,6 +20,7 @@ Severity = Literal["info", "low", "medium", "high", "critical"]
 Status = Literal["pass", "fail", "incomplete", "not_applicable", "error"]
 
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 CHECK_ID = re.compile(r"^[A-Z]{1,8}[0-9]{3}$")
 DOC_SECTIONS = ("Why it matters", "Example", "How to fix")
 
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 
 def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity)  # type: ignore[arg-type]
+    return _RANK[severity]
 
 
 @dataclass(frozen=True, slots=True)

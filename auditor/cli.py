@@ -68,7 +68,9 @@ def run(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The audit config (YAML).")],
     fail_on: Annotated[
         str | None,
-        typer.Option(help=f"Exit 1 on a finding at or above this severity ({', '.join(SEVERITIES)})."),
+        typer.Option(
+            help=f"Exit 1 on a finding at or above this severity ({', '.join(SEVERITIES)})."
+        ),
     ] = None,
     checks_dir: ChecksDirs = None,
     skip_invalid: Annotated[
@@ -105,7 +107,11 @@ def run(
     try:
         with store:
             engine = Engine(
-                config, registry, store=store, fail_on=fail_on, skip_invalid=skip_invalid,
+                config,
+                registry,
+                store=store,
+                fail_on=fail_on,
+                skip_invalid=skip_invalid,
                 clients=client,
             )
             result = engine.run()
@@ -117,8 +123,8 @@ def run(
     written = []
     for name in config.formats:
         written += WRITERS[name](result, out_dir)
-    for error in result.input_errors:
-        typer.echo(f"error: {error}", err=True)
+    for message in result.input_errors:
+        typer.echo(f"error: {message}", err=True)
     code = result.exit_code()
     if not quiet:
         for path in written:
@@ -181,7 +187,9 @@ def config_validate(
 def config_show(
     config_path: Annotated[Path, typer.Argument(metavar="FILE")],
     account: Annotated[str, typer.Option(help="Handle, or PLATFORM:HANDLE.")],
-    client: Annotated[str | None, typer.Option(help="The client, if the handle is ambiguous.")] = None,
+    client: Annotated[
+        str | None, typer.Option(help="The client, if the handle is ambiguous.")
+    ] = None,
     checks_dir: ChecksDirs = None,
 ) -> None:
     """Print the effective policy of one account (defaults < policy < client < account)."""
@@ -192,7 +200,8 @@ def config_show(
         fail(str(error))
     platform, _, handle = account.rpartition(":")
     matches = [
-        a for a in config.accounts()
+        a
+        for a in config.accounts()
         if a.handle.lower() == handle.lower()
         and (not platform or a.platform == platform)
         and (client is None or a.client == client)

@@ -88,7 +88,9 @@ def _reject_duplicate_keys(path: Path, node: yaml.Node, parts: list[PathPart]) -
         seen: set[str] = set()
         for key, value in node.value:
             if key.value in seen:
-                raise ConfigError(path, "duplicate key", _line(key), _format_path([*parts, key.value]))
+                raise ConfigError(
+                    path, "duplicate key", _line(key), _format_path([*parts, key.value])
+                )
             seen.add(key.value)
             _reject_duplicate_keys(path, value, [*parts, key.value])
     elif isinstance(node, yaml.SequenceNode):
@@ -136,13 +138,16 @@ def read_yaml(path: Path) -> YamlDocument:
 
 def _schema_error(document: YamlDocument, error: ValidationError) -> ConfigError:
     parts: list[PathPart] = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = list(error.schema.get("properties", {}))
+        allowed = list(schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         if extra:
             key = str(extra[0])
             hint = difflib.get_close_matches(key, allowed, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else f"; allowed: {', '.join(allowed)}"
+            suggestion = (
+                f" (did you mean '{hint[0]}'?)" if hint else f"; allowed: {', '.join(allowed)}"
+            )
             line = _line(_key_node(document.root, parts, key))
             return ConfigError(
                 document.path, f"unknown key '{key}'{suggestion}", line, _format_path([*parts, key])
@@ -150,7 +155,8 @@ def _schema_error(document: YamlDocument, error: ValidationError) -> ConfigError
     if error.validator == "required":
         return document.error(parts, error.message.replace("is a required property", "is missing"))
     if error.validator == "enum":
-        options = ", ".join(str(o) for o in error.validator_value)
+        allowed_values: Any = error.validator_value
+        options = ", ".join(str(o) for o in allowed_values)
         return document.error(parts, f"{error.instance!r} is not one of: {options}")
     if error.validator == "type":
         return document.error(parts, f"expected {error.validator_value}, got {error.instance!r}")
@@ -311,7 +317,7 @@ def load_config(path: Path, registry: Registry) -> Config:
     output = data.get("output", {})
     store = data.get("store", {})
     privacy = data.get("privacy", {})
-    config = Config(
+    loaded = Config(
         path=path,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         output_dir=_resolve(base, output.get("dir", "out")),
@@ -327,9 +333,9 @@ def load_config(path: Path, registry: Registry) -> Config:
         clients=tuple(clients),
         document=document,
     )
-    for account in config.accounts():
-        EffectivePolicy.resolve(config, account, registry)  # every policy error surfaces now
-    return config
+    for account in loaded.accounts():
+        EffectivePolicy.resolve(loaded, account, registry)  # every policy error surfaces now
+    return loaded
 
 
 # ---------------------------------------------------------------------------------------------

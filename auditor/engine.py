@@ -21,7 +21,7 @@ from auditor import __version__
 from auditor.bundle import BundleError, BundleStats, read_bundle
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
-from auditor.model import AccountData, AccountKey, Conversation, Post, Window
+from auditor.model import AccountData, AccountKey, Post, Window
 from auditor.registry import Registry
 from auditor.result import (
     ACCOUNT_STATUS_ORDER,
@@ -101,7 +101,9 @@ def pseudonymise(data: AccountData, key: bytes, excluded: frozenset[str]) -> Non
                 message.text = _MENTION.sub(replace_mention, message.text)
 
 
-def _needs_unmet(check: Check, data: AccountData, window: Window | None, history: bool) -> str | None:
+def _needs_unmet(
+    check: Check, data: AccountData, window: Window | None, history: bool
+) -> str | None:
     needs = check.needs
     if needs.profile and data.profile is None:
         return "no profile in the data"
@@ -128,7 +130,6 @@ def _data_complete(check: Check, data: AccountData, window_complete: bool | None
 
 
 def run_check(check: Check, context: AuditContext, data_complete: bool | None) -> CheckResult:
-    base = {"id": check.id, "title": check.title, "version": check.version}
     try:
         output = check.run(context)
         if not isinstance(output, CheckOutput):
@@ -137,14 +138,17 @@ def run_check(check: Check, context: AuditContext, data_complete: bool | None) -
         where = traceback.extract_tb(error.__traceback__)[-1]
         message = f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"
         return CheckResult(
-            **base, severity=context.severity, status="error", summary=message, error=message
+            id=check.id, title=check.title, version=check.version, severity=context.severity,
+            status="error", summary=message, error=message,
         )
     status = status_of(check, output, data_complete=data_complete)
     summary = output.summary or output.not_applicable or ""
     if status == "incomplete":
         summary = f"{summary} (data incomplete)" if summary else "data incomplete"
     return CheckResult(
-        **base,
+        id=check.id,
+        title=check.title,
+        version=check.version,
         severity=context.severity,
         status=status,
         summary=summary,
@@ -179,8 +183,14 @@ def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage
 def _observations(posts: Iterable[Post]) -> Iterator[PostObservation]:
     for p in posts:
         yield PostObservation(
-            post_id=p.id, created_at=p.created_at, author=p.author, by_brand=p.by_brand,
-            visibility=p.visibility, deleted_by=p.deleted_by, text=p.text, url=p.url,
+            post_id=p.id,
+            created_at=p.created_at,
+            author=p.author,
+            by_brand=p.by_brand,
+            visibility=p.visibility,
+            deleted_by=p.deleted_by,
+            text=p.text,
+            url=p.url,
             thread=p.thread_id,
         )
 
@@ -206,7 +216,8 @@ class Engine:
 
     def accounts(self) -> list[AccountConfig]:
         return [
-            a for a in self.config.accounts()
+            a
+            for a in self.config.accounts()
             if self.client_filter is None or a.client in self.client_filter
         ]
 
@@ -315,9 +326,14 @@ class Engine:
         if data.invalid_records and not self.skip_invalid:
             errors = [*data.errors, "rerun with --skip-invalid to audit the valid records"]
             return AccountResult(
-                client=account.client, platform=account.platform, account=account.handle,
-                status="error", coverage=coverage(data, data.window, 0), policy=policy_dict,
-                errors=errors, source=str(account.source.path),
+                client=account.client,
+                platform=account.platform,
+                account=account.handle,
+                status="error",
+                coverage=coverage(data, data.window, 0),
+                policy=policy_dict,
+                errors=errors,
+                source=str(account.source.path),
             )
         if self.pseudonym_key is not None:
             pseudonymise(data, self.pseudonym_key, policy.exclude_authors)
@@ -339,8 +355,12 @@ class Engine:
             if unmet is not None:
                 checks.append(
                     CheckResult(
-                        id=check.id, title=check.title, version=check.version,
-                        severity=severity, status="not_applicable", summary=unmet,
+                        id=check.id,
+                        title=check.title,
+                        version=check.version,
+                        severity=severity,
+                        status="not_applicable",
+                        summary=unmet,
                     )
                 )
                 continue
@@ -382,8 +402,11 @@ class Engine:
                 _observations(data.posts),
                 (
                     FindingRecord(
-                        uid=f.uid, check_id=f.check_id, severity=f.severity,
-                        message=f.message, evidence_id=f.evidence_id,
+                        uid=f.uid,
+                        check_id=f.check_id,
+                        severity=f.severity,
+                        message=f.message,
+                        evidence_id=f.evidence_id,
                     )
                     for c in checks
                     for f in c.findings

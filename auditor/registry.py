@@ -66,9 +66,13 @@ class Registry:
 
 def _validate(check: Any, origin: str) -> None:
     if not isinstance(check, Check):
-        raise RegistryError(f"{origin}: expected an auditor.check.Check, got {type(check).__name__}")
+        raise RegistryError(
+            f"{origin}: expected an auditor.check.Check, got {type(check).__name__}"
+        )
     if not CHECK_ID.match(check.id):
-        raise RegistryError(f"{origin}: check id {check.id!r} is not like PRF001")
+        raise RegistryError(
+            f"{origin}: check id {check.id!r} must be capital letters then three digits"
+        )
     if check.severity not in SEVERITIES or check.fail_severity not in SEVERITIES:
         raise RegistryError(f"{origin}: {check.id} has an unknown severity")
     try:

@@ -26,7 +26,7 @@ import re
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
 
 _TIME = r"\d{1,2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\.?)?"
-_RANGE = re.compile(rf"\b{_TIME}\s*(?:-|–|—|to|until|till)\s*{_TIME}", re.IGNORECASE)
+_RANGE = re.compile(rf"\b{_TIME}\s*(?:-|–|—|to|until|till|and)\s*{_TIME}", re.IGNORECASE)
 _CLOCK_MARK = re.compile(r"\d\s*(?:[ap]\.?m\b|[:.]\d{2})", re.IGNORECASE)
 _ALWAYS = re.compile(
     r"\b24\s*/\s*7\b|\b24x7\b|\b24 hours a day\b|\baround the clock\b|\bround[- ]the[- ]clock\b",

@@ -111,7 +111,7 @@ CHECK = Check(
                 "type": "number",
                 "exclusiveMinimum": 0,
                 "default": 8,
-                "description": "How long a post may wait for a reply before it counts as unanswered.",
+                "description": "How long a post may wait for a reply before it is unanswered.",
             }
         },
     },

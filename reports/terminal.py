@@ -6,8 +6,13 @@ from tabulate import tabulate
 
 from auditor.result import AuditResult
 
-_MARK = {"pass": "pass", "fail": "FAIL", "incomplete": "incomplete", "error": "ERROR",
-         "not_applicable": "n/a"}
+_MARK = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "incomplete": "incomplete",
+    "error": "ERROR",
+    "not_applicable": "n/a",
+}
 
 
 def _clip(text: str, width: int = 72) -> str:

@@ -20,29 +20,60 @@ def at(hours_before_end: float) -> str:
     return (END - timedelta(hours=hours_before_end)).isoformat()
 
 
-def profile(account: str = "AcmeHelp", bio: str = "We reply 9am-5pm ET, Mon-Fri",
-            platform: str = "x", **extra: Any) -> dict[str, Any]:
-    return {"kind": "profile", "platform": platform, "account": account, "bio": bio,
-            "fetched_at": END.isoformat(), **extra}
+def profile(
+    account: str = "AcmeHelp",
+    bio: str = "We reply 9am-5pm ET, Mon-Fri",
+    platform: str = "x",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "kind": "profile",
+        "platform": platform,
+        "account": account,
+        "bio": bio,
+        "fetched_at": END.isoformat(),
+        **extra,
+    }
 
 
-def window(account: str = "AcmeHelp", platform: str = "x", days: int = 14,
-           **extra: Any) -> dict[str, Any]:
-    record = {"kind": "window", "platform": platform, "account": account,
-              "window_start": (END - timedelta(days=days)).isoformat(),
-              "window_end": END.isoformat(), "complete": True,
-              "observes": ["deleted", "conversations"], "fetched_at": END.isoformat()}
+def window(
+    account: str = "AcmeHelp", platform: str = "x", days: int = 14, **extra: Any
+) -> dict[str, Any]:
+    record = {
+        "kind": "window",
+        "platform": platform,
+        "account": account,
+        "window_start": (END - timedelta(days=days)).isoformat(),
+        "window_end": END.isoformat(),
+        "complete": True,
+        "observes": ["deleted", "conversations"],
+        "fetched_at": END.isoformat(),
+    }
     record.update(extra)
     return record
 
 
-def post(post_id: str, author: str, hours_before_end: float, text: str = "",
-         account: str = "AcmeHelp", platform: str = "x", **extra: Any) -> dict[str, Any]:
+def post(
+    post_id: str,
+    author: str,
+    hours_before_end: float,
+    text: str = "",
+    account: str = "AcmeHelp",
+    platform: str = "x",
+    **extra: Any,
+) -> dict[str, Any]:
     by_brand = author == account
-    record = {"kind": "post", "platform": platform, "account": account, "id": post_id,
-              "author": author, "by_brand": by_brand, "created_at": at(hours_before_end),
-              "text": text or (f"@{account} help please" if not by_brand else "On it!"),
-              "url": f"https://x.com/{author}/status/{post_id}"}
+    record = {
+        "kind": "post",
+        "platform": platform,
+        "account": account,
+        "id": post_id,
+        "author": author,
+        "by_brand": by_brand,
+        "created_at": at(hours_before_end),
+        "text": text or (f"@{account} help please" if not by_brand else "On it!"),
+        "url": f"https://x.com/{author}/status/{post_id}",
+    }
     record.update(extra)
     return record
 
@@ -52,8 +83,15 @@ def healthy_account(account: str = "AcmeHelp") -> list[dict[str, Any]]:
         profile(account),
         window(account),
         post("1", "bob", 30, f"@{account} my order is late", account=account),
-        post("2", account, 29.5, "@bob sorry! Please DM us", account=account,
-             in_reply_to="1", thread="1"),
+        post(
+            "2",
+            account,
+            29.5,
+            "@bob sorry! Please DM us",
+            account=account,
+            in_reply_to="1",
+            thread="1",
+        ),
     ]
 
 

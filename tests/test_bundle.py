@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,13 +29,33 @@ GOOD: list[dict[str, Any]] = [
     *healthy_account(),
     post("7", "zoe", 3, visibility="hidden", deleted_by=None, automated=None, source="web"),
     post("8", "zoe", 2, visibility="deleted", deleted_by="author", custom_field={"kept": True}),
-    {"kind": "conversation", "platform": "x", "account": "AcmeHelp", "id": "c1",
-     "customer": "bob", "resolved_at": None, "linked_post": "1",
-     "messages": [{"id": "m1", "by_brand": False, "created_at": "2026-11-10T10:00:00Z",
-                   "text": "order 5521"}]},
+    {
+        "kind": "conversation",
+        "platform": "x",
+        "account": "AcmeHelp",
+        "id": "c1",
+        "customer": "bob",
+        "resolved_at": None,
+        "linked_post": "1",
+        "messages": [
+            {
+                "id": "m1",
+                "by_brand": False,
+                "created_at": "2026-11-10T10:00:00Z",
+                "text": "order 5521",
+            }
+        ],
+    },
     window(complete=None, observes=None, reason=None),
-    {"kind": "post", "platform": "x", "account": 12345, "id": 99, "author": 7,
-     "by_brand": False, "created_at": "2026-11-10T10:00:00.123+05:30"},
+    {
+        "kind": "post",
+        "platform": "x",
+        "account": 12345,
+        "id": 99,
+        "author": 7,
+        "by_brand": False,
+        "created_at": "2026-11-10T10:00:00.123+05:30",
+    },
 ]
 
 BAD: list[tuple[dict[str, Any], str]] = [
@@ -53,10 +72,21 @@ BAD: list[tuple[dict[str, Any], str]] = [
     (post("1", "bob", 1, automated="yes"), "'automated' must be true, false or null"),
     (window(observes=["likes"]), "'observes' has 'likes'"),
     (window(complete="yes"), "'complete' must be true, false or null"),
-    ({"kind": "conversation", "platform": "x", "account": "A", "id": "c", "customer": "b",
-      "messages": [{"id": "m", "by_brand": False}]}, "messages[0]: 'created_at'"),
-    ({"kind": "conversation", "platform": "x", "account": "A", "id": "c", "customer": "b"},
-     "'messages' must be a list"),
+    (
+        {
+            "kind": "conversation",
+            "platform": "x",
+            "account": "A",
+            "id": "c",
+            "customer": "b",
+            "messages": [{"id": "m", "by_brand": False}],
+        },
+        "messages[0]: 'created_at'",
+    ),
+    (
+        {"kind": "conversation", "platform": "x", "account": "A", "id": "c", "customer": "b"},
+        "'messages' must be a list",
+    ),
 ]
 
 
@@ -164,8 +194,12 @@ def test_unreadable_bundles_raise_bundle_error(tmp_path):
 def test_several_windows_merge_and_stay_incomplete(write_bundle_file):
     records = [
         window(),
-        window(window_start="2026-10-20T00:00:00+00:00", window_end="2026-11-02T00:00:00+00:00",
-               complete=False, reason="mentions page 3 failed"),
+        window(
+            window_start="2026-10-20T00:00:00+00:00",
+            window_end="2026-11-02T00:00:00+00:00",
+            complete=False,
+            reason="mentions page 3 failed",
+        ),
     ]
     stream, _ = read_bundle(write_bundle_file("b.jsonl", records))
     merged = next(stream).window
@@ -196,5 +230,3 @@ def test_demo_bundle_is_valid_against_schema(tmp_path):
         errors = list(VALIDATOR.iter_errors(json.loads(json.dumps(record, default=str))))
         assert not errors, (record, errors[0].message)
         _parse(record)
-
-

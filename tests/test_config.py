@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from auditor.cli import app
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.registry import load_registry
-from tests_support import run_cli
 
 from conftest import healthy_account
+from tests_support import run_cli
 
 runner = CliRunner()
 

@@ -77,7 +77,9 @@ def audit(tmp_path, write_bundle_file, write_config):
 
     def make(acme=None, globo=None, extra_config="", client_name="acme"):
         acme_path = write_bundle_file("acme.jsonl", healthy_account() if acme is None else acme)
-        globo_path = write_bundle_file("globo.jsonl", neglected_account() if globo is None else globo)
+        globo_path = write_bundle_file(
+            "globo.jsonl", neglected_account() if globo is None else globo
+        )
         config = write_config(f"""
             output: {{dir: out}}
             store: {{path: out/history.sqlite}}
@@ -130,7 +132,7 @@ def test_incomplete_window_exits_3_and_never_passes(audit, tmp_path):
     records = healthy_account("GloboCare")
     records[1] = window("GloboCare", complete=False, reason="mentions page 2 failed")
     config = audit(globo=records)
-    code, out, _ = run_cli(["run", str(config)])
+    code, _, _ = run_cli(["run", str(config)])
     assert code == 3
     report = read_reports(tmp_path / "out")["globo"]["accounts"][0]
     assert report["status"] == "incomplete"
@@ -146,7 +148,7 @@ def test_bad_bundle_line_exits_2_others_still_audited(audit, tmp_path):
     lines = bundle.read_text().splitlines()
     lines[2] = lines[2].replace('"by_brand":false', '"by_brand":"nope"')
     bundle.write_text("\n".join(lines) + "\n")
-    code, out, err = run_cli(["run", str(config)])
+    code, out, _ = run_cli(["run", str(config)])
     assert code == 2
     assert f"{bundle}:3: x:GloboCare: 'by_brand' must be true or false" in out
     reports = read_reports(tmp_path / "out")
@@ -162,7 +164,7 @@ def test_bad_bundle_line_exits_2_others_still_audited(audit, tmp_path):
 
 
 def test_skip_invalid_marks_account_incomplete(audit, tmp_path):
-    records = healthy_account("GloboCare") + [post("9", "x", 1, account="GloboCare", by_brand=3)]
+    records = [*healthy_account("GloboCare"), post("9", "x", 1, account="GloboCare", by_brand=3)]
     config = audit(globo=records)
     assert run_cli(["run", str(config)])[0] == 2
     code, _, _ = run_cli(["run", str(config), "--skip-invalid"])
@@ -198,7 +200,7 @@ def test_raising_check_is_error_others_run_exit_3(audit, tmp_path):
     checks.mkdir()
     (checks / "raises.py").write_text(RAISING_CHECK)
     config = audit(globo=healthy_account("GloboCare"))
-    code, out, _ = run_cli(["run", str(config), "--checks-dir", str(checks)])
+    code, _, _ = run_cli(["run", str(config), "--checks-dir", str(checks)])
     assert code == 3
     acme = read_reports(tmp_path / "out")["acme"]["accounts"][0]
     statuses = {c["id"]: c["status"] for c in acme["checks"]}
@@ -244,7 +246,10 @@ def test_check_from_an_entry_point(tmp_path):
     )
     completed = subprocess.run(
         [sys.executable, "-m", "auditor", "checks", "show", "TPC001"],
-        capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": ""},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": ""},
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
@@ -261,7 +266,9 @@ def test_report_is_valid_against_its_schema(audit, tmp_path):
         run_cli(["run", str(config)])
     finally:
         del os.environ["TEST_KEY"]
-    validator = Draft202012Validator(load_schema("report.schema.json"), format_checker=FormatChecker())
+    validator = Draft202012Validator(
+        load_schema("report.schema.json"), format_checker=FormatChecker()
+    )
     reports = read_reports(tmp_path / "out")
     for report in reports.values():
         errors = list(validator.iter_errors(report))
@@ -386,16 +393,20 @@ def test_unknown_check_show_exits_2():
 
 
 def test_profile_kept_in_bundle_for_other_platform(write_bundle_file, write_config, tmp_path):
-    records = [profile("acme", platform="mastodon", bio="Support 24/7"),
-               window("acme", platform="mastodon"),
-               post("1", "ann", 20, "@acme hi", account="acme", platform="mastodon")]
+    records = [
+        profile("acme", platform="mastodon", bio="Support 24/7"),
+        window("acme", platform="mastodon"),
+        post("1", "ann", 20, "@acme hi", account="acme", platform="mastodon"),
+    ]
     path = write_bundle_file("m.jsonl", records)
-    config = write_config(textwrap.dedent(f"""
+    config = write_config(
+        textwrap.dedent(f"""
         output: {{dir: out}}
         store: {{path: out/h.sqlite}}
         clients:
           - name: m
             accounts: [{{platform: mastodon, handle: acme, source: {path}}}]
-    """))
+    """)
+    )
     code, out, _ = run_cli(["run", str(config)])
     assert code == 1 and "mastodon:acme" in out and "hours stated in the bio" in out

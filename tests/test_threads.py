@@ -18,18 +18,21 @@ def _account(*records):
 
 def _status(index):
     """post id -> id of the brand post that answered it, or None."""
-    return {p.id: (e.answer_to(p).id if e.answer_to(p) else None)
-            for e, p in index.addressed_posts()}
+    return {
+        p.id: (e.answer_to(p).id if e.answer_to(p) else None) for e, p in index.addressed_posts()
+    }
 
 
 def test_brand_post_with_comments_from_several_customers():
-    index = analyse(_account(
-        post("1", "AcmeHelp", 50, "Our app update is out today"),
-        post("2", "ann", 49, "it crashes on start", in_reply_to="1", thread="1"),
-        post("3", "ben", 48, "can't log in since the update", in_reply_to="1", thread="1"),
-        post("4", "AcmeHelp", 47, "@ann sorry, fix coming", in_reply_to="2", thread="1"),
-        post("5", "cat", 46, "@ann same here lol", in_reply_to="2", thread="1"),
-    ))
+    index = analyse(
+        _account(
+            post("1", "AcmeHelp", 50, "Our app update is out today"),
+            post("2", "ann", 49, "it crashes on start", in_reply_to="1", thread="1"),
+            post("3", "ben", 48, "can't log in since the update", in_reply_to="1", thread="1"),
+            post("4", "AcmeHelp", 47, "@ann sorry, fix coming", in_reply_to="2", thread="1"),
+            post("5", "cat", 46, "@ann same here lol", in_reply_to="2", thread="1"),
+        )
+    )
     # ann is answered; ben's reply to the brand post is addressed but unanswered; cat replied to
     # another customer without mentioning the brand: not addressed.
     assert _status(index) == {"2": "4", "3": None}
@@ -38,63 +41,84 @@ def test_brand_post_with_comments_from_several_customers():
 
 
 def test_answer_to_one_customer_does_not_answer_another():
-    index = analyse(_account(
-        post("1", "ann", 10, "@AcmeHelp where is my parcel?"),
-        post("2", "ben", 9, "@AcmeHelp @ann mine too!", in_reply_to="1", thread="1"),
-        post("3", "AcmeHelp", 8, "@ann sorry, DM us", in_reply_to="1", thread="1"),
-    ))
+    index = analyse(
+        _account(
+            post("1", "ann", 10, "@AcmeHelp where is my parcel?"),
+            post("2", "ben", 9, "@AcmeHelp @ann mine too!", in_reply_to="1", thread="1"),
+            post("3", "AcmeHelp", 8, "@ann sorry, DM us", in_reply_to="1", thread="1"),
+        )
+    )
     assert _status(index) == {"1": "3", "2": None}
 
 
 def test_customer_thread_answered_by_brand_counts_later_posts_without_mention():
-    index = analyse(_account(
-        post("1", "ann", 10, "@AcmeHelp my card was charged twice"),
-        post("2", "AcmeHelp", 9, "@ann sorry! which card?", in_reply_to="1", thread="1"),
-        post("3", "ann", 8, "the visa one", in_reply_to="2", thread="1"),
-        post("4", "ann", 7, "hello??", in_reply_to="3", thread="1"),
-    ))
+    index = analyse(
+        _account(
+            post("1", "ann", 10, "@AcmeHelp my card was charged twice"),
+            post("2", "AcmeHelp", 9, "@ann sorry! which card?", in_reply_to="1", thread="1"),
+            post("3", "ann", 8, "the visa one", in_reply_to="2", thread="1"),
+            post("4", "ann", 7, "hello??", in_reply_to="3", thread="1"),
+        )
+    )
     # 3 replies to a brand post; 4 replies to her own post but the thread is hers and answered.
     assert _status(index) == {"1": "2", "3": None, "4": None}
 
 
 def test_thread_not_mentioning_or_answered_by_brand_is_not_addressed():
-    index = analyse(_account(
-        post("1", "ann", 10, "Anyone else's Acme parcel late?"),
-        post("2", "ben", 9, "yes mine", in_reply_to="1", thread="1"),
-    ))
+    index = analyse(
+        _account(
+            post("1", "ann", 10, "Anyone else's Acme parcel late?"),
+            post("2", "ben", 9, "yes mine", in_reply_to="1", thread="1"),
+        )
+    )
     assert _status(index) == {}
     assert index.not_addressed == 2
 
 
 def test_automated_and_hidden_brand_replies_do_not_answer():
-    index = analyse(_account(
-        post("1", "ann", 10, "@AcmeHelp refund?"),
-        post("2", "AcmeHelp", 9.9, "Thanks for reaching out!", in_reply_to="1", thread="1",
-             automated=True),
-        post("3", "ben", 10, "@AcmeHelp refund too?"),
-        post("4", "AcmeHelp", 9.9, "We'll look", in_reply_to="3", thread="3", source="BotDesk"),
-        post("5", "cat", 10, "@AcmeHelp hello"),
-        post("6", "AcmeHelp", 9.9, "hi", in_reply_to="5", thread="5", visibility="hidden"),
-    ), automation_sources={"BotDesk"})
+    index = analyse(
+        _account(
+            post("1", "ann", 10, "@AcmeHelp refund?"),
+            post(
+                "2",
+                "AcmeHelp",
+                9.9,
+                "Thanks for reaching out!",
+                in_reply_to="1",
+                thread="1",
+                automated=True,
+            ),
+            post("3", "ben", 10, "@AcmeHelp refund too?"),
+            post("4", "AcmeHelp", 9.9, "We'll look", in_reply_to="3", thread="3", source="BotDesk"),
+            post("5", "cat", 10, "@AcmeHelp hello"),
+            post("6", "AcmeHelp", 9.9, "hi", in_reply_to="5", thread="5", visibility="hidden"),
+        ),
+        automation_sources={"BotDesk"},
+    )
     assert _status(index) == {"1": None, "3": None, "5": None}
     assert index.automated_brand_replies == 2
 
 
 def test_excluded_authors_and_a_longer_handle_are_not_customers_or_mentions():
-    index = analyse(_account(
-        post("1", "AcmeStaffer", 10, "@AcmeHelp FYI outage"),
-        post("2", "ann", 9, "@AcmeHelpDesk is this you?"),
-    ), excluded_authors={"acmestaffer"})
+    index = analyse(
+        _account(
+            post("1", "AcmeStaffer", 10, "@AcmeHelp FYI outage"),
+            post("2", "ann", 9, "@AcmeHelpDesk is this you?"),
+        ),
+        excluded_authors={"acmestaffer"},
+    )
     assert _status(index) == {}
     assert index.excluded_posts == 1 and index.not_addressed == 1
 
 
 def test_answer_must_come_after_the_post():
-    index = analyse(_account(
-        post("1", "ann", 10, "@AcmeHelp hi"),
-        post("2", "AcmeHelp", 9, "hello!", in_reply_to="1", thread="1"),
-        post("3", "ann", 8, "still broken", in_reply_to="2", thread="1"),
-        post("4", "AcmeHelp", 7, "looking", in_reply_to="3", thread="1"),
-        post("5", "ann", 6, "thanks", in_reply_to="4", thread="1"),
-    ))
+    index = analyse(
+        _account(
+            post("1", "ann", 10, "@AcmeHelp hi"),
+            post("2", "AcmeHelp", 9, "hello!", in_reply_to="1", thread="1"),
+            post("3", "ann", 8, "still broken", in_reply_to="2", thread="1"),
+            post("4", "AcmeHelp", 7, "looking", in_reply_to="3", thread="1"),
+            post("5", "ann", 6, "thanks", in_reply_to="4", thread="1"),
+        )
+    )
     assert _status(index) == {"1": "2", "3": "4", "5": None}

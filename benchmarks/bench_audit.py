@@ -1,0 +1,88 @@
+"""Time `auditor run` end to end on a generated bundle (default 1,000,000 posts, 100 accounts).
+
+Reading, every enabled check, history store writes and the JSON reports are all inside the
+measured command; generating the bundle is not. Peak RSS is the child process's maximum
+resident set (getrusage), so it covers the whole audit.
+
+    python benchmarks/bench_audit.py [--posts 1000000] [--accounts 100] [--select RSP001]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from auditor.bundle import write_bundle
+from auditor.demo import generate_records, plan_accounts
+
+
+def write_config(folder: Path, bundle: Path, accounts: int, seed: int, select: list[str]) -> Path:
+    plans = plan_accounts(accounts, seed)
+    clients = {}
+    for index, plan in enumerate(plans):
+        clients.setdefault(f"client-{index % 10:02d}", []).append(plan)
+    lines = [
+        "output: {dir: out}",
+        "store: {path: out/history.sqlite}",
+        f"policy: {{select: {json.dumps(select)}}}" if select else "",
+        "clients:",
+    ]
+    for name, members in clients.items():
+        lines.append(f"  - name: {name}")
+        lines.append("    accounts:")
+        for plan in members:
+            lines.append(
+                f"      - {{platform: {plan.platform}, handle: {json.dumps(plan.handle)}, "
+                f"source: {bundle.name}}}"
+            )
+    path = folder / "bench.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--select", action="append", default=[], help="check id or prefix")
+    parser.add_argument("--keep", type=Path, help="keep the bundle and config in this folder")
+    args = parser.parse_args()
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-audit-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle = folder / "bench.jsonl"
+    started = time.perf_counter()
+    records = write_bundle(bundle, generate_records(args.posts, args.accounts, args.seed))
+    generated = time.perf_counter() - started
+    config = write_config(folder, bundle, args.accounts, args.seed, args.select)
+    print(
+        f"bundle: {records:,} records, {bundle.stat().st_size / 1e6:.0f} MB, "
+        f"generated in {generated:.1f} s"
+    )
+
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "auditor", "run", str(config), "--quiet"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if completed.returncode not in (0, 1):
+        sys.exit(f"auditor run exited {completed.returncode}: {completed.stderr.strip()}")
+    print(f"auditor run: {elapsed:.2f} s, exit {completed.returncode}")
+    print(f"posts/s: {args.posts / elapsed:,.0f}")
+    print(f"peak RSS: {peak_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Shared helpers for the source tests: recorded payloads, specs, a walker, fast clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
+from auditor.sources.base import FetchSpec, Page, Protocol, Record, Request
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads"
+
+WINDOW_START = datetime(2024, 5, 1, tzinfo=UTC)
+WINDOW_END = datetime(2024, 5, 15, tzinfo=UTC)
+
+
+def payload(platform: str, name: str) -> Any:
+    return json.loads((PAYLOADS / platform / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def payload_bytes(platform: str, name: str) -> bytes:
+    return (PAYLOADS / platform / f"{name}.json").read_bytes()
+
+
+def make_spec(platform: str, account: str, **kwargs: Any) -> FetchSpec:
+    values: dict[str, Any] = {
+        "window_start": WINDOW_START,
+        "window_end": WINDOW_END,
+        "fetched_at": WINDOW_END,
+    }
+    values.update(kwargs)
+    return FetchSpec(platform=platform, account=account, **values)
+
+
+Answer = Page | str  # a page, or a failure reason
+
+
+def walk(
+    protocol: Protocol, answer: Callable[[Request], Answer]
+) -> tuple[list[Record], dict[str, Any], list[Request]]:
+    """Drives a protocol without any HTTP: ``answer`` maps each request to a page or a failure."""
+    queue = list(protocol.start())
+    seen: list[Request] = []
+    records: list[Record] = []
+    while queue:
+        request = queue.pop(0)
+        seen.append(request)
+        result = answer(request)
+        step = (
+            protocol.receive(request, result)
+            if isinstance(result, Page)
+            else protocol.failed(request, result)
+        )
+        records.extend(step.records)
+        queue.extend(step.requests)
+    closing, cursor = protocol.finish()
+    return records + closing, cursor, seen
+
+
+def ok(body: Any, headers: dict[str, str] | None = None) -> Page:
+    return Page(200, headers or {}, body)
+
+
+def of_kind(records: list[Record], kind: str) -> list[Record]:
+    return [r for r in records if r["kind"] == kind]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def http_factory(clock: ManualClock) -> Iterator[Callable[..., HttpClient]]:
+    """HTTP clients on the manual clock, short timeouts, small backoff; closed after the test."""
+    made: list[HttpClient] = []
+
+    def build(**overrides: Any) -> HttpClient:
+        retry = RetryPolicy(
+            max_attempts=overrides.pop("max_attempts", 4),
+            base_delay=1.0,
+            max_delay=30.0,
+            max_wait=overrides.pop("max_wait", 900.0),
+            jitter=0.5,
+        )
+        config = HttpConfig(
+            connect_timeout=1.0,
+            read_timeout=overrides.pop("read_timeout", 2.0),
+            retry=retry,
+            concurrency=overrides.pop("concurrency", 4),
+        )
+        client = HttpClient(config, clock=overrides.pop("clock", clock))
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        client.close()

@@ -1,0 +1,239 @@
+"""Bluesky protocol on recorded XRPC payloads: no HTTP at all."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.sources.base import FetchSpec, Page, Record, Request
+from auditor.sources.bluesky import BlueskyProtocol, bluesky_reset_seconds, tid_time
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads" / "bluesky"
+WINDOW_START = datetime(2024, 6, 1, tzinfo=UTC)
+WINDOW_END = datetime(2024, 6, 15, tzinfo=UTC)
+BRAND = "acmecoffee.bsky.social"
+BRAND_DID = "did:plc:acmecoffee7x2kq4lmn3v5b6c"
+
+Answer = Any
+
+
+def payload(name: str) -> Any:
+    return json.loads((PAYLOADS / f"{name}.json").read_text())
+
+
+# URIs taken from the recorded payloads, so the tests and the data cannot drift apart.
+THREAD_A = payload("thread_A")
+THREAD_P = payload("thread_P")
+ROOT_A = THREAD_A["thread"]["post"]["uri"]
+ROOT_P = THREAD_P["thread"]["post"]["uri"]
+BRAND_REPLY_A, LEE_REPLY, SPAM_REPLY = (n["post"]["uri"] for n in THREAD_A["thread"]["replies"])
+HIDDEN_NOT_SHOWN = THREAD_A["threadgate"]["record"]["hiddenReplies"][1]
+SAM_REPLY = THREAD_P["thread"]["replies"][0]["post"]["uri"]
+GONE_REPLY = THREAD_P["thread"]["replies"][1]["uri"]
+DELETED_ROOT = payload("thread_deleted_root")["thread"]["uri"]
+PINNED, _, REPOST, _ = (item["post"]["uri"] for item in payload("author_feed_page1")["feed"])
+MENTION = payload("notifications")["notifications"][0]["uri"]
+
+
+def spec(cursor: dict[str, Any] | None = None, **options: Any) -> FetchSpec:
+    return FetchSpec(
+        platform="bluesky",
+        account=BRAND,
+        window_start=WINDOW_START,
+        window_end=WINDOW_END,
+        cursor=cursor or {},
+        options=options,
+        fetched_at=WINDOW_END,
+    )
+
+
+def recorded(request: Request) -> Answer:
+    """Recorded answers; getPostThread on the deleted root answers 400 NotFound."""
+    params = dict(request.params)
+    if request.purpose == "profile":
+        return payload("profile")
+    if request.purpose == "author_feed":
+        cursor = params.get("cursor")
+        assert cursor != "2024-05-25T09:00:00.000Z", "paging went past the window start"
+        return payload("author_feed_page2" if cursor else "author_feed_page1")
+    if request.purpose == "notifications":
+        return payload("notifications")
+    if request.purpose == "thread":
+        uri = params["uri"]
+        if uri == ROOT_A:
+            return THREAD_A
+        if uri == ROOT_P:
+            return THREAD_P
+        if uri == DELETED_ROOT:
+            return 400
+        if uri == MENTION:
+            return payload("thread_mention")
+    raise AssertionError(f"unexpected request {request}")
+
+
+def drive(
+    protocol: BlueskyProtocol, route: Callable[[Request], Answer] = recorded
+) -> tuple[list[Record], dict[str, Any], list[Request]]:
+    queue = deque(protocol.start())
+    made: list[Request] = []
+    records: list[Record] = []
+    while queue:
+        request = queue.popleft()
+        made.append(request)
+        assert len(made) < 200, "runaway paging"
+        answer = route(request)
+        if isinstance(answer, int):
+            step = protocol.failed(request, f"HTTP {answer} error")
+        else:
+            step = protocol.receive(request, Page(200, {}, answer))
+        records.extend(step.records)
+        queue.extend(step.requests)
+    closing, cursor = protocol.finish()
+    return records + closing, cursor, made
+
+
+def posts_by_id(records: list[Record]) -> dict[str, Record]:
+    return {r["id"]: r for r in records if r["kind"] == "post"}
+
+
+def window_of(records: list[Record]) -> Record:
+    (window,) = [r for r in records if r["kind"] == "window"]
+    return window
+
+
+def test_profile_description_is_the_bio() -> None:
+    records, _, made = drive(BlueskyProtocol(spec()))
+    (profile,) = [r for r in records if r["kind"] == "profile"]
+    assert profile["display_name"] == "Acme Coffee"
+    assert profile["bio"].startswith("Small-batch coffee")
+    assert made[0].path == "xrpc/app.bsky.actor.getProfile"
+    assert dict(made[0].params) == {"actor": BRAND}
+
+
+def test_author_feed_pages_to_the_window_start_past_pins_and_reposts() -> None:
+    records, _, made = drive(BlueskyProtocol(spec()))
+    feed_requests = [r for r in made if r.purpose == "author_feed"]
+    assert len(feed_requests) == 2  # the pinned January post did not end the paging
+    assert dict(feed_requests[0].params)["filter"] == "posts_with_replies"
+    assert dict(feed_requests[1].params)["cursor"] == "2024-06-10T14:00:00.000Z"
+    posts = posts_by_id(records)
+    assert PINNED not in posts and REPOST not in posts
+    assert all(WINDOW_START.isoformat() <= p["created_at"] for p in posts.values())
+
+
+def test_threads_give_customer_replies_and_brand_replies() -> None:
+    records, _, made = drive(BlueskyProtocol(spec()))
+    posts = posts_by_id(records)
+    thread_uris = {dict(r.params)["uri"] for r in made if r.purpose == "thread"}
+    assert thread_uris == {ROOT_A, ROOT_P, DELETED_ROOT}
+    complaint = posts[ROOT_A]
+    assert complaint["by_brand"] is False and complaint["author"] == "dana.bsky.social"
+    assert complaint["thread"] == ROOT_A and complaint["in_reply_to"] is None
+    answer = posts[BRAND_REPLY_A]
+    assert answer["by_brand"] is True and answer["author_id"] == BRAND_DID
+    assert answer["in_reply_to"] == ROOT_A and answer["thread"] == ROOT_A
+    rkey = BRAND_REPLY_A.rsplit("/", 1)[1]
+    assert answer["url"] == f"https://bsky.app/profile/{BRAND}/post/{rkey}"
+    assert posts[LEE_REPLY]["visibility"] == "public"
+    assert posts[SAM_REPLY]["in_reply_to"] == ROOT_P
+
+
+def test_threadgate_hidden_replies_are_hidden() -> None:
+    records, _, _ = drive(BlueskyProtocol(spec()))
+    posts = posts_by_id(records)
+    assert posts[SPAM_REPLY]["visibility"] == "hidden"
+    assert posts[SPAM_REPLY]["text"]  # shown in the view: its text is known
+    unseen = posts[HIDDEN_NOT_SHOWN]
+    assert unseen["visibility"] == "hidden" and unseen["text"] == ""
+    assert unseen["author_id"] == HIDDEN_NOT_SHOWN.split("/")[2]
+    assert unseen["created_at"] == "2024-06-12T11:45:00+00:00"  # from the TID record key
+    assert unseen["thread"] == ROOT_A
+
+
+def test_not_found_posts_are_deleted_by_unknown() -> None:
+    records, _, _ = drive(BlueskyProtocol(spec()))
+    posts = posts_by_id(records)
+    gone = posts[GONE_REPLY]  # a notFoundPost among a thread's replies
+    assert gone["visibility"] == "deleted" and gone["deleted_by"] == "unknown"
+    assert gone["in_reply_to"] == ROOT_P and gone["thread"] == ROOT_P
+    root = posts[DELETED_ROOT]  # notFoundPost in a feed item's reply refs, NotFound thread
+    assert root["visibility"] == "deleted" and root["deleted_by"] == "unknown"
+    assert root["by_brand"] is False
+    assert root["created_at"] == "2024-06-05T09:00:00+00:00"
+    assert window_of(records)["complete"] is True
+
+
+def test_not_found_thread_payload_is_deleted_too() -> None:
+    def not_found_body(request: Request) -> Answer:
+        if dict(request.params).get("uri") == DELETED_ROOT:
+            return payload("thread_deleted_root")
+        return recorded(request)
+
+    records, _, _ = drive(BlueskyProtocol(spec()), not_found_body)
+    assert posts_by_id(records)[DELETED_ROOT]["visibility"] == "deleted"
+
+
+def test_window_observes_deleted_and_hidden() -> None:
+    records, _, _ = drive(BlueskyProtocol(spec()))
+    window = window_of(records)
+    assert window["observes"] == ["deleted", "hidden"]
+    assert window["complete"] is True and window["reason"] is None
+
+
+def test_failed_page_makes_the_window_incomplete() -> None:
+    def second_page_fails(request: Request) -> Answer:
+        if request.purpose == "author_feed" and dict(request.params).get("cursor"):
+            return 502
+        return recorded(request)
+
+    records, cursor, _ = drive(BlueskyProtocol(spec()), second_page_fails)
+    window = window_of(records)
+    assert window["complete"] is False and "author_feed" in window["reason"]
+    assert DELETED_ROOT not in posts_by_id(records)
+    assert "author_feed_newest" not in cursor  # the next run must not skip what was missed
+
+
+def test_notifications_add_mentions_when_enabled() -> None:
+    records, _, made = drive(BlueskyProtocol(spec(notifications=True)))
+    request = next(r for r in made if r.purpose == "notifications")
+    assert request.path == "xrpc/app.bsky.notification.listNotifications"
+    assert [v for k, v in request.params if k == "reasons"] == ["mention", "reply"]
+    posts = posts_by_id(records)
+    mention = posts[MENTION]
+    assert mention["by_brand"] is False and mention["thread"] == MENTION
+    assert not any("app.bsky.feed.like" in uri for uri in posts)
+    _, _, default_made = drive(BlueskyProtocol(spec()))
+    assert not [r for r in default_made if r.purpose == "notifications"]
+
+
+def test_cursor_round_trip_rereads_threads_and_stops_at_the_last_run() -> None:
+    _, cursor, _ = drive(BlueskyProtocol(spec()))
+    assert cursor["did"] == BRAND_DID
+    assert set(cursor["threads"]) == {ROOT_A, ROOT_P, DELETED_ROOT}
+    assert cursor["author_feed_newest"] == "2024-06-12T10:20:00+00:00"
+
+    protocol = BlueskyProtocol(spec(cursor=json.loads(json.dumps(cursor))))
+    first = protocol.start()
+    assert {dict(r.params)["uri"] for r in first if r.purpose == "thread"} == set(cursor["threads"])
+    records, _, made = drive(BlueskyProtocol(spec(cursor=cursor)))
+    assert len([r for r in made if r.purpose == "author_feed"]) == 1
+    assert posts_by_id(records)[SPAM_REPLY]["visibility"] == "hidden"
+
+
+def test_bluesky_reset_seconds_reads_epoch_reset() -> None:
+    assert bluesky_reset_seconds({"ratelimit-reset": "1718000300"}, now=1718000000.0) == 300.0
+    assert bluesky_reset_seconds({"RateLimit-Reset": "1718000000"}, now=1718000100.0) == 0.0
+    assert bluesky_reset_seconds({"ratelimit-reset": "45"}, now=1718000000.0) == 45.0
+    assert bluesky_reset_seconds({"ratelimit-reset": "soon"}) is None
+    assert bluesky_reset_seconds({}) is None
+
+
+def test_tid_time_reads_record_keys() -> None:
+    rkey = ROOT_A.rsplit("/", 1)[1]
+    assert tid_time(rkey) == datetime(2024, 6, 12, 10, tzinfo=UTC)
+    assert tid_time("self") is None
+    assert tid_time("3jzfcijpj2z2!") is None

@@ -1,0 +1,191 @@
+"""The Mastodon protocol on recorded payloads: no HTTP at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from auditor.sources.base import Page, Request
+from auditor.sources.mastodon import MastodonProtocol, html_to_text, next_max_id
+
+from .conftest import Answer, make_spec, of_kind, ok, payload, walk
+
+BRAND_ID = "109350000000000001"
+NEXT = (
+    "<https://social.example/api/v1/notifications?max_id=34975899&types%5B%5D=mention>; "
+    'rel="next", <https://social.example/api/v1/notifications?min_id=34975900>; rel="prev"'
+)
+
+
+def answers(request: Request, overrides: Mapping[str, Answer] | None = None) -> Answer:
+    key = request.purpose + (":page2" if "max_id" in dict(request.params) else "")
+    if overrides and key in overrides:
+        return overrides[key]
+    if key == "profile":
+        return ok(payload("mastodon", "accounts_lookup"))
+    if key == "mentions":
+        return ok(payload("mastodon", "notifications_page1"), {"link": NEXT})
+    if key == "mentions:page2":
+        # Another next link: ignored, because this page already reaches before the window.
+        return ok(payload("mastodon", "notifications_page2"), {"link": NEXT})
+    if key == "notification_requests":
+        return ok(payload("mastodon", "notification_requests"))
+    if key == "own_posts":
+        return ok(payload("mastodon", "account_statuses"))
+    if key == "context":
+        return ok(payload("mastodon", "status_context"))
+    raise AssertionError(f"unexpected request {request}")
+
+
+def run(
+    overrides: Mapping[str, Answer] | None = None, **spec: Any
+) -> tuple[Any, Any, list[Request]]:
+    protocol = MastodonProtocol(make_spec("mastodon", "acmehelp@social.example", **spec))
+    return walk(protocol, lambda r: answers(r, overrides))
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>Hello &amp; welcome</p><p>Second</p>", "Hello & welcome\n\nSecond"),
+        ("<p>line one<br>line two<br />three</p>", "line one\nline two\nthree"),
+        (
+            '<p><a href="https://a.example/x"><span class="invisible">https://</span>'
+            '<span class="ellipsis">a.example/x</span><span class="invisible"></span></a></p>',
+            "https://a.example/x",
+        ),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_html_to_text(html: str | None, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+def test_next_max_id_reads_the_rel_next_link() -> None:
+    assert next_max_id({"link": NEXT}) == "34975899"
+    prev_only = {"link": '<https://social.example/api/v1/notifications?min_id=1>; rel="prev"'}
+    assert next_max_id(prev_only) is None
+    assert next_max_id({}) is None
+
+
+def test_profile_puts_fields_into_the_bio_and_keeps_them_raw() -> None:
+    protocol = MastodonProtocol(make_spec("mastodon", "@acmehelp@social.example"))
+    assert protocol.base_url() == "https://social.example"
+    (first,) = protocol.start()
+    assert first.path == "/api/v1/accounts/lookup" and dict(first.params) == {"acct": "acmehelp"}
+    step = protocol.receive(first, ok(payload("mastodon", "accounts_lookup")))
+    (profile,) = step.records
+    assert "Official support for Acme & friends.\nMention us" in profile["bio"]
+    assert "Hours: Mon–Fri 09:00–17:00 (Europe/Berlin)" in profile["bio"].splitlines()
+    assert "Website: https://acme.example" in profile["bio"].splitlines()
+    assert profile["fields"][0]["name"] == "Hours"
+    assert profile["website"] == "https://acme.example"
+    purposes = sorted(r.purpose for r in step.requests)
+    assert purposes == ["mentions", "notification_requests", "own_posts"]
+    mentions = next(r for r in step.requests if r.purpose == "mentions")
+    assert ("types[]", "mention") in mentions.params
+    own = next(r for r in step.requests if r.purpose == "own_posts")
+    assert own.path == f"/api/v1/accounts/{BRAND_ID}/statuses"
+
+
+def test_full_walk() -> None:
+    records, cursor, requests = run()
+    posts = {p["id"]: p for p in of_kind(records, "post")}
+
+    mention_pages = [r for r in requests if r.purpose == "mentions"]
+    assert len(mention_pages) == 2, "followed rel=next once, then stopped at the window start"
+    assert dict(mention_pages[1].params)["max_id"] == "34975899"
+    assert "112200000000000001" not in posts, "the mention from before the window stays out"
+
+    anna = posts["112400000000000101"]
+    assert anna["author"] == "anna@mastodon.example" and anna["by_brand"] is False
+    assert anna["text"] == "@acmehelp my invoice for April shows the wrong VAT rate >:("
+    assert anna["created_at"] == "2024-05-12T09:15:00+00:00"
+    reply = posts["112400000000000201"]
+    assert reply["by_brand"] is True and reply["in_reply_to"] == anna["id"]
+    assert reply["thread"] == anna["id"]
+    assert reply["source"] == "Acme Care Desk"
+
+    # Ben replied inside an older thread: the context call found its root.
+    (context,) = [r for r in requests if r.purpose == "context"]
+    assert context.path == "/api/v1/statuses/112400000000000102/context"
+    assert posts["112400000000000102"]["thread"] == "112300000000000050"
+    assert posts["112300000000000060"]["thread"] == "112300000000000050"
+
+    # The filtered mention (notification request) is kept as a post.
+    assert posts["112400000000000120"]["author"] == "cara@fosstodon.example"
+
+    # Direct statuses are a conversation, never a public post.
+    assert "112400000000000103" not in posts and "112400000000000202" not in posts
+    (conversation,) = of_kind(records, "conversation")
+    assert conversation["customer"] == "ben"
+    assert [m["by_brand"] for m in conversation["messages"]] == [False, True]
+    assert "please do not share" in conversation["messages"][0]["text"]
+
+    (window,) = of_kind(records, "window")
+    assert window["complete"] is True, window["reason"]
+    assert window["observes"] == ["conversations"]
+    assert cursor == {
+        "account_id": BRAND_ID,
+        "mentions_newest_id": "34975900",
+        "own_posts_newest_id": "112400000000000203",
+    }
+
+
+def test_cursor_makes_paged_requests_incremental() -> None:
+    records, _, requests = run(cursor={"mentions_newest_id": "34975000"})
+    first = next(r for r in requests if r.purpose == "mentions")
+    assert dict(first.params)["since_id"] == "34975000"
+    assert of_kind(records, "window")[0]["incremental"] is True
+
+
+def test_servers_without_notification_filtering_are_complete() -> None:
+    records, _, _ = run(overrides={"notification_requests": "HTTP 404 not found"})
+    (window,) = of_kind(records, "window")
+    assert window["complete"] is True
+
+
+def test_partly_readable_filtered_mentions_make_the_window_incomplete() -> None:
+    partial = ok(payload("mastodon", "notification_requests_partial"))
+    records, _, _ = run(overrides={"notification_requests": partial})
+    (window,) = of_kind(records, "window")
+    assert window["complete"] is False
+    assert "2 filtered mentions from 1 accounts" in window["reason"]
+
+
+def test_context_limit_is_reported() -> None:
+    records, _, requests = run(options={"max_context_requests": 0})
+    assert not [r for r in requests if r.purpose == "context"]
+    (window,) = of_kind(records, "window")
+    assert window["reason"].startswith("context: 1 replies' threads not looked up")
+
+
+def test_failed_own_statuses_still_finish_with_the_mentions() -> None:
+    records, _, _ = run(overrides={"own_posts": "timeout (ReadTimeout) (gave up after 4 attempts)"})
+    (window,) = of_kind(records, "window")
+    assert window["complete"] is False
+    assert window["reason"].startswith("own_posts: timeout")
+    assert any(p["id"] == "112400000000000101" for p in of_kind(records, "post"))
+
+
+def test_handle_without_instance_asks_for_nothing() -> None:
+    protocol = MastodonProtocol(make_spec("mastodon", "acmehelp"))
+    assert protocol.start() == []
+    records, _ = protocol.finish()
+    assert records[-1]["complete"] is False
+    assert "name@instance" in records[-1]["reason"]
+
+
+def test_base_url_option_overrides_the_instance() -> None:
+    spec = make_spec("mastodon", "acmehelp@social.example", options={"base_url": "http://h:1/"})
+    assert MastodonProtocol(spec).base_url() == "http://h:1"
+
+
+def test_lookup_answer_without_account() -> None:
+    protocol = MastodonProtocol(make_spec("mastodon", "acmehelp@social.example"))
+    step = protocol.receive(protocol.start()[0], Page(200, {}, {"error": "Record not found"}))
+    assert step.records == [] and step.requests == []
+    assert protocol.finish()[0][-1]["observes"] == []

@@ -1,0 +1,114 @@
+"""Every registered check: its docs, and its data-driven cases (tests/cases/<ID>.yaml).
+
+As SQLFluff does for its rules, one test walks every check and one parametrised test runs every
+case, so a new check is held to the same standard without a new test file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from auditor.bundle import add_record
+from auditor.check import DOC_SECTIONS, AuditContext
+from auditor.engine import run_check
+from auditor.model import AccountData, AccountKey
+from auditor.registry import load_registry
+
+from conftest import END, post, window
+
+REGISTRY = load_registry()
+CASES_DIR = Path(__file__).parent / "cases"
+BRAND = "AcmeHelp"
+
+
+def _cases() -> list[Any]:
+    params = []
+    for path in sorted(CASES_DIR.glob("[A-Z]*[0-9].yaml")):
+        document = yaml.safe_load(path.read_text())
+        for case in document["cases"]:
+            params.append(pytest.param(document["check"], case, id=f"{path.stem}-{case['name']}"))
+    return params
+
+
+@pytest.mark.parametrize("check", list(REGISTRY), ids=lambda c: c.id)
+def test_check_docs_have_every_section(check):
+    assert not check.missing_doc_sections(), f"{check.id} docs miss {check.missing_doc_sections()}"
+    assert check.title and check.rationale and check.remediation
+    first_line = check.docs.strip().splitlines()[0]
+    assert first_line.startswith(check.id), "the docs start with the check id and title"
+    for name, spec in check.parameters.get("properties", {}).items():
+        assert "default" in spec and spec.get("description"), f"{check.id}.{name} undocumented"
+
+
+@pytest.mark.parametrize("check", list(REGISTRY), ids=lambda c: c.id)
+def test_every_check_has_cases_that_flag_and_pass(check):
+    path = CASES_DIR / f"{check.id}.yaml"
+    assert path.exists(), f"{check.id} has no data-driven cases in {path}"
+    statuses = {case["expect"]["status"] for case in yaml.safe_load(path.read_text())["cases"]}
+    assert {"pass", "fail"} <= statuses
+
+
+def test_doc_sections_are_what_the_brief_names():
+    assert DOC_SECTIONS == ("Why it matters", "Example", "How to fix")
+
+
+def build_account(case: dict[str, Any]) -> AccountData:
+    data = AccountData(key=AccountKey("x", BRAND))
+    if "profile" in case:
+        add_record(data, {"kind": "profile", "platform": "x", "account": BRAND, **case["profile"]})
+    add_record(data, window(BRAND, **case.get("window", {})))
+    ids = {p["id"] for p in case.get("posts", [])}
+    for spec in case.get("posts", []):
+        spec = dict(spec)
+        hours = spec.pop("hours_before_end")
+        parent = spec.get("in_reply_to")
+        record = post(spec.pop("id"), spec.pop("author"), hours, account=BRAND, **spec)
+        if parent:
+            assert parent in ids
+            record["thread"] = _root(case["posts"], parent)
+        add_record(data, record)
+    return data
+
+
+def _root(posts: list[dict[str, Any]], post_id: str) -> str:
+    by_id = {p["id"]: p for p in posts}
+    while by_id[post_id].get("in_reply_to"):
+        post_id = by_id[post_id]["in_reply_to"]
+    return post_id
+
+
+@pytest.mark.parametrize("check_id,case", _cases())
+def test_case(check_id: str, case: dict[str, Any]) -> None:
+    from auditor.engine import _needs_unmet, effective_window
+
+    check = REGISTRY.get(check_id)
+    data = build_account(case)
+    win = effective_window(data)
+    assert win is not None and win.end == END and win.end - win.start == timedelta(days=14)
+    expect = case["expect"]
+    unmet = _needs_unmet(check, data, win, history=False)
+    if unmet is not None:
+        assert expect["status"] == "not_applicable", unmet
+        return
+    policy = {"exclude_authors": frozenset(case.get("policy", {}).get("exclude_authors", []))}
+    policy.update({k: v for k, v in case.get("policy", {}).items() if k != "exclude_authors"})
+    context = AuditContext(
+        account=data,
+        window=win,
+        check=check,
+        params={**check.defaults, **case.get("params", {})},
+        severity=check.severity,
+        policy=policy,
+    )
+    result = run_check(check, context, data_complete=win.complete)
+    assert result.error is None, result.error
+    assert result.status == expect["status"], result.summary
+    if "flagged" in expect:
+        assert sorted(f.evidence_id for f in result.findings) == sorted(expect["flagged"])
+    for key, value in expect.get("metrics", {}).items():
+        assert result.metrics[key] == value, key
