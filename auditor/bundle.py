@@ -16,8 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
-import tempfile
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import IO, Any
 
 import orjson
 
+from auditor.fsutil import atomic_writer
 from auditor.model import (
     DELETERS,
     OBSERVABLES,
@@ -347,26 +347,21 @@ def _lines(path: Path) -> Iterator[bytes]:
             raise BundleError(f"{path}: cannot read bundle: {error}") from None
 
 
-_PREFIX = b'{"kind":"'
+# The line prefix this project's writer puts first; a line that starts another way is parsed.
+_PREFIX = re.compile(rb'\{"kind":"[a-z]+","platform":"([^"\\]+)","account":"([^"\\]+)"')
+_KEYS: dict[tuple[bytes, bytes], AccountKey] = {}
 
 
 def _fast_key(line: bytes) -> AccountKey | None:
     """The account of a line written in this project's key order, without parsing it."""
-    if not line.startswith(_PREFIX):
+    match = _PREFIX.match(line)
+    if match is None:
         return None
-    end_kind = line.find(b'"', 9)
-    if line[end_kind : end_kind + 14] != b'","platform":"':
-        return None
-    start = end_kind + 14
-    end_platform = line.find(b'"', start)
-    if line[end_platform : end_platform + 13] != b'","account":"':
-        return None
-    end_account = line.find(b'"', end_platform + 13)
-    platform = line[start:end_platform]
-    account = line[end_platform + 13 : end_account]
-    if b"\\" in platform or b"\\" in account or not platform or not account:
-        return None
-    return AccountKey(platform.decode(), account.decode())
+    raw = (match.group(1), match.group(2))
+    key = _KEYS.get(raw)
+    if key is None:
+        key = _KEYS[raw] = AccountKey(raw[0].decode(), raw[1].decode())
+    return key
 
 
 def _line_key(line: bytes) -> AccountKey:
@@ -418,6 +413,8 @@ def _accounts(
 ) -> Iterator[AccountData]:
     open_accounts: dict[AccountKey, AccountData] = {}
     closing: dict[int, list[AccountKey]] = {}
+    if wanted is not None and wanted.issuperset(last):
+        wanted = None  # every account is wanted: no line needs skipping
     for key, number in last.items():
         if wanted is None or key in wanted:
             closing.setdefault(number, []).append(key)
@@ -497,24 +494,15 @@ def _default(value: Any) -> Any:
 
 def write_bundle(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
     """Write records atomically (a temporary file renamed into place); ``.gz`` compresses."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            out: IO[bytes] = (
-                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0)  # type: ignore[assignment]
-                if path.suffix == ".gz"
-                else raw
-            )
-            with out:
-                for record in records:
-                    out.write(dump_record(record))
-                    count += 1
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as raw:
+        zipped = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else None
+        write = zipped.write if zipped is not None else raw.write
+        for record in records:
+            write(dump_record(record))
+            count += 1
+        if zipped is not None:
+            zipped.close()
     return count
 
 

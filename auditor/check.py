@@ -65,12 +65,12 @@ class Finding:
     message: str
     severity: Severity
     evidence: Evidence = Evidence()
+    # Stable across runs: the same problem on the same post has the same uid.
+    uid: str = field(init=False, compare=False)
 
-    @property
-    def uid(self) -> str:
-        """Stable across runs: the same problem on the same post has the same uid."""
+    def __post_init__(self) -> None:
         key = "\x1f".join((self.check_id, self.platform, self.account, self.evidence_id))
-        return hashlib.sha256(key.encode()).hexdigest()[:20]
+        object.__setattr__(self, "uid", hashlib.sha256(key.encode()).hexdigest()[:20])
 
 
 @dataclass(slots=True)
@@ -126,14 +126,17 @@ class AuditContext:
         return value
 
 
+def excerpt(text: str, limit: int = 140) -> str:
+    short = " ".join(text[: limit * 2].split())
+    return short if len(short) <= limit else short[: limit - 1] + "…"
+
+
 def post_evidence(post: Post, *, excerpt_chars: int = 140, **data: Any) -> Evidence:
-    text = " ".join(post.text.split())
-    excerpt = text if len(text) <= excerpt_chars else text[: excerpt_chars - 1] + "…"
     return Evidence(
         post_ids=(post.id,),
         urls=(post.url,) if post.url else (),
         timestamps=(post.created_at,),
-        excerpt=excerpt,
+        excerpt=excerpt(post.text, excerpt_chars),
         data=data,
     )
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from auditor.fsutil import atomic_write_bytes, run_folder, safe_name
 from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult
-from reports.files import atomic_write_text, run_folder, safe_name
 
 REPORT_SCHEMA_VERSION = "1.0"
 
@@ -29,24 +30,8 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "error": check.error,
         "metrics": check.metrics,
         "notes": check.notes,
-        "findings": [
-            {
-                "uid": f.uid,
-                "check_id": f.check_id,
-                "severity": f.severity,
-                "message": f.message,
-                "evidence_id": f.evidence_id,
-                "evidence": {
-                    "post_ids": list(f.evidence.post_ids),
-                    "conversation_ids": list(f.evidence.conversation_ids),
-                    "urls": list(f.evidence.urls),
-                    "timestamps": [t.isoformat() for t in f.evidence.timestamps],
-                    "excerpt": f.evidence.excerpt,
-                    "data": dict(f.evidence.data),
-                },
-            }
-            for f in check.findings
-        ],
+        # orjson writes the Finding dataclasses as they are: no copy per finding.
+        "findings": check.findings,
     }
 
 
@@ -95,13 +80,18 @@ def client_report(result: AuditResult, client: ClientResult) -> dict[str, Any]:
     }
 
 
-def render(result: AuditResult, client: ClientResult) -> str:
-    return json.dumps(client_report(result, client), indent=2, ensure_ascii=False, sort_keys=False)
+def render(result: AuditResult, client: ClientResult) -> bytes:
+    return (
+        orjson.dumps(
+            client_report(result, client), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+        )
+        + b"\n"
+    )
 
 
 def write(result: AuditResult, output_dir: Path) -> list[Path]:
     written = []
     for client in result.clients:
         folder = output_dir / safe_name(client.name) / run_folder(result.started_at)
-        written.append(atomic_write_text(folder / "report.json", render(result, client) + "\n"))
+        written.append(atomic_write_bytes(folder / "report.json", render(result, client)))
     return written

@@ -22,7 +22,7 @@ def at(hours_before_end: float) -> str:
 
 def profile(
     account: str = "AcmeHelp",
-    bio: str = "We reply 9am-5pm ET, Mon-Fri",
+    bio: str = "We reply 9am-5pm ET, Mon-Fri. Help: DM us",
     platform: str = "x",
     **extra: Any,
 ) -> dict[str, Any]:

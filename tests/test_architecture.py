@@ -19,7 +19,7 @@ FORBIDDEN_FOR_CHECKS = (
     "auditor.registry",
     "reports",
 )
-ALLOWED_FOR_WRITERS = ("auditor.result", "auditor.check", "reports")
+ALLOWED_FOR_WRITERS = ("auditor.result", "auditor.check", "auditor.fsutil", "reports")
 
 
 def _imports(path: Path) -> set[str]:

@@ -137,7 +137,9 @@ def test_incomplete_window_exits_3_and_never_passes(audit, tmp_path):
     report = read_reports(tmp_path / "out")["globo"]["accounts"][0]
     assert report["status"] == "incomplete"
     assert report["coverage"]["reason"] == "mentions page 2 failed"
-    assert {c["status"] for c in report["checks"]} == {"pass", "incomplete"}
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert statuses["PRF001"] == "pass"  # the profile arrived whole
+    assert "pass" not in {s for k, s in statuses.items() if k.startswith("RSP")}
     rsp = next(c for c in report["checks"] if c["id"] == "RSP001")
     assert rsp["status"] == "incomplete"
 
@@ -204,7 +206,8 @@ def test_raising_check_is_error_others_run_exit_3(audit, tmp_path):
     assert code == 3
     acme = read_reports(tmp_path / "out")["acme"]["accounts"][0]
     statuses = {c["id"]: c["status"] for c in acme["checks"]}
-    assert statuses == {"PRF001": "pass", "RSP001": "pass", "ZZZ001": "error"}
+    assert statuses["ZZZ001"] == "error"
+    assert statuses["PRF001"] == "pass" and statuses["RSP001"] == "pass"
     error = next(c for c in acme["checks"] if c["id"] == "ZZZ001")["error"]
     assert error.startswith("RuntimeError: boom (raises.py:")
 
@@ -326,7 +329,7 @@ def test_history_is_idempotent_across_two_runs(audit, tmp_path):
     first = _history(tmp_path / "out" / "history.sqlite")
     run_cli(["run", str(config)])
     assert _history(tmp_path / "out" / "history.sqlite") == first
-    assert len(first["runs"]) == 1 and len(first["posts"]) == 4 and len(first["findings"]) == 3
+    assert len(first["runs"]) == 1 and len(first["posts"]) == 4 and len(first["findings"]) >= 3
 
 
 def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path, monkeypatch):

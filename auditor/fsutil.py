@@ -1,4 +1,4 @@
-"""File helpers every writer shares: safe names from data, atomic writes."""
+"""File helpers shared by every writer: safe names from data, atomic writes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -30,21 +33,31 @@ def run_folder(started_at: datetime) -> str:
     return started_at.strftime("%Y%m%dT%H%M%SZ")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write to a temporary file beside the target, then rename: never a half-written report."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+    """A file that appears at ``path`` whole or not at all: written beside it, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes private files; a report or bundle gets the usual permissions.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_writer(path) as stream:
+        stream.write(data)
     return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,682 @@
+"""The history store: what earlier audits saw, kept in one SQLite file.
+
+It keeps every audit run (config hash, times, per-account status), every post seen with the
+first and last time it was observed, the findings of each run, and per-account fetch cursors.
+Later audits read it to notice what changed (a complaint visible last week and gone now) and to
+fetch incrementally.
+
+Design rules:
+
+* Times are stored as integer microseconds since the Unix epoch, UTC; every datetime handed in
+  must be timezone-aware and every datetime handed out is in UTC.
+* Observation times (a post's first and last seen) come from the caller (the bundle's
+  ``fetched_at`` or window end), never from the wall clock, so replaying the same bundles in any
+  order gives the same history.
+* Each write is one transaction: an exception part-way through leaves the store as it was.
+* The schema is versioned with ``PRAGMA user_version`` and migrated forward in order.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FindingRecord",
+    "HistoryStore",
+    "PostObservation",
+    "RunRow",
+    "SeenPost",
+    "StoreError",
+]
+
+
+class StoreError(Exception):
+    """The history store cannot do what was asked (bad input, unknown schema, SQLite failure)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostObservation:
+    """One post as seen at one observation time."""
+
+    post_id: str
+    created_at: datetime
+    author: str
+    by_brand: bool
+    visibility: str
+    deleted_by: str | None
+    text: str
+    url: str | None
+    thread: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    uid: str
+    check_id: str
+    severity: str
+    message: str
+    evidence_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeenPost:
+    """What history knows about a post.
+
+    ``visibility``, ``deleted_by`` and the other descriptive fields are those of the newest
+    observation; ``text`` is the newest non-empty text seen, so a post later seen deleted (often
+    with its text gone) keeps the text it had as evidence.
+    """
+
+    post_id: str
+    created_at: datetime
+    author: str
+    by_brand: bool
+    visibility: str
+    deleted_by: str | None
+    text: str
+    url: str | None
+    thread: str | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_key: str
+    config_hash: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    tool_version: str
+
+
+# --- time encoding ----------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_US = 86_400_000_000
+
+
+def _to_us(value: datetime) -> int:
+    """Microseconds since the epoch, exact (no float rounding); refuses naive datetimes."""
+    try:
+        delta = value - _EPOCH
+    except TypeError as exc:
+        raise StoreError(f"datetime must be timezone-aware, got {value!r}") from exc
+    return delta.days * _DAY_US + delta.seconds * 1_000_000 + delta.microseconds
+
+
+def _from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _from_us_or_none(value: int | None) -> datetime | None:
+    return None if value is None else _from_us(value)
+
+
+# --- cursor encoding --------------------------------------------------------------------------
+
+# Cursors are JSON; datetimes (newest timestamps) are tagged so that they come back as datetimes.
+_DATETIME_TAG = "$datetime"
+
+
+def _encode_cursor_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise StoreError(f"cursor datetime must be timezone-aware, got {value!r}")
+        return {_DATETIME_TAG: value.isoformat()}
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _decode_cursor_object(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and _DATETIME_TAG in obj:
+        return datetime.fromisoformat(obj[_DATETIME_TAG])
+    return obj
+
+
+def _dump_cursor(cursor: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(dict(cursor), default=_encode_cursor_value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cursor cannot be stored: {exc}") from exc
+
+
+def _load_cursor(text: str) -> dict[str, Any]:
+    loaded = json.loads(text, object_hook=_decode_cursor_object)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _run_statements(statements: Sequence[str]) -> Migration:
+    def migrate(connection: sqlite3.Connection) -> None:
+        for statement in statements:
+            connection.execute(statement)
+
+    return migrate
+
+
+# Version 1: the initial schema. Posts are keyed by (platform, account, post_id) in a WITHOUT
+# ROWID table, so the upsert touches one B-tree instead of a table plus a unique index. CHECKs
+# use OR rather than IN: SQLite builds an ephemeral lookup table for an IN list on every row,
+# which made inserts almost twice as slow.
+_SCHEMA_V1 = (
+    """
+    CREATE TABLE runs (
+        run_key      TEXT PRIMARY KEY,
+        config_hash  TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        status       TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX runs_started_at ON runs (started_at)",
+    """
+    CREATE TABLE run_accounts (
+        run_key     TEXT NOT NULL REFERENCES runs (run_key),
+        platform    TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        observed_at INTEGER NOT NULL,
+        posts_seen  INTEGER NOT NULL,
+        PRIMARY KEY (run_key, platform, account)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX run_accounts_by_account ON run_accounts (platform, account)",
+    """
+    CREATE TABLE findings (
+        run_key     TEXT NOT NULL,
+        platform    TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        uid         TEXT NOT NULL,
+        check_id    TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        evidence_id TEXT NOT NULL,
+        PRIMARY KEY (run_key, platform, account, uid),
+        FOREIGN KEY (run_key, platform, account)
+            REFERENCES run_accounts (run_key, platform, account)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE posts (
+        platform     TEXT NOT NULL,
+        account      TEXT NOT NULL,
+        post_id      TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        author       TEXT NOT NULL,
+        by_brand     INTEGER NOT NULL CHECK (by_brand = 0 OR by_brand = 1),
+        visibility   TEXT NOT NULL
+            CHECK (visibility = 'public' OR visibility = 'hidden' OR visibility = 'deleted'),
+        deleted_by   TEXT,
+        text         TEXT NOT NULL,
+        text_seen_at INTEGER,
+        url          TEXT,
+        thread       TEXT,
+        first_seen   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        PRIMARY KEY (platform, account, post_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE cursors (
+        platform   TEXT NOT NULL,
+        account    TEXT NOT NULL,
+        cursor     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (platform, account)
+    ) WITHOUT ROWID
+    """,
+)
+
+# Migration i (0-based) takes the schema from version i to version i + 1. Append only.
+MIGRATIONS: tuple[Migration, ...] = (_run_statements(_SCHEMA_V1),)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- SQL --------------------------------------------------------------------------------------
+
+# An observation is "newest" when it is at least as recent as last_seen; only then does it
+# replace the descriptive fields. Text has its own clock (text_seen_at) because an empty text
+# (a deleted post) must not erase the evidence; SET expressions all read the old row. The WHERE
+# skips updates that would change nothing (an observation at the same time with the same data,
+# i.e. a rerun), so an idempotent rerun reads pages but writes none; any observation at another
+# time goes through the full merge.
+_UPSERT_POST = """
+INSERT INTO posts (platform, account, post_id, created_at, author, by_brand, visibility,
+                   deleted_by, text, text_seen_at, url, thread, first_seen, last_seen)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+ON CONFLICT (platform, account, post_id) DO UPDATE SET
+    created_at = iif(excluded.last_seen >= last_seen, excluded.created_at, created_at),
+    author     = iif(excluded.last_seen >= last_seen, excluded.author, author),
+    by_brand   = iif(excluded.last_seen >= last_seen, excluded.by_brand, by_brand),
+    visibility = iif(excluded.last_seen >= last_seen, excluded.visibility, visibility),
+    deleted_by = iif(excluded.last_seen >= last_seen, excluded.deleted_by, deleted_by),
+    url        = iif(excluded.last_seen >= last_seen,
+                     coalesce(excluded.url, url), coalesce(url, excluded.url)),
+    thread     = iif(excluded.last_seen >= last_seen,
+                     coalesce(excluded.thread, thread), coalesce(thread, excluded.thread)),
+    text       = iif(excluded.text_seen_at >= coalesce(text_seen_at, excluded.text_seen_at),
+                     excluded.text, text),
+    text_seen_at = max(coalesce(text_seen_at, excluded.text_seen_at),
+                       coalesce(excluded.text_seen_at, text_seen_at)),
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen  = max(last_seen, excluded.last_seen)
+WHERE excluded.last_seen <> last_seen
+   OR created_at IS NOT excluded.created_at
+   OR author IS NOT excluded.author
+   OR by_brand IS NOT excluded.by_brand
+   OR visibility IS NOT excluded.visibility
+   OR deleted_by IS NOT excluded.deleted_by
+   OR (excluded.url IS NOT NULL AND url IS NOT excluded.url)
+   OR (excluded.thread IS NOT NULL AND thread IS NOT excluded.thread)
+   OR (excluded.text_seen_at IS NOT NULL
+       AND (text IS NOT excluded.text OR text_seen_at IS NOT excluded.text_seen_at))
+"""
+
+_SELECT_POSTS = """
+SELECT post_id, created_at, author, by_brand, visibility, deleted_by, text, url, thread,
+       first_seen, last_seen
+FROM posts
+WHERE platform = ? AND account = ? AND first_seen < ?
+ORDER BY post_id
+"""
+
+# The latest finished run, other than and started before the reference run, that audited the
+# account. Ties on started_at are broken by run_key so the answer never depends on row order.
+_LATEST_EARLIER_RUN = """
+SELECT r.run_key FROM runs AS r
+JOIN run_accounts AS a ON a.run_key = r.run_key
+WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
+  AND r.run_key IS NOT ?3 AND (?4 IS NULL OR r.started_at < ?4)
+ORDER BY r.started_at DESC, r.run_key DESC
+LIMIT 1
+"""
+
+
+class HistoryStore:
+    """One writer's handle on the history database (not thread-safe)."""
+
+    def __init__(self, path: Path | str, retention_days: int = 90) -> None:
+        if isinstance(retention_days, bool) or not isinstance(retention_days, int):
+            raise StoreError(f"retention_days must be an integer, got {retention_days!r}")
+        if retention_days < 1:
+            raise StoreError(f"retention_days must be at least 1, got {retention_days}")
+        self.path = str(path)
+        self.retention = timedelta(days=retention_days)
+        self._connection: sqlite3.Connection | None = _open(self.path)
+        try:
+            _migrate(self._connection, self.path)
+        except BaseException:
+            self._connection.close()
+            self._connection = None
+            raise
+
+    # -- lifecycle --
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError("the history store is closed")
+        return self._connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; any exception rolls everything back and propagates.
+
+        SQLite errors are re-raised as StoreError; anything else (an exception from the
+        caller's iterable, say) propagates unchanged after the rollback.
+        """
+        connection = self._db
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from exc
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"history store write failed: {exc}") from exc
+            raise
+
+    def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"history store read failed: {exc}") from exc
+
+    # -- runs --
+
+    def begin_run(
+        self, run_key: str, config_hash: str, tool_version: str, started_at: datetime
+    ) -> None:
+        """Start a run; a run_key seen before is replaced (its accounts and findings dropped)."""
+        started = _to_us(started_at)
+        with self._transaction() as db:
+            db.execute("DELETE FROM findings WHERE run_key = ?", (run_key,))
+            db.execute("DELETE FROM run_accounts WHERE run_key = ?", (run_key,))
+            db.execute(
+                "INSERT INTO runs (run_key, config_hash, tool_version, started_at, finished_at,"
+                " status) VALUES (?, ?, ?, ?, NULL, 'running')"
+                " ON CONFLICT (run_key) DO UPDATE SET config_hash = excluded.config_hash,"
+                " tool_version = excluded.tool_version, started_at = excluded.started_at,"
+                " finished_at = NULL, status = 'running'",
+                (run_key, config_hash, tool_version, started),
+            )
+
+    def record_account(
+        self,
+        run_key: str,
+        platform: str,
+        account: str,
+        status: str,
+        observed_at: datetime,
+        posts: Iterable[PostObservation],
+        findings: Iterable[FindingRecord],
+    ) -> None:
+        """Record one account of a run in one transaction.
+
+        Posts are upserted (first_seen and last_seen widen to include ``observed_at``; the
+        descriptive fields follow the newest observation); this run's findings and account row
+        for (platform, account) are replaced. ``posts`` is consumed once, inside the
+        transaction: if it raises, nothing of this call is kept.
+        """
+        observed = _to_us(observed_at)
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_key = ?", (run_key,)).fetchone() is None:
+                raise StoreError(f"unknown run {run_key!r}: call begin_run first")
+            db.execute(
+                "DELETE FROM findings WHERE run_key = ? AND platform = ? AND account = ?",
+                (run_key, platform, account),
+            )
+            posts_seen = 0
+            for rows in _post_row_chunks(platform, account, observed, posts):
+                db.executemany(_UPSERT_POST, rows)
+                posts_seen += len(rows)
+            db.execute(
+                "INSERT INTO run_accounts (run_key, platform, account, status, observed_at,"
+                " posts_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, platform, account)"
+                " DO UPDATE SET status = excluded.status, observed_at = excluded.observed_at,"
+                " posts_seen = excluded.posts_seen",
+                (run_key, platform, account, status, observed, posts_seen),
+            )
+            # A check reporting the same uid twice keeps the last one rather than failing the
+            # whole account.
+            db.executemany(
+                "INSERT OR REPLACE INTO findings (run_key, platform, account, uid, check_id,"
+                " severity, message, evidence_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        run_key,
+                        platform,
+                        account,
+                        f.uid,
+                        f.check_id,
+                        f.severity,
+                        f.message,
+                        f.evidence_id,
+                    )
+                    for f in findings
+                ),
+            )
+
+    def finish_run(self, run_key: str, finished_at: datetime, status: str) -> None:
+        finished = _to_us(finished_at)
+        with self._transaction() as db:
+            updated = db.execute(
+                "UPDATE runs SET finished_at = ?, status = ? WHERE run_key = ?",
+                (finished, status, run_key),
+            )
+            if updated.rowcount == 0:
+                raise StoreError(f"unknown run {run_key!r}: call begin_run first")
+
+    def runs(self) -> list[RunRow]:
+        rows = self._read(
+            "SELECT run_key, config_hash, started_at, finished_at, status, tool_version"
+            " FROM runs ORDER BY started_at, run_key"
+        )
+        return [
+            RunRow(
+                run_key=key,
+                config_hash=config_hash,
+                started_at=_from_us(started),
+                finished_at=_from_us_or_none(finished),
+                status=status,
+                tool_version=tool_version,
+            )
+            for key, config_hash, started, finished, status, tool_version in rows
+        ]
+
+    # -- history --
+
+    def previous_posts(self, platform: str, account: str, before: datetime) -> dict[str, SeenPost]:
+        """Posts of this account that history first saw before ``before``."""
+        rows = self._read(_SELECT_POSTS, (platform, account, _to_us(before)))
+        # Observation times repeat across thousands of posts (one per audit), so convert each once.
+        seen_times: dict[int, datetime] = {}
+
+        def seen_time(value: int) -> datetime:
+            converted = seen_times.get(value)
+            if converted is None:
+                converted = seen_times[value] = _from_us(value)
+            return converted
+
+        return {
+            post_id: SeenPost(
+                post_id,
+                _from_us(created),
+                author,
+                bool(by_brand),
+                visibility,
+                deleted_by,
+                text,
+                url,
+                thread,
+                seen_time(first),
+                seen_time(last),
+            )
+            for (
+                post_id,
+                created,
+                author,
+                by_brand,
+                visibility,
+                deleted_by,
+                text,
+                url,
+                thread,
+                first,
+                last,
+            ) in rows
+        }
+
+    def previous_finding_uids(
+        self, platform: str, account: str, before_run: str | None = None
+    ) -> set[str]:
+        """Finding uids of this account in the latest finished run before ``before_run``.
+
+        Only runs that recorded this account count. With ``before_run`` set, that run itself
+        and runs started at or after it are ignored; a ``before_run`` not yet begun only
+        excludes itself.
+        """
+        started: int | None = None
+        if before_run is not None:
+            found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (before_run,))
+            started = found[0][0] if found else None
+        latest = self._read(_LATEST_EARLIER_RUN, (platform, account, before_run, started))
+        if not latest:
+            return set()
+        rows = self._read(
+            "SELECT uid FROM findings WHERE run_key = ? AND platform = ? AND account = ?",
+            (latest[0][0], platform, account),
+        )
+        return {uid for (uid,) in rows}
+
+    # -- cursors --
+
+    def get_cursor(self, platform: str, account: str) -> dict[str, Any]:
+        """The cursor last saved for the account, or {} if none."""
+        rows = self._read(
+            "SELECT cursor FROM cursors WHERE platform = ? AND account = ?", (platform, account)
+        )
+        return _load_cursor(rows[0][0]) if rows else {}
+
+    def set_cursor(
+        self, platform: str, account: str, cursor: Mapping[str, Any], updated_at: datetime
+    ) -> None:
+        """Save the account's cursor (JSON values; aware datetimes round-trip as datetimes).
+
+        Like last_seen, a cursor never moves back: an update older than the stored one is
+        ignored, so replaying old bundles cannot rewind incremental fetching.
+        """
+        encoded = _dump_cursor(cursor)
+        updated = _to_us(updated_at)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor,"
+                " updated_at = excluded.updated_at WHERE excluded.updated_at >= updated_at",
+                (platform, account, encoded, updated),
+            )
+
+    # -- retention --
+
+    def prune(self, now: datetime) -> int:
+        """Delete posts last seen, and runs started, before ``now - retention``; count rows."""
+        cutoff = _to_us(now - self.retention)
+        old_runs = "SELECT run_key FROM runs WHERE started_at < ?"
+        deleted = 0
+        with self._transaction() as db:
+            for sql in (
+                f"DELETE FROM findings WHERE run_key IN ({old_runs})",
+                f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})",
+                "DELETE FROM runs WHERE started_at < ?",
+                "DELETE FROM posts WHERE last_seen < ?",
+            ):
+                deleted += db.execute(sql, (cutoff,)).rowcount
+        return deleted
+
+
+# Rows are built in lists (a comprehension is much faster than a generator feeding
+# executemany) of bounded size, so a huge posts iterable never sits in memory as rows at once.
+_CHUNK = 4096
+
+
+def _post_row_chunks(
+    platform: str, account: str, observed: int, posts: Iterable[PostObservation]
+) -> Iterator[list[tuple[Any, ...]]]:
+    iterator = iter(posts)
+    while chunk := list(islice(iterator, _CHUNK)):
+        try:
+            created = [post.created_at - _EPOCH for post in chunk]
+        except TypeError as exc:
+            raise StoreError("post created_at must be a timezone-aware datetime") from exc
+        yield [
+            (
+                platform,
+                account,
+                post.post_id,
+                age.days * _DAY_US + age.seconds * 1_000_000 + age.microseconds,
+                post.author,
+                post.by_brand,
+                post.visibility,
+                post.deleted_by,
+                post.text,
+                observed if post.text else None,
+                post.url,
+                post.thread,
+                observed,
+            )
+            for post, age in zip(chunk, created, strict=True)
+        ]
+
+
+# --- opening and migrating --------------------------------------------------------------------
+
+
+def _open(path: str) -> sqlite3.Connection:
+    if path != ":memory:":
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise StoreError(f"history store directory does not exist: {parent}")
+    try:
+        # isolation_level=None: the store issues BEGIN/COMMIT itself, so a transaction spans
+        # exactly one public call.
+        connection = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open history store {path}: {exc}") from exc
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        # A bigger page cache keeps a 1M-post upsert from thrashing; negative = KiB.
+        connection.execute("PRAGMA cache_size = -65536")
+    except sqlite3.Error as exc:
+        connection.close()
+        raise StoreError(f"{path} is not a usable SQLite history store: {exc}") from exc
+    return connection
+
+
+def _migrate(connection: sqlite3.Connection, path: str) -> None:
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"history store {path} has schema version {version}, newer than this tool "
+                f"knows ({SCHEMA_VERSION}); upgrade social-care-auditor or use another store"
+            )
+        if version == 0 and _has_tables(connection):
+            raise StoreError(f"{path} is an SQLite database but not a history store")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            _apply_migration(connection, target)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open history store {path}: {exc}") from exc
+
+
+def _has_tables(connection: sqlite3.Connection) -> bool:
+    row = connection.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()
+    return bool(row[0])
+
+
+def _apply_migration(connection: sqlite3.Connection, target: int) -> None:
+    """Apply one migration and record its version in the same transaction."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        MIGRATIONS[target - 1](connection)
+        connection.execute(f"PRAGMA user_version = {int(target)}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise

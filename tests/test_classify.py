@@ -1,0 +1,264 @@
+"""Tests for auditor.classify: data-driven cases plus lexicon policy, caching and parallelism."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor import classify
+from auditor.classify import (
+    LABELS,
+    Classification,
+    Classifier,
+    Lexicons,
+    frustration,
+    label_counts,
+    normalise,
+)
+
+CASES_FILE = Path(__file__).parent / "cases" / "classify.yaml"
+CASES: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier()
+
+
+def _case_id(case: dict[str, Any]) -> str:
+    return f"{case['label']}:{case['text'][:40]}"
+
+
+def test_case_file_is_big_enough_and_covers_every_label() -> None:
+    assert len(CASES) >= 40
+    assert {case["label"] for case in CASES} == set(LABELS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_case(case: dict[str, Any], classifier: Classifier) -> None:
+    result = classifier.classify(case["text"])
+    assert result.label == case["label"], result
+    if "help_page_answerable" in case:
+        assert result.help_page_answerable is case["help_page_answerable"], result
+    if "language" in case:
+        assert result.language == case["language"], result
+    if result.label == "unclassified":
+        assert result.sentiment == 0.0
+    else:
+        assert -1.0 <= result.sentiment <= 1.0
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+
+def test_normalise_strips_mentions_links_whitespace_and_case() -> None:
+    text = "@Acme_Help  Where IS my\torder?? https://t.co/AbC123 @user@mastodon.social"
+    assert normalise(text) == "where is my order??"
+
+
+def test_normalise_keeps_email_addresses_and_folds_typographic_apostrophes() -> None:
+    assert normalise("Mail me at jo@example.org, it’s LATE") == "mail me at jo@example.org, it's late"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ @/:.wW_-’ \n1éİ")), max_size=40))
+def test_normalise_is_idempotent(text: str) -> None:
+    once = normalise(text)
+    assert normalise(once) == once
+
+
+# --- lexicons from policy ----------------------------------------------------------------------
+
+
+def test_policy_extends_english_without_touching_the_built_in() -> None:
+    text = "the courier was totally meh today"
+    assert Classifier().classify(text).label == "other"
+    lexicons = Lexicons.from_policy({"en": {"complaint": ["Totally  MEH"]}})
+    assert Classifier(lexicons).classify(text).label == "complaint"
+    assert "totally meh" not in Lexicons.english().complaint
+    assert lexicons["en"].praise == Lexicons.english().praise
+
+
+def test_policy_adds_a_language_that_is_then_classified() -> None:
+    text = "Mon colis n'est toujours pas arrivé, c'est inadmissible"
+    assert Classifier().classify(text).label == "unclassified"
+    policy = {
+        "lexicons": {
+            "fr": {
+                "complaint": ["inadmissible", "toujours pas arrivé"],
+                "question": ["comment"],
+                "negations": ["pas"],
+            }
+        }
+    }
+    french = Classifier(Lexicons.from_policy(policy), languages=("en", "fr"))
+    result = french.classify(text)
+    assert (result.label, result.language) == ("complaint", "fr")
+    assert french.classify("Comment changer mon mot de passe").label == "question"
+    assert french.classify("Meine Bestellung ist noch nicht angekommen").label == "unclassified"
+
+
+def test_policy_rejects_unknown_categories_and_non_lists() -> None:
+    with pytest.raises(ValueError, match="unknown lexicon category 'complaints'"):
+        Lexicons.from_policy({"en": {"complaints": ["late"]}})
+    with pytest.raises(ValueError, match="must be a list"):
+        Lexicons.from_policy({"en": {"complaint": "late"}})
+    with pytest.raises(ValueError, match="must map categories"):
+        Lexicons.from_policy({"en": ["late"]})
+    with pytest.raises(ValueError, match="not an ISO 639-1 language code"):
+        Lexicons.from_policy({"select": ["ALL"], "fail_on": "high"})
+
+
+def test_policy_without_lexicons_gives_the_built_in_english() -> None:
+    assert Lexicons.from_policy({"lexicons": None}) == {"en": Lexicons.english()}
+    assert Lexicons.from_policy({}) == {"en": Lexicons.english()}
+
+
+def test_languages_need_lexicons_and_valid_codes() -> None:
+    with pytest.raises(ValueError, match="no lexicons for language"):
+        Classifier(languages=("en", "de"))
+    with pytest.raises(ValueError, match="unknown ISO 639-1"):
+        Classifier(Lexicons.from_policy({"xx": {"complaint": ["bad"]}}), languages=("en", "xx"))
+
+
+# --- language handling -------------------------------------------------------------------------
+
+
+def test_clearly_english_posts_skip_the_language_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = Classifier()
+
+    def fail() -> None:
+        raise AssertionError("detector used for a clearly English post")
+
+    monkeypatch.setattr(fresh, "_language_detector", fail)
+    assert fresh.classify("why is my package still not here?").language == "en"
+    assert fresh.classify("ok thx").language == "en"  # short: English without detection
+
+
+def test_unclassified_posts_are_counted(classifier: Classifier) -> None:
+    texts = [
+        "my order is late again",
+        "Mi pedido no ha llegado todavía y nadie responde",
+        "Meine Bestellung ist immer noch nicht angekommen",
+    ]
+    counts = label_counts(classifier.classify_many(texts))
+    assert set(counts) == set(LABELS)
+    assert counts["unclassified"] == 2
+    assert counts["complaint"] == 1
+
+
+# --- caching, determinism, parallelism ---------------------------------------------------------
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, target: Classifier) -> list[tuple[str, bool]]:
+    calls: list[tuple[str, bool]] = []
+    original = target._classify_key
+
+    def counted(normalised: str, has_link: bool) -> Classification:
+        calls.append((normalised, has_link))
+        return original(normalised, has_link)
+
+    monkeypatch.setattr(target, "_classify_key", counted)
+    return calls
+
+
+def test_each_distinct_normalised_text_is_classified_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = Classifier()
+    calls = _counting(monkeypatch, fresh)
+    texts = [
+        "@acme My order is LATE",
+        "my order is late",
+        "  my   order is late @acme_help",
+        "win a free phone https://a.example.com/1",
+        "WIN a free phone https://b.example.com/2",
+        "my order is late",
+    ]
+    results = fresh.classify_many(texts)
+    assert len(calls) == 2
+    assert len(set(calls)) == 2
+    assert results[0] == results[1] == results[2] == results[5]
+    assert results[3] == results[4]
+    assert results[3].label == "spam"
+    fresh.classify("MY ORDER IS LATE @someone")
+    assert len(calls) == 2
+
+
+def test_results_are_deterministic_across_instances_and_orders() -> None:
+    texts = [case["text"] for case in CASES]
+    first = Classifier().classify_many(texts)
+    shuffled = texts[:]
+    random.Random(3).shuffle(shuffled)
+    second_by_text = dict(zip(shuffled, Classifier().classify_many(shuffled), strict=True))
+    assert [second_by_text[text] for text in texts] == first
+    one_by_one = Classifier()
+    assert [one_by_one.classify(text) for text in texts] == first
+
+
+def _varied_texts(count: int) -> Iterator[str]:
+    rng = random.Random(11)
+    templates = [case["text"] for case in CASES]
+    for index in range(count):
+        template = rng.choice(templates)
+        yield template if index % 4 == 0 else f"{template} #{rng.randrange(200)}"
+
+
+def test_workers_2_gives_the_same_results_as_workers_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = list(_varied_texts(600))
+    serial = Classifier().classify_many(texts, workers=1)
+
+    parallel_classifier = Classifier(parallel_min_distinct=0)
+    # Use the language detector in the parent first: workers must still work after the fork.
+    assert parallel_classifier.classify("Où est ma commande, s'il vous plaît ?").language != "en"
+    pool_runs: list[int] = []
+    original = parallel_classifier._classify_in_pool
+
+    def spy(keys: Any, workers: int, context: Any) -> None:
+        pool_runs.append(workers)
+        original(keys, workers, context)
+
+    monkeypatch.setattr(parallel_classifier, "_classify_in_pool", spy)
+    parallel = parallel_classifier.classify_many(texts, workers=2)
+    assert pool_runs == [2], "the process pool was not used"
+    assert parallel == serial
+    assert classify._POOL_JOB is None
+
+
+def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = Classifier()
+
+    def no_pool(*args: Any) -> None:
+        raise AssertionError("pool used below the threshold")
+
+    monkeypatch.setattr(fresh, "_classify_in_pool", no_pool)
+    assert len(fresh.classify_many(list(_varied_texts(50)), workers=2)) == 50
+
+
+def test_cache_is_bounded() -> None:
+    small = Classifier(max_cache=3)
+    for index in range(10):
+        small.classify(f"order {index} is late")
+    assert len(small._cache) <= 3
+
+
+# --- frustration -------------------------------------------------------------------------------
+
+
+def test_frustration_is_the_share_of_negative_posts(classifier: Classifier) -> None:
+    texts = ["this is terrible, awful service", "I hate waiting", "thanks so much!", "ok"]
+    assert frustration(texts, classifier) == pytest.approx(0.5)
+
+
+def test_frustration_leaves_out_unclassified_posts_and_handles_none(
+    classifier: Classifier,
+) -> None:
+    texts = ["this is terrible, awful service", "Mi pedido no ha llegado todavía y nadie responde"]
+    assert frustration(texts, classifier) == pytest.approx(1.0)
+    assert frustration([], classifier) == 0.0
+    assert frustration(["Meine Bestellung ist immer noch nicht angekommen"], classifier) == 0.0

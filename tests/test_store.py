@@ -1,0 +1,636 @@
+"""Tests for the history store (auditor.store)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import auditor.store as store_module
+from auditor.store import (
+    SCHEMA_VERSION,
+    FindingRecord,
+    HistoryStore,
+    PostObservation,
+    StoreError,
+)
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def post(
+    post_id: str,
+    *,
+    visibility: str = "public",
+    text: str = "my parcel still hasn't arrived, can someone help?",
+    deleted_by: str | None = None,
+    author: str = "jo_customer",
+    by_brand: bool = False,
+    url: str | None = None,
+) -> PostObservation:
+    return PostObservation(
+        post_id=post_id,
+        created_at=T0 - timedelta(hours=int(post_id) % 48),
+        author=author,
+        by_brand=by_brand,
+        visibility=visibility,
+        deleted_by=deleted_by,
+        text=text,
+        url=url if url is not None else f"https://social.example/p/{post_id}",
+        thread="100",
+    )
+
+
+def finding(uid: str, check_id: str = "RSP001") -> FindingRecord:
+    return FindingRecord(
+        uid=uid,
+        check_id=check_id,
+        severity="warning",
+        message="no reply within the first-response time",
+        evidence_id="101",
+    )
+
+
+def dump(path: Path) -> list[str]:
+    """Every row of every table, through a second connection (what is committed)."""
+    connection = sqlite3.connect(path)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
+
+
+def table_rows(path: Path, table: str) -> list[tuple[object, ...]]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+    finally:
+        connection.close()
+
+
+def audit(
+    history: HistoryStore,
+    run_key: str,
+    at: datetime,
+    posts: list[PostObservation],
+    findings: list[FindingRecord],
+    account: str = "acme",
+) -> None:
+    """One whole audit run over one account."""
+    history.begin_run(run_key, "cfg-1", "0.1.0", at)
+    history.record_account(run_key, "x", account, "ok", at, posts, findings)
+    history.finish_run(run_key, at + timedelta(minutes=5), "ok")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "history.sqlite3"
+
+
+@pytest.fixture
+def history(db_path: Path) -> Iterator[HistoryStore]:
+    with HistoryStore(db_path) as opened:
+        yield opened
+
+
+# --- schema and migrations --------------------------------------------------------------------
+
+
+def test_empty_file_is_migrated_to_the_current_schema(db_path: Path) -> None:
+    HistoryStore(db_path).close()
+    connection = sqlite3.connect(db_path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = {
+        name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type='table'")
+    }
+    journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
+    connection.close()
+    assert version == SCHEMA_VERSION >= 1
+    assert {"runs", "run_accounts", "findings", "posts", "cursors"} <= tables
+    assert journal == "wal"
+
+
+def test_memory_store_works() -> None:
+    with HistoryStore(":memory:") as history:
+        audit(history, "r1", T0, [post("1")], [finding("u1")])
+        assert set(history.previous_posts("x", "acme", T0 + DAY)) == {"1"}
+
+
+def test_reopening_keeps_history_and_does_not_migrate_again(db_path: Path) -> None:
+    with HistoryStore(db_path) as history:
+        audit(history, "r1", T0, [post("1"), post("2")], [finding("u1")])
+    before = dump(db_path)
+    with HistoryStore(db_path) as history:
+        assert set(history.previous_posts("x", "acme", T0 + DAY)) == {"1", "2"}
+        assert [run.run_key for run in history.runs()] == ["r1"]
+    assert dump(db_path) == before
+
+
+def test_newer_schema_than_the_code_knows_is_a_store_error(db_path: Path) -> None:
+    HistoryStore(db_path).close()
+    connection = sqlite3.connect(db_path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(StoreError, match="newer"):
+        HistoryStore(db_path)
+
+
+def test_an_unrelated_sqlite_database_is_refused(db_path: Path) -> None:
+    connection = sqlite3.connect(db_path)
+    connection.execute("CREATE TABLE invoices (id INTEGER)")
+    connection.close()
+    with pytest.raises(StoreError, match="not a history store"):
+        HistoryStore(db_path)
+
+
+def test_a_file_that_is_not_sqlite_is_a_store_error(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not a database, just text " * 100)
+    with pytest.raises(StoreError):
+        HistoryStore(db_path)
+
+
+def test_missing_directory_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        HistoryStore(tmp_path / "nowhere" / "history.sqlite3")
+
+
+def test_later_migrations_are_applied_in_order_to_an_old_store(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HistoryStore(db_path) as history:
+        audit(history, "r1", T0, [post("1")], [])
+
+    applied: list[int] = []
+
+    def add_note_column(connection: sqlite3.Connection) -> None:
+        applied.append(2)
+        connection.execute("ALTER TABLE runs ADD COLUMN note TEXT")
+
+    def fill_note(connection: sqlite3.Connection) -> None:
+        applied.append(3)
+        connection.execute("UPDATE runs SET note = 'migrated'")
+
+    monkeypatch.setattr(
+        store_module, "MIGRATIONS", (*store_module.MIGRATIONS, add_note_column, fill_note)
+    )
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
+    HistoryStore(db_path).close()
+
+    connection = sqlite3.connect(db_path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    notes = connection.execute("SELECT run_key, note FROM runs").fetchall()
+    connection.close()
+    assert applied == [2, 3]
+    assert version == SCHEMA_VERSION + 2
+    assert notes == [("r1", "migrated")]
+
+
+def test_a_failing_migration_leaves_the_store_at_its_old_version(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    HistoryStore(db_path).close()
+
+    def broken(connection: sqlite3.Connection) -> None:
+        connection.execute("ALTER TABLE runs ADD COLUMN half_done TEXT")
+        connection.execute("THIS IS NOT SQL")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, broken))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError):
+        HistoryStore(db_path)
+
+    connection = sqlite3.connect(db_path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+    connection.close()
+    assert version == SCHEMA_VERSION
+    assert "half_done" not in columns
+
+
+def test_retention_must_be_positive() -> None:
+    with pytest.raises(StoreError):
+        HistoryStore(":memory:", retention_days=0)
+
+
+# --- first and last seen ----------------------------------------------------------------------
+
+
+def test_first_and_last_seen_follow_the_observation_times(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [post("1", text="where is my refund?")], [])
+    audit(
+        history,
+        "r2",
+        T0 + 7 * DAY,
+        [post("1", visibility="hidden", text="where is my refund??"), post("2")],
+        [],
+    )
+    seen = history.previous_posts("x", "acme", T0 + 8 * DAY)
+    assert seen["1"].first_seen == T0
+    assert seen["1"].last_seen == T0 + 7 * DAY
+    assert seen["1"].visibility == "hidden"
+    assert seen["1"].text == "where is my refund??"
+    assert seen["2"].first_seen == seen["2"].last_seen == T0 + 7 * DAY
+
+
+def test_an_older_observation_never_moves_last_seen_back_or_overwrites_newer_data(
+    history: HistoryStore,
+) -> None:
+    newer = T0 + 7 * DAY
+    audit(history, "late", newer, [post("1", visibility="deleted", deleted_by="brand")], [])
+    audit(history, "early", T0, [post("1", visibility="public", text="old text")], [])
+    seen = history.previous_posts("x", "acme", newer + DAY)["1"]
+    assert seen.last_seen == newer
+    assert seen.first_seen == T0
+    assert seen.visibility == "deleted"
+    assert seen.deleted_by == "brand"
+    assert seen.text != "old text"
+
+
+def test_a_deletion_seen_without_text_keeps_the_text_last_seen(history: HistoryStore) -> None:
+    complaint = "your courier left my parcel in the rain, this is the third time"
+    audit(history, "r1", T0, [post("1", text=complaint)], [])
+    audit(
+        history, "r2", T0 + DAY, [post("1", visibility="deleted", text="", deleted_by="brand")], []
+    )
+    seen = history.previous_posts("x", "acme", T0 + 2 * DAY)["1"]
+    assert seen.visibility == "deleted"
+    assert seen.deleted_by == "brand"
+    assert seen.text == complaint
+
+
+def test_text_last_seen_is_order_independent(tmp_path: Path) -> None:
+    observations = [
+        (T0, post("1", text="first wording")),
+        (T0 + DAY, post("1", text="edited wording")),
+        (T0 + 2 * DAY, post("1", visibility="deleted", text="", deleted_by="author")),
+    ]
+    dumps = []
+    for name, order in (("forward", [0, 1, 2]), ("shuffled", [2, 0, 1])):
+        path = tmp_path / f"{name}.sqlite3"
+        with HistoryStore(path) as history:
+            for index in order:
+                at, observation = observations[index]
+                audit(history, f"r{index}", at, [observation], [])
+            assert history.previous_posts("x", "acme", T0 + 3 * DAY)["1"].text == "edited wording"
+        dumps.append(table_rows(path, "posts"))
+    assert dumps[0] == dumps[1]
+
+
+def test_seen_datetimes_are_utc_whatever_offset_came_in(history: HistoryStore) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2026, 3, 2, 14, 0, tzinfo=plus_two)
+    observation = replace(post("7"), created_at=local)
+    audit(history, "r1", local, [observation], [])
+    seen = history.previous_posts("x", "acme", T0 + DAY)["7"]
+    assert seen.first_seen == local
+    assert seen.first_seen.utcoffset() == timedelta(0)
+    assert seen.created_at == local
+
+
+def test_naive_datetimes_are_refused(history: HistoryStore) -> None:
+    with pytest.raises(StoreError, match="timezone-aware"):
+        history.begin_run("r1", "cfg", "0.1.0", datetime(2026, 3, 2, 12, 0))
+    history.begin_run("r1", "cfg", "0.1.0", T0)
+    naive_post = replace(post("1"), created_at=datetime(2026, 3, 1))
+    with pytest.raises(StoreError, match="timezone-aware"):
+        history.record_account("r1", "x", "acme", "ok", T0, [naive_post], [])
+    assert history.previous_posts("x", "acme", T0 + DAY) == {}
+
+
+# --- previous posts and findings --------------------------------------------------------------
+
+
+def test_previous_posts_filters_by_first_seen_and_account(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [post("1")], [])
+    audit(history, "r2", T0 + DAY, [post("1"), post("2")], [])
+    audit(history, "r3", T0 + DAY, [post("9")], [], account="other_brand")
+    assert set(history.previous_posts("x", "acme", T0)) == set()
+    assert set(history.previous_posts("x", "acme", T0 + DAY)) == {"1"}
+    assert set(history.previous_posts("x", "acme", T0 + 2 * DAY)) == {"1", "2"}
+    assert set(history.previous_posts("mastodon", "acme", T0 + 2 * DAY)) == set()
+
+
+def test_findings_are_replaced_when_the_same_run_is_recorded_again(
+    history: HistoryStore, db_path: Path
+) -> None:
+    audit(history, "r1", T0, [post("1")], [finding("old-1"), finding("old-2")])
+    audit(history, "r1", T0, [post("1")], [finding("new-1")])
+    connection = sqlite3.connect(db_path)
+    uids = connection.execute("SELECT uid FROM findings WHERE run_key = 'r1'").fetchall()
+    connection.close()
+    assert uids == [("new-1",)]
+    assert [run.run_key for run in history.runs()] == ["r1"]
+
+
+def test_recording_an_account_twice_in_a_run_keeps_only_the_last_findings(
+    history: HistoryStore,
+) -> None:
+    history.begin_run("r1", "cfg-1", "0.1.0", T0)
+    history.record_account("r1", "x", "acme", "error", T0, [], [finding("a"), finding("b")])
+    history.record_account("r1", "x", "acme", "ok", T0, [post("1")], [finding("c")])
+    history.record_account("r1", "x", "other_brand", "ok", T0, [], [finding("d")])
+    history.finish_run("r1", T0 + DAY, "ok")
+    assert history.previous_finding_uids("x", "acme") == {"c"}
+    assert history.previous_finding_uids("x", "other_brand") == {"d"}
+
+
+def test_previous_finding_uids_come_from_the_latest_finished_earlier_run(
+    history: HistoryStore,
+) -> None:
+    audit(history, "week1", T0, [post("1")], [finding("a"), finding("b")])
+    audit(history, "week2", T0 + 7 * DAY, [post("1")], [finding("b"), finding("c")])
+    # An unfinished run and a run that did not audit this account are not "previous".
+    history.begin_run("crashed", "cfg-1", "0.1.0", T0 + 8 * DAY)
+    history.record_account("crashed", "x", "acme", "ok", T0 + 8 * DAY, [], [finding("z")])
+    audit(history, "other", T0 + 9 * DAY, [], [finding("q")], account="other_brand")
+    history.begin_run("week3", "cfg-1", "0.1.0", T0 + 14 * DAY)
+
+    assert history.previous_finding_uids("x", "acme", before_run="week3") == {"b", "c"}
+    assert history.previous_finding_uids("x", "acme", before_run="week2") == {"a", "b"}
+    assert history.previous_finding_uids("x", "acme", before_run="week1") == set()
+    assert history.previous_finding_uids("x", "acme") == {"b", "c"}
+    assert history.previous_finding_uids("x", "acme", before_run="not-begun") == {"b", "c"}
+    assert history.previous_finding_uids("x", "nobody") == set()
+
+
+def test_record_account_needs_a_begun_run(history: HistoryStore) -> None:
+    with pytest.raises(StoreError, match="begin_run"):
+        history.record_account("ghost", "x", "acme", "ok", T0, [post("1")], [])
+    with pytest.raises(StoreError, match="begin_run"):
+        history.finish_run("ghost", T0, "ok")
+    assert history.previous_posts("x", "acme", T0 + DAY) == {}
+
+
+def test_runs_lists_what_was_recorded(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [], [])
+    history.begin_run("r2", "cfg-2", "0.2.0", T0 + DAY)
+    runs = history.runs()
+    assert [(r.run_key, r.config_hash, r.status) for r in runs] == [
+        ("r1", "cfg-1", "ok"),
+        ("r2", "cfg-2", "running"),
+    ]
+    assert runs[0].started_at == T0
+    assert runs[0].finished_at == T0 + timedelta(minutes=5)
+    assert runs[1].finished_at is None
+
+
+# --- idempotence and crashes ------------------------------------------------------------------
+
+
+def sequence(history: HistoryStore) -> None:
+    """A small realistic history: two weekly audits of two accounts."""
+    for week in range(2):
+        at = T0 + week * 7 * DAY
+        key = f"week{week}"
+        history.begin_run(key, "cfg-1", "0.1.0", at)
+        history.record_account(
+            key,
+            "x",
+            "acme",
+            "ok",
+            at,
+            [
+                post("1", visibility="public" if week == 0 else "deleted", deleted_by=None),
+                post(str(10 + week)),
+            ],
+            [finding(f"acme-{week}")],
+        )
+        history.record_account(
+            key, "mastodon", "acme@social.example", "partial", at, [post("5")], []
+        )
+        history.set_cursor("x", "acme", {"since_id": str(10 + week)}, at)
+        history.finish_run(key, at + timedelta(minutes=3), "ok")
+
+
+def test_running_the_same_sequence_twice_gives_identical_tables(
+    history: HistoryStore, db_path: Path
+) -> None:
+    sequence(history)
+    first = dump(db_path)
+    sequence(history)
+    assert dump(db_path) == first
+    assert any('INSERT INTO "posts"' in line for line in first)
+
+
+def exploding(posts: list[PostObservation], after: int) -> Iterator[PostObservation]:
+    for index, observation in enumerate(posts):
+        if index == after:
+            raise RuntimeError("source died mid-account")
+        yield observation
+
+
+def test_a_crash_inside_record_account_rolls_the_whole_call_back(
+    tmp_path: Path,
+) -> None:
+    crashed_path = tmp_path / "crashed.sqlite3"
+    clean_path = tmp_path / "clean.sqlite3"
+    week2 = [post("1", visibility="hidden"), post("2"), post("3"), post("4")]
+
+    with HistoryStore(crashed_path) as history:
+        audit(history, "r1", T0, [post("1"), post("2")], [finding("a")])
+        history.begin_run("r2", "cfg-1", "0.1.0", T0 + DAY)
+        before = dump(crashed_path)
+        with pytest.raises(RuntimeError, match="mid-account"):
+            history.record_account(
+                "r2", "x", "acme", "ok", T0 + DAY, exploding(week2, after=3), [finding("b")]
+            )
+        assert dump(crashed_path) == before
+        # The store is still usable and a clean rerun converges to the no-crash state.
+        history.begin_run("r2", "cfg-1", "0.1.0", T0 + DAY)
+        history.record_account("r2", "x", "acme", "ok", T0 + DAY, week2, [finding("b")])
+        history.finish_run("r2", T0 + DAY + timedelta(minutes=5), "ok")
+
+    with HistoryStore(clean_path) as history:
+        audit(history, "r1", T0, [post("1"), post("2")], [finding("a")])
+        audit(history, "r2", T0 + DAY, week2, [finding("b")])
+
+    assert dump(crashed_path) == dump(clean_path)
+
+
+def test_a_failing_findings_iterable_also_rolls_back_the_posts(
+    history: HistoryStore, db_path: Path
+) -> None:
+    history.begin_run("r1", "cfg-1", "0.1.0", T0)
+    before = dump(db_path)
+
+    def broken_findings() -> Iterator[FindingRecord]:
+        yield finding("a")
+        raise ValueError("check crashed")
+
+    with pytest.raises(ValueError, match="check crashed"):
+        history.record_account("r1", "x", "acme", "ok", T0, [post("1")], broken_findings())
+    assert dump(db_path) == before
+
+
+def test_a_constraint_violation_is_a_store_error_and_rolls_back(
+    history: HistoryStore, db_path: Path
+) -> None:
+    history.begin_run("r1", "cfg-1", "0.1.0", T0)
+    before = dump(db_path)
+    with pytest.raises(StoreError):
+        history.record_account(
+            "r1", "x", "acme", "ok", T0, [post("1"), post("2", visibility="vanished")], []
+        )
+    assert dump(db_path) == before
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def test_prune_removes_old_runs_and_posts_and_keeps_new_ones(db_path: Path) -> None:
+    with HistoryStore(db_path, retention_days=30) as history:
+        audit(history, "old", T0, [post("1"), post("2")], [finding("a")])
+        audit(history, "new", T0 + 40 * DAY, [post("2"), post("3")], [finding("b")])
+        history.set_cursor("x", "acme", {"since_id": "3"}, T0)
+
+        deleted = history.prune(T0 + 50 * DAY)
+
+        # old run + its account row + its finding + post 1 (last seen 50 days ago)
+        assert deleted == 4
+        assert [run.run_key for run in history.runs()] == ["new"]
+        assert set(history.previous_posts("x", "acme", T0 + 60 * DAY)) == {"2", "3"}
+        assert history.previous_finding_uids("x", "acme") == {"b"}
+        assert history.get_cursor("x", "acme") == {"since_id": "3"}
+        assert history.prune(T0 + 50 * DAY) == 0
+
+
+# --- cursors ----------------------------------------------------------------------------------
+
+
+def test_cursors_round_trip(history: HistoryStore) -> None:
+    assert history.get_cursor("x", "acme") == {}
+    cursor = {
+        "since_id": "1800000000000000123",
+        "newest": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        "pages": 3,
+        "seen": ["a", "b"],
+    }
+    history.set_cursor("x", "acme", cursor, T0)
+    assert history.get_cursor("x", "acme") == cursor
+    assert history.get_cursor("mastodon", "acme") == {}
+
+
+def test_a_cursor_never_moves_back_in_time(history: HistoryStore) -> None:
+    history.set_cursor("x", "acme", {"since_id": "20"}, T0 + DAY)
+    history.set_cursor("x", "acme", {"since_id": "10"}, T0)
+    assert history.get_cursor("x", "acme") == {"since_id": "20"}
+    history.set_cursor("x", "acme", {"since_id": "30"}, T0 + 2 * DAY)
+    assert history.get_cursor("x", "acme") == {"since_id": "30"}
+
+
+def test_a_cursor_that_is_not_json_is_a_store_error(history: HistoryStore) -> None:
+    with pytest.raises(StoreError):
+        history.set_cursor("x", "acme", {"bad": object()}, T0)
+    with pytest.raises(StoreError):
+        history.set_cursor("x", "acme", {"naive": datetime(2026, 3, 1)}, T0)
+    assert history.get_cursor("x", "acme") == {}
+
+
+def test_a_closed_store_says_so() -> None:
+    history = HistoryStore(":memory:")
+    history.close()
+    history.close()
+    with pytest.raises(StoreError, match="closed"):
+        history.runs()
+
+
+# --- the merge rules against a model ----------------------------------------------------------
+
+VISIBILITY = st.sampled_from(["public", "hidden", "deleted"])
+OBSERVATION = st.tuples(
+    st.integers(min_value=0, max_value=500),  # observation time, hours after T0
+    VISIBILITY,
+    st.sampled_from(["", "refund please", "refund please!!", "sorted, thanks"]),
+    st.booleans(),  # whether this observation carries the url
+)
+
+
+def model_of(observations: list[tuple[int, str, str, bool]]) -> dict[str, object]:
+    """What the merge rules say the stored post should be, from all observations at once."""
+    times = [hours for hours, *_ in observations]
+    newest = max(observations, key=lambda o: o[0])
+    with_text = [o for o in observations if o[2]]
+    return {
+        "first_seen": T0 + timedelta(hours=min(times)),
+        "last_seen": T0 + timedelta(hours=max(times)),
+        "visibility": newest[1],
+        "text": max(with_text, key=lambda o: o[0])[2] if with_text else "",
+        "url": "https://social.example/p/1" if any(o[3] for o in observations) else None,
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    observations=st.lists(OBSERVATION, min_size=1, max_size=6, unique_by=lambda o: o[0]),
+    replays=st.lists(st.integers(min_value=0, max_value=5), max_size=4),
+)
+def test_any_order_of_observations_gives_the_model_state(
+    observations: list[tuple[int, str, str, bool]], replays: list[int]
+) -> None:
+    with HistoryStore(":memory:") as history:
+        history.begin_run("r", "cfg", "0.1.0", T0)
+        # Replaying some observations again (same time, same data) must change nothing.
+        order = observations + [observations[i % len(observations)] for i in replays]
+        for hours, visibility, text, has_url in order:
+            observation = PostObservation(
+                post_id="1",
+                created_at=T0,
+                author="jo",
+                by_brand=False,
+                visibility=visibility,
+                deleted_by="unknown" if visibility == "deleted" else None,
+                text=text,
+                url="https://social.example/p/1" if has_url else None,
+                thread=None,
+            )
+            at = T0 + timedelta(hours=hours)
+            history.record_account("r", "x", "acme", "ok", at, [observation], [])
+        seen = history.previous_posts("x", "acme", T0 + timedelta(days=365))["1"]
+    expected = model_of(observations)
+    actual = {
+        "first_seen": seen.first_seen,
+        "last_seen": seen.last_seen,
+        "visibility": seen.visibility,
+        "text": seen.text,
+        "url": seen.url,
+    }
+    assert actual == expected
+
+
+def test_same_time_observation_with_different_data_replaces_it(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [post("1", visibility="public", text="first")], [])
+    audit(history, "r1", T0, [post("1", visibility="hidden", text="second")], [])
+    seen = history.previous_posts("x", "acme", T0 + DAY)["1"]
+    assert (seen.visibility, seen.text) == ("hidden", "second")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"visibility": "hidden"},
+        {"deleted_by": "brand"},
+        {"author": "jo_renamed"},
+        {"by_brand": True},
+        {"created_at": T0 - 3 * DAY},
+        {"url": "https://social.example/p/1?moved"},
+        {"thread": "200"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_a_single_changed_field_at_the_same_time_is_not_skipped(
+    history: HistoryStore, change: dict[str, object]
+) -> None:
+    original = post("1")
+    changed = replace(original, **change)  # type: ignore[arg-type]
+    audit(history, "r1", T0, [original], [])
+    audit(history, "r1", T0, [changed], [])
+    seen = history.previous_posts("x", "acme", T0 + DAY)["1"]
+    field = next(iter(change))
+    assert getattr(seen, field) == change[field]
