@@ -101,17 +101,6 @@ class RecordError(ValueError):
     """One record that breaks the bundle format; the message says what is wrong."""
 
 
-@dataclass(slots=True)
-class BundleStats:
-    path: Path
-    sha256: str = ""
-    lines: int = 0
-    records: int = 0
-    # Invalid lines of known accounts, and lines that name no account it could tell.
-    invalid: list[LineError] = field(default_factory=list)
-    unattributed: list[LineError] = field(default_factory=list)
-
-
 # ---------------------------------------------------------------------------------------------
 # Parsing one record
 
@@ -168,7 +157,7 @@ def _optional_bool(record: Mapping[str, Any], key: str) -> bool | None:
 
 
 def _extra(record: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    if len(record) <= len(known) and known.issuperset(record):
+    if record.keys() <= known:
         return {}
     return {k: v for k, v in record.items() if k not in known}
 
@@ -375,77 +364,135 @@ def _line_key(line: bytes) -> AccountKey:
         raise RecordError(f"not JSON: {error}") from None
 
 
-def _last_lines(path: Path, sha: Any, stats: BundleStats) -> dict[AccountKey, int]:
-    last: dict[AccountKey, int] = {}
+@dataclass(slots=True)
+class AccountSpan:
+    """Where one account's lines are: line numbers and byte offsets (first to past-the-last)."""
+
+    first_line: int
+    last_line: int
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class BundleIndex:
+    """What a first pass over a bundle learns: accounts, their spans, and lines of no account."""
+
+    path: Path
+    sha256: str = ""
+    spans: dict[AccountKey, AccountSpan] = field(default_factory=dict)
+    # True when every account's lines stand together, so that each can be read on its own.
+    grouped: bool = True
+    unattributed: list[LineError] = field(default_factory=list)
+    lines: int = 0
+
+    @property
+    def seekable(self) -> bool:
+        return self.grouped and self.path.suffix != ".gz"
+
+
+def index_bundle(path: Path) -> BundleIndex:
+    """The first pass: hash the file and find where each account's lines are."""
+    index = BundleIndex(path=path)
+    sha = hashlib.sha256()
+    spans = index.spans
+    offset = number = 0
+    current: AccountKey | None = None
     for number, line in enumerate(_lines(path), start=1):
         sha.update(line)
-        if line.strip():
-            try:
-                last[_line_key(line)] = number
-            except RecordError as error:
-                stats.unattributed.append(LineError(path, number, str(error)))
-    return last
+        start, offset = offset, offset + len(line)
+        if not line.strip():
+            continue
+        try:
+            key = _line_key(line)
+        except RecordError as error:
+            index.unattributed.append(LineError(path, number, str(error)))
+            continue
+        span = spans.get(key)
+        if span is None:
+            spans[key] = AccountSpan(number, number, start, offset)
+        else:
+            if key != current:
+                index.grouped = False
+            span.last_line, span.end = number, offset
+        current = key
+    index.lines = number
+    # The lines of a plain file are its bytes; a compressed one is hashed as stored.
+    index.sha256 = file_sha256(path) if path.suffix == ".gz" else sha.hexdigest()
+    return index
+
+
+def _parse_line(
+    path: Path, number: int, line: bytes, accounts: dict[AccountKey, AccountData]
+) -> AccountData | None:
+    """Add one line to its account; a line of no account is skipped (the index listed it)."""
+    try:
+        record = orjson.loads(line)
+        key = record_key(record)
+    except (orjson.JSONDecodeError, RecordError):
+        return None
+    data = accounts.get(key)
+    if data is None:
+        data = accounts[key] = AccountData(key=key)
+    try:
+        add_record(data, record)
+    except RecordError as error:
+        _note(data, LineError(path, number, f"{key}: {error}"))
+    return data
 
 
 def read_bundle(
-    path: Path, wanted: Iterable[AccountKey] | None = None
-) -> tuple[Iterator[AccountData], BundleStats]:
-    """Stream the accounts of one bundle, each as soon as its last record has been read.
-
-    ``wanted`` limits the accounts built (others are skipped cheaply). Invalid lines are listed
-    in the stats and on the account they belong to (``AccountData.errors``); the caller decides
-    whether that account is audited. The stats are complete once the iterator is exhausted.
-    """
-    stats = BundleStats(path=path)
-    wanted_set = None if wanted is None else set(wanted)
-    sha = hashlib.sha256()
-    last = _last_lines(path, sha, stats)
-    # The lines of a plain file are its bytes; a compressed one is hashed as stored.
-    stats.sha256 = file_sha256(path) if path.suffix == ".gz" else sha.hexdigest()
-    return _accounts(path, last, wanted_set, stats), stats
-
-
-def _accounts(
-    path: Path,
-    last: dict[AccountKey, int],
-    wanted: set[AccountKey] | None,
-    stats: BundleStats,
+    index: BundleIndex, wanted: Iterable[AccountKey] | None = None
 ) -> Iterator[AccountData]:
-    open_accounts: dict[AccountKey, AccountData] = {}
+    """Stream the accounts of one bundle, each as soon as its last line has been read.
+
+    ``wanted`` limits the accounts built; others are skipped without parsing where the line
+    prefix tells whose they are. Invalid lines are noted on the account they belong to
+    (``AccountData.errors``, ``invalid_records``); the caller decides whether it is audited.
+    """
+    wanted_set = None if wanted is None else set(wanted)
+    if wanted_set is not None and wanted_set.issuperset(index.spans):
+        wanted_set = None  # every account is wanted: no line needs skipping
     closing: dict[int, list[AccountKey]] = {}
-    if wanted is not None and wanted.issuperset(last):
-        wanted = None  # every account is wanted: no line needs skipping
-    for key, number in last.items():
-        if wanted is None or key in wanted:
-            closing.setdefault(number, []).append(key)
-    loads = orjson.loads
-    number = 0
-    for number, line in enumerate(_lines(path), start=1):
-        stats.lines = number
+    for key, span in index.spans.items():
+        if wanted_set is None or key in wanted_set:
+            closing.setdefault(span.last_line, []).append(key)
+    open_accounts: dict[AccountKey, AccountData] = {}
+    for number, line in enumerate(_lines(index.path), start=1):
         if not line.strip():
             continue
-        fast_key = _fast_key(line)
-        if fast_key is not None and wanted is not None and fast_key not in wanted:
-            continue
-        try:
-            record = loads(line)
-            key = record_key(record)
-        except (orjson.JSONDecodeError, RecordError):
-            continue  # the first pass listed it: it belongs to no account it could tell
-        if wanted is not None and key not in wanted:
-            continue
-        data = open_accounts.get(key)
-        if data is None:
-            data = open_accounts[key] = AccountData(key=key)
-        stats.records += 1
-        try:
-            add_record(data, record)
-        except RecordError as error:
-            _invalid(stats, open_accounts, key, LineError(path, number, f"{key}: {error}"))
+        if wanted_set is not None:
+            fast = _fast_key(line)
+            if fast is not None and fast not in wanted_set:
+                continue
+        data = _parse_line(index.path, number, line, open_accounts)
+        if data is not None and wanted_set is not None and data.key not in wanted_set:
+            del open_accounts[data.key]
         for done in closing.pop(number, ()):
             finished = open_accounts.pop(done, None)
             if finished is not None:
-                yield _with_unattributed(finished, stats.unattributed)
+                yield _with_unattributed(finished, index.unattributed)
+
+
+def read_span(index: BundleIndex, key: AccountKey) -> AccountData:
+    """Read one account of a grouped, uncompressed bundle on its own (for parallel audits)."""
+    if not index.seekable:
+        raise BundleError(
+            f"{index.path}: only a grouped, uncompressed bundle can be read by account"
+        )
+    span = index.spans[key]
+    try:
+        with index.path.open("rb") as stream:
+            stream.seek(span.start)
+            block = stream.read(span.end - span.start)
+    except OSError as error:
+        raise BundleError(f"{index.path}: cannot read bundle: {error.strerror or error}") from None
+    accounts = {key: AccountData(key=key)}
+    # Split as file iteration does (on newlines only), so line numbers agree with read_bundle.
+    for number, line in enumerate(block.split(b"\n"), start=span.first_line):
+        if line.strip():
+            _parse_line(index.path, number, line, accounts)
+    return _with_unattributed(accounts[key], index.unattributed)
 
 
 def _with_unattributed(data: AccountData, errors: list[LineError]) -> AccountData:
@@ -459,16 +506,6 @@ def _note(data: AccountData, error: LineError) -> None:
     data.invalid_records += 1
     if len(data.errors) < 20:
         data.errors.append(str(error))
-
-
-def _invalid(
-    stats: BundleStats,
-    open_accounts: dict[AccountKey, AccountData],
-    key: AccountKey,
-    error: LineError,
-) -> None:
-    stats.invalid.append(error)
-    _note(open_accounts[key], error)
 
 
 # ---------------------------------------------------------------------------------------------

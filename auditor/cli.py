@@ -83,6 +83,10 @@ def run(
         Path | None, typer.Option(help="Write reports here instead of the config's output.dir.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes that audit accounts in parallel (default: cores)."),
+    ] = None,
 ) -> None:
     """Audit every account in CONFIG, print a table, write reports; exit 0/1/2/3."""
     from auditor.engine import Engine
@@ -113,6 +117,7 @@ def run(
                 fail_on=fail_on,
                 skip_invalid=skip_invalid,
                 clients=client,
+                workers=workers,
             )
             result = engine.run()
     except ConfigError as error:

@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,9 +21,11 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from auditor.business_hours import CalendarError
 from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.model import AccountKey
 from auditor.registry import Registry
+from auditor.sla import validate_business_hours
 
 PathPart = str | int
 
@@ -260,7 +263,7 @@ class Config:
 
 def _resolve(base: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else (base / path)
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
 def _source(base: Path, value: Any) -> SourceConfig:
@@ -371,9 +374,14 @@ class EffectivePolicy:
     def resolve(cls, config: Config, account: AccountConfig, registry: Registry) -> EffectivePolicy:
         document = config.document
         merged: dict[str, Any] = {}
+        hours_where: tuple[PathPart, ...] = ()
         for where, layer in account.policy_layers:
             _check_ids(document, registry, where, layer)
             merged = _merge(merged, layer)
+            if "business_hours" in layer:  # a calendar is replaced whole, never merged
+                merged["business_hours"] = layer["business_hours"]
+                hours_where = where
+        _check_business_hours(document, hours_where, merged.get("business_hours"))
         enabled = tuple(
             c.id
             for c in registry
@@ -434,6 +442,25 @@ def _check_ids(
                 if CHECK_ID.match(check_id):
                     raise unknown(parts, check_id)
                 raise document.error(parts, f"{check_id!r} is not a check id like RSP001")
+
+
+_CALENDAR_KEY = re.compile(r"[A-Za-z_]+|\[(\d+)\]")
+
+
+def _check_business_hours(document: YamlDocument, where: tuple[PathPart, ...], hours: Any) -> None:
+    """A calendar that cannot be built is a config error at the key that breaks it."""
+    if hours is None:
+        return
+    try:
+        validate_business_hours(hours)
+    except CalendarError as error:
+        key, _, message = str(error).partition(": ")
+        parts: list[PathPart] = [
+            int(m.group(1)) if m.group(1) else m.group(0) for m in _CALENDAR_KEY.finditer(key)
+        ]
+        if not parts or parts[0] != "business_hours":
+            parts, message = ["business_hours"], str(error)
+        raise document.error([*where, *parts], message) from None
 
 
 def _check_params(

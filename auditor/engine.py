@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import multiprocessing
+import os
 import re
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.bundle import BundleError, BundleStats, read_bundle
+from auditor.bundle import BundleError, BundleIndex, index_bundle, read_bundle, read_span
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
 from auditor.model import AccountData, AccountKey, Post, Window
@@ -37,15 +39,17 @@ from auditor.store import FindingRecord, HistoryStore, PostObservation
 
 @dataclass(frozen=True, slots=True)
 class StoreHistory:
-    """What earlier audits saw of one account, read on demand."""
+    """What earlier audits saw of one account, read on demand through a connection of its own
+    (an audit may run in a worker process, which must not share the parent's)."""
 
-    store: HistoryStore
+    path: str
     platform: str
     account: str
     before: datetime
 
     def previous_posts(self) -> Mapping[str, Any]:
-        return self.store.previous_posts(self.platform, self.account, self.before)
+        with HistoryStore(self.path) as store:
+            return store.previous_posts(self.platform, self.account, self.before)
 
 
 def effective_window(data: AccountData) -> Window | None:
@@ -138,8 +142,13 @@ def run_check(check: Check, context: AuditContext, data_complete: bool | None) -
         where = traceback.extract_tb(error.__traceback__)[-1]
         message = f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"
         return CheckResult(
-            id=check.id, title=check.title, version=check.version, severity=context.severity,
-            status="error", summary=message, error=message,
+            id=check.id,
+            title=check.title,
+            version=check.version,
+            severity=context.severity,
+            status="error",
+            summary=message,
+            error=message,
         )
     status = status_of(check, output, data_complete=data_complete)
     summary = output.summary or output.not_applicable or ""
@@ -180,22 +189,63 @@ def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage
     )
 
 
-def _observations(posts: Iterable[Post]) -> Iterator[PostObservation]:
-    for p in posts:
-        yield PostObservation(
-            post_id=p.id,
-            created_at=p.created_at,
-            author=p.author,
-            by_brand=p.by_brand,
-            visibility=p.visibility,
-            deleted_by=p.deleted_by,
-            text=p.text,
-            url=p.url,
-            thread=p.thread_id,
+def _observations(posts: Iterable[Post]) -> list[PostObservation]:
+    return [
+        PostObservation(
+            p.id,
+            p.created_at,
+            p.author,
+            p.by_brand,
+            p.visibility,
+            p.deleted_by,
+            p.text,
+            p.url,
+            p.thread_id,
         )
+        for p in posts
+    ]
+
+
+@dataclass(slots=True)
+class Audited:
+    """One account's audit, with what the history store keeps of it."""
+
+    result: AccountResult
+    observed_at: datetime | None
+    posts: list[PostObservation]
+    input_errors: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    index: BundleIndex
+    key: AccountKey
+
+
+# Set in the parent just before the pool forks, so that workers inherit the engine (its
+# config, registry and plug-ins) instead of receiving it pickled.
+_WORKER_ENGINE: Engine | None = None
+
+
+def _size(task: _Task) -> int:
+    span = task.index.spans[task.key]
+    return span.end - span.start
+
+
+def _audit_in_worker(task: _Task) -> Audited:
+    engine = _WORKER_ENGINE
+    assert engine is not None
+    return engine.audit(read_span(task.index, task.key))
+
+
+def default_workers() -> int:
+    return min(os.cpu_count() or 1, 8)
 
 
 class Engine:
+    # Below this much bundle data the cost of starting processes outweighs what they save.
+    PARALLEL_MIN_BYTES = 32 << 20
+
     def __init__(
         self,
         config: Config,
@@ -205,6 +255,7 @@ class Engine:
         fail_on: str | None = None,
         skip_invalid: bool = False,
         clients: Iterable[str] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -212,7 +263,10 @@ class Engine:
         self.fail_on = fail_on
         self.skip_invalid = skip_invalid
         self.client_filter = None if clients is None else set(clients)
+        self.workers = default_workers() if workers is None else workers
         self.pseudonym_key = config.pseudonym_key()
+        self._configs = {a.key: a for a in self.accounts()}
+        self._policies: dict[AccountKey, EffectivePolicy] = {}
 
     def accounts(self) -> list[AccountConfig]:
         return [
@@ -238,43 +292,36 @@ class Engine:
             assert account.source.path is not None
             by_path.setdefault(account.source.path, []).append(account)
 
-        opened: list[tuple[Path, Iterator[AccountData], BundleStats]] = []
         results: dict[AccountKey, AccountResult] = {}
+        indexes: list[BundleIndex] = []
         for path, wanted in by_path.items():
             try:
-                stream, stats = read_bundle(path, [a.key for a in wanted])
+                index = index_bundle(path)
             except BundleError as error:
                 result.input_errors.append(str(error))
                 for account in wanted:
                     results[account.key] = self._error_result(account, [str(error)])
                 continue
-            opened.append((path, stream, stats))
-            result.inputs.append(InputFile(str(path), stats.sha256))
+            indexes.append(index)
+            result.inputs.append(InputFile(str(path), index.sha256))
+            for account in wanted:
+                if account.key not in index.spans:
+                    message = f"{path}: no records for account {account.key}"
+                    result.input_errors.append(message)
+                    results[account.key] = self._error_result(account, [message])
 
         result.run_id = self._run_key(result)
         if self.store is not None:
             self.store.begin_run(result.run_id, self.config.sha256, __version__, started)
         newest: datetime | None = None
-        configs = {a.key: a for a in accounts}
-        for path, stream, stats in opened:
-            try:
-                for data in stream:
-                    account_result = self._audit(configs[data.key], data, result.run_id)
-                    results[data.key] = account_result
-                    end = account_result.coverage.window_end
-                    newest = end if newest is None or (end and end > newest) else newest
-            except BundleError as error:
-                result.input_errors.append(str(error))
-            if not self.skip_invalid:
-                bad_lines = stats.unattributed + stats.invalid
-                result.input_errors.extend(str(e) for e in bad_lines[:20])
-                if len(bad_lines) > 20:
-                    result.input_errors.append(f"{path}: {len(bad_lines) - 20} more invalid lines")
-            for account in by_path[path]:
-                if account.key not in results:
-                    message = f"{path}: no records for account {account.key}"
-                    result.input_errors.append(message)
-                    results[account.key] = self._error_result(account, [message])
+        for audited in self._audit_all(indexes, by_path, result):
+            self._record(result.run_id, audited)
+            results[AccountKey(audited.result.platform, audited.result.account)] = audited.result
+            result.input_errors.extend(audited.input_errors)
+            end = audited.result.coverage.window_end
+            if end is not None and (newest is None or end > newest):
+                newest = end
+        result.input_errors = list(dict.fromkeys(result.input_errors))
 
         for client in self.config.clients:
             if self.client_filter is not None and client.name not in self.client_filter:
@@ -285,12 +332,74 @@ class Engine:
         result.finished_at = datetime.now(UTC)
         if self.store is not None:
             statuses = [a.status for a in result.accounts()]
-            self.store.finish_run(
-                result.run_id, result.finished_at, worst_status(statuses, default="pass")
-            )
+            self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
             if newest is not None:
                 self.store.prune(newest)
         return result
+
+    def _audit_all(
+        self,
+        indexes: list[BundleIndex],
+        by_path: dict[Path, list[AccountConfig]],
+        result: AuditResult,
+    ) -> Iterator[Audited]:
+        """Every account's audit: grouped plain bundles on a pool of processes, the rest here."""
+        tasks = [
+            _Task(index, account.key)
+            for index in indexes
+            if index.seekable
+            for account in by_path[index.path]
+            if account.key in index.spans
+        ]
+        size = sum(_size(t) for t in tasks)
+        parallel = self.workers > 1 and len(tasks) > 1 and size >= self.PARALLEL_MIN_BYTES
+        if parallel:
+            yield from self._audit_parallel(tasks)
+        for index in indexes:
+            if parallel and index.seekable:
+                continue
+            wanted = [a.key for a in by_path[index.path] if a.key in index.spans]
+            try:
+                for data in read_bundle(index, wanted):
+                    yield self.audit(data)
+            except BundleError as error:
+                result.input_errors.append(str(error))
+
+    def _audit_parallel(self, tasks: list[_Task]) -> Iterator[Audited]:
+        global _WORKER_ENGINE
+        context = multiprocessing.get_context("fork")
+        _WORKER_ENGINE = self
+        try:
+            with context.Pool(min(self.workers, len(tasks))) as pool:
+                # Largest accounts first, so that no worker is left with a big one at the end.
+                ordered = sorted(tasks, key=_size, reverse=True)
+                yield from pool.imap_unordered(_audit_in_worker, ordered)
+        finally:
+            _WORKER_ENGINE = None
+
+    def _record(self, run_id: str, audited: Audited) -> None:
+        if self.store is None or audited.observed_at is None:
+            return
+        account = audited.result
+        self.store.record_account(
+            run_id,
+            account.platform,
+            account.account,
+            account.status,
+            audited.observed_at,
+            audited.posts,
+            (
+                FindingRecord(
+                    uid=f.uid,
+                    check_id=f.check_id,
+                    severity=f.severity,
+                    message=f.message,
+                    evidence_id=f.evidence_id,
+                )
+                for c in account.checks
+                for f in c.findings
+            ),
+        )
 
     def _run_key(self, result: AuditResult) -> str:
         # The same config, inputs, tool and options are the same audit: rerunning it replaces
@@ -301,39 +410,51 @@ class Engine:
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
     def _policy(self, account: AccountConfig) -> EffectivePolicy:
-        return EffectivePolicy.resolve(self.config, account, self.registry)
+        policy = self._policies.get(account.key)
+        if policy is None:
+            policy = self._policies[account.key] = EffectivePolicy.resolve(
+                self.config, account, self.registry
+            )
+        return policy
 
-    def _error_result(self, account: AccountConfig, errors: list[str]) -> AccountResult:
+    def _policy_dict(self, account: AccountConfig) -> dict[str, Any]:
         policy = self._policy(account).as_dict()
         if self.fail_on:
             policy["fail_on"] = self.fail_on
+        return policy
+
+    def _error_result(self, account: AccountConfig, errors: list[str]) -> AccountResult:
         return AccountResult(
             client=account.client,
             platform=account.platform,
             account=account.handle,
             status="error",
             coverage=Coverage(),
-            policy=policy,
+            policy=self._policy_dict(account),
             errors=errors,
             source=str(account.source.path),
         )
 
-    def _audit(self, account: AccountConfig, data: AccountData, run_id: str) -> AccountResult:
+    def audit(self, data: AccountData) -> Audited:
+        """Audit one account: every enabled check, in a context of its own."""
+        account = self._configs[data.key]
         policy = self._policy(account)
-        policy_dict = policy.as_dict()
-        if self.fail_on:
-            policy_dict["fail_on"] = self.fail_on
         if data.invalid_records and not self.skip_invalid:
             errors = [*data.errors, "rerun with --skip-invalid to audit the valid records"]
-            return AccountResult(
-                client=account.client,
-                platform=account.platform,
-                account=account.handle,
-                status="error",
-                coverage=coverage(data, data.window, 0),
-                policy=policy_dict,
-                errors=errors,
-                source=str(account.source.path),
+            return Audited(
+                AccountResult(
+                    client=account.client,
+                    platform=account.platform,
+                    account=account.handle,
+                    status="error",
+                    coverage=coverage(data, data.window, 0),
+                    policy=self._policy_dict(account),
+                    errors=errors,
+                    source=str(account.source.path),
+                ),
+                None,
+                [],
+                data.errors,
             )
         if self.pseudonym_key is not None:
             pseudonymise(data, self.pseudonym_key, policy.exclude_authors)
@@ -341,7 +462,7 @@ class Engine:
         window_complete = window.complete if window is not None else None
         observed_at = (window.fetched_at or window.end) if window is not None else None
         history = (
-            StoreHistory(self.store, data.platform, data.account, observed_at)
+            StoreHistory(self.store.path, data.platform, data.account, observed_at)
             if self.store is not None and observed_at is not None
             else None
         )
@@ -387,29 +508,9 @@ class Engine:
             account=account.handle,
             status=status,
             coverage=coverage(data, window, threads),
-            policy=policy_dict,
+            policy=self._policy_dict(account),
             checks=checks,
             errors=list(data.errors),
             source=str(account.source.path),
         )
-        if self.store is not None and observed_at is not None:
-            self.store.record_account(
-                run_id,
-                data.platform,
-                data.account,
-                status,
-                observed_at,
-                _observations(data.posts),
-                (
-                    FindingRecord(
-                        uid=f.uid,
-                        check_id=f.check_id,
-                        severity=f.severity,
-                        message=f.message,
-                        evidence_id=f.evidence_id,
-                    )
-                    for c in checks
-                    for f in c.findings
-                ),
-            )
-        return result
+        return Audited(result, observed_at, _observations(data.posts), [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Visibility = Literal["public", "hidden", "deleted"]
 DeletedBy = Literal["author", "brand", "unknown"]
@@ -21,9 +21,11 @@ OBSERVABLES: frozenset[str] = frozenset({"hidden", "deleted", "conversations", "
 RECORD_KINDS: frozenset[str] = frozenset({"profile", "post", "conversation", "window"})
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class AccountKey:
-    """One audited brand account: the platform and the brand's handle on it."""
+class AccountKey(NamedTuple):
+    """One audited brand account: the platform and the brand's handle on it.
+
+    A tuple because every bundle line is matched to one: hashing must be cheap.
+    """
 
     platform: str
     account: str

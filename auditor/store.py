@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -44,9 +44,8 @@ class StoreError(Exception):
     """The history store cannot do what was asked (bad input, unknown schema, SQLite failure)."""
 
 
-@dataclass(frozen=True, slots=True)
-class PostObservation:
-    """One post as seen at one observation time."""
+class PostObservation(NamedTuple):
+    """One post as seen at one observation time (a tuple: cheap to send between processes)."""
 
     post_id: str
     created_at: datetime

@@ -7,7 +7,9 @@ The rules, per (thread, customer), as ``docs/architecture.md`` states them:
   to a thread the customer started that mentions or is answered by the brand.
 - It is *answered* by the first later brand post in the same thread that replies to one of that
   customer's posts. Only public, human brand posts answer: automated ones (flagged, or sent from
-  a source in the policy's ``automation_sources``) do not.
+  a source in the policy's ``automation_sources``) do not, unless the caller says automated
+  replies answer (the policy's ``automated_replies_answer``).
+- Posts whose ids are in ``spam_ids`` (the classifier's spam) are left out and counted.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class ThreadIndex:
     not_addressed: int
     excluded_posts: int
     automated_brand_replies: int
+    spam_posts: int = 0
 
     def addressed_posts(self) -> Iterable[tuple[Engagement, Post]]:
         for engagement in self.engagements:
@@ -66,6 +69,9 @@ def analyse(
     data: AccountData,
     excluded_authors: Collection[str] = (),
     automation_sources: Collection[str] = (),
+    *,
+    automated_replies_answer: bool = False,
+    spam_ids: Collection[str] = (),
 ) -> ThreadIndex:
     brand = data.account.lstrip("@").lower()
     excluded = {a.lower().lstrip("@") for a in excluded_authors}
@@ -75,7 +81,7 @@ def analyse(
         threads[post.thread_id].append(post)
 
     engagements: list[Engagement] = []
-    customer_posts = not_addressed = excluded_posts = automated = 0
+    customer_posts = not_addressed = excluded_posts = automated = spam = 0
     for thread_id, posts in threads.items():
         posts.sort(key=lambda p: p.created_at)
         by_id = {p.id: p for p in posts}
@@ -86,7 +92,7 @@ def analyse(
             if post.by_brand:
                 if post.visibility != "public":
                     continue
-                if is_automated(post, automation_sources):
+                if not automated_replies_answer and is_automated(post, automation_sources):
                     automated += 1
                     continue
                 brand_replies.append(post)
@@ -97,6 +103,9 @@ def analyse(
                 continue
             if author in excluded:
                 excluded_posts += 1
+                continue
+            if spam_ids and post.id in spam_ids:
+                spam += 1
                 continue
             customer_posts += 1
             engagement = per_customer.get(author)
@@ -141,4 +150,5 @@ def analyse(
         not_addressed=not_addressed,
         excluded_posts=excluded_posts,
         automated_brand_replies=automated,
+        spam_posts=spam,
     )

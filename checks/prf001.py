@@ -1,7 +1,11 @@
 """PRF001 Response hours posted.
 
-The brand's profile must tell customers when to expect replies: a line in the bio such as
-"We reply 8am-5pm ET, Mon-Fri" or "24/7", or the platform's own hours field.
+The brand's profile must tell customers when to expect replies: the platform's own hours field
+(Facebook's ``hours``), a Mastodon profile field, or a line in the bio such as "We reply 8am-5pm
+ET, Mon-Fri", "Mon–Fri 9–17 CET", "9am to 6pm PT, 7 days a week" or "24/7". The metrics show the
+hours read, in the ``hours`` shape that ``business_hours: {from_profile: true}`` and ``RSP004``
+use. Hours that are stated but cannot be read (no time zone, an unusual form) pass, with a note
+saying so. How text is read: ``auditor/hours_text.py`` and ``docs/sla.md``.
 
 ## Why it matters
 Customers who ask on social media expect an answer within the hour. A brand that cannot answer
@@ -21,46 +25,46 @@ for example "Here to help Mon-Fri 9am-6pm GMT".
 
 from __future__ import annotations
 
-import re
-
+from auditor.business_hours import BusinessCalendar, CalendarError
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+from auditor.hours_text import states_hours
+from auditor.sla import profile_hours
 
-_TIME = r"\d{1,2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\.?)?"
-_RANGE = re.compile(rf"\b{_TIME}\s*(?:-|–|—|to|until|till|and)\s*{_TIME}", re.IGNORECASE)
-_CLOCK_MARK = re.compile(r"\d\s*(?:[ap]\.?m\b|[:.]\d{2})", re.IGNORECASE)
-_ALWAYS = re.compile(
-    r"\b24\s*/\s*7\b|\b24x7\b|\b24 hours a day\b|\baround the clock\b|\bround[- ]the[- ]clock\b",
-    re.IGNORECASE,
-)
-_DAYS_OR_ZONE = re.compile(
-    r"\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\bdaily\b|\bweekdays?\b|\bdays a week\b|"
-    r"\b(?:[ECMP][SD]?T|GMT|UTC|BST|CET|CEST|AEST|JST|IST|ET|PT|CT|MT)\b",
-    re.IGNORECASE,
-)
+__all__ = ["CHECK", "states_hours"]
 
-
-def states_hours(text: str) -> bool:
-    """Whether free text tells readers when the brand is there."""
-    if _ALWAYS.search(text):
-        return True
-    for match in _RANGE.finditer(text):
-        if _CLOCK_MARK.search(match.group(0)) or _DAYS_OR_ZONE.search(text):
-            return True
-    return False
+_SOURCES = {
+    "platform_field": "the platform's hours field",
+    "profile_field": "a profile field",
+    "bio": "the bio",
+}
 
 
 def run(ctx: AuditContext) -> CheckOutput:
     profile = ctx.account.profile
     assert profile is not None  # guaranteed by needs.profile
     bio = " ".join((profile.bio or "").split())
-    if profile.hours:
+    posted = profile_hours(ctx)
+    if posted.source is not None:
+        where = _SOURCES[posted.source]
+        metrics = {
+            "hours_source": posted.source,
+            "hours": posted.hours,
+            "hours_text": posted.fragment,
+        }
+        problem = posted.problem
+        if posted.hours is not None:
+            try:
+                BusinessCalendar.from_config(posted.hours)
+            except CalendarError as error:
+                problem = str(error)
+                metrics["hours"] = None
+        if problem is None:
+            return CheckOutput(summary=f"hours stated in {where}", metrics=metrics)
+        quoted = f": “{posted.fragment}”" if posted.fragment else ""
         return CheckOutput(
-            summary="hours stated in the platform's hours field",
-            metrics={"hours_source": "platform_field", "hours": profile.hours},
-        )
-    if states_hours(bio):
-        return CheckOutput(
-            summary="hours stated in the bio", metrics={"hours_source": "bio", "hours": None}
+            summary=f"hours stated in {where} but could not be read",
+            metrics=metrics,
+            notes=[f"the hours in {where} could not be read ({problem}){quoted}"],
         )
     quoted = f"“{bio}”" if bio else "an empty bio"
     finding = ctx.finding(
@@ -71,14 +75,14 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(
         findings=[finding],
         summary="no response hours on the profile",
-        metrics={"hours_source": None, "hours": None},
+        metrics={"hours_source": None, "hours": None, "hours_text": None},
     )
 
 
 CHECK = Check(
     id="PRF001",
     title="Response hours posted",
-    version="1.0.0",
+    version="1.1.0",
     severity="medium",
     rationale="Customers can only expect replies when the brand says when it is there.",
     remediation="State the answering hours and time zone in the bio or the hours field.",

@@ -1,8 +1,10 @@
 """RSP001 Unanswered customer posts.
 
 Every customer post addressed to the brand gets a public, human reply from the brand within a
-grace period. A post still unanswered when the grace period has run out at the window's end is a
-finding; a younger one is pending, counted but never a finding.
+grace period, measured in business time (the policy's ``business_hours``; always open by
+default, see ``docs/sla.md``). A post still unanswered when the grace period has run out at the
+window's end is a finding; one whose grace period ends after the window is pending, counted but
+never a finding.
 
 Addressed and answered are judged per thread and customer (``docs/architecture.md``): a post is
 addressed when it replies to a brand post, mentions the brand, or sits in a thread the customer
@@ -15,7 +17,7 @@ customers who ask on social media expect an answer within the hour; none expect 
 
 ## Example
 Fails: "@AcmeHelp my parcel is a week late, order 5521" with no reply from @AcmeHelp in that
-thread after 8 hours, or only an automated "Thanks for reaching out!".
+thread after 8 business hours, or only an automated "Thanks for reaching out!".
 
 Passes: the brand replies in the thread to that customer, even if it then moves to DMs.
 
@@ -29,15 +31,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from auditor.check import AuditContext, Check, CheckOutput, Needs, post_evidence
-from auditor.threads import ThreadIndex, analyse
+from auditor.sla import calendar_choice, index_metrics, thread_index
 
-
-def thread_index(ctx: AuditContext) -> ThreadIndex:
-    automation_sources = ctx.policy.get("automation_sources", ())
-    return ctx.derived(
-        "threads",
-        lambda: analyse(ctx.account, ctx.policy["exclude_authors"], automation_sources),
-    )
+__all__ = ["CHECK", "thread_index"]  # thread_index: kept importable for older third-party checks
 
 
 def _age(hours: float) -> str:
@@ -47,27 +43,36 @@ def _age(hours: float) -> str:
 def run(ctx: AuditContext) -> CheckOutput:
     assert ctx.window is not None
     index = thread_index(ctx)
+    choice = calendar_choice(ctx)
+    calendar = choice.calendar
     grace = timedelta(hours=float(ctx.params["grace_hours"]))
     end = ctx.window.end
     answered = unanswered = pending = 0
     findings = []
+    always_open = calendar.is_always_open
     for engagement, post in index.addressed_posts():
-        if post.created_at > end:
+        created = post.created_at
+        if created > end:
             continue
         answer = engagement.answer_to(post)
         if answer is not None and answer.created_at <= end:
             answered += 1
-        elif end - post.created_at < grace:
+        elif (created + grace if always_open else calendar.deadline(created, grace)) > end:
             pending += 1
         else:
             unanswered += 1
             age_hours = (end - post.created_at).total_seconds() / 3600
+            business_hours = calendar.between(post.created_at, end).total_seconds() / 3600
+            open_time = "" if calendar.is_always_open else f" ({business_hours:.1f} business hours)"
             findings.append(
                 ctx.finding(
                     post.id,
-                    f"post by {post.author} unanswered after {_age(age_hours)}",
+                    f"post by {post.author} unanswered after {_age(age_hours)}{open_time}",
                     evidence=post_evidence(
-                        post, thread=engagement.thread, age_hours=round(age_hours, 2)
+                        post,
+                        thread=engagement.thread,
+                        age_hours=round(age_hours, 2),
+                        business_hours=round(business_hours, 2),
                     ),
                 )
             )
@@ -79,25 +84,27 @@ def run(ctx: AuditContext) -> CheckOutput:
         "unanswered": unanswered,
         "pending": pending,
         "response_rate": None if rate is None else round(rate, 4),
-        "excluded_posts": index.excluded_posts,
-        "not_addressed": index.not_addressed,
-        "automated_brand_replies": index.automated_brand_replies,
+        **index_metrics(index),
         "threads": index.threads,
+        "calendar": choice.describe(),
     }
+    notes = [choice.note] if choice.note else []
     if judged == 0 and pending == 0:
-        return CheckOutput(metrics=metrics, not_applicable="no customer posts addressed the brand")
+        return CheckOutput(
+            metrics=metrics, notes=notes, not_applicable="no customer posts addressed the brand"
+        )
     summary = (
         f"{unanswered} of {judged} customer posts unanswered"
         + (f" ({rate:.0%} answered)" if rate is not None else "")
         + (f", {pending} pending" if pending else "")
     )
-    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
 CHECK = Check(
     id="RSP001",
     title="Unanswered customer posts",
-    version="1.0.0",
+    version="1.1.0",
     severity="high",
     rationale="An unanswered customer post is a public complaint the brand ignored.",
     remediation="Reply in the thread to every customer post addressed to the brand.",
@@ -111,7 +118,10 @@ CHECK = Check(
                 "type": "number",
                 "exclusiveMinimum": 0,
                 "default": 8,
-                "description": "How long a post may wait for a reply before it is unanswered.",
+                "description": (
+                    "How long a post may wait for a reply before it is unanswered, in business "
+                    "hours (the policy's business_hours)."
+                ),
             }
         },
     },

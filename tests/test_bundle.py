@@ -14,7 +14,9 @@ from auditor.bundle import (
     RecordError,
     account_records,
     add_record,
+    index_bundle,
     read_bundle,
+    read_span,
     record_key,
     write_bundle,
 )
@@ -108,41 +110,65 @@ def test_bad_records_fail_reader_and_schema(record, message):
     assert list(VALIDATOR.iter_errors(record)), "the schema must reject what the reader rejects"
 
 
+def _read(path, wanted=None):
+    return list(read_bundle(index_bundle(path), wanted))
+
+
 def test_round_trip_keeps_unknown_keys(write_bundle_file):
-    path = write_bundle_file("b.jsonl", GOOD[:7])
-    stream, _ = read_bundle(path)
-    (data,) = list(stream)
-    again = write_bundle_file("again.jsonl", account_records(data))
-    stream, _ = read_bundle(again)
-    (reread,) = list(stream)
+    (data,) = _read(write_bundle_file("b.jsonl", GOOD[:7]))
+    (reread,) = _read(write_bundle_file("again.jsonl", account_records(data)))
     assert reread.posts == data.posts
     assert reread.posts[-1].extra == {"custom_field": {"kept": True}}
     assert reread.conversations[0].messages[0].text == "order 5521"
 
 
-def test_bad_line_reported_as_file_and_line(tmp_path):
+def _with_bad_lines(tmp_path):
     path = tmp_path / "b.jsonl"
     lines = [json.dumps(r) for r in healthy_account()]
     lines.insert(2, '{"kind": "post", "platform": "x", "account": "AcmeHelp", "id": "5"')
     lines.insert(4, json.dumps(post("6", "bob", 1, by_brand="maybe")))
     path.write_text("\n".join(lines) + "\n")
-    stream, stats = read_bundle(path)
-    (data,) = list(stream)
-    assert str(stats.unattributed[0]).startswith(f"{path}:3: not JSON")
-    assert [str(e) for e in stats.invalid] == [
-        f"{path}:5: x:AcmeHelp: 'by_brand' must be true or false"
-    ]
+    return path
+
+
+def test_bad_line_reported_as_file_and_line(tmp_path):
+    path = _with_bad_lines(tmp_path)
+    index = index_bundle(path)
+    assert str(index.unattributed[0]).startswith(f"{path}:3: not JSON")
+    (data,) = list(read_bundle(index))
     # The unparseable line could have been this account's: it counts against it too.
     assert data.invalid_records == 2
+    assert data.errors[0] == f"{path}:5: x:AcmeHelp: 'by_brand' must be true or false"
+    assert data.errors[1].startswith(f"{path}:3: not JSON")
     assert len(data.posts) == 2
 
 
-def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file):
+def test_read_span_gives_what_streaming_gives(tmp_path, write_bundle_file):
+    path = write_bundle_file("b.jsonl", healthy_account() + GOOD[4:9] + neglected_account())
+    index = index_bundle(path)
+    assert index.grouped and index.seekable
+    streamed = {d.key: d for d in read_bundle(index)}
+    for key in index.spans:
+        assert read_span(index, key) == streamed[key]
+    bad = _with_bad_lines(tmp_path)
+    bad_index = index_bundle(bad)
+    (streamed_bad,) = list(read_bundle(bad_index))
+    assert read_span(bad_index, streamed_bad.key) == streamed_bad
+
+
+def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file, monkeypatch):
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
-    stream, stats = read_bundle(path)
+    index = index_bundle(path)
+    assert index.grouped and index.lines == len(healthy_account()) + len(neglected_account())
+    parsed = []
+    import auditor.bundle as bundle_module
+
+    real = bundle_module._parse_line
+    monkeypatch.setattr(bundle_module, "_parse_line", lambda *a: parsed.append(a[1]) or real(*a))
+    stream = read_bundle(index)
     first = next(stream)
     assert first.key == AccountKey("x", "AcmeHelp")
-    assert stats.lines == len(healthy_account())  # the second account is not read yet
+    assert max(parsed) == len(healthy_account())  # the second account is not read yet
     second = next(stream)
     assert second.key == AccountKey("x", "GloboCare") and len(second.posts) == 2
 
@@ -150,8 +176,9 @@ def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file):
 def test_interleaved_bundle_is_read_whole(write_bundle_file):
     a, b = healthy_account(), neglected_account()
     mixed = [r for pair in zip(a, b, strict=True) for r in pair]
-    stream, _ = read_bundle(write_bundle_file("b.jsonl", mixed))
-    accounts = {d.account: d for d in stream}
+    path = write_bundle_file("b.jsonl", mixed)
+    assert not index_bundle(path).grouped
+    accounts = {d.account: d for d in _read(path)}
     assert len(accounts["AcmeHelp"].posts) == 2 and len(accounts["GloboCare"].posts) == 2
     assert accounts["AcmeHelp"].profile is not None
 
@@ -160,35 +187,34 @@ def test_hand_written_key_order_is_read_too(tmp_path):
     path = tmp_path / "b.jsonl"
     records = [dict(reversed(list(r.items()))) for r in healthy_account()]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
-    stream, stats = read_bundle(path)
-    (data,) = list(stream)
-    assert len(data.posts) == 2 and not stats.invalid
+    (data,) = _read(path)
+    assert len(data.posts) == 2 and not data.errors
 
 
 def test_gzip_bundle_and_its_hash(write_bundle_file):
     path = write_bundle_file("b.jsonl.gz", healthy_account())
     with gzip.open(path, "rt") as stream:
         assert stream.readline().startswith('{"kind":"profile","platform":"x","account":')
-    stream, stats = read_bundle(path)
-    assert len(next(stream).posts) == 2
+    index = index_bundle(path)
+    assert not index.seekable
+    assert len(next(read_bundle(index)).posts) == 2
     import hashlib
 
-    assert stats.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert index.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_wanted_accounts_only(write_bundle_file):
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
-    stream, _ = read_bundle(path, [AccountKey("x", "GloboCare")])
-    assert [d.account for d in stream] == ["GloboCare"]
+    assert [d.account for d in _read(path, [AccountKey("x", "GloboCare")])] == ["GloboCare"]
 
 
 def test_unreadable_bundles_raise_bundle_error(tmp_path):
     with pytest.raises(BundleError, match="cannot open bundle"):
-        read_bundle(tmp_path / "missing.jsonl")
+        index_bundle(tmp_path / "missing.jsonl")
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(b"not gzip at all")
     with pytest.raises(BundleError, match="cannot read bundle"):
-        read_bundle(broken)
+        index_bundle(broken)
 
 
 def test_several_windows_merge_and_stay_incomplete(write_bundle_file):
@@ -201,8 +227,8 @@ def test_several_windows_merge_and_stay_incomplete(write_bundle_file):
             reason="mentions page 3 failed",
         ),
     ]
-    stream, _ = read_bundle(write_bundle_file("b.jsonl", records))
-    merged = next(stream).window
+    (data,) = _read(write_bundle_file("b.jsonl", records))
+    merged = data.window
     assert merged is not None and merged.complete is False
     assert merged.reason == "mentions page 3 failed"
     assert merged.start.isoformat() == "2026-10-20T00:00:00+00:00"

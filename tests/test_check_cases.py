@@ -65,9 +65,13 @@ def build_account(case: dict[str, Any]) -> AccountData:
     ids = {p["id"] for p in case.get("posts", [])}
     for spec in case.get("posts", []):
         spec = dict(spec)
-        hours = spec.pop("hours_before_end")
+        # A post's time: "hours_before_end", or "at", an ISO 8601 instant with its offset.
+        at = spec.pop("at", None)
+        hours = spec.pop("hours_before_end", 0)
         parent = spec.get("in_reply_to")
         record = post(spec.pop("id"), spec.pop("author"), hours, account=BRAND, **spec)
+        if at is not None:
+            record["created_at"] = at if isinstance(at, str) else at.isoformat()
         if parent:
             assert parent in ids
             record["thread"] = _root(case["posts"], parent)
@@ -111,4 +115,14 @@ def test_case(check_id: str, case: dict[str, Any]) -> None:
     if "flagged" in expect:
         assert sorted(f.evidence_id for f in result.findings) == sorted(expect["flagged"])
     for key, value in expect.get("metrics", {}).items():
-        assert result.metrics[key] == value, key
+        assert metric(result.metrics, key) == value, key
+    for text in expect.get("notes", []):
+        assert any(text in note for note in result.notes), (text, result.notes)
+
+
+def metric(metrics: dict[str, Any], key: str) -> Any:
+    """A metric by dotted path: "business_minutes.median" reads a nested value."""
+    value: Any = metrics
+    for part in key.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value

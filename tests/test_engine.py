@@ -413,3 +413,39 @@ def test_profile_kept_in_bundle_for_other_platform(write_bundle_file, write_conf
     )
     code, out, _ = run_cli(["run", str(config)])
     assert code == 1 and "mastodon:acme" in out and "hours stated in the bio" in out
+
+
+def test_parallel_audit_gives_the_sequential_result(tmp_path, write_config, monkeypatch):
+    from auditor.bundle import write_bundle
+    from auditor.demo import generate_records, plan_accounts
+
+    bundle = tmp_path / "demo.jsonl"
+    write_bundle(bundle, generate_records(3000, 4, seed=3))
+    accounts = "\n".join(
+        f"      - {{platform: {p.platform}, handle: {json.dumps(p.handle)}, source: demo.jsonl}}"
+        for p in plan_accounts(4, 3)
+    )
+    config_path = write_config(f"clients:\n  - name: c\n    accounts:\n{accounts}\n")
+    registry = load_registry()
+    config = load_config(config_path, registry)
+    monkeypatch.setattr(Engine, "PARALLEL_MIN_BYTES", 0)
+    pooled = []
+    real_parallel = Engine._audit_parallel
+
+    def spy(self, tasks):
+        pooled.append(len(tasks))
+        yield from real_parallel(self, tasks)
+
+    monkeypatch.setattr(Engine, "_audit_parallel", spy)
+    outputs = {}
+    for workers in (1, 2):
+        with HistoryStore(tmp_path / f"h{workers}.sqlite") as store:
+            result = Engine(config, registry, store=store, workers=workers).run(started_at=END)
+        result.finished_at = None
+        outputs[workers] = (result, _history(tmp_path / f"h{workers}.sqlite"))
+    assert pooled == [4]  # only the two-worker run used the pool
+    sequential, parallel = outputs[1], outputs[2]
+    assert parallel[0].accounts() == sequential[0].accounts()
+    assert parallel[1]["posts"] == sequential[1]["posts"]
+    assert parallel[1]["findings"] == sequential[1]["findings"]
+    assert sum(len(c.findings) for a in sequential[0].accounts() for c in a.checks) > 0

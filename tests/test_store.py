@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -286,7 +285,7 @@ def test_text_last_seen_is_order_independent(tmp_path: Path) -> None:
 def test_seen_datetimes_are_utc_whatever_offset_came_in(history: HistoryStore) -> None:
     plus_two = timezone(timedelta(hours=2))
     local = datetime(2026, 3, 2, 14, 0, tzinfo=plus_two)
-    observation = replace(post("7"), created_at=local)
+    observation = post("7")._replace(created_at=local)
     audit(history, "r1", local, [observation], [])
     seen = history.previous_posts("x", "acme", T0 + DAY)["7"]
     assert seen.first_seen == local
@@ -298,7 +297,7 @@ def test_naive_datetimes_are_refused(history: HistoryStore) -> None:
     with pytest.raises(StoreError, match="timezone-aware"):
         history.begin_run("r1", "cfg", "0.1.0", datetime(2026, 3, 2, 12, 0))
     history.begin_run("r1", "cfg", "0.1.0", T0)
-    naive_post = replace(post("1"), created_at=datetime(2026, 3, 1))
+    naive_post = post("1")._replace(created_at=datetime(2026, 3, 1))
     with pytest.raises(StoreError, match="timezone-aware"):
         history.record_account("r1", "x", "acme", "ok", T0, [naive_post], [])
     assert history.previous_posts("x", "acme", T0 + DAY) == {}
@@ -628,7 +627,7 @@ def test_a_single_changed_field_at_the_same_time_is_not_skipped(
     history: HistoryStore, change: dict[str, object]
 ) -> None:
     original = post("1")
-    changed = replace(original, **change)  # type: ignore[arg-type]
+    changed = original._replace(**change)
     audit(history, "r1", T0, [original], [])
     audit(history, "r1", T0, [changed], [])
     seen = history.previous_posts("x", "acme", T0 + DAY)["1"]

@@ -1,0 +1,198 @@
+"""RSP003 Next response time.
+
+Once the brand has answered a customer in a thread, every later run of that customer's posts
+starts a clock at its oldest post, and the brand's next answer to that customer stops it: a
+burst of three posts before one reply is one clock. A post that, once mentions, links, emoji and
+punctuation are removed, is only closing words ("thanks!", "ok bye", "great, solved"; the
+policy's ``closing_phrases``) opens no clock; "thanks, still broken" does. Clocks run in
+business time (the policy's ``business_hours``) against a target; a clock whose deadline falls
+after the window's end is pending. Definitions: ``docs/sla.md``.
+
+## Why it matters
+A fast first reply followed by silence is still silence: the customer who answers the brand's
+questions and then waits a day has been dropped mid-conversation, in public.
+
+## Example
+Fails (target 60 business minutes): the brand asks "can you DM us the order number?", the
+customer replies "done, sent it" at 10:00 and "hello??" at 10:20, and the brand's next answer
+comes at 11:45 (one clock from 10:00, 105 minutes).
+
+Passes: the next answer at 10:50; or the customer's last word is "thanks, all sorted 🙏", which
+opens no clock.
+
+## How to fix
+Keep conversations assigned to an agent until the customer is done, and alert on customers who
+replied and are waiting.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.model import Post
+from auditor.sla import (
+    LATE,
+    MET,
+    PENDING,
+    ClosingPhrases,
+    Stopwatch,
+    calendar_choice,
+    closing_phrases,
+    distribution,
+    index_metrics,
+    thread_index,
+)
+from auditor.threads import Engagement
+
+
+@dataclass(slots=True)
+class NextClocks:
+    """One customer's clocks after the brand's first answer in a thread."""
+
+    clocks: list[tuple[Post, Post | None]] = field(default_factory=list)
+    closing_posts: int = 0
+
+
+def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
+    """Each later run's oldest post and the answer that stopped it (None: not yet answered).
+
+    Nothing for a customer the brand never answered. A closing-only post opens no clock and is
+    counted; the run's clock starts at its oldest post that is not closing-only.
+    """
+    result = NextClocks()
+    if not engagement.answers:
+        return result
+    posts = engagement.posts
+    first_answer = engagement.answers[0].created_at
+    current: Post | None = None
+    current_answer: Post | None = None
+    for index in range(bisect_right(posts, first_answer, key=lambda p: p.created_at), len(posts)):
+        post = posts[index]
+        if closing.only_closing(post.text):
+            result.closing_posts += 1
+            continue
+        answer = engagement.answer_to(post)
+        if current is not None and answer is current_answer:
+            continue  # same run: the clock already started at its oldest post
+        if current is not None:
+            result.clocks.append((current, current_answer))
+        current, current_answer = post, answer
+    if current is not None:
+        result.clocks.append((current, current_answer))
+    return result
+
+
+def _answer(answer: Post | None) -> dict[str, Any]:
+    return {"answer": answer.id} if answer is not None else {}
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    assert ctx.window is not None
+    index = thread_index(ctx)
+    choice = calendar_choice(ctx)
+    closing = closing_phrases(ctx)
+    target_minutes = float(ctx.params["target_minutes"])
+    end = ctx.window.end
+    stopwatch = Stopwatch(choice.calendar, end, target_minutes)
+    business: list[float] = []
+    wall: list[float] = []
+    findings: list[Finding] = []
+    pending = unanswered = late = closings = answered_customers = 0
+    for engagement in index.engagements:
+        answers = engagement.answers
+        if not answers:
+            continue
+        answered_customers += 1
+        if engagement.posts[-1].created_at <= answers[0].created_at:
+            continue  # nothing written after the first answer (the usual case)
+        found = next_clocks(engagement, closing)
+        closings += found.closing_posts
+        for start, answer in found.clocks:
+            if start.created_at > end:
+                continue
+            outcome, business_minutes, wall_minutes = stopwatch.judge(
+                start.created_at, answer.created_at if answer is not None else None
+            )
+            if outcome == PENDING:
+                pending += 1
+                continue
+            if business_minutes is not None and wall_minutes is not None:
+                business.append(business_minutes)
+                wall.append(wall_minutes)
+            if outcome == MET:
+                continue
+            if outcome == LATE:
+                late += 1
+                what = f"next reply to {start.author} after {business_minutes:.0f} business minutes"
+            else:
+                unanswered += 1
+                waited = stopwatch.waited(start.created_at)
+                what = f"no next reply to {start.author} after {waited:.0f} business minutes"
+            findings.append(
+                ctx.finding(
+                    start.id,
+                    f"{what} (target {target_minutes:g})",
+                    evidence=post_evidence(
+                        start,
+                        thread=engagement.thread,
+                        **_answer(answer if outcome == LATE else None),
+                    ),
+                )
+            )
+    judged = len(business) + unanswered
+    metrics = {
+        "target_minutes": target_minutes,
+        "count": len(business),
+        "judged": judged,
+        "pending": pending,
+        "breaches": late + unanswered,
+        "late": late,
+        "unanswered": unanswered,
+        "closing_posts": closings,
+        "answered_customers": answered_customers,
+        "business_minutes": distribution(business, target_minutes, judged),
+        "wall_minutes": distribution(wall, target_minutes, judged),
+        **index_metrics(index),
+        "calendar": choice.describe(),
+    }
+    notes = [choice.note] if choice.note else []
+    if judged == 0 and pending == 0:
+        reason = (
+            "no customer wrote again after the brand's answer"
+            if answered_customers
+            else "the brand answered no customer"
+        )
+        return CheckOutput(metrics=metrics, notes=notes, not_applicable=reason)
+    summary = (
+        f"{late + unanswered} of {judged} next responses over {target_minutes:g} business minutes"
+        + (f", {pending} pending" if pending else "")
+    )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
+
+
+CHECK = Check(
+    id="RSP003",
+    title="Next response time",
+    version="1.0.0",
+    severity="medium",
+    rationale="A conversation the brand drops after its first reply is still an ignored customer.",
+    remediation="Keep each conversation with an agent until the customer is done.",
+    docs=__doc__ or "",
+    run=run,
+    parameters={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "target_minutes": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 60,
+                "description": "Target for each next response, in business minutes.",
+            }
+        },
+    },
+    needs=Needs(posts=True),
+)

@@ -1,0 +1,377 @@
+"""The SLA definitions shared by the response checks (auditor/sla.py), the business-hours policy
+keys in the config, and the response checks end to end.
+
+The twelve tests the issue names: 1-6 are calendar-level in tests/test_business_hours.py and
+again at check level in tests/cases/RSP002.yaml ("test 1" ... "test 6"); 7-12 are check-level
+cases in tests/cases/RSP002.yaml and RSP003.yaml, named "test 7" ... "test 12".
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from auditor.business_hours import BusinessCalendar, CalendarError
+from auditor.check import AuditContext
+from auditor.config import ConfigError, EffectivePolicy, default_policy, load_config, load_schema
+from auditor.model import AccountData, AccountKey, Post, Profile, Window
+from auditor.registry import load_registry
+from auditor.sla import (
+    DEFAULT_BUSINESS_HOURS,
+    DEFAULT_CLOSING_PHRASES,
+    LATE,
+    MET,
+    PENDING,
+    UNANSWERED,
+    ClosingPhrases,
+    Stopwatch,
+    activity,
+    calendar_choice,
+    distribution,
+    p90,
+    validate_business_hours,
+)
+
+from conftest import END, healthy_account, post, profile, read_reports, window
+from tests_support import run_cli
+
+REGISTRY = load_registry()
+SCHEMA_DIR = Path(__file__).parents[1] / "config" / "schema"
+CASES = sorted((Path(__file__).parent / "cases").glob("[A-Z]*[0-9].yaml"))
+OFFICE = {
+    "timezone": "America/New_York",
+    "weekly": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+}
+
+
+# ------------------------------------------------------------------ the issue's named tests
+
+
+@cache
+def _case_names() -> frozenset[str]:
+    return frozenset(
+        case["name"] for path in CASES for case in yaml.safe_load(path.read_text())["cases"]
+    )
+
+
+@pytest.mark.parametrize("number", range(1, 13))
+def test_every_named_test_of_the_issue_has_a_check_level_case(number: int) -> None:
+    names = _case_names()
+    assert any(name.startswith(f"test {number}:") for name in names), number
+
+
+# ------------------------------------------------------------------ defaults and schema
+
+
+def test_policy_defaults_match_the_module_defaults() -> None:
+    policy = default_policy()
+    assert policy["business_hours"] == dict(DEFAULT_BUSINESS_HOURS)
+    assert tuple(policy["closing_phrases"]) == DEFAULT_CLOSING_PHRASES
+    assert policy["automation_sources"] == []
+    assert policy["automated_replies_answer"] is False
+
+
+def test_config_schema_inlines_the_business_hours_schema_unchanged() -> None:
+    inlined = load_schema("config.schema.json")["$defs"]["business_hours"]
+    assert inlined == json.loads((SCHEMA_DIR / "business_hours.schema.json").read_text())
+    assert load_schema("config.schema.json")["$defs"]["policy"]["properties"]["business_hours"]
+
+
+def test_default_policy_validates_as_a_top_level_policy(write_config, write_bundle_file) -> None:
+    write_bundle_file("acme.jsonl", healthy_account())
+    policy = json.dumps(default_policy())
+    path = write_config(
+        f"policy: {policy}\n"
+        "clients: [{name: acme, accounts: [{platform: x, handle: AcmeHelp, source: acme.jsonl}]}]"
+    )
+    load_config(path, REGISTRY)
+
+
+# ------------------------------------------------------------------ calendar config errors
+
+
+def _config(body: str) -> str:
+    return body + (
+        "clients:\n"
+        "  - name: acme\n"
+        "    accounts:\n"
+        "      - {platform: x, handle: AcmeHelp, source: acme.jsonl}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("hours", "key", "message"),
+    [
+        ("{timezone: Mars/Base, weekly: {mon: [['09:00', '17:00']]}}", "timezone", "unknown"),
+        ("{timezone: UTC, weekly: {mon: []}}", "weekly", "no open time"),
+        ("{timezone: UTC, weekly: {mon: [['09:00', '09:00']]}}", "weekly.mon[0]", "start equals"),
+        (
+            "{timezone: UTC, weekly: {mon: [['09:00', '17:00']]}, holidays: {country: XX}}",
+            "holidays.country",
+            "unknown country",
+        ),
+    ],
+)
+def test_a_calendar_error_is_a_config_error_with_file_line_and_key(
+    write_config, write_bundle_file, hours: str, key: str, message: str
+) -> None:
+    write_bundle_file("acme.jsonl", healthy_account())
+    path = write_config(_config(f"policy:\n  fail_on: high\n  business_hours: {hours}\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, REGISTRY)
+    assert str(caught.value).startswith(f"{path}:3: policy.business_hours.{key}: ")
+    assert message in str(caught.value)
+    code, _, err = run_cli(["config", "validate", str(path)])
+    assert code == 2 and f"policy.business_hours.{key}" in err
+
+
+def test_an_account_calendar_error_points_at_the_account(write_config, write_bundle_file) -> None:
+    write_bundle_file("acme.jsonl", healthy_account())
+    path = write_config(
+        "clients:\n"
+        "  - name: acme\n"
+        "    accounts:\n"
+        "      - platform: x\n"
+        "        handle: AcmeHelp\n"
+        "        source: acme.jsonl\n"
+        "        policy:\n"
+        "          business_hours:\n"
+        "            timezone: Nowhere/City\n"
+        "            weekly: {mon: [['09:00', '17:00']]}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, REGISTRY)
+    assert caught.value.line == 9
+    assert caught.value.key == "clients[0].accounts[0].policy.business_hours.timezone"
+
+
+def test_a_more_specific_calendar_replaces_the_inherited_one(
+    write_config, write_bundle_file
+) -> None:
+    write_bundle_file("acme.jsonl", healthy_account())
+    path = write_config(
+        "policy:\n"
+        "  business_hours: {timezone: UTC, weekly: {mon: [['09:00', '17:00']], "
+        "sat: [['10:00', '14:00']]}, holidays: {country: GB}}\n"
+        "clients:\n"
+        "  - name: acme\n"
+        "    policy: {business_hours: {timezone: Europe/Paris, weekly: {tue: [['08:00', '12:00']]}}}\n"
+        "    accounts:\n"
+        "      - {platform: x, handle: AcmeHelp, source: acme.jsonl}\n"
+    )
+    config = load_config(path, REGISTRY)
+    policy = EffectivePolicy.resolve(config, config.accounts()[0], REGISTRY)
+    assert policy.raw["business_hours"] == {
+        "timezone": "Europe/Paris",
+        "weekly": {"tue": [["08:00", "12:00"]]},
+    }
+
+
+def test_from_profile_alone_is_a_valid_calendar_policy() -> None:
+    validate_business_hours({"from_profile": True})
+    validate_business_hours({"from_profile": True, "holidays": {"country": "US"}})
+    with pytest.raises(CalendarError, match=r"holidays\.country"):
+        validate_business_hours({"from_profile": True, "holidays": {"country": "XX"}})
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def test_median_and_p90_are_the_usual_ones() -> None:
+    values = [float(v) for v in range(1, 11)]
+    assert statistics.median(values) == 5.5
+    assert p90(values) == pytest.approx(9.1)  # numpy.percentile(values, 90), linear
+    assert p90([7.0]) == 7.0
+    assert p90([10.0, 20.0]) == pytest.approx(19.0)
+
+
+def test_distribution_counts_unanswered_breaches_as_missed() -> None:
+    result = distribution([10.0, 50.0, 70.0], target=60, judged=4)
+    assert result == {"median": 50.0, "p90": 66.0, "max": 70.0, "within_target": 0.5}
+    assert distribution([], 60, 0) == {
+        "median": None,
+        "p90": None,
+        "max": None,
+        "within_target": None,
+    }
+
+
+# ------------------------------------------------------------------ clocks
+
+
+def test_stopwatch_business_time_and_deadline() -> None:
+    calendar = BusinessCalendar.from_config(OFFICE)
+    friday = datetime.fromisoformat("2026-11-06T16:30:00-05:00")
+    end = datetime.fromisoformat("2026-11-16T00:00:00+00:00")
+    watch = Stopwatch(calendar, end, 60)
+    monday = datetime.fromisoformat("2026-11-09T09:30:00-05:00")
+    assert watch.judge(friday, monday) == (MET, 60.0, (monday - friday) / timedelta(minutes=1))
+    assert watch.judge(friday, monday + timedelta(minutes=1))[0] == LATE
+    assert watch.judge(friday, None) == (UNANSWERED, None, None)
+    late_friday = friday + timedelta(days=7)  # due Monday 16 November 09:30, after the end
+    assert watch.judge(late_friday, None) == (PENDING, None, None)
+    assert watch.judge(late_friday, end + timedelta(hours=10)) == (PENDING, None, None)
+
+
+def test_stopwatch_always_open_is_wall_clock() -> None:
+    end = datetime(2026, 11, 16, tzinfo=UTC)
+    watch = Stopwatch(BusinessCalendar.always_open(), end, 60)
+    start = end - timedelta(hours=3)
+    assert watch.judge(start, start + timedelta(minutes=45)) == (MET, 45.0, 45.0)
+    assert watch.judge(end - timedelta(minutes=59), None)[0] == PENDING
+    assert watch.judge(end - timedelta(minutes=60), None)[0] == UNANSWERED
+    assert watch.waited(start) == 180.0
+
+
+@pytest.mark.parametrize(
+    ("text", "closing"),
+    [
+        ("thanks!", True),
+        ("@AcmeHelp Thank you so much 🙏🙏", True),
+        ("ok thanks, bye", True),
+        ("great, solved.", True),
+        ("Cheers @AcmeHelp https://t.co/x1", True),
+        ("👍", True),
+        ("???", False),
+        ("thanks, still broken", False),
+        ("thanks but where is my refund", False),
+        ("not fixed", False),
+        ("ok", True),
+    ],
+)
+def test_closing_phrases(text: str, closing: bool) -> None:
+    assert ClosingPhrases(DEFAULT_CLOSING_PHRASES).only_closing(text) is closing
+
+
+def test_closing_phrases_come_from_the_list_given() -> None:
+    phrases = ClosingPhrases(["merci", "à bientôt"])
+    assert phrases.only_closing("Merci ! À bientôt")
+    assert not phrases.only_closing("thanks")
+
+
+# ------------------------------------------------------------------ calendar choice, activity
+
+
+def _context(
+    policy: dict[str, Any],
+    posts: list[Post] = (),
+    bio: str | None = None,  # type: ignore[assignment]
+) -> AuditContext:
+    data = AccountData(key=AccountKey("x", "AcmeHelp"), posts=list(posts))
+    if bio is not None:
+        data.profile = Profile(platform="x", account="AcmeHelp", bio=bio)
+    check = REGISTRY.get("RSP002")
+    return AuditContext(
+        account=data,
+        window=Window(start=END - timedelta(days=14), end=END, complete=True),
+        check=check,
+        params=check.defaults,
+        severity=check.severity,
+        policy={"exclude_authors": frozenset(), **policy},
+    )
+
+
+def test_calendar_from_the_profile_keeps_the_policy_closures() -> None:
+    ctx = _context(
+        {"business_hours": {"from_profile": True, "closed_dates": ["2026-11-10"]}},
+        bio="We reply Mon-Fri 9am-5pm ET",
+    )
+    choice = calendar_choice(ctx)
+    assert choice.source == "profile" and choice.note is None
+    tuesday_ten = datetime.fromisoformat("2026-11-10T10:00:00-05:00")
+    assert not choice.calendar.is_open(tuesday_ten)
+    assert choice.calendar.is_open(tuesday_ten + timedelta(days=1))
+
+
+def test_calendar_from_the_profile_falls_back_to_the_policy_hours() -> None:
+    ctx = _context({"business_hours": {"from_profile": True, **OFFICE}}, bio="Acme support")
+    choice = calendar_choice(ctx)
+    assert choice.source == "policy"
+    assert choice.note is not None and "policy's hours" in choice.note
+
+
+def test_activity_is_in_local_time_and_finds_the_busiest_hour() -> None:
+    tokyo = {"timezone": "Asia/Tokyo", "weekly": {"sun": [["08:00", "18:00"]]}}
+    saturday_utc = datetime(2026, 11, 14, 23, 30, tzinfo=UTC)  # Sunday 08:30 in Tokyo
+    posts = [
+        Post(
+            id=str(i),
+            author=f"c{i}",
+            by_brand=False,
+            created_at=saturday_utc + timedelta(minutes=i),
+            text="@AcmeHelp help",
+        )
+        for i in range(3)
+    ] + [
+        Post(
+            id="9",
+            author="d",
+            by_brand=False,
+            created_at=saturday_utc + timedelta(hours=5),
+            text="@AcmeHelp again",
+        )
+    ]
+    result = activity(_context({"business_hours": tokyo}, posts))
+    assert result["timezone"] == "Asia/Tokyo"
+    sunday = result["weekdays"].index("sun")
+    assert result["customer_posts"][sunday][8] == 3
+    assert result["customer_posts"][sunday][13] == 1
+    assert sum(map(sum, result["customer_posts"])) == 4
+    assert result["most_active"]["weekday_hour"] == {"weekday": "sun", "hour": 8, "posts": 3}
+    assert result["most_active"]["top_hours"] == [8, 13]
+
+
+# ------------------------------------------------------------------ end to end
+
+
+def test_audit_with_business_hours_end_to_end(write_config, write_bundle_file, tmp_path) -> None:
+    friday = "2026-11-06T16:30:00-05:00"
+    records = [
+        profile(bio="We reply Mon-Fri 9am-5pm ET. Need help? DM us"),
+        window(),
+        post("1", "ann", 0, "@AcmeHelp the app logs me out", created_at=friday),
+        post(
+            "2",
+            "AcmeHelp",
+            0,
+            "@ann which phone?",
+            in_reply_to="1",
+            thread="1",
+            created_at="2026-11-09T09:20:00-05:00",
+        ),
+        post("3", "ben", 0, "@AcmeHelp refund?", created_at="2026-11-10T10:00:00-05:00"),
+        post(
+            "4",
+            "AcmeHelp",
+            0,
+            "@ben checking",
+            in_reply_to="3",
+            thread="3",
+            created_at="2026-11-10T12:00:00-05:00",
+        ),
+    ]
+    write_bundle_file("acme.jsonl", records)
+    path = write_config(
+        "output: {dir: out}\n"
+        "store: {path: out/history.sqlite}\n"
+        "policy: {select: [RSP002, PRF], business_hours: {from_profile: true}}\n"
+        + _config("").replace("clients:\n", "clients:\n", 1)
+    )
+    code, _, err = run_cli(["run", str(path), "--quiet"])
+    assert code in (0, 1), err
+    report = read_reports(tmp_path / "out")["acme"]
+    account = report["clients"][0]["accounts"][0] if "clients" in report else report["accounts"][0]
+    checks = {c["id"]: c for c in account["checks"]}
+    rsp002 = checks["RSP002"]
+    assert rsp002["status"] == "fail"
+    assert [f["evidence_id"] for f in rsp002["findings"]] == ["3"]
+    assert rsp002["metrics"]["calendar"]["source"] == "profile"
+    assert rsp002["metrics"]["business_minutes"]["median"] == pytest.approx((50 + 120) / 2)
+    assert checks["PRF001"]["status"] == "pass" and checks["PRF002"]["status"] == "pass"
