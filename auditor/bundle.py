@@ -18,6 +18,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -278,13 +279,15 @@ def record_key(record: Any) -> AccountKey:
 
 def add_record(data: AccountData, record: Mapping[str, Any]) -> None:
     """Validate one record and add it to its account; raises RecordError."""
-    kind = record["kind"]
+    kind = record.get("kind")
     if kind == "post":
         data.posts.append(post_from_record(record))
     elif kind == "profile":
         data.profile = profile_from_record(record)
     elif kind == "conversation":
         data.conversations.append(conversation_from_record(record))
+    elif kind != "window":
+        raise RecordError(f"'kind' must be one of conversation, post, profile, window: {kind!r}")
     else:
         window = window_from_record(record)
         if data.window is not None:
@@ -392,49 +395,87 @@ class BundleIndex:
 
 
 def index_bundle(path: Path) -> BundleIndex:
-    """The first pass: hash the file and find where each account's lines are."""
+    """The first pass: hash the file and find where each account's lines are.
+
+    The hash is computed on a thread (hashlib lets go of the GIL) while the lines are scanned;
+    a post line that starts with the previous line's account prefix is counted without even
+    the prefix regex, since grouped bundles are made of long runs of them.
+    """
     index = BundleIndex(path=path)
-    sha = hashlib.sha256()
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        digest = hasher.submit(file_sha256, path)
+        _scan(index, _lines(path))
+        try:
+            index.sha256 = digest.result()
+        except OSError as error:
+            raise BundleError(f"{path}: cannot read bundle: {error}") from None
+    return index
+
+
+def _post_prefix(key: AccountKey) -> bytes:
+    return b'{"kind":"post","platform":"%s","account":"%s"' % (
+        key.platform.encode(),
+        key.account.encode(),
+    )
+
+
+def _scan(index: BundleIndex, lines: Iterator[bytes]) -> None:
     spans = index.spans
-    offset = number = 0
-    current: AccountKey | None = None
-    for number, line in enumerate(_lines(path), start=1):
-        sha.update(line)
-        start, offset = offset, offset + len(line)
+    offset = number = last_number = last_end = 0
+    key: AccountKey | None = None
+    span: AccountSpan | None = None
+    fast: bytes | None = None  # the post-line prefix of the account of the line before
+    for number, line in enumerate(lines, start=1):
+        start = offset
+        offset += len(line)
+        if fast is not None and line.startswith(fast):
+            last_number, last_end = number, offset
+            continue
+        if span is not None and last_number > span.last_line:
+            span.last_line, span.end = last_number, last_end
         if not line.strip():
             continue
+        fast = None
         try:
-            key = _line_key(line)
+            line_key = _line_key(line)
         except RecordError as error:
-            index.unattributed.append(LineError(path, number, str(error)))
+            index.unattributed.append(LineError(index.path, number, str(error)))
             continue
-        span = spans.get(key)
-        if span is None:
-            spans[key] = AccountSpan(number, number, start, offset)
+        line_span = spans.get(line_key)
+        if line_span is None:
+            line_span = spans[line_key] = AccountSpan(number, number, start, offset)
         else:
-            if key != current:
+            if line_key != key:
                 index.grouped = False
-            span.last_line, span.end = number, offset
-        current = key
+            line_span.last_line, line_span.end = number, offset
+        key, span = line_key, line_span
+        last_number, last_end = number, offset
+        if _fast_key(line) is not None:
+            fast = _post_prefix(line_key)
+    if span is not None and last_number > span.last_line:
+        span.last_line, span.end = last_number, last_end
     index.lines = number
-    # The lines of a plain file are its bytes; a compressed one is hashed as stored.
-    index.sha256 = file_sha256(path) if path.suffix == ".gz" else sha.hexdigest()
-    return index
 
 
 def _parse_line(
     path: Path, number: int, line: bytes, accounts: dict[AccountKey, AccountData]
 ) -> AccountData | None:
     """Add one line to its account; a line of no account is skipped (the index listed it)."""
+    key = _fast_key(line)
     try:
         record = orjson.loads(line)
-        key = record_key(record)
-    except (orjson.JSONDecodeError, RecordError):
-        return None
+        if key is None:
+            key = record_key(record)
+    except (orjson.JSONDecodeError, RecordError) as error:
+        if key is None:
+            return None
+        record, problem = None, f"not JSON: {error}"
     data = accounts.get(key)
     if data is None:
         data = accounts[key] = AccountData(key=key)
     try:
+        if record is None:
+            raise RecordError(problem)
         add_record(data, record)
     except RecordError as error:
         _note(data, LineError(path, number, f"{key}: {error}"))
@@ -488,8 +529,8 @@ def read_span(index: BundleIndex, key: AccountKey) -> AccountData:
     except OSError as error:
         raise BundleError(f"{index.path}: cannot read bundle: {error.strerror or error}") from None
     accounts = {key: AccountData(key=key)}
-    # Split as file iteration does (on newlines only), so line numbers agree with read_bundle.
-    for number, line in enumerate(block.split(b"\n"), start=span.first_line):
+    # Lines as file iteration gives them, so that numbers and messages agree with read_bundle.
+    for number, line in enumerate(io.BytesIO(block), start=span.first_line):
         if line.strip():
             _parse_line(index.path, number, line, accounts)
     return _with_unattributed(accounts[key], index.unattributed)

@@ -633,7 +633,8 @@ def _open(path: str) -> sqlite3.Connection:
     try:
         # isolation_level=None: the store issues BEGIN/COMMIT itself, so a transaction spans
         # exactly one public call.
-        connection = sqlite3.connect(path, isolation_level=None)
+        # Parallel audits write from several processes: wait for the lock rather than fail.
+        connection = sqlite3.connect(path, isolation_level=None, timeout=120)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open history store {path}: {exc}") from exc
     try:

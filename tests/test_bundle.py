@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from auditor.bundle import (
@@ -14,6 +16,7 @@ from auditor.bundle import (
     RecordError,
     account_records,
     add_record,
+    dump_record,
     index_bundle,
     read_bundle,
     read_span,
@@ -256,3 +259,76 @@ def test_demo_bundle_is_valid_against_schema(tmp_path):
         errors = list(VALIDATOR.iter_errors(json.loads(json.dumps(record, default=str))))
         assert not errors, (record, errors[0].message)
         _parse(record)
+
+
+def test_truncated_line_of_a_known_account_counts_against_it(tmp_path, write_bundle_file):
+    path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2][:60] + b"\n"  # cut mid-record: the account prefix survives
+    lines[3] = lines[3].replace(b'"kind":"post"', b'"kind":"tweet"')
+    path.write_bytes(b"".join(lines))
+    index = index_bundle(path)
+    assert not index.unattributed
+    accounts = {d.account: d for d in read_bundle(index)}
+    acme = accounts["AcmeHelp"]
+    assert acme.invalid_records == 2 and not accounts["GloboCare"].errors
+    assert acme.errors[0].startswith(f"{path}:3: x:AcmeHelp: not JSON")
+    assert acme.errors[1] == (
+        f"{path}:4: x:AcmeHelp: 'kind' must be one of conversation, post, profile, window: 'tweet'"
+    )
+    assert read_span(index, AccountKey("x", "AcmeHelp")) == acme
+
+
+def _reference_index(path):
+    """The index worked out the plain way: every line parsed on its own."""
+    spans, grouped, previous, unattributed = {}, True, None, []
+    offset = 0
+    for number, line in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
+        start, offset = offset, offset + len(line)
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            key = AccountKey(str(record["platform"]), str(record["account"]))
+        except (ValueError, KeyError, TypeError):
+            unattributed.append(number)
+            continue
+        if key in spans:
+            grouped = grouped and key == previous
+            spans[key] = (spans[key][0], number, spans[key][2], offset)
+        else:
+            spans[key] = (number, number, start, offset)
+        previous = key
+    return spans, grouped, unattributed
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.sampled_from(["A", "B", "Acme", "AcmeX"]), st.sampled_from(["post", "window"])
+            ),
+            st.sampled_from(["blank", "broken"]),
+        ),
+        max_size=25,
+    )
+)
+def test_index_agrees_with_parsing_every_line(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("idx") / "b.jsonl"
+    out = []
+    for item in lines:
+        if item == "blank":
+            out.append(b"\n")
+        elif item == "broken":
+            out.append(b'{"kind": "post", "platf\n')
+        else:
+            account, kind = item
+            record = post("1", "ann", 1, account=account) if kind == "post" else window(account)
+            out.append(dump_record(record))
+    path.write_bytes(b"".join(out))
+    index = index_bundle(path)
+    spans, grouped, unattributed = _reference_index(path)
+    assert {k: (s.first_line, s.last_line, s.start, s.end) for k, s in index.spans.items()} == spans
+    assert index.grouped == grouped
+    assert [e.line for e in index.unattributed] == unattributed
