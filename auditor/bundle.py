@@ -536,6 +536,20 @@ def read_span(index: BundleIndex, key: AccountKey) -> AccountData:
     return _with_unattributed(accounts[key], index.unattributed)
 
 
+def accounts_from_records(records: Iterable[Mapping[str, Any]]) -> Iterator[AccountData]:
+    """Accounts from records grouped by account (as sources other than bundles produce them)."""
+    data: AccountData | None = None
+    for record in records:
+        key = record_key(record)
+        if data is None or data.key != key:
+            if data is not None:
+                yield data
+            data = AccountData(key=key)
+        add_record(data, record)
+    if data is not None:
+        yield data
+
+
 def _with_unattributed(data: AccountData, errors: list[LineError]) -> AccountData:
     # A line that names no account could have been any account's: none of them is whole.
     for error in errors:

@@ -18,11 +18,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.bundle import BundleError, BundleIndex, index_bundle, read_bundle, read_span
+from auditor.bundle import (
+    BundleError,
+    BundleIndex,
+    accounts_from_records,
+    file_sha256,
+    index_bundle,
+    read_bundle,
+    read_span,
+)
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
 from auditor.model import AccountData, AccountKey, Post, Window
@@ -36,6 +45,7 @@ from auditor.result import (
     Coverage,
     InputFile,
 )
+from auditor.sources.twcs import TwcsStats, iter_twcs_records
 from auditor.store import FindingRecord, HistoryStore, PostObservation
 
 
@@ -352,9 +362,11 @@ class Engine:
             checks={c.id: c.version for c in self.registry},
         )
         by_path: dict[Path, list[AccountConfig]] = {}
+        twcs_paths: dict[Path, list[AccountConfig]] = {}
         for account in accounts:
             assert account.source.path is not None
-            by_path.setdefault(account.source.path, []).append(account)
+            sources = twcs_paths if account.source.type == "twcs" else by_path
+            sources.setdefault(account.source.path, []).append(account)
 
         results: dict[AccountKey, AccountResult] = {}
         indexes: list[BundleIndex] = []
@@ -378,7 +390,10 @@ class Engine:
         if self.store is not None:
             self.store.begin_run(result.run_id, self.config.sha256, __version__, started)
         newest: datetime | None = None
-        for audited in self._audit_all(indexes, by_path, result):
+        audits = chain(
+            self._audit_all(indexes, by_path, result), self._audit_twcs(twcs_paths, result)
+        )
+        for audited in audits:
             if self.store is not None and not audited.recorded:
                 record(self.store, result.run_id, audited)
             results[AccountKey(audited.result.platform, audited.result.account)] = audited.result
@@ -429,6 +444,40 @@ class Engine:
                     yield self.audit(data)
             except BundleError as error:
                 result.input_errors.append(str(error))
+
+    def _audit_twcs(
+        self, paths: dict[Path, list[AccountConfig]], result: AuditResult
+    ) -> Iterator[Audited]:
+        """Accounts read from files in the layout of the public twcs dataset."""
+        for path, accounts in paths.items():
+            stats = TwcsStats()
+            wanted = {a.handle.lower(): a for a in accounts}
+            try:
+                records = list(iter_twcs_records(path, wanted, stats))
+                result.inputs.append(InputFile(str(path), file_sha256(path)))
+            except (OSError, ValueError) as error:
+                message = f"{path}: cannot read twcs file: {error}"
+                result.input_errors.append(message)
+                for account in accounts:
+                    yield Audited(self._error_result(account, [message]), None, [], [])
+                continue
+            seen = set()
+            for data in accounts_from_records(records):
+                # The dataset spells a handle its own way; the config's account is the one audited.
+                account = wanted[data.account.lower()]
+                data.key = account.key
+                seen.add(account.handle.lower())
+                if stats.rows_unreadable and data.window is not None:
+                    # The rows that could not be read may have been this brand's.
+                    data.window.complete = False
+                    data.window.reason = f"{stats.rows_unreadable} rows of {path} could not be read"
+                    data.errors.extend(stats.unreadable_examples)
+                yield self.audit(data)
+            for handle, account in wanted.items():
+                if handle not in seen:
+                    message = f"{path}: no tweets by brand {account.handle}"
+                    result.input_errors.append(message)
+                    yield Audited(self._error_result(account, [message]), None, [], [])
 
     def _audit_parallel(self, tasks: list[_Task]) -> Iterator[Audited]:
         global _WORKER_ENGINE

@@ -449,3 +449,43 @@ def test_parallel_audit_gives_the_sequential_result(tmp_path, write_config, monk
     assert parallel[1]["posts"] == sequential[1]["posts"]
     assert parallel[1]["findings"] == sequential[1]["findings"]
     assert sum(len(c.findings) for a in sequential[0].accounts() for c in a.checks) > 0
+
+
+TWCS_DATA = Path(__file__).parent / "data" / "twcs"
+
+
+def test_twcs_source_is_audited_and_unreadable_rows_make_it_incomplete(write_config, tmp_path):
+    clean, messy = TWCS_DATA / "twcs_indexed.csv", TWCS_DATA / "twcs_bom_crlf.csv"
+    config = write_config(f"""
+        output: {{dir: out}}
+        store: {{path: out/h.sqlite}}
+        policy: {{select: [RSP001]}}
+        clients:
+          - name: real
+            accounts:
+              - {{platform: x, handle: acmehelp, source: {{type: twcs, path: {clean}}}}}
+              - {{platform: x, handle: ShipFastCare, source: {{type: twcs, path: {messy}}}}}
+    """)
+    code, _, err = run_cli(["run", str(config)])
+    assert code == 3, err  # a row of the messy file could not be read: never a pass
+    report = read_reports(tmp_path / "out")["real"]
+    clean_account, messy_account = report["accounts"]
+    assert clean_account["account"] == "acmehelp" and clean_account["status"] == "pass"
+    assert clean_account["coverage"]["complete"] is None  # a dataset says nothing of completeness
+    assert messy_account["status"] == "incomplete"
+    assert "1 rows of" in messy_account["coverage"]["reason"]
+    assert any("not a date" in e for e in messy_account["errors"])
+    assert {i["path"] for i in report["inputs"]} == {str(clean), str(messy)}
+
+
+def test_twcs_source_without_the_brand_is_bad_input(write_config):
+    config = write_config(f"""
+        output: {{dir: out}}
+        store: {{path: out/h.sqlite}}
+        clients:
+          - name: real
+            accounts:
+              - {{platform: x, handle: NoSuchBrand, source: {{type: twcs, path: {TWCS_DATA / "twcs_indexed.csv"}}}}}
+    """)
+    code, _, err = run_cli(["run", str(config)])
+    assert code == 2 and "no tweets by brand NoSuchBrand" in err
