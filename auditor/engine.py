@@ -34,7 +34,7 @@ from auditor.bundle import (
 )
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
-from auditor.model import AccountData, AccountKey, Post, Window
+from auditor.model import OBSERVABLES, AccountData, AccountKey, Post, Window
 from auditor.registry import Registry
 from auditor.result import (
     ACCOUNT_STATUS_ORDER,
@@ -198,7 +198,22 @@ def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage
         reason=window.reason if window else None,
         observes=None if window is None or window.observes is None else sorted(window.observes),
         invalid_records=data.invalid_records,
+        pages=_pages(window),
+        not_observable=_not_observable(window),
     )
+
+
+def _not_observable(window: Window | None) -> list[str]:
+    """What the source said it could not see; nothing when it did not say (face value)."""
+    if window is None or window.observes is None:
+        return []
+    return sorted(OBSERVABLES - window.observes)
+
+
+def _pages(window: Window | None) -> int | None:
+    """The pages a fetch read, as its window record says (``pages`` is an extra key)."""
+    pages = window.extra.get("pages") if window is not None else None
+    return pages if isinstance(pages, int) and not isinstance(pages, bool) and pages >= 0 else None
 
 
 def _observations(posts: Iterable[Post]) -> list[PostObservation]:
@@ -292,7 +307,7 @@ def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
 
 @contextmanager
 def _cycle_collector_paused() -> Iterator[None]:
-    """Pause the cycle collector for the audit; collect once at the end.
+    """Pause the cycle collector for the audit.
 
     An audit allocates millions of small objects that live until their account is done, and
     none of them form cycles: every automatic collection rescans them all for nothing, which
@@ -305,7 +320,6 @@ def _cycle_collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-        gc.collect()
 
 
 def default_workers() -> int:

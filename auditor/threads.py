@@ -65,6 +65,10 @@ class ThreadIndex:
                 yield engagement, post
 
 
+def _created(post: Post) -> datetime:
+    return post.created_at
+
+
 def analyse(
     data: AccountData,
     excluded_authors: Collection[str] = (),
@@ -77,13 +81,14 @@ def analyse(
     excluded = {a.lower().lstrip("@") for a in excluded_authors}
     mentions_brand = mention_pattern(brand).search
     threads: dict[str, list[Post]] = defaultdict(list)
-    for post in data.posts:
+    # Sorting the account once (nearly free: sources write posts in time order) leaves every
+    # thread in time order too.
+    for post in sorted(data.posts, key=_created):
         threads[post.thread_id].append(post)
 
     engagements: list[Engagement] = []
     customer_posts = not_addressed = excluded_posts = automated = spam = 0
     for thread_id, posts in threads.items():
-        posts.sort(key=lambda p: p.created_at)
         by_id = {p.id: p for p in posts}
         root = by_id.get(thread_id)
         per_customer: dict[str, Engagement] = {}

@@ -83,7 +83,7 @@ def client_report(result: AuditResult, client: ClientResult) -> dict[str, Any]:
 def render(result: AuditResult, client: ClientResult) -> bytes:
     return (
         orjson.dumps(
-            client_report(result, client), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+            client_report(result, client), option=orjson.OPT_NON_STR_KEYS
         )
         + b"\n"
     )
