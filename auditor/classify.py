@@ -390,9 +390,7 @@ def _classify_pool_chunk(bounds: tuple[int, int]) -> list[_ClassificationRow]:
     rows: list[_ClassificationRow] = []
     for normalised, has_link in keys[bounds[0] : bounds[1]]:
         result = classifier._classify_key(normalised, has_link)
-        rows.append(
-            (result.label, result.sentiment, result.language, result.help_page_answerable)
-        )
+        rows.append((result.label, result.sentiment, result.language, result.help_page_answerable))
     return rows
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import yaml
 
 from auditor import __version__
 from auditor.check import SEVERITIES
-from auditor.config import ConfigError, EffectivePolicy, load_config
+from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
 from auditor.registry import Registry, RegistryError, load_registry
-from auditor.result import EXIT_BAD_INPUT
+from auditor.result import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
+from auditor.secrets import install_log_redaction
+
+if TYPE_CHECKING:
+    from auditor.fetch import FetchReport
+    from auditor.store import HistoryStore
 
 app = typer.Typer(
     help="Audit how brands run customer service on social media.",
@@ -61,6 +67,126 @@ def _main(
     ] = False,
 ) -> None:
     """Audit how brands run customer service on social media."""
+    _guard_logs()
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (test runners swap it)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def _guard_logs() -> None:
+    """Warnings go to stderr, and no log line can carry a token (redacted on every handler)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = _StderrHandler()
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    install_log_redaction(root)
+
+
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print, per api account, the requests a fetch would make and the share of each "
+        "rate limit they would use; make none.",
+    ),
+]
+
+
+def _load(config_path: Path, checks_dir: list[Path] | None) -> tuple[Registry, Config]:
+    registry = _registry(checks_dir)
+    try:
+        return registry, load_config(config_path, registry)
+    except ConfigError as error:
+        fail(str(error))
+
+
+def _chosen_accounts(
+    config: Config, clients: list[str] | None, accounts: list[str] | None = None
+) -> list[AccountConfig]:
+    """The config's accounts, narrowed by --client and --account PLATFORM:HANDLE."""
+    unknown = sorted(set(clients or ()) - {c.name for c in config.clients})
+    if unknown:
+        fail(f"--client {unknown[0]!r} is not in {config.path}")
+    chosen = [a for a in config.accounts() if not clients or a.client in clients]
+    if accounts:
+        wanted = []
+        for text in accounts:
+            platform, _, handle = text.partition(":")
+            matches = [
+                a
+                for a in chosen
+                if a.platform == platform.lower() and a.handle.lower() == handle.lower()
+            ]
+            if not handle or not matches:
+                fail(f"--account {text!r}: no such account (PLATFORM:HANDLE, e.g. x:AcmeHelp)")
+            wanted += [a for a in matches if a not in wanted]
+        chosen = wanted
+    return chosen
+
+
+def _open_store(config: Config) -> HistoryStore:
+    from auditor.store import HistoryStore, StoreError
+
+    try:
+        config.store_path.parent.mkdir(parents=True, exist_ok=True)
+        return HistoryStore(config.store_path, config.retention_days)
+    except (StoreError, OSError) as error:
+        fail(f"history store {config.store_path}: {error}")
+
+
+def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
+    from auditor import fetch
+    from auditor.store import HistoryStore, StoreError
+
+    store = None
+    if config.store_path.is_file():  # read cursors and kept posts; never create a store
+        try:
+            store = HistoryStore(config.store_path, config.retention_days)
+        except StoreError:
+            store = None
+    try:
+        plans = fetch.dry_run(config, accounts, clock=fetch.default_clock(), store=store)
+    finally:
+        if store is not None:
+            store.close()
+    typer.echo(fetch.render_dry_run(plans))
+    for account in accounts:
+        if account.source.type != "api":
+            typer.echo(f"{account.client} / {account.key}: reads {account.source.path}")
+
+
+def _fetch(
+    config: Config, store: HistoryStore, accounts: list[AccountConfig], quiet: bool
+) -> FetchReport:
+    from auditor import fetch
+    from auditor.store import StoreError
+
+    show_progress = not quiet and sys.stdout.isatty()
+
+    def progress(done: fetch.AccountFetch, count: int, total: int) -> None:
+        typer.echo(f"[{count}/{total}] fetched {fetch.describe(done)}")
+
+    try:
+        return fetch.fetch_api_accounts(
+            config,
+            store,
+            accounts,
+            clock=fetch.default_clock(),
+            progress=progress if show_progress else None,
+        )
+    except StoreError as error:
+        fail(f"history store {config.store_path}: {error}")
 
 
 @app.command()
@@ -87,29 +213,26 @@ def run(
         int | None,
         typer.Option(min=1, help="Processes that audit accounts in parallel (default: cores)."),
     ] = None,
+    dry_run: DryRun = False,
 ) -> None:
-    """Audit every account in CONFIG, print a table, write reports; exit 0/1/2/3."""
+    """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
+    exit 0/1/2/3."""
     from auditor.engine import Engine
-    from auditor.store import HistoryStore, StoreError
     from reports import WRITERS, terminal
 
     if fail_on is not None and fail_on not in SEVERITIES:
         fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
-    registry = _registry(checks_dir)
-    try:
-        config = load_config(config_path, registry)
-    except ConfigError as error:
-        fail(str(error))
-    unknown = sorted(set(client or ()) - {c.name for c in config.clients})
-    if unknown:
-        fail(f"--client {unknown[0]!r} is not in {config_path}")
-    try:
-        config.store_path.parent.mkdir(parents=True, exist_ok=True)
-        store = HistoryStore(config.store_path, config.retention_days)
-    except (StoreError, OSError) as error:
-        fail(f"history store {config.store_path}: {error}")
+    registry, config = _load(config_path, checks_dir)
+    chosen = _chosen_accounts(config, client)
+    if dry_run:
+        _print_dry_run(config, chosen)
+        raise typer.Exit(EXIT_OK)
+    store = _open_store(config)
+    fetched: FetchReport | None = None
     try:
         with store:
+            if any(a.source.type == "api" for a in chosen):
+                fetched = _fetch(config, store, chosen, quiet)
             engine = Engine(
                 config,
                 registry,
@@ -131,11 +254,57 @@ def run(
     for message in result.input_errors:
         typer.echo(f"error: {message}", err=True)
     code = result.exit_code()
+    if fetched is not None and fetched.incomplete:
+        for account in fetched.incomplete:
+            typer.echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
+        if code == EXIT_OK:
+            code = EXIT_INCOMPLETE
     if not quiet:
         for path in written:
             typer.echo(f"wrote {path}")
         typer.echo(f"exit {code}")
     raise typer.Exit(code)
+
+
+@app.command("fetch")
+def fetch_command(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The audit config (YAML).")],
+    client: Annotated[
+        list[str] | None, typer.Option(help="Fetch only this client's accounts (repeatable).")
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PLATFORM:HANDLE", help="Fetch only this account (repeatable)."),
+    ] = None,
+    dry_run: DryRun = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    checks_dir: ChecksDirs = None,
+) -> None:
+    """Fetch the api accounts of CONFIG into bundles (the canonical format), without auditing,
+    so that CI can replay the audit; exit 0, 2 (bad config) or 3 (some account incomplete)."""
+    _, config = _load(config_path, checks_dir)
+    chosen = _chosen_accounts(config, client, account)
+    if account and any(a.source.type != "api" for a in chosen):
+        other = next(a for a in chosen if a.source.type != "api")
+        fail(f"--account {other.key}: its source is {other.source.type}, not api: nothing to fetch")
+    if dry_run:
+        _print_dry_run(config, chosen)
+        raise typer.Exit(EXIT_OK)
+    with _open_store(config) as store:
+        report = _fetch(config, store, chosen, quiet)
+    if not report.accounts and not quiet:
+        typer.echo("no account with source {type: api}: nothing to fetch")
+    if not quiet and not sys.stdout.isatty():  # on a terminal, progress said it already
+        from auditor.fetch import describe
+
+        for done in report.accounts:
+            typer.echo(f"fetched {describe(done)}")
+    for done in report.incomplete:
+        typer.echo(f"incomplete fetch: {done.key}: {done.reason}", err=True)
+    if not quiet:
+        for done in report.accounts:
+            typer.echo(f"wrote {done.path}")
+    raise typer.Exit(EXIT_INCOMPLETE if report.incomplete else EXIT_OK)
 
 
 @checks_app.command("list")
@@ -176,16 +345,30 @@ def checks_show(
 
 @config_app.command("validate")
 def config_validate(
-    config_path: Annotated[Path, typer.Argument(metavar="FILE")], checks_dir: ChecksDirs = None
+    config_path: Annotated[Path, typer.Argument(metavar="FILE")],
+    checks_dir: ChecksDirs = None,
+    secrets: Annotated[
+        bool,
+        typer.Option(
+            "--secrets",
+            help="Also check that every token the api accounts name is present (environment "
+            "variable set and non-empty, or file readable); never prints one.",
+        ),
+    ] = False,
 ) -> None:
     """Check a config against its schema and the registered checks; exit 2 if it is wrong."""
-    registry = _registry(checks_dir)
-    try:
-        config = load_config(config_path, registry)
-    except ConfigError as error:
-        fail(str(error))
+    _, config = _load(config_path, checks_dir)
     accounts = config.accounts()
     typer.echo(f"{config_path}: valid ({len(config.clients)} clients, {len(accounts)} accounts)")
+    if secrets:
+        from auditor.fetch import check_secrets
+
+        checked, problems = check_secrets(config)
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        if problems:
+            raise typer.Exit(EXIT_BAD_INPUT)
+        typer.echo(f"tokens: {checked} named, all present")
 
 
 @config_app.command("show")

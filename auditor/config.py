@@ -23,6 +23,7 @@ from jsonschema.exceptions import ValidationError
 
 from auditor.business_hours import CalendarError
 from auditor.check import CHECK_ID, Check, severity_rank
+from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
 from auditor.sla import validate_business_hours
@@ -185,9 +186,29 @@ def validate(document: YamlDocument, schema: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class SourceConfig:
+    """Where an account's records come from.
+
+    ``bundle`` and ``twcs`` name a file. ``api`` fetches from the platform: ``options`` are the
+    platform protocol's options (``token_env`` or ``token_file``, ``base_url``, ``dm``,
+    ``page_id`` ...) and ``path`` is the bundle the fetch writes and the audit reads.
+    """
+
     type: str
     path: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """The top-level ``fetch`` section: how api accounts are fetched."""
+
+    lookback_days: int = 14
+    dir: Path = Path("out/bundles")
+    max_wait_seconds: float = 900.0
+    # Requests in flight at once per (platform, token).
+    concurrency: int = 4
+    # Accounts fetched at once (threads).
+    workers: int = 16
 
 
 @dataclass(frozen=True)
@@ -229,6 +250,7 @@ class Config:
     exclude_authors: tuple[str, ...]
     clients: tuple[ClientConfig, ...]
     document: YamlDocument = field(repr=False)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
     def accounts(self) -> list[AccountConfig]:
         return [account for client in self.clients for account in client.accounts]
@@ -266,12 +288,78 @@ def _resolve(base: Path, value: str) -> Path:
     return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
-def _source(base: Path, value: Any) -> SourceConfig:
+def api_bundle_path(fetch_dir: Path, platform: str, handle: str) -> Path:
+    """Where an api account's fetched bundle goes: one deterministic file per account."""
+    return fetch_dir / safe_name(platform) / f"{safe_name(handle)}.jsonl"
+
+
+def _source(base: Path, value: Any, platform: str, handle: str, fetch_dir: Path) -> SourceConfig:
     if isinstance(value, str):
         return SourceConfig("bundle", _resolve(base, value))
+    if value["type"] == "api":
+        options: dict[str, Any] = dict(value.get("options", {}))
+        for key in ("token_env", "base_url"):
+            if key in value:
+                options[key] = value[key]
+        if "token_file" in value:
+            options["token_file"] = str(_resolve(base, value["token_file"]))
+        return SourceConfig("api", api_bundle_path(fetch_dir, platform, handle), options)
     options = {k: v for k, v in value.items() if k not in ("type", "path")}
     path = _resolve(base, value["path"]) if "path" in value else None
     return SourceConfig(value["type"], path, options)
+
+
+# Keys that would put a secret into the config file itself.
+_SECRET_KEYS = frozenset(
+    {"token", "access_token", "bearer_token", "api_key", "secret", "password", "app_password"}
+)
+
+
+def _reject_inline_secrets(document: YamlDocument) -> None:
+    """A token written into the config is refused before anything else is said about it, and
+    a source naming two places for its token is told to choose one."""
+    for ci, client in enumerate(_list(_get(document.data, "clients"))):
+        for ai, account in enumerate(_list(_get(client, "accounts"))):
+            where: list[PathPart] = ["clients", ci, "accounts", ai]
+            places: list[tuple[list[PathPart], Any]] = [(where, account)]
+            source = _get(account, "source")
+            places.append(([*where, "source"], source))
+            places.append(([*where, "source", "options"], _get(source, "options")))
+            if isinstance(source, Mapping) and {"token_env", "token_file"} <= source.keys():
+                raise document.error(
+                    [*where, "source", "token_file"],
+                    "name either token_env or token_file, not both",
+                )
+            for parts, mapping in places:
+                if not isinstance(mapping, Mapping):
+                    continue
+                for key in mapping:
+                    if str(key).lower() in _SECRET_KEYS:
+                        raise document.error(
+                            [*parts, str(key)],
+                            "tokens never go in the config: name an environment variable "
+                            "(token_env: X_BEARER_TOKEN) or a file (token_file: path) instead",
+                        )
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
+    section = data.get("fetch", {})
+    defaults = FetchConfig()
+    return FetchConfig(
+        lookback_days=section.get("lookback_days", defaults.lookback_days),
+        dir=_resolve(base, section.get("dir", str(defaults.dir))),
+        max_wait_seconds=float(section.get("max_wait_seconds", defaults.max_wait_seconds)),
+        concurrency=section.get("concurrency", defaults.concurrency),
+        workers=section.get("workers", defaults.workers),
+    )
 
 
 def load_config(path: Path, registry: Registry) -> Config:
@@ -279,9 +367,11 @@ def load_config(path: Path, registry: Registry) -> Config:
     document = read_yaml(path)
     if not isinstance(document.data, dict):
         raise ConfigError(path, "the config must be a mapping with a 'clients' list", 1)
+    _reject_inline_secrets(document)
     validate(document, load_schema("config.schema.json"))
     data: dict[str, Any] = document.data
     base = path.resolve().parent
+    fetch = _fetch_config(base, data)
     defaults = default_policy()
     top_policy = data.get("policy", {})
 
@@ -305,7 +395,9 @@ def load_config(path: Path, registry: Registry) -> Config:
                 client=name,
                 platform=account["platform"],
                 handle=account["handle"],
-                source=_source(base, account["source"]),
+                source=_source(
+                    base, account["source"], account["platform"], account["handle"], fetch.dir
+                ),
                 policy_layers=layers,
             )
             if config.key in seen_accounts:
@@ -335,6 +427,7 @@ def load_config(path: Path, registry: Registry) -> Config:
         exclude_authors=tuple(data.get("exclude_authors", [])),
         clients=tuple(clients),
         document=document,
+        fetch=fetch,
     )
     for account in loaded.accounts():
         EffectivePolicy.resolve(loaded, account, registry)  # every policy error surfaces now

@@ -680,7 +680,7 @@ _CRISIS_STATEMENTS = _templates(
 # Brand replies. {c} is the customer's mention; human replies get a signature appended.
 _FIRST_REPLIES: dict[str, tuple[_Template, ...]] = {
     "delivery": _templates(
-        "Hi {c}, sorry your order hasn't arrived yet. Can you tell us the order number so we can "
+        "Hi {c}, sorry your order hasn't arrived yet. Could you DM us the order number so we can "
         "chase it with the courier?",
         "{c} that's not the experience we want for you. Which postcode is the delivery going to?",
         "Sorry about this, {c}. Could you send us a photo of the label on the box?",
@@ -719,7 +719,7 @@ _TROUBLESHOOTING = _templates(
     "Got it, {c}. We've passed this to the team; one more question: is this on Wi-Fi or mobile "
     "data?",
     "Thanks for the details, {c}. We're checking this now.",
-    "Understood, {c}. Can you confirm the last four digits of the order number?",
+    "Understood, {c}. Could you send us the order number by DM so we can look it up?",
     "Sorry this is dragging on, {c}. We've escalated it to our specialists.",
 )
 
@@ -913,6 +913,52 @@ _IG_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits +
 def _stable_int(text: str) -> int:
     """A hash that is the same in every process (``hash()`` is salted per process)."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+# Human agents write around the team's stock answers: a greeting, a line of their own, a
+# sign-off. Without this every human reply would be one of a few dozen texts, which AUT001
+# rightly calls canned. Neutral wording only (no apology, thanks, DM or personal-data words),
+# so the tone and privacy checks judge the stock answer, not the variation.
+_OWN_OPENERS = (
+    "Hey there!", "Hello!", "Hi again!", "Hey!", "Good morning!", "Good afternoon!", "Evening!",
+    "Hello there.", "Hi hi!", "Hey, good to hear from you.", "Hi, care team here.",
+    "Hi, picking this up now.", "Hey, jumping in here.", "Right, let's see.", "Okay!",
+    "Hi from the team.", "Hello again.", "Hey, it's us.", "Hi, quick one.", "Morning!",
+)  # fmt: skip
+_OWN_LINES = (
+    "We've read through the whole thread.", "I'm looking at this myself.",
+    "That's not how it should go.", "We want to get this right.", "I've got your post open here.",
+    "Let's get you moving again.", "We'll stay with you on this.", "I'll keep an eye on it.",
+    "Good question, actually.", "That one's on our radar now.", "I've made a note of it.",
+    "I'll take it from here.", "One of us will follow it through.", "Bear with me a moment.",
+    "I checked with a colleague just now.", "We've seen this before and it's fixable.",
+)  # fmt: skip
+_OWN_CLOSERS = (
+    "Speak soon.", "Here if you need us.", "Take care.", "Have a good one!", "We've got you.",
+    "Anything else, just shout.", "Hope that helps!", "Keep us posted.", "All the best.",
+    "Enjoy the rest of your day.", "Chat soon!", "We're around all day.",
+    "Let us know how you get on.", "Shout if anything changes.", "Happy to keep going.",
+    "Speak later!", "Have a lovely evening.", "Wishing you a good week.", "Until next time!",
+    "Over to you.",
+)  # fmt: skip
+
+
+def _in_own_words(text: str, seed: str) -> str:
+    """A stock answer with a greeting, a line and a sign-off of the agent's choosing.
+
+    The choice comes from a hash of ``seed``, not the generator's random stream, so adding the
+    variation leaves every other generated value as it was.
+    """
+    value = _stable_int(seed)
+    parts = []
+    if value % 4:
+        parts.append(_OWN_OPENERS[(value >> 4) % len(_OWN_OPENERS)])
+    parts.append(text)
+    if (value >> 12) % 5 < 3:
+        parts.append(_OWN_LINES[(value >> 16) % len(_OWN_LINES)])
+    if (value >> 24) % 4:
+        parts.append(_OWN_CLOSERS[(value >> 28) % len(_OWN_CLOSERS)])
+    return " ".join(parts)
 
 
 def _encode(value: int, alphabet: str, width: int = 0) -> str:
@@ -1439,6 +1485,7 @@ class _AccountGenerator:
         )
 
     def _brand_reply(self, ts: int, text: str, parent: _Node, agent: str | None) -> _Node:
+        text = _in_own_words(text, f"{self.plan.handle}/{ts}/{parent.id}")
         return self._brand_post(ts, f"{text} {agent}" if agent else text, parent)
 
     def _agent(self) -> str | None:

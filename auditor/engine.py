@@ -26,7 +26,6 @@ from auditor import __version__
 from auditor.bundle import (
     BundleError,
     BundleIndex,
-    accounts_from_records,
     file_sha256,
     index_bundle,
     read_bundle,
@@ -45,7 +44,7 @@ from auditor.result import (
     Coverage,
     InputFile,
 )
-from auditor.sources.twcs import TwcsStats, iter_twcs_records
+from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
 from auditor.store import FindingRecord, HistoryStore, PostObservation
 
 
@@ -279,6 +278,50 @@ def _audit_in_worker(task: _Task) -> Audited:
     return audited
 
 
+@dataclass(frozen=True, slots=True)
+class _TwcsJob:
+    """One twcs file read in the parent, and what its accounts' audits need besides."""
+
+    twcs: TwcsFile
+    accounts: dict[str, AccountConfig]  # by the dataset's handle
+    run_id: str
+
+
+# Set in the parent just before a twcs pool forks: workers inherit the file's tweets (a million
+# rows) instead of receiving them pickled.
+_WORKER_TWCS: _TwcsJob | None = None
+# Below this many posts, starting processes costs more than auditing twcs accounts in parallel
+# saves.
+TWCS_PARALLEL_MIN_POSTS = 100_000
+
+
+def _twcs_account(job: _TwcsJob, handle: str) -> AccountData:
+    """One twcs account under its config's key, incomplete when rows could not be read."""
+    twcs, account = job.twcs, job.accounts[handle]
+    # The dataset spells a handle its own way; the config's account is the one audited.
+    data = twcs.account_data(handle, account.key)
+    stats = twcs.stats
+    if stats.rows_unreadable and data.window is not None:
+        # The rows that could not be read may have been this brand's.
+        data.window.complete = False
+        data.window.reason = f"{stats.rows_unreadable} rows of {twcs.path} could not be read"
+        data.errors.extend(stats.unreadable_examples)
+    return data
+
+
+def _audit_twcs_in_worker(handle: str) -> Audited:
+    global _WORKER_STORE
+    engine, job = _WORKER_ENGINE, _WORKER_TWCS
+    assert engine is not None and job is not None
+    audited = engine.audit(_twcs_account(job, handle))
+    if engine.store is not None:
+        if _WORKER_STORE is None:
+            _WORKER_STORE = HistoryStore(engine.store.path, engine.config.retention_days)
+        record(_WORKER_STORE, job.run_id, audited)
+        audited.posts, audited.recorded = [], True
+    return audited
+
+
 def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
     """Keep one audited account in the history store, in one transaction."""
     if audited.observed_at is None:
@@ -462,12 +505,16 @@ class Engine:
     def _audit_twcs(
         self, paths: dict[Path, list[AccountConfig]], result: AuditResult
     ) -> Iterator[Audited]:
-        """Accounts read from files in the layout of the public twcs dataset."""
+        """Accounts read from files in the layout of the public twcs dataset.
+
+        Each file is read once, in this process; its accounts are then audited on a pool of
+        forked processes when there are several and enough posts, else here.
+        """
+        global _WORKER_ENGINE, _WORKER_TWCS
         for path, accounts in paths.items():
-            stats = TwcsStats()
             wanted = {a.handle.lower(): a for a in accounts}
             try:
-                records = list(iter_twcs_records(path, wanted, stats))
+                twcs = read_twcs_file(path, wanted, TwcsStats())
                 result.inputs.append(InputFile(str(path), file_sha256(path)))
             except (OSError, ValueError) as error:
                 message = f"{path}: cannot read twcs file: {error}"
@@ -475,18 +522,27 @@ class Engine:
                 for account in accounts:
                     yield Audited(self._error_result(account, [message]), None, [], [])
                 continue
-            seen = set()
-            for data in accounts_from_records(records):
-                # The dataset spells a handle its own way; the config's account is the one audited.
-                account = wanted[data.account.lower()]
-                data.key = account.key
-                seen.add(account.handle.lower())
-                if stats.rows_unreadable and data.window is not None:
-                    # The rows that could not be read may have been this brand's.
-                    data.window.complete = False
-                    data.window.reason = f"{stats.rows_unreadable} rows of {path} could not be read"
-                    data.errors.extend(stats.unreadable_examples)
-                yield self.audit(data)
+            handles = twcs.handles()
+            job = _TwcsJob(twcs, {h: wanted[h.lower()] for h in handles}, result.run_id)
+            parallel = (
+                self.workers > 1
+                and len(handles) > 1
+                and twcs.stats.posts >= TWCS_PARALLEL_MIN_POSTS
+            )
+            if parallel:
+                _WORKER_ENGINE, _WORKER_TWCS = self, job
+                try:
+                    context = multiprocessing.get_context("fork")
+                    with context.Pool(min(self.workers, len(handles))) as pool:
+                        # Largest accounts first, so that no worker is left with a big one last.
+                        ordered = sorted(handles, key=twcs.size, reverse=True)
+                        yield from pool.imap_unordered(_audit_twcs_in_worker, ordered)
+                finally:
+                    _WORKER_ENGINE = _WORKER_TWCS = None
+            else:
+                for handle in handles:
+                    yield self.audit(_twcs_account(job, handle))
+            seen = {handle.lower() for handle in handles}
             for handle, account in wanted.items():
                 if handle not in seen:
                     message = f"{path}: no tweets by brand {account.handle}"

@@ -44,6 +44,10 @@ class Coverage:
     reason: str | None = None
     observes: list[str] | None = None
     invalid_records: int = 0
+    # Pages the fetch read (the window record's ``pages``); None for bundles made elsewhere.
+    pages: int | None = None
+    # What the source could not observe (hidden, deleted, conversations, automated).
+    not_observable: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Self
 
 __all__ = [
     "SCHEMA_VERSION",
+    "FetchedConversation",
     "FindingRecord",
     "HistoryStore",
     "PostObservation",
@@ -56,6 +57,18 @@ class PostObservation(NamedTuple):
     text: str
     url: str | None
     thread: str | None
+    # The post's canonical bundle record as one JSON object (no newline), kept by fetches so
+    # that a later incremental run can hand the audit the whole lookback window. None keeps
+    # whatever record the store already holds.
+    record: str | None = None
+
+
+class FetchedConversation(NamedTuple):
+    """A private conversation as one fetch saw it: its canonical bundle record as JSON."""
+
+    conversation_id: str
+    last_message_at: datetime
+    record: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +160,13 @@ def _dump_cursor(cursor: Mapping[str, Any]) -> str:
         return json.dumps(dict(cursor), default=_encode_cursor_value, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"cursor cannot be stored: {exc}") from exc
+
+
+def _load_record(text: str) -> dict[str, Any]:
+    loaded = json.loads(text)
+    if not isinstance(loaded, dict):
+        raise StoreError("a kept record is not a JSON object")
+    return loaded
 
 
 def _load_cursor(text: str) -> dict[str, Any]:
@@ -241,8 +261,30 @@ _SCHEMA_V1 = (
     """,
 )
 
+# Version 2: what fetches keep. A post's canonical bundle record (``record``), and private
+# conversations as records of their own, so that an incremental fetch, which asks the platform
+# only for what is new, can still hand the audit the whole lookback window.
+_SCHEMA_V2 = (
+    "ALTER TABLE posts ADD COLUMN record TEXT",
+    """
+    CREATE TABLE conversations (
+        platform        TEXT NOT NULL,
+        account         TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        last_message_at INTEGER NOT NULL,
+        record          TEXT NOT NULL,
+        first_seen      INTEGER NOT NULL,
+        last_seen       INTEGER NOT NULL,
+        PRIMARY KEY (platform, account, conversation_id)
+    ) WITHOUT ROWID
+    """,
+)
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_run_statements(_SCHEMA_V1),)
+MIGRATIONS: tuple[Migration, ...] = (
+    _run_statements(_SCHEMA_V1),
+    _run_statements(_SCHEMA_V2),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -256,8 +298,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # time goes through the full merge.
 _UPSERT_POST = """
 INSERT INTO posts (platform, account, post_id, created_at, author, by_brand, visibility,
-                   deleted_by, text, text_seen_at, url, thread, first_seen, last_seen)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+                   deleted_by, text, text_seen_at, url, thread, first_seen, last_seen, record)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)
 ON CONFLICT (platform, account, post_id) DO UPDATE SET
     created_at = iif(excluded.last_seen >= last_seen, excluded.created_at, created_at),
     author     = iif(excluded.last_seen >= last_seen, excluded.author, author),
@@ -268,6 +310,8 @@ ON CONFLICT (platform, account, post_id) DO UPDATE SET
                      coalesce(excluded.url, url), coalesce(url, excluded.url)),
     thread     = iif(excluded.last_seen >= last_seen,
                      coalesce(excluded.thread, thread), coalesce(thread, excluded.thread)),
+    record     = iif(excluded.last_seen >= last_seen,
+                     coalesce(excluded.record, record), coalesce(record, excluded.record)),
     text       = iif(excluded.text_seen_at >= coalesce(text_seen_at, excluded.text_seen_at),
                      excluded.text, text),
     text_seen_at = max(coalesce(text_seen_at, excluded.text_seen_at),
@@ -282,8 +326,28 @@ WHERE excluded.last_seen <> last_seen
    OR deleted_by IS NOT excluded.deleted_by
    OR (excluded.url IS NOT NULL AND url IS NOT excluded.url)
    OR (excluded.thread IS NOT NULL AND thread IS NOT excluded.thread)
+   OR (excluded.record IS NOT NULL AND record IS NOT excluded.record)
    OR (excluded.text_seen_at IS NOT NULL
        AND (text IS NOT excluded.text OR text_seen_at IS NOT excluded.text_seen_at))
+"""
+
+_UPSERT_CURSOR = (
+    "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor,"
+    " updated_at = excluded.updated_at WHERE excluded.updated_at >= updated_at"
+)
+
+# A conversation's record follows its newest observation, like a post's descriptive fields.
+_UPSERT_CONVERSATION = """
+INSERT INTO conversations (platform, account, conversation_id, last_message_at, record,
+                           first_seen, last_seen)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+ON CONFLICT (platform, account, conversation_id) DO UPDATE SET
+    last_message_at = iif(excluded.last_seen >= last_seen,
+                          excluded.last_message_at, last_message_at),
+    record     = iif(excluded.last_seen >= last_seen, excluded.record, record),
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen  = max(last_seen, excluded.last_seen)
 """
 
 _SELECT_POSTS = """
@@ -543,6 +607,83 @@ class HistoryStore:
         )
         return {uid for (uid,) in rows}
 
+    # -- fetched records --
+
+    def record_fetch(
+        self,
+        platform: str,
+        account: str,
+        observed_at: datetime,
+        posts: Iterable[PostObservation],
+        conversations: Iterable[FetchedConversation] = (),
+        cursor: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Keep what one fetch of an account saw, and its new cursor, in one transaction.
+
+        Posts merge as in :meth:`record_account` (with their ``record``); no run is recorded,
+        because a fetch is not an audit. The cursor, when given, follows :meth:`set_cursor`'s
+        rule (never moves back). A crash part-way leaves the store as it was, cursor included,
+        so the next run asks again for what this one may have lost.
+        """
+        observed = _to_us(observed_at)
+        encoded = None if cursor is None else _dump_cursor(cursor)
+        with self._transaction() as db:
+            for rows in _post_row_chunks(platform, account, observed, posts):
+                db.executemany(_UPSERT_POST, rows)
+            db.executemany(
+                _UPSERT_CONVERSATION,
+                (
+                    (
+                        platform,
+                        account,
+                        c.conversation_id,
+                        _to_us(c.last_message_at),
+                        c.record,
+                        observed,
+                    )
+                    for c in conversations
+                ),
+            )
+            if encoded is not None:
+                db.execute(_UPSERT_CURSOR, (platform, account, encoded, observed))
+
+    def fetched_posts(self, platform: str, account: str, since: datetime) -> list[dict[str, Any]]:
+        """The kept records of this account's posts created at or after ``since``, oldest first."""
+        rows = self._read(
+            "SELECT record FROM posts WHERE platform = ? AND account = ? AND created_at >= ?"
+            " AND record IS NOT NULL ORDER BY created_at, post_id",
+            (platform, account, _to_us(since)),
+        )
+        return [_load_record(text) for (text,) in rows]
+
+    def fetched_posts_by_id(
+        self, platform: str, account: str, post_ids: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        """The kept records of these posts (those the store has), by post id."""
+        wanted = sorted(set(post_ids))
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT record FROM posts WHERE platform = ? AND account = ?"
+                f" AND post_id IN ({marks}) AND record IS NOT NULL ORDER BY post_id",
+                (platform, account, *chunk),
+            )
+            found += [_load_record(text) for (text,) in rows]
+        return found
+
+    def fetched_conversations(
+        self, platform: str, account: str, since: datetime
+    ) -> list[dict[str, Any]]:
+        """The kept conversation records with a message at or after ``since``."""
+        rows = self._read(
+            "SELECT record FROM conversations WHERE platform = ? AND account = ?"
+            " AND last_message_at >= ? ORDER BY conversation_id",
+            (platform, account, _to_us(since)),
+        )
+        return [_load_record(text) for (text,) in rows]
+
     # -- cursors --
 
     def get_cursor(self, platform: str, account: str) -> dict[str, Any]:
@@ -563,12 +704,7 @@ class HistoryStore:
         encoded = _dump_cursor(cursor)
         updated = _to_us(updated_at)
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor,"
-                " updated_at = excluded.updated_at WHERE excluded.updated_at >= updated_at",
-                (platform, account, encoded, updated),
-            )
+            db.execute(_UPSERT_CURSOR, (platform, account, encoded, updated))
 
     # -- retention --
 
@@ -583,6 +719,7 @@ class HistoryStore:
                 f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})",
                 "DELETE FROM runs WHERE started_at < ?",
                 "DELETE FROM posts WHERE last_seen < ?",
+                "DELETE FROM conversations WHERE last_seen < ?",
             ):
                 deleted += db.execute(sql, (cutoff,)).rowcount
         return deleted
@@ -617,6 +754,7 @@ def _post_row_chunks(
                 post.url,
                 post.thread,
                 observed,
+                post.record,
             )
             for post, age in zip(chunk, created, strict=True)
         ]

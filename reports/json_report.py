@@ -81,12 +81,7 @@ def client_report(result: AuditResult, client: ClientResult) -> dict[str, Any]:
 
 
 def render(result: AuditResult, client: ClientResult) -> bytes:
-    return (
-        orjson.dumps(
-            client_report(result, client), option=orjson.OPT_NON_STR_KEYS
-        )
-        + b"\n"
-    )
+    return orjson.dumps(client_report(result, client), option=orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
 def write(result: AuditResult, output_dir: Path) -> list[Path]:

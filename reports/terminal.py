@@ -31,11 +31,15 @@ def render(result: AuditResult) -> str:
                     f"..{account.coverage.window_end:%Y-%m-%d}"
                 )
                 if account.coverage.complete is False:
-                    window += " (incomplete)"
+                    reason = account.coverage.reason
+                    window += f" (incomplete: {_clip(reason, 100)})" if reason else " (incomplete)"
+            pages = "" if account.coverage.pages is None else f", {account.coverage.pages} pages"
+            unseen = account.coverage.not_observable
+            blind = f"; not observable: {', '.join(unseen)}" if unseen else ""
             header = (
                 f"{client.name} / {account.platform}:{account.account}: "
                 f"{_MARK.get(account.status, account.status)}"
-                f" ({account.coverage.posts} posts{window})"
+                f" ({account.coverage.posts} posts{pages}{window}{blind})"
             )
             rows = [
                 [c.id, c.title, c.severity, _MARK.get(c.status, c.status), _clip(c.summary)]

@@ -76,7 +76,49 @@ def build_account(case: dict[str, Any]) -> AccountData:
             assert parent in ids
             record["thread"] = _root(case["posts"], parent)
         add_record(data, record)
+    for spec in case.get("conversations", []):
+        add_record(data, conversation(spec))
     return data
+
+
+def _instant(spec: dict[str, Any], at_key: str, hours_key: str) -> str | None:
+    """An instant given as an ISO 8601 string (``at_key``) or as hours before the window's end."""
+    if at_key in spec and spec[at_key] is not None:
+        value = spec[at_key]
+        return value if isinstance(value, str) else value.isoformat()
+    if hours_key in spec:
+        return (END - timedelta(hours=spec[hours_key])).isoformat()
+    return None
+
+
+def conversation(spec: dict[str, Any]) -> dict[str, Any]:
+    """A conversation record from a case: messages timed like posts ("at" or
+    "hours_before_end"), ``by_brand`` false unless set; ``resolved_at`` (ISO 8601) or
+    ``resolved_hours_before_end``; ``linked_post`` and ``customer`` as in the bundle."""
+    messages = []
+    for index, message in enumerate(spec.get("messages", [])):
+        messages.append(
+            {
+                "id": message.get("id", f"{spec['id']}-m{index}"),
+                "by_brand": bool(message.get("by_brand", False)),
+                "created_at": _instant(message, "at", "hours_before_end"),
+                "text": message.get("text", ""),
+            }
+        )
+    record: dict[str, Any] = {
+        "kind": "conversation",
+        "platform": "x",
+        "account": BRAND,
+        "id": spec["id"],
+        "customer": spec["customer"],
+        "messages": messages,
+    }
+    resolved = _instant(spec, "resolved_at", "resolved_hours_before_end")
+    if resolved is not None:
+        record["resolved_at"] = resolved
+    if spec.get("linked_post") is not None:
+        record["linked_post"] = spec["linked_post"]
+    return record
 
 
 def _root(posts: list[dict[str, Any]], post_id: str) -> str:

@@ -64,7 +64,9 @@ def test_normalise_strips_mentions_links_whitespace_and_case() -> None:
 
 
 def test_normalise_keeps_email_addresses_and_folds_typographic_apostrophes() -> None:
-    assert normalise("Mail me at jo@example.org, it’s LATE") == "mail me at jo@example.org, it's late"
+    assert (
+        normalise("Mail me at jo@example.org, it’s LATE") == "mail me at jo@example.org, it's late"
+    )
 
 
 @settings(max_examples=200, deadline=None)

@@ -633,3 +633,76 @@ def test_a_single_changed_field_at_the_same_time_is_not_skipped(
     seen = history.previous_posts("x", "acme", T0 + DAY)["1"]
     field = next(iter(change))
     assert getattr(seen, field) == change[field]
+
+
+# --- fetched records (schema version 2) -------------------------------------------------------
+
+
+def kept(post_id: str, text: str = "where is my parcel?") -> PostObservation:
+    record = f'{{"kind":"post","id":"{post_id}","text":"{text}"}}'
+    return post(post_id, text=text)._replace(record=record)
+
+
+def test_a_version_1_store_gains_the_record_column_and_keeps_its_posts(db_path: Path) -> None:
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    store_module.MIGRATIONS[0](connection)
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute(
+        "INSERT INTO posts (platform, account, post_id, created_at, author, by_brand, visibility,"
+        " text, first_seen, last_seen) VALUES ('x', 'acme', '7', 0, 'jo', 0, 'public', 'hi', 1, 1)"
+    )
+    connection.close()
+    with HistoryStore(db_path) as history:
+        assert set(history.previous_posts("x", "acme", T0)) == {"7"}
+        assert history.fetched_posts("x", "acme", T0 - 400 * DAY) == []  # no record kept yet
+    columns = [row[1] for row in sqlite3.connect(db_path).execute("PRAGMA table_info(posts)")]
+    assert "record" in columns and SCHEMA_VERSION >= 2
+
+
+def test_record_fetch_keeps_records_and_the_cursor_in_one_go(history: HistoryStore) -> None:
+    history.record_fetch("x", "acme", T0, [kept("1"), kept("2")], cursor={"since": "2"})
+    assert [r["id"] for r in history.fetched_posts("x", "acme", T0 - 2 * DAY)] == ["2", "1"]
+    assert [r["id"] for r in history.fetched_posts_by_id("x", "acme", ["1", "9"])] == ["1"]
+    assert history.get_cursor("x", "acme") == {"since": "2"}
+    # A fetch is not an audit: no run was recorded.
+    assert history.runs() == []
+    # Without a cursor (an incomplete fetch) the saved one stays.
+    history.record_fetch("x", "acme", T0 + DAY, [kept("3")])
+    assert history.get_cursor("x", "acme") == {"since": "2"}
+
+
+def test_an_audit_without_records_keeps_the_record_a_fetch_stored(history: HistoryStore) -> None:
+    history.record_fetch("x", "acme", T0, [kept("1")])
+    audit(history, "run-1", T0 + DAY, [post("1", visibility="deleted", text="")], [])
+    (record,) = history.fetched_posts("x", "acme", T0 - 2 * DAY)
+    assert record["text"] == "where is my parcel?"
+    assert history.previous_posts("x", "acme", T0 + 2 * DAY)["1"].visibility == "deleted"
+    # A newer fetch replaces the record; an older one does not.
+    history.record_fetch("x", "acme", T0 + 2 * DAY, [kept("1", "edited")])
+    history.record_fetch("x", "acme", T0 - DAY, [kept("1", "stale")])
+    (record,) = history.fetched_posts("x", "acme", T0 - 2 * DAY)
+    assert record["text"] == "edited"
+
+
+def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
+    db_path: Path,
+) -> None:
+    from auditor.store import FetchedConversation
+
+    with HistoryStore(db_path, retention_days=30) as history:
+        history.record_fetch(
+            "x", "acme", T0, [], [FetchedConversation("c1", T0, '{"id":"c1","messages":[1]}')]
+        )
+        history.record_fetch(
+            "x",
+            "acme",
+            T0 + DAY,
+            [],
+            [FetchedConversation("c1", T0, '{"id":"c1","messages":[1,2]}')],
+        )
+        assert history.fetched_conversations("x", "acme", T0 - DAY) == [
+            {"id": "c1", "messages": [1, 2]}
+        ]
+        assert history.fetched_conversations("x", "acme", T0 + DAY) == []
+        history.prune(T0 + 40 * DAY)
+        assert table_rows(db_path, "conversations") == []

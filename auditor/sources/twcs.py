@@ -27,9 +27,11 @@ posts belong to no account and are counted as ``posts_without_brand``.
 
 Every thread has to be known before any account can be written, so the whole file is read first;
 the records are then produced account by account (accounts in handle order, posts in file
-order, then the account's ``window`` record). No ``profile`` record is written: the dataset has
-none. Performance: about a million rows in a few seconds, hence string methods, a hand-written
-date parser and caches rather than per-row regexes and ``strptime``.
+order, then the account's ``window`` record), or, through :func:`read_twcs_file`, as
+:class:`~auditor.model.AccountData` built directly (what the engine audits: a million post dicts
+built and validated again cost more than reading the file). No ``profile`` record is written:
+the dataset has none. Performance: about a million rows in a few seconds, hence string
+methods, a hand-written date parser and caches rather than per-row regexes and ``strptime``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO, Final, NamedTuple, Protocol
 
+from auditor.model import AccountData, AccountKey, Post, Window
 from auditor.sources.base import Record
 
 PLATFORM = "x"
@@ -686,10 +689,15 @@ def _window_record(account: str, start: str, end: str) -> Record:
     }
 
 
-def _account_records(accounts: _Accounts) -> Iterator[Record]:
+def _time_span(tweets: list[_Tweet], positions: list[int]) -> tuple[str, str]:
+    # Every time is UTC in one ISO format, so the strings order like the times.
+    created_times = [tweets[position][_CREATED] for position in positions]
+    return min(created_times), max(created_times)
+
+
+def _account_records(accounts: _Accounts, members: dict[str, list[int]]) -> Iterator[Record]:
     tweets, roots = accounts.tweets, accounts.roots
-    for account, positions in accounts.members.items():
-        created_times = [tweets[position][_CREATED] for position in positions]
+    for account, positions in members.items():
         for position in positions:
             tweet_id, author, inbound, created, text, parent = tweets[position]
             # Built inline: this runs once per post record, a million times in a big file.
@@ -711,11 +719,101 @@ def _account_records(accounts: _Accounts) -> Iterator[Record]:
                 "source": None,
                 "automated": None,
             }
-        # Every time is UTC in one ISO format, so the strings order like the times.
-        yield _window_record(account, min(created_times), max(created_times))
+        yield _window_record(account, *_time_span(tweets, positions))
 
 
 # --- public API ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TwcsFile:
+    """A twcs file read in full: every tweet once, and which of them each brand account holds.
+
+    Accounts come out one at a time, as bundle records (``records``) or as an
+    :class:`~auditor.model.AccountData` built directly (``account_data``: the same values as
+    reading those records, without building and validating a million dicts). The object is
+    read-only once made, so forked worker processes can share it.
+    """
+
+    path: Path
+    stats: TwcsStats
+    _accounts: _Accounts
+
+    def handles(self) -> list[str]:
+        """The brand accounts, in handle order (case-insensitive)."""
+        return list(self._accounts.members)
+
+    def size(self, handle: str) -> int:
+        """How many posts the account holds."""
+        return len(self._accounts.members[handle])
+
+    def records(self, handle: str | None = None) -> Iterator[Record]:
+        """The records of one account (its posts, then its window), or of every account."""
+        members = self._accounts.members
+        chosen = members if handle is None else {handle: members[handle]}
+        yield from _account_records(self._accounts, chosen)
+
+    def account_data(self, handle: str, key: AccountKey | None = None) -> AccountData:
+        """One account's posts and window, as reading its records would give them.
+
+        ``key`` names the account audited (the config may spell the handle its own way); by
+        default it is the dataset's handle on platform ``x``.
+        """
+        tweets, roots = self._accounts.tweets, self._accounts.roots
+        positions = self._accounts.members[handle]
+        times: dict[str, datetime] = {}
+        posts: list[Post] = []
+        append = posts.append
+        parse = datetime.fromisoformat
+        for position in positions:
+            tweet_id, author, inbound, created, text, parent = tweets[position]
+            when = times.get(created)
+            if when is None:
+                when = times[created] = parse(created)
+            append(
+                Post(
+                    tweet_id,
+                    author,
+                    not inbound,
+                    when,
+                    text,
+                    author,
+                    parent,
+                    roots[position],
+                    "public",
+                    None,
+                    "https://twitter.com/" + author + "/status/" + tweet_id,
+                    None,
+                    None,
+                    {},
+                )
+            )
+        start, end = _time_span(tweets, positions)
+        window = Window(
+            start=parse(start),
+            end=parse(end),
+            complete=None,
+            reason=WINDOW_REASON,
+            observes=frozenset(),
+            fetched_at=None,
+        )
+        return AccountData(key or AccountKey(PLATFORM, handle), posts=posts, window=window)
+
+
+def read_twcs_file(
+    path: Path | str, brands: Collection[str] | None = None, stats: TwcsStats | None = None
+) -> TwcsFile:
+    """Read a twcs file in full and group its tweets by brand account.
+
+    ``brands`` keeps only those handles (case-insensitive, ``@`` optional); ``stats`` (every
+    field filled in) is the returned file's ``stats``. Raises ``ValueError`` when the file is not
+    a twcs file at all (unrecognisable header) and ``OSError`` when it cannot be opened;
+    unreadable rows are only counted.
+    """
+    counters = stats if stats is not None else TwcsStats()
+    rows = _RowReader(Path(path), counters)
+    rows.read()
+    return TwcsFile(Path(path), counters, _group_by_account(rows, brands, counters))
 
 
 def iter_twcs_records(
@@ -732,11 +830,7 @@ def iter_twcs_records(
     ``posts`` included). Raises ``ValueError`` when the file is not a twcs file at all
     (unrecognisable header); unreadable rows are only counted.
     """
-    counters = stats if stats is not None else TwcsStats()
-    rows = _RowReader(Path(path), counters)
-    rows.read()
-    accounts = _group_by_account(rows, brands, counters)
-    yield from _account_records(accounts)
+    yield from read_twcs_file(path, brands, stats).records()
 
 
 def read_twcs(
