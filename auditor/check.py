@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from auditor.model import AccountData, Post, Window
+from auditor.model import AccountData, Post, SeenPost, Window
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Status = Literal["pass", "fail", "incomplete", "not_applicable", "error"]
@@ -115,7 +115,7 @@ class CheckOutput:
 class History(Protocol):
     """What earlier audits saw of this account (the history store, read-only)."""
 
-    def previous_posts(self) -> Mapping[str, Any]: ...
+    def previous_posts(self) -> Mapping[str, SeenPost]: ...
 
 
 @dataclass(slots=True)

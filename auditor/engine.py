@@ -33,7 +33,7 @@ from auditor.bundle import (
 )
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
-from auditor.model import OBSERVABLES, AccountData, AccountKey, Post, Window
+from auditor.model import OBSERVABLES, AccountData, AccountKey, Post, SeenPost, Window
 from auditor.registry import Registry
 from auditor.result import (
     ACCOUNT_STATUS_ORDER,
@@ -58,7 +58,7 @@ class StoreHistory:
     account: str
     before: datetime
 
-    def previous_posts(self) -> Mapping[str, Any]:
+    def previous_posts(self) -> Mapping[str, SeenPost]:
         with HistoryStore(self.path) as store:
             return store.previous_posts(self.platform, self.account, self.before)
 

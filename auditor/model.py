@@ -139,3 +139,25 @@ def freeze_observes(value: Any) -> frozenset[str] | None:
 
 def extra_of(record: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in known}
+
+
+@dataclass(frozen=True, slots=True)
+class SeenPost:
+    """What history knows about a post.
+
+    ``visibility``, ``deleted_by`` and the other descriptive fields are those of the newest
+    observation; ``text`` is the newest non-empty text seen, so a post later seen deleted (often
+    with its text gone) keeps the text it had as evidence.
+    """
+
+    post_id: str
+    created_at: datetime
+    author: str
+    by_brand: bool
+    visibility: str
+    deleted_by: str | None
+    text: str
+    url: str | None
+    thread: str | None
+    first_seen: datetime
+    last_seen: datetime

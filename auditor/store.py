@@ -29,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
+from auditor.model import SeenPost
+
 __all__ = [
     "SCHEMA_VERSION",
     "FetchedConversation",
@@ -78,28 +80,6 @@ class FindingRecord:
     severity: str
     message: str
     evidence_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SeenPost:
-    """What history knows about a post.
-
-    ``visibility``, ``deleted_by`` and the other descriptive fields are those of the newest
-    observation; ``text`` is the newest non-empty text seen, so a post later seen deleted (often
-    with its text gone) keeps the text it had as evidence.
-    """
-
-    post_id: str
-    created_at: datetime
-    author: str
-    by_brand: bool
-    visibility: str
-    deleted_by: str | None
-    text: str
-    url: str | None
-    thread: str | None
-    first_seen: datetime
-    last_seen: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs, excerpt
 from auditor.classify import Classification
@@ -51,23 +51,7 @@ from auditor.conduct import (
     handle_of,
     is_customer_post,
 )
-from auditor.model import Post
-
-
-class SeenPost(Protocol):
-    """What history keeps of a post (``auditor.store.SeenPost``; checks may not import it)."""
-
-    post_id: str
-    created_at: datetime
-    author: str
-    by_brand: bool
-    visibility: str
-    deleted_by: str | None
-    text: str
-    url: str | None
-    thread: str | None
-    first_seen: datetime
-    last_seen: datetime
+from auditor.model import Post, SeenPost
 
 
 @dataclass(frozen=True, slots=True)
