@@ -43,6 +43,7 @@ from auditor.result import (
     ClientResult,
     Coverage,
     InputFile,
+    PackedFindings,
 )
 from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
 from auditor.store import FindingRecord, HistoryStore, PostObservation
@@ -266,15 +267,22 @@ def _size(task: _Task) -> int:
 
 
 def _audit_in_worker(task: _Task) -> Audited:
-    global _WORKER_STORE
     engine = _WORKER_ENGINE
     assert engine is not None
-    audited = engine.audit(read_span(task.index, task.key))
+    return _sent_from_worker(engine, task.run_id, engine.audit(read_span(task.index, task.key)))
+
+
+def _sent_from_worker(engine: Engine, run_id: str, audited: Audited) -> Audited:
+    """Record an account in the worker's own store connection; pack what goes to the parent."""
+    global _WORKER_STORE
     if engine.store is not None:
         if _WORKER_STORE is None:
             _WORKER_STORE = HistoryStore(engine.store.path, engine.config.retention_days)
-        record(_WORKER_STORE, task.run_id, audited)
+        record(_WORKER_STORE, run_id, audited)
         audited.posts, audited.recorded = [], True
+    for check in audited.result.checks:
+        if check.findings:
+            check.findings = PackedFindings.pack(check.findings)
     return audited
 
 
@@ -310,16 +318,9 @@ def _twcs_account(job: _TwcsJob, handle: str) -> AccountData:
 
 
 def _audit_twcs_in_worker(handle: str) -> Audited:
-    global _WORKER_STORE
     engine, job = _WORKER_ENGINE, _WORKER_TWCS
     assert engine is not None and job is not None
-    audited = engine.audit(_twcs_account(job, handle))
-    if engine.store is not None:
-        if _WORKER_STORE is None:
-            _WORKER_STORE = HistoryStore(engine.store.path, engine.config.retention_days)
-        record(_WORKER_STORE, job.run_id, audited)
-        audited.posts, audited.recorded = [], True
-    return audited
+    return _sent_from_worker(engine, job.run_id, engine.audit(_twcs_account(job, handle)))
 
 
 def record(store: HistoryStore, run_id: str, audited: Audited) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from auditor.fsutil import atomic_write_bytes, run_folder, safe_name
-from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult
+from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult, PackedFindings
 
 REPORT_SCHEMA_VERSION = "1.0"
 
@@ -30,8 +30,13 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "error": check.error,
         "metrics": check.metrics,
         "notes": check.notes,
-        # orjson writes the Finding dataclasses as they are: no copy per finding.
-        "findings": check.findings,
+        # orjson writes the Finding dataclasses as they are, and packed ones as the JSON they
+        # already are: no copy per finding.
+        "findings": (
+            orjson.Fragment(check.findings.json)
+            if isinstance(check.findings, PackedFindings)
+            else check.findings
+        ),
     }
 
 
