@@ -13,7 +13,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -26,7 +26,9 @@ from auditor.threads import ThreadIndex, analyse
 __all__ = [
     "DEFAULT_BUSINESS_HOURS",
     "DEFAULT_CLOSING_PHRASES",
+    "Breach",
     "CalendarChoice",
+    "ClockTally",
     "ClosingPhrases",
     "LocalClock",
     "Stopwatch",
@@ -244,6 +246,63 @@ class Stopwatch:
         if self._always_open:
             return (self._end - start) / _MINUTE
         return self._calendar.between(start, self._end) / _MINUTE
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """A clock that missed its target: late (``answer`` set) or unanswered at the window's end."""
+
+    outcome: int
+    business_minutes: float  # to the answer, or waited so far when unanswered
+    wall_minutes: float | None
+
+
+@dataclass(slots=True)
+class ClockTally:
+    """One check's clocks: the counts, and the times of the answered ones, for the metrics."""
+
+    stopwatch: Stopwatch
+    business: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    pending: int = 0
+    late: int = 0
+    unanswered: int = 0
+
+    def judge(self, start: datetime, answered_at: datetime | None) -> Breach | None:
+        """Count one clock; a breach comes back, a met or pending clock gives None."""
+        outcome, business_minutes, wall_minutes = self.stopwatch.judge(start, answered_at)
+        if outcome == PENDING:
+            self.pending += 1
+            return None
+        if business_minutes is not None and wall_minutes is not None:
+            self.business.append(business_minutes)
+            self.wall.append(wall_minutes)
+        if outcome == MET:
+            return None
+        if outcome == LATE:
+            self.late += 1
+            assert business_minutes is not None
+            return Breach(LATE, business_minutes, wall_minutes)
+        self.unanswered += 1
+        return Breach(UNANSWERED, self.stopwatch.waited(start), None)
+
+    @property
+    def judged(self) -> int:
+        return len(self.business) + self.unanswered
+
+    def metrics(self, target_minutes: float) -> dict[str, Any]:
+        judged = self.judged
+        return {
+            "target_minutes": target_minutes,
+            "count": len(self.business),
+            "judged": judged,
+            "pending": self.pending,
+            "breaches": self.late + self.unanswered,
+            "late": self.late,
+            "unanswered": self.unanswered,
+            "business_minutes": distribution(self.business, target_minutes, judged),
+            "wall_minutes": distribution(self.wall, target_minutes, judged),
+        }
 
 
 def minutes(value: timedelta) -> float:

@@ -36,12 +36,10 @@ from typing import Any
 from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
 from auditor.sla import (
     LATE,
-    MET,
-    PENDING,
+    ClockTally,
     Stopwatch,
     activity,
     calendar_choice,
-    distribution,
     index_metrics,
     thread_index,
 )
@@ -57,43 +55,27 @@ def run(ctx: AuditContext) -> CheckOutput:
     choice = calendar_choice(ctx)
     target_minutes = float(ctx.params["target_minutes"])
     end = ctx.window.end
-    stopwatch = Stopwatch(choice.calendar, end, target_minutes)
-    business: list[float] = []
-    wall: list[float] = []
+    tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
-    pending = unanswered = late = 0
     for engagement in index.engagements:
         first = engagement.posts[0]
         if first.created_at > end:
             continue
         answer = engagement.answer_to(first)
-        outcome, business_minutes, wall_minutes = stopwatch.judge(
-            first.created_at, answer.created_at if answer is not None else None
-        )
-        if outcome == PENDING:
-            pending += 1
+        breach = tally.judge(first.created_at, answer.created_at if answer is not None else None)
+        if breach is None:
             continue
-        if business_minutes is not None and wall_minutes is not None:
-            business.append(business_minutes)
-            wall.append(wall_minutes)
-        if outcome == MET:
-            continue
-        if outcome == LATE:
-            late += 1
-            what = f"first reply to {first.author} after {business_minutes:.0f} business minutes"
-        else:
-            unanswered += 1
-            waited = stopwatch.waited(first.created_at)
-            what = f"no reply to {first.author} after {waited:.0f} business minutes"
-        timing: dict[str, Any] = (
-            {
-                "answer": answer.id if answer is not None else None,
-                "business_minutes": _rounded(business_minutes),
-                "wall_minutes": _rounded(wall_minutes),
+        waited = f"{breach.business_minutes:.0f} business minutes"
+        timing: dict[str, Any] = {}
+        if breach.outcome == LATE and answer is not None:
+            what = f"first reply to {first.author} after {waited}"
+            timing = {
+                "answer": answer.id,
+                "business_minutes": _rounded(breach.business_minutes),
+                "wall_minutes": _rounded(breach.wall_minutes),
             }
-            if outcome == LATE
-            else {}
-        )
+        else:
+            what = f"no reply to {first.author} after {waited}"
         findings.append(
             ctx.finding(
                 first.id,
@@ -101,31 +83,22 @@ def run(ctx: AuditContext) -> CheckOutput:
                 evidence=post_evidence(first, thread=engagement.thread, **timing),
             )
         )
-    judged = len(business) + unanswered
-    business_stats = distribution(business, target_minutes, judged)
     metrics = {
-        "target_minutes": target_minutes,
-        "count": len(business),
-        "judged": judged,
-        "pending": pending,
-        "breaches": late + unanswered,
-        "late": late,
-        "unanswered": unanswered,
-        "business_minutes": business_stats,
-        "wall_minutes": distribution(wall, target_minutes, judged),
+        **tally.metrics(target_minutes),
         **index_metrics(index),
         "calendar": choice.describe(),
         "activity": activity(ctx),
     }
+    judged, pending = tally.judged, tally.pending
     notes = [choice.note] if choice.note else []
     if judged == 0 and pending == 0:
         return CheckOutput(
             metrics=metrics, notes=notes, not_applicable="no customer posts addressed the brand"
         )
-    median = business_stats["median"]
+    median = metrics["business_minutes"]["median"]
     summary = (
-        f"{late + unanswered} of {judged} first responses over {target_minutes:g} business "
-        "minutes"
+        f"{tally.late + tally.unanswered} of {judged} first responses over {target_minutes:g} "
+        "business minutes"
         + (f", median {median:g}" if median is not None else "")
         + (f", {pending} pending" if pending else "")
     )

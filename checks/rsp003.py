@@ -35,13 +35,11 @@ from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post
 from auditor.model import Post
 from auditor.sla import (
     LATE,
-    MET,
-    PENDING,
+    ClockTally,
     ClosingPhrases,
     Stopwatch,
     calendar_choice,
     closing_phrases,
-    distribution,
     index_metrics,
     thread_index,
 )
@@ -96,11 +94,9 @@ def run(ctx: AuditContext) -> CheckOutput:
     closing = closing_phrases(ctx)
     target_minutes = float(ctx.params["target_minutes"])
     end = ctx.window.end
-    stopwatch = Stopwatch(choice.calendar, end, target_minutes)
-    business: list[float] = []
-    wall: list[float] = []
+    tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
-    pending = unanswered = late = closings = answered_customers = 0
+    closings = answered_customers = 0
     for engagement in index.engagements:
         answers = engagement.answers
         if not answers:
@@ -113,51 +109,35 @@ def run(ctx: AuditContext) -> CheckOutput:
         for start, answer in found.clocks:
             if start.created_at > end:
                 continue
-            outcome, business_minutes, wall_minutes = stopwatch.judge(
+            breach = tally.judge(
                 start.created_at, answer.created_at if answer is not None else None
             )
-            if outcome == PENDING:
-                pending += 1
+            if breach is None:
                 continue
-            if business_minutes is not None and wall_minutes is not None:
-                business.append(business_minutes)
-                wall.append(wall_minutes)
-            if outcome == MET:
-                continue
-            if outcome == LATE:
-                late += 1
-                what = f"next reply to {start.author} after {business_minutes:.0f} business minutes"
-            else:
-                unanswered += 1
-                waited = stopwatch.waited(start.created_at)
-                what = f"no next reply to {start.author} after {waited:.0f} business minutes"
+            waited = f"{breach.business_minutes:.0f} business minutes"
+            late = breach.outcome == LATE
+            what = (
+                f"next reply to {start.author} after {waited}"
+                if late
+                else (f"no next reply to {start.author} after {waited}")
+            )
             findings.append(
                 ctx.finding(
                     start.id,
                     f"{what} (target {target_minutes:g})",
                     evidence=post_evidence(
-                        start,
-                        thread=engagement.thread,
-                        **_answer(answer if outcome == LATE else None),
+                        start, thread=engagement.thread, **_answer(answer if late else None)
                     ),
                 )
             )
-    judged = len(business) + unanswered
     metrics = {
-        "target_minutes": target_minutes,
-        "count": len(business),
-        "judged": judged,
-        "pending": pending,
-        "breaches": late + unanswered,
-        "late": late,
-        "unanswered": unanswered,
+        **tally.metrics(target_minutes),
         "closing_posts": closings,
         "answered_customers": answered_customers,
-        "business_minutes": distribution(business, target_minutes, judged),
-        "wall_minutes": distribution(wall, target_minutes, judged),
         **index_metrics(index),
         "calendar": choice.describe(),
     }
+    judged, pending = tally.judged, tally.pending
     notes = [choice.note] if choice.note else []
     if judged == 0 and pending == 0:
         reason = (
@@ -167,8 +147,8 @@ def run(ctx: AuditContext) -> CheckOutput:
         )
         return CheckOutput(metrics=metrics, notes=notes, not_applicable=reason)
     summary = (
-        f"{late + unanswered} of {judged} next responses over {target_minutes:g} business minutes"
-        + (f", {pending} pending" if pending else "")
+        f"{tally.late + tally.unanswered} of {judged} next responses over {target_minutes:g} "
+        "business minutes" + (f", {pending} pending" if pending else "")
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
