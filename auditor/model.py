@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
+
+import msgspec
 
 Visibility = Literal["public", "hidden", "deleted"]
 DeletedBy = Literal["author", "brand", "unknown"]
@@ -46,12 +48,13 @@ class Profile:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Post:
-    id: str
-    author: str
+class Post(msgspec.Struct):
+    """A public post. A msgspec Struct, so that a bundle line decodes straight into one."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    author: Annotated[str, msgspec.Meta(min_length=1)]
     by_brand: bool
-    created_at: datetime
+    created_at: Annotated[datetime, msgspec.Meta(tz=True)]
     text: str = ""
     author_id: str | None = None
     in_reply_to: str | None = None
@@ -61,7 +64,7 @@ class Post:
     url: str | None = None
     source: str | None = None
     automated: bool | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def thread_id(self) -> str:

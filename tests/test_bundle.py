@@ -24,7 +24,7 @@ from auditor.bundle import (
     write_bundle,
 )
 from auditor.config import load_schema
-from auditor.model import AccountData, AccountKey
+from auditor.model import AccountData, AccountKey, Post
 
 from conftest import healthy_account, neglected_account, post, window
 
@@ -332,3 +332,35 @@ def test_index_agrees_with_parsing_every_line(tmp_path_factory, lines):
     assert {k: (s.first_line, s.last_line, s.start, s.end) for k, s in index.spans.items()} == spans
     assert index.grouped == grouped
     assert [e.line for e in index.unattributed] == unattributed
+
+
+@pytest.mark.parametrize(
+    "record",
+    [*GOOD, *(r for r, _ in BAD), post("9", "ann", 1, extra={"x": 1}), post("", "ann", 1)],
+    ids=lambda r: f"{r.get('kind')}-{str(r)[:40]}",
+)
+def test_a_line_reads_as_its_record_does(tmp_path, record):
+    """The one-call decoder of canonical post lines agrees with the general path."""
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(dump_record(record))
+    try:
+        key = record_key(record)
+    except RecordError:
+        assert not [d for d in _read(path) if d.posts]
+        return
+    expected = AccountData(key=key)
+    try:
+        add_record(expected, record)
+        problem = None
+    except RecordError as error:
+        problem = str(error)
+    (data,) = _read(path)
+    if problem is None:
+        assert [vars_of(p) for p in data.posts] == [vars_of(p) for p in expected.posts]
+        assert not data.errors
+    else:
+        assert data.errors == [f"{path}:1: {key}: {problem}"] and not data.posts
+
+
+def vars_of(post):
+    return {f: getattr(post, f) for f in Post.__struct_fields__}
