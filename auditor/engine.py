@@ -46,7 +46,7 @@ from auditor.result import (
     PackedFindings,
 )
 from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
-from auditor.store import FindingRecord, HistoryStore, PostObservation
+from auditor.store import HistoryStore, PostObservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,17 +217,23 @@ def _pages(window: Window | None) -> int | None:
 
 
 def _observations(posts: Iterable[Post]) -> list[PostObservation]:
+    # tuple.__new__ builds the named tuples in C: this runs once per post of every audit.
+    make = tuple.__new__
     return [
-        PostObservation(
-            p.id,
-            p.created_at,
-            p.author,
-            p.by_brand,
-            p.visibility,
-            p.deleted_by,
-            p.text,
-            p.url,
-            p.thread_id,
+        make(
+            PostObservation,
+            (
+                p.id,
+                p.created_at,
+                p.author,
+                p.by_brand,
+                p.visibility,
+                p.deleted_by,
+                p.text,
+                p.url,
+                p.thread or p.id,
+                None,
+            ),
         )
         for p in posts
     ]
@@ -335,17 +341,7 @@ def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
         account.status,
         audited.observed_at,
         audited.posts,
-        (
-            FindingRecord(
-                uid=f.uid,
-                check_id=f.check_id,
-                severity=f.severity,
-                message=f.message,
-                evidence_id=f.evidence_id,
-            )
-            for c in account.checks
-            for f in c.findings
-        ),
+        (f for c in account.checks for f in c.findings),
     )
 
 

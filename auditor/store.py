@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from auditor.model import SeenPost
 
@@ -80,6 +80,21 @@ class FindingRecord:
     severity: str
     message: str
     evidence_id: str
+
+
+class FindingLike(Protocol):
+    """What the store keeps of a finding: a FindingRecord, or the engine's own Finding."""
+
+    @property
+    def uid(self) -> str: ...
+    @property
+    def check_id(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def evidence_id(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +462,7 @@ class HistoryStore:
         status: str,
         observed_at: datetime,
         posts: Iterable[PostObservation],
-        findings: Iterable[FindingRecord],
+        findings: Iterable[FindingLike],
     ) -> None:
         """Record one account of a run in one transaction.
 

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from auditor.model import AccountData, Post
 
@@ -65,8 +66,7 @@ class ThreadIndex:
                 yield engagement, post
 
 
-def _created(post: Post) -> datetime:
-    return post.created_at
+_CREATED = attrgetter("created_at")
 
 
 def analyse(
@@ -83,8 +83,10 @@ def analyse(
     threads: dict[str, list[Post]] = defaultdict(list)
     # Sorting the account once (nearly free: sources write posts in time order) leaves every
     # thread in time order too.
-    for post in sorted(data.posts, key=_created):
-        threads[post.thread_id].append(post)
+    for post in sorted(data.posts, key=_CREATED):
+        threads[post.thread or post.id].append(post)
+    # Handles repeat across an account's posts: fold each one once.
+    folded: dict[str, str] = {}
 
     engagements: list[Engagement] = []
     customer_posts = not_addressed = excluded_posts = automated = spam = 0
@@ -102,7 +104,9 @@ def analyse(
                     continue
                 brand_replies.append(post)
                 continue
-            author = post.author.lower().lstrip("@")
+            author = folded.get(post.author)
+            if author is None:
+                author = folded[post.author] = post.author.lower().lstrip("@")
             if author == brand or post.visibility == "deleted":
                 # A post its author took down awaits no answer; deletion checks judge it.
                 continue
