@@ -46,7 +46,9 @@ class Needs:
     complete_window: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+# Evidence and findings are built by the hundred thousand in a large audit: plain slotted
+# dataclasses, since a frozen one sets each field through object.__setattr__ (twice the cost).
+@dataclass(slots=True)
 class Evidence:
     post_ids: tuple[str, ...] = ()
     conversation_ids: tuple[str, ...] = ()
@@ -71,7 +73,7 @@ class Evidence:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finding:
     check_id: str
     platform: str
@@ -79,13 +81,13 @@ class Finding:
     evidence_id: str
     message: str
     severity: Severity
-    evidence: Evidence = Evidence()
+    evidence: Evidence = field(default_factory=Evidence)
     # Stable across runs: the same problem on the same post has the same uid.
     uid: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         key = "\x1f".join((self.check_id, self.platform, self.account, self.evidence_id))
-        object.__setattr__(self, "uid", hashlib.sha256(key.encode()).hexdigest()[:20])
+        self.uid = hashlib.sha256(key.encode()).hexdigest()[:20]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -136,16 +138,16 @@ class AuditContext:
         message: str,
         *,
         severity: Severity | None = None,
-        evidence: Evidence = Evidence(),
+        evidence: Evidence | None = None,
     ) -> Finding:
         return Finding(
-            check_id=self.check.id,
-            platform=self.account.platform,
-            account=self.account.account,
-            evidence_id=evidence_id,
-            message=message,
-            severity=severity or self.severity,
-            evidence=evidence,
+            self.check.id,
+            self.account.platform,
+            self.account.account,
+            evidence_id,
+            message,
+            severity or self.severity,
+            evidence if evidence is not None else Evidence(),
         )
 
     def derived(self, name: str, compute: Callable[[], T]) -> T:
