@@ -388,6 +388,9 @@ class Engine:
         self.skip_invalid = skip_invalid
         self.client_filter = None if clients is None else set(clients)
         self.workers = default_workers() if workers is None else workers
+        if "fork" not in multiprocessing.get_all_start_methods():
+            # Workers inherit the engine by fork; without it (Windows) audits run here.
+            self.workers = 1
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
         self._policies: dict[AccountKey, EffectivePolicy] = {}
