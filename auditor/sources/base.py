@@ -185,3 +185,26 @@ def window_record(
     if extra:
         record.update(extra)
     return record
+
+
+class PageBudget:
+    """How many pages of each listing one run reads.
+
+    Past the budget a listing stops, and the reason goes to the window record (it cannot be
+    complete): a runaway listing costs a bounded number of requests, never a silent gap.
+    """
+
+    WHY = " before reaching the window start"
+
+    def __init__(self, max_pages: int) -> None:
+        self.max_pages = max_pages
+        self.cut_short: list[str] = []
+        self._read: dict[str, int] = {}
+
+    def allow(self, listing: str) -> bool:
+        """Count one more page of ``listing`` (the first is free); False once over budget."""
+        read = self._read[listing] = self._read.get(listing, 1) + 1
+        if read > self.max_pages:
+            self.cut_short.append(f"{listing}: stopped after {self.max_pages} pages{self.WHY}")
+            return False
+        return True

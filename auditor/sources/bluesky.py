@@ -37,6 +37,7 @@ from auditor.sources.base import (
     Cursor,
     FetchSpec,
     Page,
+    PageBudget,
     Protocol,
     RateLimit,
     Record,
@@ -320,11 +321,10 @@ class BlueskyProtocol(Protocol):
         super().__init__(spec)
         did = spec.cursor.get("did")
         self.brand = Brand(spec.account, did if isinstance(did, str) else None)
-        self.max_pages = _positive_int(spec.options.get("max_pages"), DEFAULT_MAX_PAGES)
+        self.pages = PageBudget(_positive_int(spec.options.get("max_pages"), DEFAULT_MAX_PAGES))
         self.depth = _positive_int(spec.options.get("thread_depth"), DEFAULT_THREAD_DEPTH)
         self.want_notifications = spec.options.get("notifications") is True
-        self.incomplete: list[str] = []
-        self.pages_read: dict[str, int] = {}
+
         self.posts: dict[str, Record] = {}
         # Thread roots (URI → created_at) still inside the window: re-read every run, which is
         # how replies hidden or deleted after an earlier run come to light.
@@ -384,12 +384,7 @@ class BlueskyProtocol(Protocol):
         cursor = body.get("cursor") if isinstance(body, Mapping) else None
         if reached_start or not isinstance(cursor, str) or not cursor:
             return []
-        self.pages_read[request.purpose] = self.pages_read.get(request.purpose, 1) + 1
-        if self.pages_read[request.purpose] > self.max_pages:
-            self.incomplete.append(
-                f"{request.purpose}: stopped after {self.max_pages} pages "
-                "before reaching the window start"
-            )
+        if not self.pages.allow(request.purpose):
             self.listing_ok[request.purpose] = False
             return []
         params = tuple((k, v) for k, v in request.params if k != "cursor")
@@ -423,7 +418,7 @@ class BlueskyProtocol(Protocol):
         records.append(
             window_record(
                 self.spec,
-                missing=self.missing + self.incomplete,
+                missing=self.missing + self.pages.cut_short,
                 observes=self.observes,
                 fetched_at=self.fetched_at(),
             )

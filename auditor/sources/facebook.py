@@ -33,6 +33,7 @@ from auditor.sources.base import (
     Cursor,
     FetchSpec,
     Page,
+    PageBudget,
     Protocol,
     RateLimit,
     Record,
@@ -384,9 +385,7 @@ class FacebookProtocol(Protocol):
     def __init__(self, spec: FetchSpec) -> None:
         super().__init__(spec)
         self.page_id = str(spec.options.get("page_id") or spec.account)
-        self.max_pages = max_pages_option(spec.options)
-        self.incomplete: list[str] = []
-        self.pages_read: dict[str, int] = {}
+        self.pages = PageBudget(max_pages_option(spec.options))
         self.known_posts: dict[str, str] = {
             str(k): str(v)
             for k, v in dict(spec.cursor.get("posts") or {}).items()
@@ -454,7 +453,7 @@ class FacebookProtocol(Protocol):
         records.append(
             window_record(
                 self.spec,
-                missing=self.missing + self.incomplete,
+                missing=self.missing + self.pages.cut_short,
                 observes=self.observes,
                 fetched_at=self.fetched_at(),
             )
@@ -523,13 +522,7 @@ class FacebookProtocol(Protocol):
         params = next_page_params(body, request.params)
         if params is None:
             return []
-        key = f"{request.purpose}:{request.path}"
-        self.pages_read[key] = self.pages_read.get(key, 1) + 1
-        if self.pages_read[key] > self.max_pages:
-            self.incomplete.append(
-                f"{request.purpose} {request.path}: stopped after {self.max_pages} pages "
-                "before reaching the window start"
-            )
+        if not self.pages.allow(f"{request.purpose} {request.path}"):
             if request.purpose == "feed":
                 self.feed_ok = False
             if request.purpose in ("conversations", "messages"):
@@ -614,13 +607,7 @@ class FacebookProtocol(Protocol):
         oldest = min((t for t in times if t is not None), default=None)
         if oldest is not None and oldest < self.spec.window_start:
             return []
-        key = f"messages:{cid}"
-        self.pages_read[key] = self.pages_read.get(key, 1) + 1
-        if self.pages_read[key] > self.max_pages:
-            self.incomplete.append(
-                f"messages {cid}: stopped after {self.max_pages} pages "
-                "before reaching the window start"
-            )
+        if not self.pages.allow(f"messages {cid}"):
             self.conversations_ok = False
             return []
         return [Request("messages", f"{cid}/messages", params)]

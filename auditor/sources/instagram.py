@@ -25,6 +25,7 @@ from auditor.sources.base import (
     Cursor,
     FetchSpec,
     Page,
+    PageBudget,
     Protocol,
     RateLimit,
     Record,
@@ -148,9 +149,7 @@ class InstagramProtocol(Protocol):
         super().__init__(spec)
         self.ig_user_id = str(spec.options.get("ig_user_id") or spec.account)
         self.username = spec.account.lstrip("@").lower()
-        self.max_pages = max_pages_option(spec.options)
-        self.incomplete: list[str] = []
-        self.pages_read: dict[str, int] = {}
+        self.pages = PageBudget(max_pages_option(spec.options))
         self.known_media: dict[str, str] = {
             str(k): str(v)
             for k, v in dict(spec.cursor.get("media") or {}).items()
@@ -192,7 +191,7 @@ class InstagramProtocol(Protocol):
     def finish(self) -> tuple[list[Record], Cursor]:
         window = window_record(
             self.spec,
-            missing=self.missing + self.incomplete,
+            missing=self.missing + self.pages.cut_short,
             observes=self.observes,
             fetched_at=self.fetched_at(),
         )
@@ -250,12 +249,7 @@ class InstagramProtocol(Protocol):
         params = next_page_params(body, request.params)
         if params is None:
             return []
-        key = f"{request.purpose}:{request.path}"
-        self.pages_read[key] = self.pages_read.get(key, 1) + 1
-        if self.pages_read[key] > self.max_pages:
-            self.incomplete.append(
-                f"{request.purpose} {request.path}: stopped after {self.max_pages} pages"
-            )
+        if not self.pages.allow(f"{request.purpose} {request.path}"):
             if request.purpose == "media":
                 self.media_ok = False
             return []
