@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,3 +128,34 @@ def read_reports(folder: Path) -> dict[str, dict[str, Any]]:
     """The newest report.json of each client under ``folder``, by client folder name."""
     paths = sorted(folder.rglob("report.json"), key=lambda p: (p.parent.name, p.stat().st_mtime))
     return {p.parents[1].name: json.loads(p.read_text()) for p in paths}
+
+
+# The fake platform servers of the fetch tests (tests/fetch_fakes.py), shared by those files.
+@pytest.fixture
+def fake_x() -> Any:
+    from fetch_fakes import FakeX
+
+    return FakeX()
+
+
+@pytest.fixture
+def x_server(fake_x: Any) -> Iterator[Any]:
+    from fetch_fakes import serve
+
+    yield from serve(fake_x)
+
+
+@pytest.fixture
+def fake_mastodon() -> Any:
+    from fetch_fakes import FakeMastodon
+
+    return FakeMastodon()
+
+
+@pytest.fixture
+def mastodon_server(fake_mastodon: Any) -> Iterator[Any]:
+    from fetch_fakes import serve
+
+    for server in serve(fake_mastodon):
+        fake_mastodon.base_url = server.url_for("/")
+        yield server

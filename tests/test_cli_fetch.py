@@ -7,23 +7,14 @@ import json
 import logging
 import shutil
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fetch_fakes import MASTODON_TOKEN, NOW, X_TOKEN, FakeMastodon, FakeX, serve
 from jsonschema import Draft202012Validator
 from pytest_httpserver import HTTPServer
-from test_fetch import (
-    MASTODON_TOKEN,
-    NOW,
-    X_TOKEN,
-    FakeMastodon,
-    FakeX,
-    of_kind,
-    serve,
-    write_config,
-)
+from test_fetch import of_kind, write_config
 from typer.testing import CliRunner
 
 from auditor import fetch as fetch_module
@@ -48,28 +39,6 @@ def manual_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
 def env_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITOR_TEST_X_TOKEN", X_TOKEN)
     monkeypatch.setenv("AUDITOR_TEST_MASTODON_TOKEN", MASTODON_TOKEN)
-
-
-@pytest.fixture
-def fake_x() -> FakeX:
-    return FakeX()
-
-
-@pytest.fixture
-def x_server(fake_x: FakeX) -> Iterator[HTTPServer]:
-    yield from serve(fake_x)
-
-
-@pytest.fixture
-def fake_mastodon() -> FakeMastodon:
-    return FakeMastodon()
-
-
-@pytest.fixture
-def mastodon_server(fake_mastodon: FakeMastodon) -> Iterator[HTTPServer]:
-    for server in serve(fake_mastodon):
-        fake_mastodon.base_url = server.url_for("/")
-        yield server
 
 
 def bundle_account(folder: Path) -> str:
