@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -131,6 +131,41 @@ def max_pages_option(options: Mapping[str, Any]) -> int:
 
 def cursor_time(cursor: Mapping[str, Any], key: str) -> datetime | None:
     return graph_time(cursor.get(key))
+
+
+def window_listing(
+    purpose: str, path: str, fields: str, since: datetime, until: datetime
+) -> Request:
+    """A time-bounded Graph listing (a Page's feed, an Instagram account's media)."""
+    return Request(
+        purpose,
+        path,
+        (("fields", fields), ("since", unix(since)), ("until", unix(until)), ("limit", PAGE_LIMIT)),
+    )
+
+
+def new_in_window(
+    spec: FetchSpec,
+    items: Iterable[Mapping[str, Any]],
+    record_of: Callable[[Mapping[str, Any]], Record | None],
+    known: Mapping[str, str],
+) -> tuple[list[tuple[Mapping[str, Any], Record, datetime]], bool]:
+    """The items of a newest-first Graph listing that are inside the window and not yet known,
+    with their records and times; and whether the listing reached back to the window start."""
+    found: list[tuple[Mapping[str, Any], Record, datetime]] = []
+    seen: set[str] = set()
+    for item in items:
+        record = record_of(item)
+        if record is None:
+            continue
+        created = graph_time(record["created_at"])
+        assert created is not None
+        if created < spec.window_start:
+            return found, True  # newest first: the rest is older than the window
+        if created <= spec.window_end and record["id"] not in known and record["id"] not in seen:
+            seen.add(record["id"])
+            found.append((item, record, created))
+    return found, False
 
 
 def later(a: datetime, b: datetime | None) -> datetime:
@@ -475,16 +510,7 @@ class FacebookProtocol(Protocol):
         self.started = True
         since = later(self.spec.window_start, self.newest_post)
         requests = [
-            Request(
-                "feed",
-                f"{self.page_id}/feed",
-                (
-                    ("fields", FEED_FIELDS),
-                    ("since", unix(since)),
-                    ("until", unix(self.spec.window_end)),
-                    ("limit", PAGE_LIMIT),
-                ),
-            )
+            window_listing("feed", f"{self.page_id}/feed", FEED_FIELDS, since, self.spec.window_end)
         ]
         # Posts seen by earlier runs still in the window: their new comments count too.
         requests.extend(self._comments_request(post_id) for post_id in sorted(self.known_posts))
@@ -532,18 +558,13 @@ class FacebookProtocol(Protocol):
 
     def _on_feed(self, request: Request, body: Any) -> Step:
         step = Step()
-        reached_start = False
-        for item in data_of(body):
-            record = feed_post_record(self.spec, item, self.page_id)
-            if record is None:
-                continue
-            created = graph_time(record["created_at"])
-            assert created is not None
-            if created < self.spec.window_start:
-                reached_start = True
-                break
-            if created > self.spec.window_end or record["id"] in self.known_posts:
-                continue
+        found, reached_start = new_in_window(
+            self.spec,
+            data_of(body),
+            lambda item: feed_post_record(self.spec, item, self.page_id),
+            self.known_posts,
+        )
+        for _, record, created in found:
             step.records.append(record)
             self.known_posts[record["id"]] = record["created_at"]
             self.newest_post = later(created, self.newest_post)

@@ -43,8 +43,9 @@ from auditor.sources.facebook import (
     graph_time,
     later,
     max_pages_option,
+    new_in_window,
     next_page_params,
-    unix,
+    window_listing,
 )
 
 PLATFORM = "instagram"
@@ -223,15 +224,8 @@ class InstagramProtocol(Protocol):
         self.started = True
         since = later(self.spec.window_start, self.newest_media)
         requests = [
-            Request(
-                "media",
-                f"{self.ig_user_id}/media",
-                (
-                    ("fields", MEDIA_FIELDS),
-                    ("since", unix(since)),
-                    ("until", unix(self.spec.window_end)),
-                    ("limit", PAGE_LIMIT),
-                ),
+            window_listing(
+                "media", f"{self.ig_user_id}/media", MEDIA_FIELDS, since, self.spec.window_end
             )
         ]
         # Media an earlier run saw, still in the window, can have new comments.
@@ -257,19 +251,13 @@ class InstagramProtocol(Protocol):
 
     def _on_media(self, request: Request, body: Any) -> Step:
         step = Step()
-        reached_start = False
-        for item in data_of(body):
-            record = media_record(self.spec, item, self.ig_user_id)
-            if record is None:
-                continue
-            created = graph_time(record["created_at"])
-            assert created is not None
-            if created < self.spec.window_start:
-                # Newest first: the rest of the listing is older than the window.
-                reached_start = True
-                break
-            if created > self.spec.window_end or record["id"] in self.known_media:
-                continue
+        found, reached_start = new_in_window(
+            self.spec,
+            data_of(body),
+            lambda item: media_record(self.spec, item, self.ig_user_id),
+            self.known_media,
+        )
+        for item, record, created in found:
             step.records.append(record)
             self.known_media[record["id"]] = record["created_at"]
             self.newest_media = later(created, self.newest_media)
