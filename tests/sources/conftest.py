@@ -50,6 +50,7 @@ def walk(
     while queue:
         request = queue.pop(0)
         seen.append(request)
+        assert len(seen) < 1000, "runaway paging"
         result = answer(request)
         step = (
             protocol.receive(request, result)
@@ -64,6 +65,27 @@ def walk(
 
 def ok(body: Any, headers: dict[str, str] | None = None) -> Page:
     return Page(200, headers or {}, body)
+
+
+def drive(
+    protocol: Protocol, route: Callable[[Request], Any]
+) -> tuple[list[Record], dict[str, Any], list[Request]]:
+    """walk() for routes that answer with a JSON body, or an int: the HTTP status of a failure."""
+
+    def answer(request: Request) -> Answer:
+        body = route(request)
+        return f"HTTP {body} error" if isinstance(body, int) else ok(body)
+
+    return walk(protocol, answer)
+
+
+def posts_by_id(records: list[Record]) -> dict[str, Record]:
+    return {r["id"]: r for r in records if r["kind"] == "post"}
+
+
+def window_of(records: list[Record]) -> Record:
+    (window,) = [r for r in records if r["kind"] == "window"]
+    return window
 
 
 def of_kind(records: list[Record], kind: str) -> list[Record]:

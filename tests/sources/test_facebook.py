@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.base import FetchSpec, Page, Record, Request
+from auditor.sources.base import FetchSpec, Record, Request
 from auditor.sources.facebook import (
     FacebookProtocol,
     facebook_reset_seconds,
     hours_from_graph,
     next_page_params,
 )
+
+from .conftest import drive as drive_with
+from .conftest import posts_by_id, window_of
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads" / "facebook"
 PAGE_ID = "104000000000001"
@@ -66,39 +68,14 @@ def recorded(request: Request) -> Answer:
     raise AssertionError(f"unexpected request {request}")
 
 
-def drive(
-    protocol: FacebookProtocol, route: Callable[[Request], Answer] = recorded
-) -> tuple[list[Record], dict[str, Any], list[Request]]:
-    """A driver without HTTP: answers from ``route``; an int answer is a failed request."""
-    queue = deque(protocol.start())
-    made: list[Request] = []
-    records: list[Record] = []
-    while queue:
-        request = queue.popleft()
-        made.append(request)
-        assert len(made) < 200, "runaway paging"
-        answer = route(request)
-        if isinstance(answer, int):
-            step = protocol.failed(request, f"HTTP {answer} error")
-        else:
-            step = protocol.receive(request, Page(200, {}, answer))
-        records.extend(step.records)
-        queue.extend(step.requests)
-    closing, cursor = protocol.finish()
-    return records + closing, cursor, made
-
-
 def by_kind(records: list[Record], kind: str) -> list[Record]:
     return [r for r in records if r["kind"] == kind]
 
 
-def posts_by_id(records: list[Record]) -> dict[str, Record]:
-    return {r["id"]: r for r in by_kind(records, "post")}
-
-
-def window_of(records: list[Record]) -> Record:
-    (window,) = by_kind(records, "window")
-    return window
+def drive(
+    protocol: FacebookProtocol, route: Callable[[Request], Answer] = recorded
+) -> tuple[list[Record], dict[str, Any], list[Request]]:
+    return drive_with(protocol, route)
 
 
 # --- profile and hours ----------------------------------------------------------------------

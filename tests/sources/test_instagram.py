@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.base import FetchSpec, Page, Record, Request
+from auditor.sources.base import FetchSpec, Record, Request
 from auditor.sources.instagram import InstagramProtocol
+
+from .conftest import drive as drive_with
+from .conftest import posts_by_id, window_of
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads" / "instagram"
 IG_USER = "17841400000000001"
@@ -59,31 +61,7 @@ def recorded(request: Request) -> Answer:
 def drive(
     protocol: InstagramProtocol, route: Callable[[Request], Answer] = recorded
 ) -> tuple[list[Record], dict[str, Any], list[Request]]:
-    queue = deque(protocol.start())
-    made: list[Request] = []
-    records: list[Record] = []
-    while queue:
-        request = queue.popleft()
-        made.append(request)
-        assert len(made) < 200, "runaway paging"
-        answer = route(request)
-        if isinstance(answer, int):
-            step = protocol.failed(request, f"HTTP {answer} error")
-        else:
-            step = protocol.receive(request, Page(200, {}, answer))
-        records.extend(step.records)
-        queue.extend(step.requests)
-    closing, cursor = protocol.finish()
-    return records + closing, cursor, made
-
-
-def posts_by_id(records: list[Record]) -> dict[str, Record]:
-    return {r["id"]: r for r in records if r["kind"] == "post"}
-
-
-def window_of(records: list[Record]) -> Record:
-    (window,) = [r for r in records if r["kind"] == "window"]
-    return window
+    return drive_with(protocol, route)
 
 
 def test_profile_record() -> None:
