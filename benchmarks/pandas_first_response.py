@@ -5,8 +5,8 @@ The peer of the auditor's RSP002 in ``benchmarks/bench_twcs_pandas.py``. Same de
 
 * threads are rebuilt from the reply links: a tweet's thread is its topmost ancestor in the file;
 * a thread belongs to every brand (``inbound`` false) that posts in it and is judged under each;
-  under brand B, every brand tweet in the thread is a brand reply and every other author a
-  customer;
+  under brand B, B's tweets are the brand's and every other author a customer, except the other
+  brands, whose tweets are left out (a brand is never another brand's customer);
 * per (brand, thread, customer): a customer tweet is addressed to the brand when it replies to a
   brand tweet, mentions ``@brand``, or sits in a thread the customer started that mentions the
   brand (its root's text) or that the brand answered; the brand answers the customer with a
@@ -100,10 +100,12 @@ def add_threads(tweets: pd.DataFrame) -> None:
 
 
 def account_tweets(tweets: pd.DataFrame) -> pd.DataFrame:
-    """Every tweet under every brand that posts in its thread (a tweet can appear twice)."""
+    """Every tweet under every brand that posts in its thread (a customer's tweet can appear
+    twice), but for other brands' tweets."""
     brand_tweets = tweets.loc[~tweets["inbound"], ["root_row", "author"]]
     owners = brand_tweets.drop_duplicates().rename(columns={"author": "brand"})
-    return tweets.merge(owners, on="root_row", how="inner")
+    rows = tweets.merge(owners, on="root_row", how="inner")
+    return rows[rows["inbound"] | (rows["author"] == rows["brand"])]
 
 
 def mentions_brand(texts: pd.Series, brands: pd.Series) -> pd.Series:
@@ -129,6 +131,8 @@ def per_brand(path: Path) -> dict[str, dict[str, Any]]:
     has_parent = parent >= 0
     parent_inbound = np.where(has_parent, inbound[np.maximum(parent, 0)], True)
     parent_author = np.where(has_parent, author_lower[np.maximum(parent, 0)], "")
+    # A reply to another brand's tweet replies to no post of this brand's account.
+    parent_is_brand = ~parent_inbound & (parent_author == rows["brand_lower"].to_numpy())
 
     # Answers: brand tweets replying to a customer's tweet (a customer of this brand).
     reply = ~rows["inbound"] & has_parent & parent_inbound & (parent_author != rows["brand_lower"])
@@ -148,7 +152,7 @@ def per_brand(path: Path) -> dict[str, dict[str, Any]]:
             "root": posts["root_row"],
             "customer": posts["author_lower"],
             "seconds": posts["seconds"],
-            "replies_to_brand": ~parent_inbound[customer.to_numpy()],
+            "replies_to_brand": parent_is_brand[customer.to_numpy()],
             "mentions": mentions_brand(posts["text"], posts["brand"]),
         }
     )

@@ -192,16 +192,20 @@ def test_missing_parent_kept_and_counted() -> None:
     assert posts["208"]["thread"] == "207"
 
 
-def test_thread_with_two_brands_written_to_both_accounts() -> None:
+def test_thread_with_two_brands_gives_each_brand_the_customers_and_its_own_replies() -> None:
     by_account, stats = read_twcs(BOM_CRLF)
     acme = posts_of(by_account["AcmeHelp"])
     ship = posts_of(by_account["ShipFastCare"])
-    shared = {"201", "202", "203", "204"}
-    assert shared <= set(acme)
-    assert shared <= set(ship)
-    assert acme["203"]["author"] == "ShipFastCare"
+    customer_posts = {"201", "204"}
+    assert customer_posts <= set(acme)
+    assert customer_posts <= set(ship)
+    # Each brand's reply is in its own account only: ShipFastCare is not AcmeHelp's customer,
+    # and its reply does not answer for AcmeHelp.
+    assert "202" in acme and "202" not in ship
+    assert "203" in ship and "203" not in acme
     assert ship["203"]["account"] == "ShipFastCare"
-    assert acme["203"]["account"] == "AcmeHelp"
+    assert acme["204"]["account"] == "AcmeHelp"
+    assert stats.other_brand_posts == 2
     assert stats.posts == len(all_posts(by_account))
 
 
@@ -215,8 +219,10 @@ def test_brand_filter() -> None:
     by_account, stats = read_twcs(BOM_CRLF, brands=["@shipfastcare"])
     assert list(by_account) == ["ShipFastCare"]
     assert stats.accounts == 1
-    # The shared thread is still written whole, AcmeHelp's reply included.
-    assert "202" in posts_of(by_account["ShipFastCare"])
+    # The shared thread's customer posts are there; AcmeHelp's reply is not.
+    shipfast = posts_of(by_account["ShipFastCare"])
+    assert {"201", "203", "204"} <= set(shipfast)
+    assert "202" not in shipfast
 
 
 def test_iter_records_grouped_by_account_with_stats() -> None:

@@ -20,8 +20,10 @@ A row that still cannot be read is counted (``TwcsStats.rows_unreadable``, with 
 Mapping to accounts: a brand is the ``author_id`` of a row with ``inbound`` false (customers are
 anonymised numbers). Threads are rebuilt from ``in_response_to_tweet_id``, the root being the
 topmost ancestor present in the file; customers address brands by thread, not by handle, so a
-thread belongs to every brand that posts in it, and all its posts are written under each of
-those brands' accounts on platform ``x``. A tweet whose parent is not in the file is kept (its
+thread belongs to every brand that posts in it, and its posts are written under each of those
+brands' accounts on platform ``x``, except the other brands' tweets: a brand is never another
+brand's customer, and its replies never answer for another brand (counted as
+``other_brand_posts``). A tweet whose parent is not in the file is kept (its
 thread roots at the topmost ancestor present) and counted. Posts of threads where no brand
 posts belong to no account and are counted as ``posts_without_brand``.
 
@@ -94,8 +96,9 @@ class TwcsStats:
     """What reading one file met.
 
     ``rows_read`` counts the tweets read (readable data rows, duplicates included);
-    ``posts`` counts the post records written, so a post of a thread shared by two brands counts
-    twice; ``rows_rebuilt`` counts rows put back together (bare carriage returns, unquoted
+    ``posts`` counts the post records written, so a customer's post in a thread shared by two
+    brands counts twice; ``other_brand_posts`` counts the brand tweets left out of another brand's
+    account in such threads; ``rows_rebuilt`` counts rows put back together (bare carriage returns, unquoted
     comma lists); ``duplicates`` counts rows repeating a tweet id already read (dropped).
     """
 
@@ -109,6 +112,7 @@ class TwcsStats:
     rows_rebuilt: int = 0
     duplicates: int = 0
     posts_without_brand: int = 0
+    other_brand_posts: int = 0
 
 
 class _Layout(NamedTuple):
@@ -654,11 +658,16 @@ def _group_by_account(
             thread_brands.append(brand)
     wanted = None if brands is None else {brand.lstrip("@").casefold() for brand in brands}
     members: dict[str, list[int]] = {}
+    other_brand_posts = 0
     for position, root in enumerate(roots):
         owners = brands_of_thread.get(root)
         if owners is None:
             stats.posts_without_brand += 1
             continue
+        if len(owners) > 1 and not tweets[position][_INBOUND]:
+            # A brand tweet in a thread several brands share goes to its own brand only.
+            owners = [tweets[position][_AUTHOR]]
+            other_brand_posts += len(brands_of_thread[root]) - 1
         for brand in owners:
             positions = members.get(brand)
             if positions is None:
@@ -667,6 +676,7 @@ def _group_by_account(
                 positions = members[brand] = []
             positions.append(position)
     ordered = {brand: members[brand] for brand in sorted(members, key=str.casefold)}
+    stats.other_brand_posts = other_brand_posts
     stats.accounts = len(ordered)
     stats.posts = sum(len(positions) for positions in ordered.values())
     return _Accounts(tweets, roots, ordered)
