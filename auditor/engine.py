@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from auditor.result import (
     PackedFindings,
 )
 from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
-from auditor.store import HistoryStore, PostObservation
+from auditor.store import HistoryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,36 +217,14 @@ def _pages(window: Window | None) -> int | None:
     return pages if isinstance(pages, int) and not isinstance(pages, bool) and pages >= 0 else None
 
 
-def _observations(posts: Iterable[Post]) -> list[PostObservation]:
-    # tuple.__new__ builds the named tuples in C: this runs once per post of every audit.
-    make = tuple.__new__
-    return [
-        make(
-            PostObservation,
-            (
-                p.id,
-                p.created_at,
-                p.author,
-                p.by_brand,
-                p.visibility,
-                p.deleted_by,
-                p.text,
-                p.url,
-                p.thread or p.id,
-                None,
-            ),
-        )
-        for p in posts
-    ]
-
-
 @dataclass(slots=True)
 class Audited:
     """One account's audit, with what the history store keeps of it."""
 
     result: AccountResult
     observed_at: datetime | None
-    posts: list[PostObservation]
+    # The audited posts themselves, handed to the store as they are.
+    posts: Iterable[Post]
     input_errors: list[str]
     # A worker process writes its accounts to the history store itself and sends back only
     # the result: millions of post rows never cross between processes.
@@ -265,6 +244,10 @@ _WORKER_ENGINE: Engine | None = None
 # A worker's own connection to the history store, opened on its first account: a connection
 # must never be used across fork.
 _WORKER_STORE: HistoryStore | None = None
+
+
+def _forked_pool(processes: int) -> Pool:
+    return multiprocessing.get_context("fork").Pool(processes)
 
 
 def _size(task: _Task) -> int:
@@ -532,8 +515,7 @@ class Engine:
             if parallel:
                 _WORKER_ENGINE, _WORKER_TWCS = self, job
                 try:
-                    context = multiprocessing.get_context("fork")
-                    with context.Pool(min(self.workers, len(handles))) as pool:
+                    with _forked_pool(min(self.workers, len(handles))) as pool:
                         # Largest accounts first, so that no worker is left with a big one last.
                         ordered = sorted(handles, key=twcs.size, reverse=True)
                         yield from pool.imap_unordered(_audit_twcs_in_worker, ordered)
@@ -551,10 +533,9 @@ class Engine:
 
     def _audit_parallel(self, tasks: list[_Task]) -> Iterator[Audited]:
         global _WORKER_ENGINE
-        context = multiprocessing.get_context("fork")
         _WORKER_ENGINE = self
         try:
-            with context.Pool(min(self.workers, len(tasks))) as pool:
+            with _forked_pool(min(self.workers, len(tasks))) as pool:
                 # Largest accounts first, so that no worker is left with a big one at the end.
                 ordered = sorted(tasks, key=_size, reverse=True)
                 yield from pool.imap_unordered(_audit_in_worker, ordered)
@@ -673,4 +654,4 @@ class Engine:
             errors=list(data.errors),
             source=str(account.source.path),
         )
-        return Audited(result, observed_at, _observations(data.posts), [])
+        return Audited(result, observed_at, data.posts, [])

@@ -43,7 +43,7 @@ from auditor.sources.facebook import FacebookProtocol
 from auditor.sources.instagram import InstagramProtocol
 from auditor.sources.mastodon import MastodonProtocol
 from auditor.sources.x import XProtocol
-from auditor.store import FetchedConversation, HistoryStore, PostObservation
+from auditor.store import FetchedConversation, FetchedPost, HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -603,14 +603,14 @@ def _json(record: Record) -> str:
     return dump_record(record).decode().rstrip("\n")
 
 
-def _observations(records: Iterable[Record]) -> list[PostObservation]:
+def _observations(records: Iterable[Record]) -> list[FetchedPost]:
     observations = []
     for record in records:
         if record.get("kind") != "post":
             continue
         post_id = str(record["id"])
         observations.append(
-            PostObservation(
+            FetchedPost(
                 post_id,
                 parse_time(record.get("created_at"), "created_at"),
                 str(record.get("author")),

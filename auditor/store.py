@@ -14,29 +14,35 @@ Design rules:
   order gives the same history.
 * Each write is one transaction: an exception part-way through leaves the store as it was.
 * The schema is versioned with ``PRAGMA user_version`` and migrated forward in order.
+* Posts are read from the caller's own objects (:class:`PostLike`, e.g. ``auditor.model.Post``)
+  without copying them first: an audit hands over a million posts at a time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from auditor.model import SeenPost
 
 __all__ = [
     "SCHEMA_VERSION",
     "FetchedConversation",
+    "FetchedPost",
     "FindingRecord",
     "HistoryStore",
-    "PostObservation",
+    "KeptPost",
+    "PostLike",
     "RunRow",
     "SeenPost",
     "StoreError",
@@ -47,10 +53,46 @@ class StoreError(Exception):
     """The history store cannot do what was asked (bad input, unknown schema, SQLite failure)."""
 
 
-class PostObservation(NamedTuple):
-    """One post as seen at one observation time (a tuple: cheap to send between processes)."""
+class PostLike(Protocol):
+    """What the store reads of a post: ``auditor.model.Post`` has it, so has :class:`FetchedPost`.
 
-    post_id: str
+    ``thread`` None (or empty) means the post roots its own thread: it is stored as ``id``. An
+    empty ``url`` or ``deleted_by`` is stored as NULL, like None.
+    """
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def by_brand(self) -> bool: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def deleted_by(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def thread(self) -> str | None: ...
+
+
+class KeptPost(PostLike, Protocol):
+    """A post a fetch keeps, with its canonical bundle record."""
+
+    # The post's canonical bundle record as one JSON object (no newline), kept so that a later
+    # incremental run can hand the audit the whole lookback window.
+    @property
+    def record(self) -> str: ...
+
+
+class FetchedPost(NamedTuple):
+    """A post as one fetch saw it (a :class:`KeptPost`)."""
+
+    id: str
     created_at: datetime
     author: str
     by_brand: bool
@@ -59,10 +101,7 @@ class PostObservation(NamedTuple):
     text: str
     url: str | None
     thread: str | None
-    # The post's canonical bundle record as one JSON object (no newline), kept by fetches so
-    # that a later incremental run can hand the audit the whole lookback window. None keeps
-    # whatever record the store already holds.
-    record: str | None = None
+    record: str
 
 
 class FetchedConversation(NamedTuple):
@@ -111,6 +150,7 @@ class RunRow:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
+_ONE_US = timedelta(microseconds=1)
 
 
 def _to_us(value: datetime) -> int:
@@ -275,10 +315,72 @@ _SCHEMA_V2 = (
     """,
 )
 
+# Version 3: posts keyed by an integer account id, (account_id, post_id), instead of the
+# (platform, account) text prefix: smaller keys and rows, and the account is bound once per
+# statement rather than as two text parameters per post; with the multi-row upsert below this
+# halves the cost of writing an audit's posts. Columns and their meaning are unchanged. No foreign
+# key to accounts: the check would cost a lookup per post, and accounts are never deleted. The
+# other tables keep (platform, account): keyed by account id, 350k findings inserted only 8%
+# faster (0.90 -> 0.83 s), against 35% from multi-row inserts, which need no migration.
+_POSTS_V3_COLUMNS = (
+    "post_id, created_at, author, by_brand, visibility, deleted_by, text, text_seen_at, url,"
+    " thread, first_seen, last_seen, record"
+)
+_SCHEMA_V3 = (
+    """
+    CREATE TABLE accounts (
+        id       INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        account  TEXT NOT NULL,
+        UNIQUE (platform, account)
+    )
+    """,
+    """
+    CREATE TABLE posts_v3 (
+        account_id   INTEGER NOT NULL,
+        post_id      TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        author       TEXT NOT NULL,
+        by_brand     INTEGER NOT NULL CHECK (by_brand = 0 OR by_brand = 1),
+        visibility   TEXT NOT NULL
+            CHECK (visibility = 'public' OR visibility = 'hidden' OR visibility = 'deleted'),
+        deleted_by   TEXT,
+        text         TEXT NOT NULL,
+        text_seen_at INTEGER,
+        url          TEXT,
+        thread       TEXT,
+        first_seen   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        record       TEXT,
+        PRIMARY KEY (account_id, post_id)
+    ) WITHOUT ROWID
+    """,
+    "SELECT DISTINCT platform, account FROM posts",  # given ids by _migrate_to_v3
+    f"""
+    INSERT INTO posts_v3 (account_id, {_POSTS_V3_COLUMNS})
+    SELECT a.id, {", ".join(f"p.{c.strip()}" for c in _POSTS_V3_COLUMNS.split(","))}
+    FROM posts AS p JOIN accounts AS a ON a.platform = p.platform AND a.account = p.account
+    """,
+    "DROP TABLE posts",
+    "ALTER TABLE posts_v3 RENAME TO posts",
+)
+
+
+def _migrate_to_v3(connection: sqlite3.Connection) -> None:
+    create_accounts, create_posts, select_accounts, *rest = _SCHEMA_V3
+    connection.execute(create_accounts)
+    connection.execute(create_posts)
+    for platform, account in connection.execute(select_accounts).fetchall():
+        _new_account_id(connection, platform, account)
+    for statement in rest:
+        connection.execute(statement)
+
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V1),
     _run_statements(_SCHEMA_V2),
+    _migrate_to_v3,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -291,11 +393,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # skips updates that would change nothing (an observation at the same time with the same data,
 # i.e. a rerun), so an idempotent rerun reads pages but writes none; any observation at another
 # time goes through the full merge.
-_UPSERT_POST = """
-INSERT INTO posts (platform, account, post_id, created_at, author, by_brand, visibility,
-                   deleted_by, text, text_seen_at, url, thread, first_seen, last_seen, record)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)
-ON CONFLICT (platform, account, post_id) DO UPDATE SET
+_MERGE_POST = """
+ON CONFLICT (account_id, post_id) DO UPDATE SET
     created_at = iif(excluded.last_seen >= last_seen, excluded.created_at, created_at),
     author     = iif(excluded.last_seen >= last_seen, excluded.author, author),
     by_brand   = iif(excluded.last_seen >= last_seen, excluded.by_brand, by_brand),
@@ -326,6 +425,42 @@ WHERE excluded.last_seen <> last_seen
        AND (text IS NOT excluded.text OR text_seen_at IS NOT excluded.text_seen_at))
 """
 
+# Bound per post, in this order: id, created_at (µs), author, by_brand (int), visibility,
+# deleted_by ('' for none), text, url ('' for none), thread (never empty), and for fetches the
+# record. Everything else is derived in SQL from the statement's two leading parameters
+# (?1 account id, ?2 observation time): Python's sqlite3 binds None and bool through its slow
+# adapter lookup, and each parameter costs, so rows carry only plain str and int values.
+_POST_PARAMETERS = 9
+# Bound per finding: uid, check_id, severity, message, evidence_id (run_key, platform and
+# account lead the statement), in multi-row statements like posts (measured: 35% off).
+_FINDING_PARAMETERS = 5
+# Posts per INSERT statement: one statement step and reset per this many posts instead of per
+# post (measured: about 20% off the write). Below SQLite's 32766-parameter limit with room.
+_POSTS_PER_STATEMENT = 64
+
+
+@cache
+def _upsert_posts_sql(rows: int, with_record: bool) -> str:
+    """The upsert of ``rows`` posts in one statement (with their records, for fetches)."""
+    width = _POST_PARAMETERS + with_record
+    values = []
+    for row in range(rows):
+        base = 3 + row * width
+        pid, created, author, by_brand, visibility, deleted_by, text, url, thread = (
+            f"?{base + k}" for k in range(_POST_PARAMETERS)
+        )
+        record = f"?{base + _POST_PARAMETERS}" if with_record else "NULL"
+        values.append(
+            f"(?1, {pid}, {created}, {author}, {by_brand}, {visibility}, nullif({deleted_by}, ''),"
+            f" {text}, iif({text} <> '', ?2, NULL), nullif({url}, ''), {thread}, ?2, ?2, {record})"
+        )
+    return (
+        f"INSERT INTO posts (account_id, {_POSTS_V3_COLUMNS}) VALUES\n"
+        + ",\n".join(values)
+        + _MERGE_POST
+    )
+
+
 _UPSERT_CURSOR = (
     "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor,"
@@ -345,11 +480,15 @@ ON CONFLICT (platform, account, conversation_id) DO UPDATE SET
     last_seen  = max(last_seen, excluded.last_seen)
 """
 
-_SELECT_POSTS = """
+# Readers name an account by (platform, account); an account never written has no id, so the
+# subquery is NULL and matches nothing.
+_ACCOUNT_ID = "(SELECT id FROM accounts WHERE platform = ? AND account = ?)"
+
+_SELECT_POSTS = f"""
 SELECT post_id, created_at, author, by_brand, visibility, deleted_by, text, url, thread,
        first_seen, last_seen
 FROM posts
-WHERE platform = ? AND account = ? AND first_seen < ?
+WHERE account_id = {_ACCOUNT_ID} AND first_seen < ?
 ORDER BY post_id
 """
 
@@ -461,7 +600,7 @@ class HistoryStore:
         account: str,
         status: str,
         observed_at: datetime,
-        posts: Iterable[PostObservation],
+        posts: Iterable[PostLike],
         findings: Iterable[FindingLike],
     ) -> None:
         """Record one account of a run in one transaction.
@@ -479,10 +618,8 @@ class HistoryStore:
                 "DELETE FROM findings WHERE run_key = ? AND platform = ? AND account = ?",
                 (run_key, platform, account),
             )
-            posts_seen = 0
-            for rows in _post_row_chunks(platform, account, observed, posts):
-                db.executemany(_UPSERT_POST, rows)
-                posts_seen += len(rows)
+            account_id = _account_id(db, platform, account)
+            posts_seen = _upsert_posts(db, account_id, observed, posts, _values, with_record=False)
             db.execute(
                 "INSERT INTO run_accounts (run_key, platform, account, status, observed_at,"
                 " posts_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, platform, account)"
@@ -491,24 +628,16 @@ class HistoryStore:
                 (run_key, platform, account, status, observed, posts_seen),
             )
             # A check reporting the same uid twice keeps the last one rather than failing the
-            # whole account.
-            db.executemany(
-                "INSERT OR REPLACE INTO findings (run_key, platform, account, uid, check_id,"
-                " severity, message, evidence_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        run_key,
-                        platform,
-                        account,
-                        f.uid,
-                        f.check_id,
-                        f.severity,
-                        f.message,
-                        f.evidence_id,
-                    )
-                    for f in findings
-                ),
-            )
+            # whole account (OR REPLACE, row by row also within one statement).
+            iterator = iter(findings)
+            while chunk := list(islice(iterator, _CHUNK)):
+                _execute_batched(
+                    db,
+                    _insert_findings_sql,
+                    [run_key, platform, account],
+                    _finding_values(chunk),
+                    _FINDING_PARAMETERS,
+                )
 
     def finish_run(self, run_key: str, finished_at: datetime, status: str) -> None:
         finished = _to_us(finished_at)
@@ -609,7 +738,7 @@ class HistoryStore:
         platform: str,
         account: str,
         observed_at: datetime,
-        posts: Iterable[PostObservation],
+        posts: Iterable[KeptPost],
         conversations: Iterable[FetchedConversation] = (),
         cursor: Mapping[str, Any] | None = None,
     ) -> None:
@@ -623,8 +752,8 @@ class HistoryStore:
         observed = _to_us(observed_at)
         encoded = None if cursor is None else _dump_cursor(cursor)
         with self._transaction() as db:
-            for rows in _post_row_chunks(platform, account, observed, posts):
-                db.executemany(_UPSERT_POST, rows)
+            account_id = _account_id(db, platform, account)
+            _upsert_posts(db, account_id, observed, posts, _kept_values, with_record=True)
             db.executemany(
                 _UPSERT_CONVERSATION,
                 (
@@ -645,7 +774,7 @@ class HistoryStore:
     def fetched_posts(self, platform: str, account: str, since: datetime) -> list[dict[str, Any]]:
         """The kept records of this account's posts created at or after ``since``, oldest first."""
         rows = self._read(
-            "SELECT record FROM posts WHERE platform = ? AND account = ? AND created_at >= ?"
+            f"SELECT record FROM posts WHERE account_id = {_ACCOUNT_ID} AND created_at >= ?"
             " AND record IS NOT NULL ORDER BY created_at, post_id",
             (platform, account, _to_us(since)),
         )
@@ -661,7 +790,7 @@ class HistoryStore:
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             rows = self._read(
-                f"SELECT record FROM posts WHERE platform = ? AND account = ?"
+                f"SELECT record FROM posts WHERE account_id = {_ACCOUNT_ID}"
                 f" AND post_id IN ({marks}) AND record IS NOT NULL ORDER BY post_id",
                 (platform, account, *chunk),
             )
@@ -720,42 +849,167 @@ class HistoryStore:
         return deleted
 
 
-# Rows are built in lists (a comprehension is much faster than a generator feeding
-# executemany) of bounded size, so a huge posts iterable never sits in memory as rows at once.
-_CHUNK = 4096
+def _account_id(db: sqlite3.Connection, platform: str, account: str) -> int:
+    """The account's id, given it on first use (inside the caller's write transaction)."""
+    row = db.execute(
+        "SELECT id FROM accounts WHERE platform = ? AND account = ?", (platform, account)
+    ).fetchone()
+    return int(row[0]) if row is not None else _new_account_id(db, platform, account)
 
 
-def _post_row_chunks(
-    platform: str, account: str, observed: int, posts: Iterable[PostObservation]
-) -> Iterator[list[tuple[Any, ...]]]:
+def _new_account_id(db: sqlite3.Connection, platform: str, account: str) -> int:
+    """Give the account an id drawn from its name, not from the order accounts came in.
+
+    Parallel workers record accounts in whatever order they finish: numbering them as they
+    come would make two stores of the same audits differ. A hash collision (with 63 bits,
+    in theory only) takes the next free id.
+    """
+    digest = hashlib.blake2b(f"{platform}\n{account}".encode(), digest_size=8).digest()
+    candidate = int.from_bytes(digest, "big") >> 1
+    while db.execute("SELECT 1 FROM accounts WHERE id = ?", (candidate,)).fetchone():
+        candidate = (candidate + 1) % (1 << 63)
+    db.execute(
+        "INSERT INTO accounts (id, platform, account) VALUES (?, ?, ?)",
+        (candidate, platform, account),
+    )
+    return candidate
+
+
+# Posts are read in chunks of bounded size, so a huge posts iterable never sits in memory as
+# parameters all at once; a whole number of statements per chunk.
+_CHUNK = _POSTS_PER_STATEMENT * 64
+
+
+_Post = TypeVar("_Post", bound=PostLike)
+
+
+def _upsert_posts(
+    db: sqlite3.Connection,
+    account_id: int,
+    observed: int,
+    posts: Iterable[_Post],
+    values_of: Callable[[list[_Post]], list[Any]],
+    *,
+    with_record: bool,
+) -> int:
+    """Merge the posts into the account's history; returns how many observations were given.
+
+    ``values_of`` flattens a chunk of posts into parameters, ``with_record`` saying whether it
+    gives each post's record too.
+    """
+    width = _POST_PARAMETERS + with_record
+
+    def sql_of(rows: int) -> str:
+        return _upsert_posts_sql(rows, with_record)
+
+    count = 0
     iterator = iter(posts)
     while chunk := list(islice(iterator, _CHUNK)):
-        try:
-            created = [post.created_at - _EPOCH for post in chunk]
-        except TypeError as exc:
-            raise StoreError("post created_at must be a timezone-aware datetime") from exc
-        yield [
-            (
-                platform,
-                account,
-                post.post_id,
-                age.days * _DAY_US + age.seconds * 1_000_000 + age.microseconds,
-                post.author,
-                post.by_brand,
-                post.visibility,
-                post.deleted_by,
-                post.text,
-                observed if post.text else None,
-                post.url,
-                post.thread,
-                observed,
-                post.record,
+        _execute_batched(db, sql_of, [account_id, observed], values_of(chunk), width)
+        count += len(chunk)
+    return count
+
+
+def _execute_batched(
+    db: sqlite3.Connection,
+    sql_of: Callable[[int], str],
+    leading: list[Any],
+    values: list[Any],
+    width: int,
+) -> None:
+    """Run the multi-row statement ``sql_of(rows)`` over ``values``, rows of ``width`` each.
+
+    Each statement takes ``leading`` then up to _POSTS_PER_STATEMENT rows' parameters.
+    """
+    per_statement = _POSTS_PER_STATEMENT * width
+    whole = len(values) // per_statement * per_statement
+    if whole:
+        statements = range(0, whole, per_statement)
+        db.executemany(
+            sql_of(_POSTS_PER_STATEMENT),
+            [leading + values[at : at + per_statement] for at in statements],
+        )
+    if whole < len(values):
+        db.execute(sql_of((len(values) - whole) // width), leading + values[whole:])
+
+
+@cache
+def _insert_findings_sql(rows: int) -> str:
+    """The insert of ``rows`` findings (?1-?3: run_key, platform, account) in one statement."""
+    values = []
+    for row in range(rows):
+        uid, check_id, severity, message, evidence_id = (
+            f"?{4 + row * _FINDING_PARAMETERS + k}" for k in range(_FINDING_PARAMETERS)
+        )
+        values.append(f"(?1, ?2, ?3, {uid}, {check_id}, {severity}, {message}, {evidence_id})")
+    return (
+        "INSERT OR REPLACE INTO findings (run_key, platform, account, uid, check_id, severity,"
+        " message, evidence_id) VALUES\n" + ",\n".join(values)
+    )
+
+
+def _finding_values(findings: Iterable[FindingLike]) -> list[Any]:
+    values: list[Any] = []
+    extend = values.extend
+    for f in findings:
+        extend((f.uid, f.check_id, f.severity, f.message, f.evidence_id))
+    return values
+
+
+# The two builders below are the hottest Python in an audit's write: one flat list per chunk,
+# extended with one tuple per post (faster than a list of tuples regrouped afterwards). ``+``
+# turns by_brand into a plain int; ``or ''`` keeps None out of the parameters.
+def _values(posts: Sequence[PostLike]) -> list[Any]:
+    values: list[Any] = []
+    extend = values.extend
+    try:
+        for p in posts:
+            extend(
+                (
+                    p.id,
+                    (p.created_at - _EPOCH) // _ONE_US,
+                    p.author,
+                    +p.by_brand,
+                    p.visibility,
+                    p.deleted_by or "",
+                    p.text,
+                    p.url or "",
+                    p.thread or p.id,
+                )
             )
-            for post, age in zip(chunk, created, strict=True)
-        ]
+    except TypeError as exc:
+        raise StoreError("post created_at must be a timezone-aware datetime") from exc
+    return values
+
+
+def _kept_values(posts: Sequence[KeptPost]) -> list[Any]:
+    values: list[Any] = []
+    extend = values.extend
+    try:
+        for p in posts:
+            extend(
+                (
+                    p.id,
+                    (p.created_at - _EPOCH) // _ONE_US,
+                    p.author,
+                    +p.by_brand,
+                    p.visibility,
+                    p.deleted_by or "",
+                    p.text,
+                    p.url or "",
+                    p.thread or p.id,
+                    p.record,
+                )
+            )
+    except TypeError as exc:
+        raise StoreError("post created_at must be a timezone-aware datetime") from exc
+    return values
 
 
 # --- opening and migrating --------------------------------------------------------------------
+
+
+_PAGE_SIZE = 16384
 
 
 def _open(path: str) -> sqlite3.Connection:
@@ -771,11 +1025,17 @@ def _open(path: str) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open history store {path}: {exc}") from exc
     try:
+        # 16 KiB pages make the posts B-tree shallower: an account's posts go in at its own
+        # place in the tree (account ids are hashes), and each upsert seeks from the root
+        # (measured: first run of bench_store.py 2.5 s -> 2.2 s). Only a new file takes it.
+        connection.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA foreign_keys = ON")
         # A bigger page cache keeps a 1M-post upsert from thrashing; negative = KiB.
         connection.execute("PRAGMA cache_size = -65536")
+        # wal_autocheckpoint 10000 and 30000 measured no faster end to end (bench_store.py,
+        # close included) than the default: left at it.
     except sqlite3.Error as exc:
         connection.close()
         raise StoreError(f"{path} is not a usable SQLite history store: {exc}") from exc

@@ -343,25 +343,29 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path
 
     import auditor.engine as engine_module
 
-    real = engine_module._observations
+    real = engine_module.record
 
     def crashing(posts):
-        items = list(real(posts))
+        items = list(posts)
         if items and items[0].author == "dora":
             yield items[0]
             raise KeyboardInterrupt("power cut")
         yield from items
 
+    def crashing_record(store, run_id, audited):
+        audited.posts = crashing(audited.posts)
+        real(store, run_id, audited)
+
     store_path = tmp_path / "out" / "history.sqlite"
     store_path.parent.mkdir()
-    monkeypatch.setattr(engine_module, "_observations", crashing)
+    monkeypatch.setattr(engine_module, "record", crashing_record)
     with HistoryStore(store_path) as store, pytest.raises(KeyboardInterrupt):
         Engine(config, registry, store=store).run(started_at=END)
     partial = _history(store_path)
     assert not any(row for row in partial["posts"] if "GloboCare" in row)  # rolled back
     assert any(row for row in partial["posts"] if "AcmeHelp" in row)  # earlier account kept
 
-    monkeypatch.setattr(engine_module, "_observations", real)
+    monkeypatch.setattr(engine_module, "record", real)
     with HistoryStore(store_path) as store:
         Engine(config, registry, store=store).run(started_at=END)
     assert _history(store_path) == clean

@@ -6,17 +6,21 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import cast
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import auditor.store as store_module
+from auditor.model import DeletedBy, Post, Visibility
 from auditor.store import (
     SCHEMA_VERSION,
+    FetchedConversation,
+    FetchedPost,
     FindingRecord,
     HistoryStore,
-    PostObservation,
     StoreError,
 )
 
@@ -27,15 +31,15 @@ DAY = timedelta(days=1)
 def post(
     post_id: str,
     *,
-    visibility: str = "public",
+    visibility: Visibility = "public",
     text: str = "my parcel still hasn't arrived, can someone help?",
-    deleted_by: str | None = None,
+    deleted_by: DeletedBy | None = None,
     author: str = "jo_customer",
     by_brand: bool = False,
     url: str | None = None,
-) -> PostObservation:
-    return PostObservation(
-        post_id=post_id,
+) -> Post:
+    return Post(
+        id=post_id,
         created_at=T0 - timedelta(hours=int(post_id) % 48),
         author=author,
         by_brand=by_brand,
@@ -45,6 +49,10 @@ def post(
         url=url if url is not None else f"https://social.example/p/{post_id}",
         thread="100",
     )
+
+
+def changed(original: Post, **changes: object) -> Post:
+    return msgspec.structs.replace(original, **changes)
 
 
 def finding(uid: str, check_id: str = "RSP001") -> FindingRecord:
@@ -78,7 +86,7 @@ def audit(
     history: HistoryStore,
     run_key: str,
     at: datetime,
-    posts: list[PostObservation],
+    posts: list[Post],
     findings: list[FindingRecord],
     account: str = "acme",
 ) -> None:
@@ -285,7 +293,7 @@ def test_text_last_seen_is_order_independent(tmp_path: Path) -> None:
 def test_seen_datetimes_are_utc_whatever_offset_came_in(history: HistoryStore) -> None:
     plus_two = timezone(timedelta(hours=2))
     local = datetime(2026, 3, 2, 14, 0, tzinfo=plus_two)
-    observation = post("7")._replace(created_at=local)
+    observation = changed(post("7"), created_at=local)
     audit(history, "r1", local, [observation], [])
     seen = history.previous_posts("x", "acme", T0 + DAY)["7"]
     assert seen.first_seen == local
@@ -297,7 +305,7 @@ def test_naive_datetimes_are_refused(history: HistoryStore) -> None:
     with pytest.raises(StoreError, match="timezone-aware"):
         history.begin_run("r1", "cfg", "0.1.0", datetime(2026, 3, 2, 12, 0))
     history.begin_run("r1", "cfg", "0.1.0", T0)
-    naive_post = post("1")._replace(created_at=datetime(2026, 3, 1))
+    naive_post = changed(post("1"), created_at=datetime(2026, 3, 1))
     with pytest.raises(StoreError, match="timezone-aware"):
         history.record_account("r1", "x", "acme", "ok", T0, [naive_post], [])
     assert history.previous_posts("x", "acme", T0 + DAY) == {}
@@ -418,7 +426,7 @@ def test_running_the_same_sequence_twice_gives_identical_tables(
     assert any('INSERT INTO "posts"' in line for line in first)
 
 
-def exploding(posts: list[PostObservation], after: int) -> Iterator[PostObservation]:
+def exploding(posts: list[Post], after: int) -> Iterator[Post]:
     for index, observation in enumerate(posts):
         if index == after:
             raise RuntimeError("source died mid-account")
@@ -475,7 +483,7 @@ def test_a_constraint_violation_is_a_store_error_and_rolls_back(
     before = dump(db_path)
     with pytest.raises(StoreError):
         history.record_account(
-            "r1", "x", "acme", "ok", T0, [post("1"), post("2", visibility="vanished")], []
+            "r1", "x", "acme", "ok", T0, [post("1"), changed(post("2"), visibility="vanished")], []
         )
     assert dump(db_path) == before
 
@@ -578,12 +586,12 @@ def test_any_order_of_observations_gives_the_model_state(
         # Replaying some observations again (same time, same data) must change nothing.
         order = observations + [observations[i % len(observations)] for i in replays]
         for hours, visibility, text, has_url in order:
-            observation = PostObservation(
-                post_id="1",
+            observation = Post(
+                id="1",
                 created_at=T0,
                 author="jo",
                 by_brand=False,
-                visibility=visibility,
+                visibility=cast(Visibility, visibility),
                 deleted_by="unknown" if visibility == "deleted" else None,
                 text=text,
                 url="https://social.example/p/1" if has_url else None,
@@ -627,9 +635,8 @@ def test_a_single_changed_field_at_the_same_time_is_not_skipped(
     history: HistoryStore, change: dict[str, object]
 ) -> None:
     original = post("1")
-    changed = original._replace(**change)
     audit(history, "r1", T0, [original], [])
-    audit(history, "r1", T0, [changed], [])
+    audit(history, "r1", T0, [changed(original, **change)], [])
     seen = history.previous_posts("x", "acme", T0 + DAY)["1"]
     field = next(iter(change))
     assert getattr(seen, field) == change[field]
@@ -638,9 +645,21 @@ def test_a_single_changed_field_at_the_same_time_is_not_skipped(
 # --- fetched records (schema version 2) -------------------------------------------------------
 
 
-def kept(post_id: str, text: str = "where is my parcel?") -> PostObservation:
+def kept(post_id: str, text: str = "where is my parcel?") -> FetchedPost:
     record = f'{{"kind":"post","id":"{post_id}","text":"{text}"}}'
-    return post(post_id, text=text)._replace(record=record)
+    seen = post(post_id, text=text)
+    return FetchedPost(
+        id=seen.id,
+        created_at=seen.created_at,
+        author=seen.author,
+        by_brand=seen.by_brand,
+        visibility=seen.visibility,
+        deleted_by=seen.deleted_by,
+        text=seen.text,
+        url=seen.url,
+        thread=seen.thread,
+        record=record,
+    )
 
 
 def test_a_version_1_store_gains_the_record_column_and_keeps_its_posts(db_path: Path) -> None:
@@ -687,8 +706,6 @@ def test_an_audit_without_records_keeps_the_record_a_fetch_stored(history: Histo
 def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
     db_path: Path,
 ) -> None:
-    from auditor.store import FetchedConversation
-
     with HistoryStore(db_path, retention_days=30) as history:
         history.record_fetch(
             "x", "acme", T0, [], [FetchedConversation("c1", T0, '{"id":"c1","messages":[1]}')]
@@ -706,3 +723,183 @@ def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
         assert history.fetched_conversations("x", "acme", T0 + DAY) == []
         history.prune(T0 + 40 * DAY)
         assert table_rows(db_path, "conversations") == []
+
+
+# --- posts keyed by account id (schema version 3) ---------------------------------------------
+
+
+def test_a_post_without_a_thread_is_stored_as_rooting_its_own(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [changed(post("5"), thread=None), post("6")], [])
+    seen = history.previous_posts("x", "acme", T0 + DAY)
+    assert seen["5"].thread == "5"
+    assert seen["6"].thread == "100"
+
+
+def test_an_empty_url_is_stored_as_no_url(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [post("3")], [])
+    audit(history, "r2", T0 + DAY, [changed(post("3"), url="")], [])
+    # An observation without a url keeps the one seen before, as None does.
+    assert history.previous_posts("x", "acme", T0 + 2 * DAY)["3"].url == post("3").url
+
+
+def test_many_posts_round_trip_across_statement_and_chunk_boundaries(
+    history: HistoryStore, db_path: Path
+) -> None:
+    count = store_module._CHUNK + store_module._POSTS_PER_STATEMENT + 3
+    posts = [
+        Post(
+            id=str(n),
+            created_at=T0 - timedelta(seconds=n, microseconds=n % 1000),
+            author=f"user{n % 7}",
+            by_brand=n % 3 == 0,
+            text=f"order {n} is late" if n % 4 else "",
+            thread=str(n - n % 5) if n % 5 else None,
+            visibility="deleted" if n % 11 == 0 else "public",
+            deleted_by="author" if n % 11 == 0 else None,
+            url=None if n % 2 else f"https://social.example/p/{n}",
+        )
+        for n in range(count)
+    ]
+    # The same post twice in one statement: the later observation wins, as one by one.
+    posts.insert(2, changed(posts[1], visibility="hidden"))
+    audit(history, "r1", T0, posts, [])
+
+    seen = history.previous_posts("x", "acme", T0 + DAY)
+    assert len(seen) == count
+    for expected in posts[2:]:
+        got = seen[expected.id]
+        assert (got.created_at, got.author, got.by_brand, got.text, got.url) == (
+            expected.created_at,
+            expected.author,
+            expected.by_brand,
+            expected.text,
+            expected.url,
+        )
+        assert (got.visibility, got.deleted_by, got.thread) == (
+            expected.visibility,
+            expected.deleted_by,
+            expected.thread or expected.id,
+        )
+        assert got.first_seen == got.last_seen == T0
+    assert seen["1"].visibility == "hidden"
+    posts_seen = sqlite3.connect(db_path).execute("SELECT posts_seen FROM run_accounts").fetchall()
+    assert posts_seen == [(count + 1,)]
+    before = dump(db_path)
+    audit(history, "r1", T0, posts, [])
+    assert dump(db_path) == before
+
+
+def test_a_version_2_store_is_migrated_with_all_its_history(db_path: Path) -> None:
+    to_us = store_module._to_us
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    for migration in store_module.MIGRATIONS[:2]:
+        migration(connection)
+    connection.execute("PRAGMA user_version = 2")
+    t0, t1 = to_us(T0), to_us(T0 + DAY)
+    connection.execute(
+        "INSERT INTO runs VALUES ('week1', 'cfg-1', '0.1.0', ?, ?, 'ok')", (t0, t0 + 1)
+    )
+    connection.executemany(
+        "INSERT INTO run_accounts VALUES ('week1', ?, ?, 'ok', ?, ?)",
+        [("x", "acme", t0, 2), ("mastodon", "acme@social.example", t0, 1)],
+    )
+    connection.execute(
+        "INSERT INTO findings VALUES ('week1', 'x', 'acme', 'u1', 'RSP001', 'warning',"
+        " 'no reply', '1')"
+    )
+    posts = [
+        # platform, account, id, created, author, by_brand, visibility, deleted_by, text,
+        # text_seen_at, url, thread, first_seen, last_seen, record
+        ("x", "acme", "1", t0 - 5, "jo", 0, "public", None, "refund?", t0,
+         "https://x.example/1", "1", t0, t1, '{"kind":"post","id":"1"}'),
+        ("x", "acme", "2", t0 - 4, "acme", 1, "deleted", "brand", "sorry", t0,
+         None, "1", t0, t0, None),
+        ("mastodon", "acme@social.example", "1", t0 - 3, "sam", 0, "hidden", None, "", None,
+         None, None, t1, t1, None),
+    ]  # fmt: skip
+    connection.executemany(f"INSERT INTO posts VALUES ({', '.join('?' * 15)})", posts)
+    connection.execute(
+        "INSERT INTO conversations VALUES ('x', 'acme', 'c1', ?, '{\"id\":\"c1\"}', ?, ?)",
+        (t0, t0, t0),
+    )
+    connection.execute(
+        "INSERT INTO cursors VALUES ('x', 'acme', '{\"since_id\": \"2\"}', ?)", (t0,)
+    )
+    connection.close()
+
+    with HistoryStore(db_path) as history:
+        x_posts = history.previous_posts("x", "acme", T0 + 2 * DAY)
+        mastodon = history.previous_posts("mastodon", "acme@social.example", T0 + 2 * DAY)
+        assert set(x_posts) == {"1", "2"} and set(mastodon) == {"1"}
+        first = x_posts["1"]
+        assert (first.created_at, first.author, first.by_brand, first.visibility) == (
+            T0 - timedelta(microseconds=5),
+            "jo",
+            False,
+            "public",
+        )
+        assert (first.text, first.url, first.thread) == ("refund?", "https://x.example/1", "1")
+        assert (first.first_seen, first.last_seen) == (T0, T0 + DAY)
+        second = x_posts["2"]
+        assert (second.by_brand, second.visibility, second.deleted_by) == (True, "deleted", "brand")
+        assert second.url is None
+        assert (mastodon["1"].visibility, mastodon["1"].text, mastodon["1"].thread) == (
+            "hidden",
+            "",
+            None,
+        )
+        assert history.fetched_posts("x", "acme", T0 - DAY) == [{"kind": "post", "id": "1"}]
+        assert history.fetched_conversations("x", "acme", T0 - DAY) == [{"id": "c1"}]
+        assert history.get_cursor("x", "acme") == {"since_id": "2"}
+        assert history.previous_finding_uids("x", "acme") == {"u1"}
+        assert [(r.run_key, r.status) for r in history.runs()] == [("week1", "ok")]
+        # The merge rules carry on from the migrated rows: text seen before survives a deletion.
+        audit(
+            history, "week2", T0 + 7 * DAY, [changed(post("1"), visibility="deleted", text="")], []
+        )
+        merged = history.previous_posts("x", "acme", T0 + 8 * DAY)["1"]
+        assert (merged.first_seen, merged.visibility, merged.text) == (T0, "deleted", "refund?")
+
+    connection = sqlite3.connect(db_path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    columns = [row[1] for row in connection.execute("PRAGMA table_info(posts)")]
+    tables = {n for (n,) in connection.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    connection.close()
+    assert version == SCHEMA_VERSION >= 3
+    assert columns[:2] == ["account_id", "post_id"] and "platform" not in columns
+    assert "posts_v3" not in tables and "accounts" in tables
+
+
+def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(tmp_path: Path) -> None:
+    dumps = []
+    for name, accounts in (("ab", ["acme", "globo"]), ("ba", ["globo", "acme"])):
+        path = tmp_path / f"{name}.sqlite3"
+        with HistoryStore(path) as history:
+            history.begin_run("r1", "cfg-1", "0.1.0", T0)
+            for account in accounts:
+                history.record_account("r1", "x", account, "ok", T0, [post("1")], [])
+        dumps.append(dump(path))
+    assert dumps[0] == dumps[1]
+
+
+def test_a_new_store_uses_16_kib_pages(db_path: Path) -> None:
+    HistoryStore(db_path).close()
+    connection = sqlite3.connect(db_path)
+    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    connection.close()
+    assert page_size == store_module._PAGE_SIZE == 16384
+
+
+def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
+    history: HistoryStore, db_path: Path
+) -> None:
+    count = 2 * store_module._POSTS_PER_STATEMENT + 3
+    findings = [finding(f"u{n}") for n in range(count)]
+    # Repeated inside the first statement: the later one must win.
+    findings.insert(5, finding("u1", check_id="RSP002"))
+    audit(history, "r1", T0, [post("1")], findings)
+    assert history.previous_finding_uids("x", "acme") == {f"u{n}" for n in range(count)}
+    connection = sqlite3.connect(db_path)
+    kept_check = connection.execute("SELECT check_id FROM findings WHERE uid = 'u1'").fetchall()
+    connection.close()
+    assert kept_check == [("RSP002",)]

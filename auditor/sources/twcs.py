@@ -97,9 +97,10 @@ class TwcsStats:
 
     ``rows_read`` counts the tweets read (readable data rows, duplicates included);
     ``posts`` counts the post records written, so a customer's post in a thread shared by two
-    brands counts twice; ``other_brand_posts`` counts the brand tweets left out of another brand's
-    account in such threads; ``rows_rebuilt`` counts rows put back together (bare carriage returns, unquoted
-    comma lists); ``duplicates`` counts rows repeating a tweet id already read (dropped).
+    brands counts twice; ``other_brand_posts`` counts the brand tweets left out of another
+    brand's account in such threads; ``rows_rebuilt`` counts rows put back together (bare
+    carriage returns, unquoted comma lists); ``duplicates`` counts rows repeating a tweet id
+    already read (dropped).
     """
 
     rows_read: int = 0
