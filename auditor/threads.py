@@ -43,11 +43,27 @@ class Engagement:
     posts: list[Post] = field(default_factory=list)
     answers: list[Post] = field(default_factory=list)
     _answer_times: list[datetime] = field(default_factory=list)
+    _first_answers: list[Post | None] | None = None
 
     def answer_to(self, post: Post) -> Post | None:
         """The first answer after ``post``, or None."""
         index = bisect_right(self._answer_times, post.created_at)
         return self.answers[index] if index < len(self.answers) else None
+
+    def first_answers(self) -> list[Post | None]:
+        """``answer_to`` of each of ``posts``, in order: worked out once, in one merge walk
+        (several checks ask it of every post)."""
+        if self._first_answers is None:
+            answers, times = self.answers, self._answer_times
+            found: list[Post | None] = []
+            next_answer, count = 0, len(answers)
+            for post in self.posts:
+                created = post.created_at
+                while next_answer < count and times[next_answer] <= created:
+                    next_answer += 1
+                found.append(answers[next_answer] if next_answer < count else None)
+            self._first_answers = found
+        return self._first_answers
 
 
 @dataclass(slots=True)
@@ -64,6 +80,12 @@ class ThreadIndex:
         for engagement in self.engagements:
             for post in engagement.posts:
                 yield engagement, post
+
+    def answered_posts(self) -> Iterable[tuple[Engagement, Post, Post | None]]:
+        """Every addressed post with its answer (``Engagement.answer_to``), or None."""
+        for engagement in self.engagements:
+            for post, answer in zip(engagement.posts, engagement.first_answers(), strict=True):
+                yield engagement, post, answer
 
 
 _CREATED = attrgetter("created_at")

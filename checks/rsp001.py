@@ -50,11 +50,10 @@ def run(ctx: AuditContext) -> CheckOutput:
     answered = unanswered = pending = 0
     findings = []
     always_open = calendar.is_always_open
-    for engagement, post in index.addressed_posts():
+    for engagement, post, answer in index.answered_posts():
         created = post.created_at
         if created > end:
             continue
-        answer = engagement.answer_to(post)
         if answer is not None and answer.created_at <= end:
             answered += 1
         elif (created + grace if always_open else calendar.deadline(created, grace)) > end:

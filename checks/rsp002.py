@@ -61,7 +61,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         first = engagement.posts[0]
         if first.created_at > end:
             continue
-        answer = engagement.answer_to(first)
+        answer = engagement.first_answers()[0]
         breach = tally.judge(first.created_at, answer.created_at if answer is not None else None)
         if breach is None:
             continue

@@ -67,12 +67,13 @@ def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
     first_answer = engagement.answers[0].created_at
     current: Post | None = None
     current_answer: Post | None = None
+    answers = engagement.first_answers()
     for index in range(bisect_right(posts, first_answer, key=lambda p: p.created_at), len(posts)):
         post = posts[index]
         if closing.only_closing(post.text):
             result.closing_posts += 1
             continue
-        answer = engagement.answer_to(post)
+        answer = answers[index]
         if current is not None and answer is current_answer:
             continue  # same run: the clock already started at its oldest post
         if current is not None:

@@ -62,12 +62,11 @@ def _kept_share(
     always_open = calendar.is_always_open
     inside = met = judged = pending = 0
     missed: list[str] = []
-    for engagement, post in index.addressed_posts():
+    for _, post, answer in index.answered_posts():
         created = post.created_at
         if created > end or not (always_open or calendar.is_open(created)):
             continue
         inside += 1
-        answer = engagement.answer_to(post)
         outcome, _, _ = stopwatch.judge(created, answer.created_at if answer else None)
         if outcome == PENDING:
             pending += 1
