@@ -956,9 +956,9 @@ def _finding_values(findings: Iterable[FindingLike]) -> list[Any]:
     return values
 
 
-# The two builders below are the hottest Python in an audit's write: one flat list per chunk,
-# extended with one tuple per post (faster than a list of tuples regrouped afterwards). ``+``
-# turns by_brand into a plain int; ``or ''`` keeps None out of the parameters.
+# The hottest Python in an audit's write: one flat list per chunk, extended with one tuple per
+# post (faster than a list of tuples regrouped afterwards). ``+`` turns by_brand into a plain
+# int; ``or ''`` keeps None out of the parameters.
 def _values(posts: Sequence[PostLike]) -> list[Any]:
     values: list[Any] = []
     extend = values.extend
@@ -983,26 +983,11 @@ def _values(posts: Sequence[PostLike]) -> list[Any]:
 
 
 def _kept_values(posts: Sequence[KeptPost]) -> list[Any]:
+    # Fetches keep far fewer posts than audits write: each post's values, then its record.
     values: list[Any] = []
-    extend = values.extend
-    try:
-        for p in posts:
-            extend(
-                (
-                    p.id,
-                    (p.created_at - _EPOCH) // _ONE_US,
-                    p.author,
-                    +p.by_brand,
-                    p.visibility,
-                    p.deleted_by or "",
-                    p.text,
-                    p.url or "",
-                    p.thread or p.id,
-                    p.record,
-                )
-            )
-    except TypeError as exc:
-        raise StoreError("post created_at must be a timezone-aware datetime") from exc
+    for post in posts:
+        values += _values((post,))
+        values.append(post.record)
     return values
 
 
