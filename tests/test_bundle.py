@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from auditor.bundle import (
     BundleError,
     RecordError,
+    _post_run,
     account_records,
     add_record,
     dump_record,
@@ -26,7 +27,7 @@ from auditor.bundle import (
 from auditor.config import load_schema
 from auditor.model import AccountData, AccountKey, Post
 
-from conftest import healthy_account, neglected_account, post, window
+from conftest import healthy_account, neglected_account, post, profile, window
 
 VALIDATOR = Draft202012Validator(load_schema("bundle.schema.json"))
 
@@ -259,6 +260,52 @@ def test_demo_bundle_is_valid_against_schema(tmp_path):
         errors = list(VALIDATOR.iter_errors(json.loads(json.dumps(record, default=str))))
         assert not errors, (record, errors[0].message)
         _parse(record)
+
+
+_SPAN_LINES = {
+    "profile": lambda n: dump_record(profile("AcmeHelp")),
+    "window": lambda n: dump_record(window("AcmeHelp")),
+    "post": lambda n: dump_record(post(str(n), "bob", n % 50, "where is my parcel?")),
+    "brand post": lambda n: dump_record(post(str(n), "AcmeHelp", 1, by_brand=True)),
+    "extra key": lambda n: dump_record(post(str(n), "bob", 2, extra={"lang": "en"})),
+    "bad value": lambda n: dump_record(post(str(n), "bob", 3, by_brand="maybe")),
+    "cut": lambda n: dump_record(post(str(n), "bob", 4))[:60] + b"\n",
+    "blank": lambda n: b"\n",
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_SPAN_LINES)), min_size=1, max_size=20))
+def test_read_span_decodes_a_run_of_posts_at_once_as_line_by_line(tmp_path_factory, kinds):
+    """read_span decodes an account's run of post lines in one call when every one is plain;
+    whatever the lines, it gives what streaming line by line gives, line numbers included."""
+    path = tmp_path_factory.mktemp("span") / "b.jsonl"
+    lines = [_SPAN_LINES[kind](number) for number, kind in enumerate(kinds, start=1)]
+    before = [dump_record(record) for record in neglected_account()]
+    after = [dump_record(record) for record in healthy_account("ZedCare")]
+    path.write_bytes(b"".join(before + lines + after))
+    index = index_bundle(path)
+    key = AccountKey("x", "AcmeHelp")
+    if key not in index.spans:
+        return
+    streamed = {d.key: d for d in read_bundle(index)}
+    assert read_span(index, key) == streamed[key]
+
+
+def test_a_clean_run_of_posts_is_decoded_in_one_call(write_bundle_file):
+    path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
+    index = index_bundle(path)
+    key = AccountKey("x", "AcmeHelp")
+    span = index.spans[key]
+    block = path.read_bytes()[span.start : span.end]
+    run = _post_run(block, key)
+    assert run is not None
+    start, end, posts = run
+    assert end <= len(block)
+    assert block[:start].count(b"\n") == 2  # the profile and the window come first
+    assert [p.id for p in posts] == [p.id for p in read_span(index, key).posts]
+    broken = block.replace(b'"by_brand":false', b'"by_brand":"no"', 1)
+    assert _post_run(broken, key) is None
 
 
 def test_truncated_line_of_a_known_account_counts_against_it(tmp_path, write_bundle_file):
