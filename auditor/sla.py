@@ -192,6 +192,7 @@ def index_metrics(index: ThreadIndex) -> dict[str, int]:
     return {
         "excluded_posts": index.excluded_posts,
         "spam_posts": index.spam_posts,
+        "deleted_posts": index.deleted_posts,
         "not_addressed": index.not_addressed,
         "automated_brand_replies": index.automated_brand_replies,
     }
@@ -346,8 +347,9 @@ class ClosingPhrases:
     def _decide(self, text: str) -> bool:
         words = _words(text)
         if not words:
-            # Only emoji or mentions: an acknowledgement, unless it asks something ("???").
-            return "?" not in text
+            # Only emoji or mentions: an acknowledgement, unless it asks something ("???") or
+            # carries a link (the screenshot or order page the brand asked for).
+            return "?" not in text and _LINK.search(text) is None
         if words[0] not in self._first_words:
             return False
         reachable = [True] + [False] * len(words)
@@ -361,6 +363,7 @@ class ClosingPhrases:
 
 
 _MENTION_OR_LINK = re.compile(r"@[\w.]+|https?://\S+|www\.\S+")
+_LINK = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 
 

@@ -10,6 +10,10 @@ The rules, per (thread, customer), as ``docs/architecture.md`` states them:
   a source in the policy's ``automation_sources``) do not, unless the caller says automated
   replies answer (the policy's ``automated_replies_answer``).
 - Posts whose ids are in ``spam_ids`` (the classifier's spam) are left out and counted.
+- A customer post its author (or anyone) deleted awaits no answer and is counted
+  (``deleted_posts``); a brand reply to it still answers that customer.
+- Later means strictly later: a brand reply in the same second as a customer post does not
+  answer it (with timestamps to the second, such replies are in practice automated).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class ThreadIndex:
     excluded_posts: int
     automated_brand_replies: int
     spam_posts: int = 0
+    deleted_posts: int = 0
 
     def addressed_posts(self) -> Iterable[tuple[Engagement, Post]]:
         for engagement in self.engagements:
@@ -111,12 +116,13 @@ def analyse(
     folded: dict[str, str] = {}
 
     engagements: list[Engagement] = []
-    customer_posts = not_addressed = excluded_posts = automated = spam = 0
+    customer_posts = not_addressed = excluded_posts = automated = spam = deleted = 0
     for thread_id, posts in threads.items():
         by_id = {p.id: p for p in posts}
         root = by_id.get(thread_id)
         per_customer: dict[str, Engagement] = {}
         brand_replies: list[Post] = []
+        deleted_by_customer: dict[str, str] = {}  # deleted post id -> its author's key
         for post in posts:
             if post.by_brand:
                 if post.visibility != "public":
@@ -129,14 +135,19 @@ def analyse(
             author = folded.get(post.author)
             if author is None:
                 author = folded[post.author] = post.author.lower().lstrip("@")
-            if author == brand or post.visibility == "deleted":
-                # A post its author took down awaits no answer; deletion checks judge it.
+            if author == brand:
                 continue
             if author in excluded:
                 excluded_posts += 1
                 continue
             if spam_ids and post.id in spam_ids:
                 spam += 1
+                continue
+            if post.visibility == "deleted":
+                # A post taken down awaits no answer (deletion checks judge it), but a brand
+                # reply to it still answered its author.
+                deleted += 1
+                deleted_by_customer[post.id] = author
                 continue
             customer_posts += 1
             engagement = per_customer.get(author)
@@ -145,9 +156,11 @@ def analyse(
             engagement.posts.append(post)
 
         customer_of_post = {p.id: k for k, e in per_customer.items() for p in e.posts}
+        if deleted_by_customer:
+            customer_of_post.update(deleted_by_customer)
         for reply in brand_replies:
             customer = customer_of_post.get(reply.in_reply_to or "")
-            if customer is not None:
+            if customer is not None and customer in per_customer:
                 engagement = per_customer[customer]
                 engagement.answers.append(reply)
                 engagement._answer_times.append(reply.created_at)
@@ -182,4 +195,5 @@ def analyse(
         excluded_posts=excluded_posts,
         automated_brand_replies=automated,
         spam_posts=spam,
+        deleted_posts=deleted,
     )

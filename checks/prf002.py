@@ -43,8 +43,15 @@ _DIRECT_MESSAGE = re.compile(
 _EMAIL = re.compile(r"\b[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b", re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\w:])(?:\+|\b)\d[\d ().-]{5,}\d\b")
 _MIN_PHONE_DIGITS = 7
-# Years and dates have the digits of a phone number: "2024-2025", "2026-11-16".
+# Years and dates have the digits of a phone number: "2024-2025", "2026-11-16"; so do hours
+# written with dots ("09.00-17.00") and counts with thousands separators ("10.000.000").
 _YEARS_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:\s*[-/.]\s*\d{1,4}){1,2}$")
+_TIME_RANGE = re.compile(r"^\d{1,2}[.:][0-5]\d\s*-\s*\d{1,2}[.:][0-5]\d$")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
+
+
+def _not_a_phone(candidate: str) -> bool:
+    return any(p.match(candidate) for p in (_YEARS_OR_DATE, _TIME_RANGE, _THOUSANDS))
 
 
 def profile_texts(profile: Profile) -> list[str]:
@@ -67,7 +74,7 @@ def channels(text: str) -> dict[str, list[str]]:
         m.group(0).strip()
         for m in _PHONE.finditer(without_emails)
         if sum(c.isdigit() for c in m.group(0)) >= _MIN_PHONE_DIGITS
-        and not _YEARS_OR_DATE.match(m.group(0).strip())
+        and not _not_a_phone(m.group(0).strip())
     ]
     messages = [m.group(0) for m in _DIRECT_MESSAGE.finditer(text)]
     for kind, values in (

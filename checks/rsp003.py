@@ -27,7 +27,7 @@ replied and are waiting.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,23 +57,28 @@ class NextClocks:
 def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
     """Each later run's oldest post and the answer that stopped it (None: not yet answered).
 
-    Nothing for a customer the brand never answered. A closing-only post opens no clock and is
-    counted; the run's clock starts at its oldest post that is not closing-only.
+    Nothing for a customer the brand never answered. The later posts are those the first
+    answer did not answer (a post in the same second as that answer counts as later unless the
+    answer replies to it). A closing-only post opens no clock and is counted; the run's clock
+    starts at its oldest post that is not closing-only.
     """
     result = NextClocks()
     if not engagement.answers:
         return result
     posts = engagement.posts
-    first_answer = engagement.answers[0].created_at
+    first_answer = engagement.answers[0]
     current: Post | None = None
     current_answer: Post | None = None
     answers = engagement.first_answers()
-    for index in range(bisect_right(posts, first_answer, key=lambda p: p.created_at), len(posts)):
+    start = bisect_left(posts, first_answer.created_at, key=lambda p: p.created_at)
+    for index in range(start, len(posts)):
         post = posts[index]
+        answer = answers[index]
+        if answer is first_answer:
+            continue  # answered by the first answer: part of the first response
         if closing.only_closing(post.text):
             result.closing_posts += 1
             continue
-        answer = answers[index]
         if current is not None and answer is current_answer:
             continue  # same run: the clock already started at its oldest post
         if current is not None:
@@ -103,7 +108,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         if not answers:
             continue
         answered_customers += 1
-        if engagement.posts[-1].created_at <= answers[0].created_at:
+        if engagement.posts[-1].created_at < answers[0].created_at:
             continue  # nothing written after the first answer (the usual case)
         found = next_clocks(engagement, closing)
         closings += found.closing_posts
