@@ -19,11 +19,9 @@ The rules, per (thread, customer), as ``docs/architecture.md`` states them:
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from operator import attrgetter
 
 from auditor.model import AccountData, Post
@@ -46,24 +44,18 @@ class Engagement:
     customer: str
     posts: list[Post] = field(default_factory=list)
     answers: list[Post] = field(default_factory=list)
-    _answer_times: list[datetime] = field(default_factory=list)
     _first_answers: list[Post | None] | None = None
 
-    def answer_to(self, post: Post) -> Post | None:
-        """The first answer after ``post``, or None."""
-        index = bisect_right(self._answer_times, post.created_at)
-        return self.answers[index] if index < len(self.answers) else None
-
     def first_answers(self) -> list[Post | None]:
-        """``answer_to`` of each of ``posts``, in order: worked out once, in one merge walk
-        (several checks ask it of every post)."""
+        """The answer to each of ``posts``, in order: the first answer strictly later than the
+        post, or None. Worked out once, in one merge walk (every RSP check asks it)."""
         if self._first_answers is None:
-            answers, times = self.answers, self._answer_times
+            answers = self.answers
             found: list[Post | None] = []
             next_answer, count = 0, len(answers)
             for post in self.posts:
                 created = post.created_at
-                while next_answer < count and times[next_answer] <= created:
+                while next_answer < count and answers[next_answer].created_at <= created:
                     next_answer += 1
                 found.append(answers[next_answer] if next_answer < count else None)
             self._first_answers = found
@@ -81,13 +73,8 @@ class ThreadIndex:
     spam_posts: int = 0
     deleted_posts: int = 0
 
-    def addressed_posts(self) -> Iterable[tuple[Engagement, Post]]:
-        for engagement in self.engagements:
-            for post in engagement.posts:
-                yield engagement, post
-
     def answered_posts(self) -> Iterable[tuple[Engagement, Post, Post | None]]:
-        """Every addressed post with its answer (``Engagement.answer_to``), or None."""
+        """Every addressed post with its answer (``Engagement.first_answers``), or None."""
         for engagement in self.engagements:
             for post, answer in zip(engagement.posts, engagement.first_answers(), strict=True):
                 yield engagement, post, answer
@@ -163,7 +150,6 @@ def analyse(
             if customer is not None and customer in per_customer:
                 engagement = per_customer[customer]
                 engagement.answers.append(reply)
-                engagement._answer_times.append(reply.created_at)
 
         root_author = root.author.lower().lstrip("@") if root is not None else None
         for customer, engagement in per_customer.items():

@@ -18,9 +18,7 @@ def _account(*records):
 
 def _status(index):
     """post id -> id of the brand post that answered it, or None."""
-    return {
-        p.id: (e.answer_to(p).id if e.answer_to(p) else None) for e, p in index.addressed_posts()
-    }
+    return {p.id: (a.id if a else None) for _, p, a in index.answered_posts()}
 
 
 def test_brand_post_with_comments_from_several_customers():
