@@ -121,7 +121,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="PRF002",
     title="Support channel stated",
-    version="1.0.0",
+    version="1.1.0",
     severity="low",
     rationale="Customers look at the profile for where to get help before they complain.",
     remediation="Name a help-centre link, 'DM us', a phone number or an email in the bio.",

@@ -103,7 +103,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="RSP001",
     title="Unanswered customer posts",
-    version="1.1.0",
+    version="1.2.0",
     severity="high",
     rationale="An unanswered customer post is a public complaint the brand ignored.",
     remediation="Reply in the thread to every customer post addressed to the brand.",

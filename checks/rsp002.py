@@ -108,7 +108,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="RSP002",
     title="First response time",
-    version="1.0.0",
+    version="1.1.0",
     severity="medium",
     rationale="Customers who ask on social media expect a first answer within the hour.",
     remediation="Staff the posted hours for the volume and acknowledge every customer quickly.",

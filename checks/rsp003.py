@@ -162,7 +162,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="RSP003",
     title="Next response time",
-    version="1.0.0",
+    version="1.1.0",
     severity="medium",
     rationale="A conversation the brand drops after its first reply is still an ignored customer.",
     remediation="Keep each conversation with an agent until the customer is done.",

@@ -182,7 +182,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="RSP004",
     title="Posted hours kept",
-    version="1.0.0",
+    version="1.1.0",
     severity="medium",
     rationale="Posted hours are a promise to customers; missing them breaks it in public.",
     remediation="Staff the hours you post, or post the hours you staff.",
