@@ -27,8 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from itertools import islice
+from functools import cache, partial
 from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
@@ -609,10 +608,16 @@ class HistoryStore:
 
         Posts are upserted (first_seen and last_seen widen to include ``observed_at``; the
         descriptive fields follow the newest observation); this run's findings and account row
-        for (platform, account) are replaced. ``posts`` is consumed once, inside the
-        transaction: if it raises, nothing of this call is kept.
+        for (platform, account) are replaced. ``posts`` and ``findings`` are consumed once,
+        before the transaction begins (parallel workers hold the write lock only while
+        writing): if they raise, nothing of this call is kept.
         """
         observed = _to_us(observed_at)
+        post_values = _values(_in_key_order(posts))
+        # A check reporting the same uid twice keeps the last one rather than failing the
+        # whole account. In uid order, like posts (a uid is a hash: arrival order scatters).
+        last_by_uid = {f.uid: f for f in findings}
+        finding_values = _finding_values(last_by_uid[uid] for uid in sorted(last_by_uid))
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_key = ?", (run_key,)).fetchone() is None:
                 raise StoreError(f"unknown run {run_key!r}: call begin_run first")
@@ -621,7 +626,8 @@ class HistoryStore:
                 (run_key, platform, account),
             )
             account_id = _account_id(db, platform, account)
-            posts_seen = _upsert_posts(db, account_id, observed, posts, _values, with_record=False)
+            _upsert_posts(db, account_id, observed, post_values, with_record=False)
+            posts_seen = len(post_values) // _POST_PARAMETERS
             db.execute(
                 "INSERT INTO run_accounts (run_key, platform, account, status, observed_at,"
                 " posts_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, platform, account)"
@@ -629,18 +635,13 @@ class HistoryStore:
                 " posts_seen = excluded.posts_seen",
                 (run_key, platform, account, status, observed, posts_seen),
             )
-            # A check reporting the same uid twice keeps the last one rather than failing the
-            # whole account. In uid order, like posts (a uid is a hash: arrival order scatters).
-            last_by_uid = {f.uid: f for f in findings}
-            iterator = iter([last_by_uid[uid] for uid in sorted(last_by_uid)])
-            while chunk := list(islice(iterator, _CHUNK)):
-                _execute_batched(
-                    db,
-                    _insert_findings_sql,
-                    [run_key, platform, account],
-                    _finding_values(chunk),
-                    _FINDING_PARAMETERS,
-                )
+            _execute_batched(
+                db,
+                _insert_findings_sql,
+                [run_key, platform, account],
+                finding_values,
+                _FINDING_PARAMETERS,
+            )
 
     def finish_run(self, run_key: str, finished_at: datetime, status: str) -> None:
         finished = _to_us(finished_at)
@@ -754,9 +755,10 @@ class HistoryStore:
         """
         observed = _to_us(observed_at)
         encoded = None if cursor is None else _dump_cursor(cursor)
+        post_values = _kept_values(_in_key_order(posts))
         with self._transaction() as db:
             account_id = _account_id(db, platform, account)
-            _upsert_posts(db, account_id, observed, posts, _kept_values, with_record=True)
+            _upsert_posts(db, account_id, observed, post_values, with_record=True)
             db.executemany(
                 _UPSERT_CONVERSATION,
                 (
@@ -878,43 +880,27 @@ def _new_account_id(db: sqlite3.Connection, platform: str, account: str) -> int:
     return candidate
 
 
-# Posts are read in chunks of bounded size, so a huge posts iterable never sits in memory as
-# parameters all at once; a whole number of statements per chunk.
-_CHUNK = _POSTS_PER_STATEMENT * 64
-
-
 _Post = TypeVar("_Post", bound=PostLike)
-_POST_ID = attrgetter("id")
 
 
-def _upsert_posts(
-    db: sqlite3.Connection,
-    account_id: int,
-    observed: int,
-    posts: Iterable[_Post],
-    values_of: Callable[[list[_Post]], list[Any]],
-    *,
-    with_record: bool,
-) -> int:
-    """Merge the posts into the account's history; returns how many observations were given.
-
-    ``values_of`` flattens a chunk of posts into parameters, ``with_record`` saying whether it
-    gives each post's record too.
-    """
-    width = _POST_PARAMETERS + with_record
-
-    def sql_of(rows: int) -> str:
-        return _upsert_posts_sql(rows, with_record)
-
-    count = 0
+def _in_key_order(posts: Iterable[_Post]) -> list[_Post]:
     # In key order (a stable sort: repeated ids keep their order, so their merge is unchanged),
     # each statement touches a few neighbouring B-tree pages instead of one page per post:
     # SQLite copies every page a multi-row statement changes into its statement journal.
-    iterator = iter(sorted(posts, key=_POST_ID))
-    while chunk := list(islice(iterator, _CHUNK)):
-        _execute_batched(db, sql_of, [account_id, observed], values_of(chunk), width)
-        count += len(chunk)
-    return count
+    return sorted(posts, key=attrgetter("id"))
+
+
+def _upsert_posts(
+    db: sqlite3.Connection, account_id: int, observed: int, values: list[Any], *, with_record: bool
+) -> None:
+    """Merge posts, given as their flattened parameters, into the account's history."""
+    _execute_batched(
+        db,
+        partial(_upsert_posts_sql, with_record=with_record),
+        [account_id, observed],
+        values,
+        _POST_PARAMETERS + with_record,
+    )
 
 
 def _execute_batched(

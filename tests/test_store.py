@@ -742,10 +742,10 @@ def test_an_empty_url_is_stored_as_no_url(history: HistoryStore) -> None:
     assert history.previous_posts("x", "acme", T0 + 2 * DAY)["3"].url == post("3").url
 
 
-def test_many_posts_round_trip_across_statement_and_chunk_boundaries(
+def test_many_posts_round_trip_across_statement_boundaries(
     history: HistoryStore, db_path: Path
 ) -> None:
-    count = store_module._CHUNK + store_module._POSTS_PER_STATEMENT + 3
+    count = store_module._POSTS_PER_STATEMENT * 65 + 3
     posts = [
         Post(
             id=str(n),
