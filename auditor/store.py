@@ -949,7 +949,7 @@ def _finding_values(findings: Iterable[FindingLike]) -> list[Any]:
     return values
 
 
-# The hottest Python in an audit's write: one flat list per chunk, extended with one tuple per
+# The hottest Python in an audit's write: one flat list per account, extended with one tuple per
 # post (faster than a list of tuples regrouped afterwards). ``+`` turns by_brand into a plain
 # int; ``or ''`` keeps None out of the parameters.
 def _values(posts: Sequence[PostLike]) -> list[Any]:
