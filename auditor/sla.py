@@ -201,6 +201,11 @@ def index_metrics(index: ThreadIndex) -> dict[str, int]:
 # --------------------------------------------------------------------------------- clocks
 
 
+def target_minutes_parameter(description: str) -> dict[str, Any]:
+    """The JSON Schema of a response check's ``target_minutes`` (60 business minutes unless set)."""
+    return {"type": "number", "exclusiveMinimum": 0, "default": 60, "description": description}
+
+
 # Outcomes of one clock, as small ints: clocks are judged per post, so they stay cheap.
 MET, LATE, UNANSWERED, PENDING = 0, 1, 2, 3
 _MINUTE = timedelta(minutes=1)

@@ -41,6 +41,7 @@ from auditor.sla import (
     activity,
     calendar_choice,
     index_metrics,
+    target_minutes_parameter,
     thread_index,
 )
 
@@ -118,12 +119,9 @@ CHECK = Check(
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target_minutes": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": 60,
-                "description": "Target for the first response, in business minutes.",
-            }
+            "target_minutes": target_minutes_parameter(
+                "Target for the first response, in business minutes."
+            ),
         },
     },
     needs=Needs(posts=True),

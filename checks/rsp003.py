@@ -41,6 +41,7 @@ from auditor.sla import (
     calendar_choice,
     closing_phrases,
     index_metrics,
+    target_minutes_parameter,
     thread_index,
 )
 from auditor.threads import Engagement
@@ -172,12 +173,9 @@ CHECK = Check(
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target_minutes": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": 60,
-                "description": "Target for each next response, in business minutes.",
-            }
+            "target_minutes": target_minutes_parameter(
+                "Target for each next response, in business minutes."
+            ),
         },
     },
     needs=Needs(posts=True),

@@ -39,6 +39,7 @@ from auditor.sla import (
     index_metrics,
     policy_timezone,
     profile_hours,
+    target_minutes_parameter,
     thread_index,
 )
 from auditor.threads import ThreadIndex
@@ -192,13 +193,10 @@ CHECK = Check(
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target_minutes": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": 60,
-                "description": "Target for answering posts made in the posted hours, in "
-                "business minutes of those hours.",
-            },
+            "target_minutes": target_minutes_parameter(
+                "Target for answering posts made in the posted hours, in business minutes of "
+                "those hours."
+            ),
             "min_share": {
                 "type": "number",
                 "minimum": 0,
