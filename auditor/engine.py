@@ -454,7 +454,7 @@ class Engine:
             statuses = [a.status for a in result.accounts()]
             self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
             if newest is not None:
-                self.store.prune(newest)
+                self.store.prune(newest, runs_now=started)
         return result
 
     def _audit_all(

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -369,6 +370,19 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path
     with HistoryStore(store_path) as store:
         Engine(config, registry, store=store).run(started_at=END)
     assert _history(store_path) == clean
+
+
+def test_an_export_dated_after_the_run_does_not_prune_the_run_that_audited_it(audit, tmp_path):
+    # Posts are kept by the data's clock, runs by the wall clock: data newer than the run's
+    # retention must not delete the run itself (a tiled benchmark export reaches 2052).
+    config = load_config(audit(), load_registry())
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        result = Engine(config, load_registry(), store=store).run(
+            started_at=END - timedelta(days=400)
+        )
+        assert [run.run_key for run in store.runs()] == [result.run_id]
+    kept = _history(tmp_path / "h.sqlite")
+    assert kept["findings"] and kept["posts"]
 
 
 def test_client_names_never_escape_the_output_folder(audit, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -115,12 +116,15 @@ def test_empty_file_is_migrated_to_the_current_schema(db_path: Path) -> None:
     connection = sqlite3.connect(db_path)
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = {
-        name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type='table'")
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' OR type = 'view'"
+        )
     }
     journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
     connection.close()
     assert version == SCHEMA_VERSION >= 1
-    assert {"runs", "run_accounts", "findings", "posts", "cursors"} <= tables
+    assert {"runs", "run_accounts", "run_findings", "findings", "posts", "cursors"} <= tables
     assert journal == "wal"
 
 
@@ -903,3 +907,171 @@ def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
     kept_check = connection.execute("SELECT check_id FROM findings WHERE uid = 'u1'").fetchall()
     connection.close()
     assert kept_check == [("RSP002",)]
+
+
+# --- schema 4: findings as one row per account and run, prune by account ---------------------
+
+
+def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path: Path) -> None:
+    to_us = store_module._to_us
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    for migration in store_module.MIGRATIONS[:3]:
+        migration(connection)
+    connection.execute("PRAGMA user_version = 3")
+    t0, t1 = to_us(T0), to_us(T0 + DAY)
+    connection.executemany(
+        "INSERT INTO runs VALUES (?, 'cfg-1', '0.1.0', ?, ?, 'ok')",
+        [("week1", t0, t0 + 1), ("week2", t1, t1 + 1)],
+    )
+    connection.executemany(
+        "INSERT INTO run_accounts VALUES (?, 'x', ?, 'ok', ?, 1)",
+        [("week1", "acme", t0), ("week1", "globo", t0), ("week2", "acme", t1)],
+    )
+    connection.executemany(
+        "INSERT INTO findings VALUES (?, 'x', ?, ?, ?, 'warning', ?, ?)",
+        [
+            ("week1", "acme", "u2", "RSP002", "slow answer", "11"),
+            ("week1", "acme", "u1", "RSP001", 'no reply to "where\nis it"', "10"),
+            ("week1", "globo", "g1", "RSP001", "no reply", "20"),
+            ("week2", "acme", "u3", "RSP003", "no resolution", "12"),
+        ],
+    )
+    acme = store_module._new_account_id(connection, "x", "acme")
+    globo = store_module._new_account_id(connection, "x", "globo")
+    store_module._new_account_id(connection, "x", "silent")  # an account without posts
+    posts = [
+        (acme, "10", t0, "jo", 0, "public", None, "refund?", t0, None, "10", t0, t0, None),
+        (acme, "11", t0, "jo", 0, "public", None, "hello?", t0, None, "10", t0, t1, None),
+        (globo, "20", t0, "sam", 0, "public", None, "help", t0, None, "20", t1, t1, None),
+    ]
+    connection.executemany(f"INSERT INTO posts VALUES ({', '.join('?' * 14)})", posts)
+    connection.close()
+
+    with HistoryStore(db_path, retention_days=30) as history:
+        assert history.previous_finding_uids("x", "acme", before_run="week2") == {"u1", "u2"}
+        assert history.previous_finding_uids("x", "acme") == {"u3"}
+        assert history.previous_finding_uids("x", "globo") == {"g1"}
+        # Post 10 (last seen at t0) is older than the cutoff; 11 and 20 are not.
+        assert history.prune(T0 + 30 * DAY + timedelta(hours=1)) == 1 + 2 + 2 + 1
+        assert set(history.previous_posts("x", "acme", T0 + 60 * DAY)) == {"11"}
+        assert set(history.previous_posts("x", "globo", T0 + 60 * DAY)) == {"20"}
+
+    connection = sqlite3.connect(db_path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    columns = [row[1] for row in connection.execute("PRAGMA table_info(findings)")]
+    kept = connection.execute("SELECT account, findings FROM run_findings").fetchall()
+    connection.close()
+    assert version == SCHEMA_VERSION == 4
+    # The findings view keeps the old table's columns for SQL written against them.
+    assert columns == [
+        "run_key",
+        "platform",
+        "account",
+        "uid",
+        "check_id",
+        "severity",
+        "message",
+        "evidence_id",
+    ]
+    # week1 was pruned; week2's row is encoded exactly as a new write would encode it.
+    assert kept == [("acme", '[["u3","RSP003","warning","no resolution","12"]]')]
+
+
+def test_migrated_findings_keep_every_field_in_uid_order(db_path: Path) -> None:
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    for migration in store_module.MIGRATIONS[:3]:
+        migration(connection)
+    connection.execute("PRAGMA user_version = 3")
+    connection.execute("INSERT INTO runs VALUES ('r1', 'cfg-1', '0.1.0', 0, 1, 'ok')")
+    connection.execute("INSERT INTO run_accounts VALUES ('r1', 'x', 'acme', 'ok', 0, 0)")
+    connection.executemany(
+        "INSERT INTO findings VALUES ('r1', 'x', 'acme', ?, 'RSP001', 'high', ?, ?)",
+        [("b", "naïve \u2014 message", "2"), ("a", "first", "1")],
+    )
+    connection.close()
+    HistoryStore(db_path).close()
+    connection = sqlite3.connect(db_path)
+    rows = connection.execute("SELECT * FROM findings ORDER BY uid").fetchall()
+    encoded = connection.execute("SELECT findings FROM run_findings").fetchall()
+    connection.close()
+    assert rows == [
+        ("r1", "x", "acme", "a", "RSP001", "high", "first", "1"),
+        ("r1", "x", "acme", "b", "RSP001", "high", "naïve \u2014 message", "2"),
+    ]
+    assert [json.loads(text)[0][0] for (text,) in encoded] == ["a"]  # in uid order
+
+
+def posts_since(history: HistoryStore, account: str) -> int | None:
+    row = history._db.execute(
+        "SELECT posts_since FROM accounts WHERE platform = 'x' AND account = ?", (account,)
+    ).fetchone()
+    return None if row is None else cast(int | None, row[0])
+
+
+def test_an_older_observation_recorded_later_is_still_pruned(history: HistoryStore) -> None:
+    # Replaying an old bundle after a newer one: the account's bound must move back with it.
+    history.begin_run("r", "cfg", "0.1.0", T0 + 40 * DAY)  # not itself pruned
+    history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [])
+    history.record_account("r", "x", "acme", "ok", T0, [post("2")], [])
+    history.record_fetch("x", "globo", T0 + DAY, [kept("7")])
+    assert posts_since(history, "acme") == store_module._to_us(T0)
+    assert posts_since(history, "globo") == store_module._to_us(T0 + DAY)
+    cutoff = T0 + 2 * DAY
+    assert history.prune(cutoff + history.retention) == 2  # post 2 and globo's post 7
+    assert set(history.previous_posts("x", "acme", T0 + 90 * DAY)) == {"1"}
+    assert history.fetched_posts("x", "globo", T0 - DAY) == []
+    assert posts_since(history, "acme") == posts_since(history, "globo")
+    assert posts_since(history, "acme") == store_module._to_us(cutoff)
+
+
+def test_prune_leaves_accounts_without_old_posts_unread(history: HistoryStore) -> None:
+    audit(history, "r1", T0, [post("1")], [], account="acme")
+    audit(history, "r2", T0 + 40 * DAY, [post("2")], [], account="globo")
+    history.prune(T0 + 10 * DAY + history.retention)
+    # acme was read (and its bound raised to the cutoff); globo's bound is untouched.
+    assert posts_since(history, "acme") == store_module._to_us(T0 + 10 * DAY)
+    assert posts_since(history, "globo") == store_module._to_us(T0 + 40 * DAY)
+    assert set(history.previous_posts("x", "globo", T0 + 90 * DAY)) == {"2"}
+
+
+WRITE_OR_PRUNE = st.one_of(
+    # (account, post ids, observation day) or a prune on a day
+    st.tuples(
+        st.sampled_from(["acme", "globo"]),
+        st.lists(st.sampled_from("12345"), min_size=1, max_size=3),
+        st.integers(min_value=0, max_value=120),
+    ),
+    st.integers(min_value=0, max_value=240),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(steps=st.lists(WRITE_OR_PRUNE, min_size=1, max_size=12))
+def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
+    steps: list[tuple[str, list[str], int] | int],
+) -> None:
+    with HistoryStore(":memory:", retention_days=30) as history:
+        history.begin_run("r", "cfg", "0.1.0", T0 + 1000 * DAY)  # never pruned: posts only
+        for step in steps:
+            if isinstance(step, int):
+                now = T0 + step * DAY
+                cutoff = store_module._to_us(now - history.retention)
+                expected = history._db.execute(
+                    "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
+                ).fetchone()[0]
+                assert history.prune(now) == expected
+                assert (
+                    history._db.execute(
+                        "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
+                    ).fetchone()[0]
+                    == 0
+                )
+            else:
+                account, ids, day = step
+                at = T0 + day * DAY
+                history.record_account("r", "x", account, "ok", at, [post(i) for i in ids], [])
+        # Every account's bound is at most its oldest post's last_seen.
+        assert not history._db.execute(
+            "SELECT 1 FROM accounts AS a JOIN posts AS p ON p.account_id = a.id"
+            " WHERE p.last_seen < a.posts_since"
+        ).fetchall()
