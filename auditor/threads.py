@@ -51,6 +51,9 @@ class Engagement:
         post, or None. Worked out once, in one merge walk (every RSP check asks it)."""
         if self._first_answers is None:
             answers = self.answers
+            if not answers:
+                self._first_answers = [None] * len(self.posts)
+                return self._first_answers
             found: list[Post | None] = []
             next_answer, count = 0, len(answers)
             for post in self.posts:
@@ -94,6 +97,7 @@ def analyse(
     brand = data.account.lstrip("@").lower()
     excluded = {a.lower().lstrip("@") for a in excluded_authors}
     mentions_brand = mention_pattern(brand).search
+    skip_automated = not automated_replies_answer
     threads: dict[str, list[Post]] = defaultdict(list)
     # Sorting the account once (nearly free: sources write posts in time order) leaves every
     # thread in time order too.
@@ -114,7 +118,10 @@ def analyse(
             if post.by_brand:
                 if post.visibility != "public":
                     continue
-                if not automated_replies_answer and is_automated(post, automation_sources):
+                if skip_automated and (
+                    post.automated is True
+                    or (post.source is not None and post.source in automation_sources)
+                ):
                     automated += 1
                     continue
                 brand_replies.append(post)
@@ -142,14 +149,15 @@ def analyse(
                 engagement = per_customer[author] = Engagement(thread_id, post.author)
             engagement.posts.append(post)
 
-        customer_of_post = {p.id: k for k, e in per_customer.items() for p in e.posts}
-        if deleted_by_customer:
-            customer_of_post.update(deleted_by_customer)
-        for reply in brand_replies:
-            customer = customer_of_post.get(reply.in_reply_to or "")
-            if customer is not None and customer in per_customer:
-                engagement = per_customer[customer]
-                engagement.answers.append(reply)
+        # Most threads have brand replies and customers; the rest need no look-up table.
+        if brand_replies and (per_customer or deleted_by_customer):
+            customer_of_post = {p.id: k for k, e in per_customer.items() for p in e.posts}
+            if deleted_by_customer:
+                customer_of_post.update(deleted_by_customer)
+            for reply in brand_replies:
+                customer = customer_of_post.get(reply.in_reply_to or "")
+                if customer is not None and customer in per_customer:
+                    per_customer[customer].answers.append(reply)
 
         root_author = root.author.lower().lstrip("@") if root is not None else None
         for customer, engagement in per_customer.items():
@@ -157,13 +165,14 @@ def analyse(
             thread_addressed = started_here and (
                 bool(engagement.answers) or (root is not None and bool(mentions_brand(root.text)))
             )
+            if thread_addressed:
+                engagements.append(engagement)  # every post of it is addressed: nothing to sift
+                continue
             kept = []
             for post in engagement.posts:
                 parent = by_id.get(post.in_reply_to or "")
-                if (
-                    thread_addressed
-                    or (parent is not None and parent.by_brand)
-                    or ("@" in post.text and mentions_brand(post.text))
+                if (parent is not None and parent.by_brand) or (
+                    "@" in post.text and mentions_brand(post.text)
                 ):
                     kept.append(post)
                 else:

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from auditor.check import AuditContext, Check, CheckOutput, Needs, post_evidence
-from auditor.sla import calendar_choice, index_metrics, thread_index
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
+from auditor.sla import OpenTimeTo, calendar_choice, index_metrics, thread_index
 
 __all__ = ["CHECK", "thread_index"]  # thread_index: kept importable for older third-party checks
 
@@ -48,31 +48,50 @@ def run(ctx: AuditContext) -> CheckOutput:
     grace = timedelta(hours=float(ctx.params["grace_hours"]))
     end = ctx.window.end
     answered = unanswered = pending = 0
-    findings = []
+    findings: list[Finding] = []
+    make_finding = PostFindings(ctx).make
     always_open = calendar.is_always_open
-    for engagement, post, answer in index.answered_posts():
-        created = post.created_at
-        if created > end:
+    open_to_end = OpenTimeTo(calendar, end)
+    for engagement in index.engagements:
+        posts, first_answers = engagement.posts, engagement.first_answers()
+        if (
+            first_answers[-1] is not None
+            and posts[-1].created_at <= end
+            and engagement.answers[-1].created_at <= end
+        ):
+            # The usual case, counted whole: the last post has an answer, so every earlier one
+            # does too, and the window saw every post and answer.
+            answered += len(posts)
             continue
-        if answer is not None and answer.created_at <= end:
-            answered += 1
-        elif (created + grace if always_open else calendar.deadline(created, grace)) > end:
-            pending += 1
-        else:
+        thread = engagement.thread
+        for post, answer in zip(posts, first_answers, strict=True):
+            created = post.created_at
+            if created > end:
+                continue
+            if answer is not None and answer.created_at <= end:
+                answered += 1
+                continue
+            if (created + grace if always_open else calendar.deadline(created, grace)) > end:
+                pending += 1
+                continue
             unanswered += 1
-            age_hours = (end - post.created_at).total_seconds() / 3600
-            business_hours = calendar.between(post.created_at, end).total_seconds() / 3600
-            open_time = "" if calendar.is_always_open else f" ({business_hours:.1f} business hours)"
+            age_hours = (end - created).total_seconds() / 3600
+            if always_open:
+                # Open all the time, business time is wall time (created <= end here).
+                business_hours = age_hours
+                open_time = ""
+            else:
+                business_hours = open_to_end(created).total_seconds() / 3600
+                open_time = f" ({business_hours:.1f} business hours)"
             findings.append(
-                ctx.finding(
-                    post.id,
+                make_finding(
+                    post,
                     f"post by {post.author} unanswered after {_age(age_hours)}{open_time}",
-                    evidence=post_evidence(
-                        post,
-                        thread=engagement.thread,
-                        age_hours=round(age_hours, 2),
-                        business_hours=round(business_hours, 2),
-                    ),
+                    {
+                        "thread": thread,
+                        "age_hours": round(age_hours, 2),
+                        "business_hours": round(business_hours, 2),
+                    },
                 )
             )
     judged = answered + unanswered

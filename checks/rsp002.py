@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
 from auditor.sla import (
     LATE,
     ClockTally,
@@ -58,32 +58,26 @@ def run(ctx: AuditContext) -> CheckOutput:
     end = ctx.window.end
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
+    make_finding = PostFindings(ctx).make
+    judge = tally.judge
     for engagement in index.engagements:
         first = engagement.posts[0]
         if first.created_at > end:
             continue
         answer = engagement.first_answers()[0]
-        breach = tally.judge(first.created_at, answer.created_at if answer is not None else None)
+        breach = judge(first.created_at, answer.created_at if answer is not None else None)
         if breach is None:
             continue
         waited = f"{breach.business_minutes:.0f} business minutes"
-        timing: dict[str, Any] = {}
+        data: dict[str, Any] = {"thread": engagement.thread}
         if breach.outcome == LATE and answer is not None:
             what = f"first reply to {first.author} after {waited}"
-            timing = {
-                "answer": answer.id,
-                "business_minutes": _rounded(breach.business_minutes),
-                "wall_minutes": _rounded(breach.wall_minutes),
-            }
+            data["answer"] = answer.id
+            data["business_minutes"] = _rounded(breach.business_minutes)
+            data["wall_minutes"] = _rounded(breach.wall_minutes)
         else:
             what = f"no reply to {first.author} after {waited}"
-        findings.append(
-            ctx.finding(
-                first.id,
-                f"{what} (target {target_minutes:g})",
-                evidence=post_evidence(first, thread=engagement.thread, **timing),
-            )
-        )
+        findings.append(make_finding(first, f"{what} (target {target_minutes:g})", data))
     metrics = {
         **tally.metrics(target_minutes),
         **index_metrics(index),

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
-from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
 from auditor.model import Post
 from auditor.sla import (
     LATE,
@@ -45,6 +46,8 @@ from auditor.sla import (
     thread_index,
 )
 from auditor.threads import Engagement
+
+_CREATED = attrgetter("created_at")
 
 
 @dataclass(slots=True)
@@ -71,13 +74,14 @@ def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
     current: Post | None = None
     current_answer: Post | None = None
     answers = engagement.first_answers()
-    start = bisect_left(posts, first_answer.created_at, key=lambda p: p.created_at)
+    start = bisect_left(posts, first_answer.created_at, key=_CREATED)
+    only_closing = closing.only_closing
     for index in range(start, len(posts)):
         post = posts[index]
         answer = answers[index]
         if answer is first_answer:
             continue  # answered by the first answer: part of the first response
-        if closing.only_closing(post.text):
+        if only_closing(post.text):
             result.closing_posts += 1
             continue
         if current is not None and answer is current_answer:
@@ -90,10 +94,6 @@ def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
     return result
 
 
-def _answer(answer: Post | None) -> dict[str, Any]:
-    return {"answer": answer.id} if answer is not None else {}
-
-
 def run(ctx: AuditContext) -> CheckOutput:
     assert ctx.window is not None
     index = thread_index(ctx)
@@ -103,6 +103,8 @@ def run(ctx: AuditContext) -> CheckOutput:
     end = ctx.window.end
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
+    make_finding = PostFindings(ctx).make
+    judge = tally.judge
     closings = answered_customers = 0
     for engagement in index.engagements:
         answers = engagement.answers
@@ -116,27 +118,18 @@ def run(ctx: AuditContext) -> CheckOutput:
         for start, answer in found.clocks:
             if start.created_at > end:
                 continue
-            breach = tally.judge(
-                start.created_at, answer.created_at if answer is not None else None
-            )
+            breach = judge(start.created_at, answer.created_at if answer is not None else None)
             if breach is None:
                 continue
             waited = f"{breach.business_minutes:.0f} business minutes"
-            late = breach.outcome == LATE
-            what = (
-                f"next reply to {start.author} after {waited}"
-                if late
-                else (f"no next reply to {start.author} after {waited}")
-            )
-            findings.append(
-                ctx.finding(
-                    start.id,
-                    f"{what} (target {target_minutes:g})",
-                    evidence=post_evidence(
-                        start, thread=engagement.thread, **_answer(answer if late else None)
-                    ),
-                )
-            )
+            data: dict[str, Any] = {"thread": engagement.thread}
+            if breach.outcome == LATE:
+                what = f"next reply to {start.author} after {waited}"
+                if answer is not None:
+                    data["answer"] = answer.id
+            else:
+                what = f"no next reply to {start.author} after {waited}"
+            findings.append(make_finding(start, f"{what} (target {target_minutes:g})", data))
     metrics = {
         **tally.metrics(target_minutes),
         "closing_posts": closings,

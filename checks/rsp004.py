@@ -39,6 +39,7 @@ from auditor.sla import (
     index_metrics,
     policy_timezone,
     profile_hours,
+    shared_calendar,
     target_minutes_parameter,
     thread_index,
 )
@@ -63,20 +64,23 @@ def _kept_share(
     always_open = calendar.is_always_open
     inside = met = judged = pending = 0
     missed: list[str] = []
-    for _, post, answer in index.answered_posts():
-        created = post.created_at
-        if created > end or not (always_open or calendar.is_open(created)):
-            continue
-        inside += 1
-        outcome, _, _ = stopwatch.judge(created, answer.created_at if answer else None)
-        if outcome == PENDING:
-            pending += 1
-            continue
-        judged += 1
-        if outcome == MET:
-            met += 1
-        elif len(missed) < EXAMPLES:
-            missed.append(post.id)
+    is_open = calendar.is_open
+    judge = stopwatch.judge
+    for engagement in index.engagements:
+        for post, answer in zip(engagement.posts, engagement.first_answers(), strict=True):
+            created = post.created_at
+            if created > end or not (always_open or is_open(created)):
+                continue
+            inside += 1
+            outcome, _, _ = judge(created, answer.created_at if answer else None)
+            if outcome == PENDING:
+                pending += 1
+                continue
+            judged += 1
+            if outcome == MET:
+                met += 1
+            elif len(missed) < EXAMPLES:
+                missed.append(post.id)
     share = met / judged if judged else None
     metrics = {
         "posts_in_hours": inside,
@@ -145,7 +149,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         reason = posted.problem or "the profile states no response hours"
         return CheckOutput(not_applicable=f"{reason}, so there are none to keep")
     try:
-        calendar = BusinessCalendar.from_config(posted.hours)
+        calendar = shared_calendar(posted.hours)
     except CalendarError as error:
         return CheckOutput(not_applicable=f"the posted hours cannot be used: {error}")
     index = thread_index(ctx)

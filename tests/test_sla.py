@@ -9,17 +9,20 @@ cases in tests/cases/RSP002.yaml and RSP003.yaml, named "test 7" ... "test 12".
 from __future__ import annotations
 
 import json
+import random
 import statistics
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 import yaml
 
 from auditor.business_hours import BusinessCalendar, CalendarError
-from auditor.check import AuditContext
+from auditor.check import AuditContext, PostFindings, excerpt, post_evidence
 from auditor.config import ConfigError, EffectivePolicy, default_policy, load_config, load_schema
 from auditor.model import AccountData, AccountKey, Post, Profile, Window
 from auditor.registry import load_registry
@@ -30,12 +33,17 @@ from auditor.sla import (
     MET,
     PENDING,
     UNANSWERED,
+    ClockTally,
     ClosingPhrases,
+    LocalClock,
+    OpenTimeTo,
     Stopwatch,
+    _weekday_hour_grid,
     activity,
     calendar_choice,
     distribution,
     p90,
+    shared_calendar,
     validate_business_hours,
 )
 
@@ -375,3 +383,115 @@ def test_audit_with_business_hours_end_to_end(write_config, write_bundle_file, t
     assert rsp002["metrics"]["calendar"]["source"] == "profile"
     assert rsp002["metrics"]["business_minutes"]["median"] == pytest.approx((50 + 120) / 2)
     assert checks["PRF001"]["status"] == "pass" and checks["PRF002"]["status"] == "pass"
+
+
+# ------------------------------------------------------------------ the fast paths agree
+
+
+def test_open_time_to_the_end_is_between_for_starts_in_any_order() -> None:
+    # New York office hours across the November DST change, starts asked in a shuffled order.
+    calendar = BusinessCalendar.from_config(OFFICE)
+    end = datetime(2026, 12, 20, 15, 7, 3, 250_000, tzinfo=UTC)
+    rng = random.Random(7)
+    first = datetime(2026, 10, 1, tzinfo=UTC)
+    starts = [first + timedelta(seconds=rng.randrange(90 * 86_400)) for _ in range(300)]
+    starts += [end, end + timedelta(microseconds=1), end - timedelta(microseconds=1)]
+    rng.shuffle(starts)
+    open_to_end = OpenTimeTo(calendar, end)
+    for start in starts:
+        assert open_to_end(start) == calendar.between(start, end), start
+
+
+def test_a_shared_calendar_is_one_per_config_and_answers_as_a_new_one() -> None:
+    shared = shared_calendar(OFFICE)
+    assert shared_calendar(dict(OFFICE)) is shared
+    assert shared_calendar({**OFFICE, "closed_dates": ["2026-11-10"]}) is not shared
+    fresh = BusinessCalendar.from_config(OFFICE)
+    start = datetime(2026, 11, 6, 21, 30, tzinfo=UTC)
+    assert shared.between(start, start + timedelta(days=4)) == fresh.between(
+        start, start + timedelta(days=4)
+    )
+    assert shared.deadline(start, timedelta(hours=3)) == fresh.deadline(start, timedelta(hours=3))
+    with pytest.raises(CalendarError):
+        shared_calendar({"weekly": OFFICE["weekly"]})  # no timezone: still an error
+
+
+def test_always_open_clock_tally_counts_what_the_stopwatch_judges() -> None:
+    end = datetime(2026, 11, 16, tzinfo=UTC)
+    fast = ClockTally(Stopwatch(BusinessCalendar.always_open(), end, 60))
+    general_watch = Stopwatch(BusinessCalendar.always_open(), end, 60)
+    general_watch.always_open = False  # through calendar.between and deadline instead
+    general = ClockTally(general_watch)
+    rng = random.Random(3)
+    for _ in range(400):
+        start = end - timedelta(seconds=rng.randrange(-3_600, 6 * 3_600), microseconds=17)
+        taken = timedelta(seconds=rng.randrange(0, 3 * 3_600))
+        answered_at = None if rng.random() < 0.3 else start + taken
+        assert fast.judge(start, answered_at) == general.judge(start, answered_at)
+    assert (fast.business, fast.wall) == (general.business, general.wall)
+    assert (fast.pending, fast.late, fast.unanswered) == (
+        general.pending,
+        general.late,
+        general.unanswered,
+    )
+    assert fast.late and fast.unanswered and fast.pending  # every outcome was exercised
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "Etc/GMT-5", "Etc/GMT+3", "America/New_York"])
+def test_weekday_hour_grid_is_the_local_time_of_each_quarter_hour(zone: str | None) -> None:
+    timezone = ZoneInfo(zone) if zone is not None else None
+    clock = LocalClock(timezone)
+    assert (clock.fixed_offset is None) == (zone == "America/New_York")
+    rng = random.Random(11)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    posts = [
+        Post(
+            id=str(i),
+            author="c",
+            by_brand=False,
+            created_at=start + timedelta(seconds=rng.randrange(60 * 86_400), microseconds=i),
+        )
+        for i in range(2_000)
+    ]
+    expected = [[0] * 24 for _ in range(7)]
+    for p in posts:
+        quarter = int(p.created_at.timestamp()) // 900 * 900
+        local = datetime.fromtimestamp(quarter, UTC)
+        local = local.astimezone(timezone) if timezone is not None else local
+        expected[local.weekday()][local.hour] += 1
+    assert _weekday_hour_grid(clock, [posts[:700], posts[700:]]) == expected
+
+
+_TEXTS = [
+    "@AcmeHelp my parcel is late, order 5521",
+    "thanks 🙏",
+    "two  spaces",
+    " leading",
+    "trailing ",
+    "line\nbreak",
+    "tab\there",
+    "no-break\u00a0space",
+    "line\u2028separator",
+    "x" * 140,
+    "x" * 141,
+    "word " * 60,
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _TEXTS)
+def test_excerpt_is_the_text_on_one_line_cut_to_the_limit(text: str) -> None:
+    short = " ".join(text[:280].split())
+    assert excerpt(text) == (short if len(short) <= 140 else short[:139] + "…")
+
+
+@pytest.mark.parametrize("text", _TEXTS)
+@pytest.mark.parametrize("url", [None, "https://x.com/c/status/1"])
+def test_post_findings_are_the_findings_ctx_finding_makes(text: str, url: str | None) -> None:
+    ctx = _context({})
+    made = Post(id="1", author="c", by_brand=False, created_at=END, text=text, url=url, thread="0")
+    data = {"thread": "0", "age_hours": 2.5}
+    fast = PostFindings(ctx).make(made, "post by c unanswered", dict(data))
+    usual = ctx.finding(made.id, "post by c unanswered", evidence=post_evidence(made, **data))
+    assert fast == usual and fast.uid == usual.uid
+    assert orjson.dumps(fast) == orjson.dumps(usual)
