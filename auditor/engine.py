@@ -15,6 +15,7 @@ import os
 import re
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -497,8 +498,12 @@ class Engine:
         for path, accounts in paths.items():
             wanted = {a.handle.lower(): a for a in accounts}
             try:
-                twcs = read_twcs_file(path, wanted, TwcsStats())
-                result.inputs.append(InputFile(str(path), file_sha256(path)))
+                # The file's hash for the report's provenance, on a thread while the reader
+                # parses: hashing releases the GIL, and the read is the run's longest serial part.
+                with ThreadPoolExecutor(max_workers=1) as hasher:
+                    digest = hasher.submit(file_sha256, path)
+                    twcs = read_twcs_file(path, wanted, TwcsStats())
+                    result.inputs.append(InputFile(str(path), digest.result()))
             except (OSError, ValueError) as error:
                 message = f"{path}: cannot read twcs file: {error}"
                 result.input_errors.append(message)
