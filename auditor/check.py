@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -55,9 +56,14 @@ def finding_uid(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-# Evidence and findings are built by the hundred thousand in a large audit: plain slotted
-# dataclasses, since a frozen one sets each field through object.__setattr__ (twice the cost).
-@dataclass(slots=True)
+# Evidence and findings are built by the hundred thousand in a large audit: plain dataclasses,
+# since a frozen one sets each field through object.__setattr__ (twice the cost). Not slotted:
+# orjson serialises a dataclass from its instance dict in half the time it takes reading slots
+# one by one (PackedFindings.pack, 283,896 findings: 0.59 s -> 0.31 s), which outweighs the
+# dict's cost (~0.03 s to build and free as many). The instance dict holds the fields in their
+# declared order whichever way an object is built (PostFindings.make sets them in that order),
+# so the JSON is the same.
+@dataclass
 class Evidence:
     post_ids: tuple[str, ...] = ()
     conversation_ids: tuple[str, ...] = ()
@@ -82,7 +88,7 @@ class Evidence:
         )
 
 
-@dataclass(slots=True)
+@dataclass
 class Finding:
     check_id: str
     platform: str
@@ -170,16 +176,17 @@ class AuditContext:
 def excerpt(text: str, limit: int = 140) -> str:
     """The text on one line (runs of whitespace made one space), cut to ``limit`` characters."""
     if (
-        len(text) <= limit
         # Every whitespace character but the ASCII space is unprintable, so a printable text
-        # with no double, leading or trailing space is already its own excerpt (most posts are):
-        # no split and join.
-        and text.isprintable()
-        and "  " not in text
-        and text[:1] != " "
-        and text[-1:] != " "
+        # with no double, leading or trailing space is already on one line (most posts are):
+        # it is its own excerpt, or cut, with no split and join.
+        text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
     ):
-        return text
+        if len(text) <= limit:
+            return text
+        # Splitting and joining such a text's first 2 * limit characters gives them back (less
+        # a trailing space), at least limit + 1 of them once limit > 1: the cut is the text's.
+        if limit > 1:
+            return text[: limit - 1] + "…"
     short = " ".join(text[: limit * 2].split())
     return short if len(short) <= limit else short[: limit - 1] + "…"
 
@@ -209,7 +216,15 @@ class PostFindings:
     set directly rather than through ``Finding.__post_init__``.
     """
 
-    __slots__ = ("_account", "_check_id", "_excerpt_chars", "_platform", "_severity", "_uid_key")
+    __slots__ = (
+        "_account",
+        "_check_id",
+        "_excerpt_chars",
+        "_platform",
+        "_severity",
+        "_uid_key",
+        "_uid_start",
+    )
 
     def __init__(self, ctx: AuditContext, *, excerpt_chars: int = 140) -> None:
         self._check_id = ctx.check.id
@@ -218,6 +233,12 @@ class PostFindings:
         self._severity = ctx.severity
         self._excerpt_chars = excerpt_chars
         self._uid_key = _UID_SEPARATOR.join((self._check_id, self._platform, self._account, ""))
+        # sha256 of the uid's key, fed its fixed start once: each finding copies that state.
+        # A start that is not encodable (a lone surrogate) fails as finding_uid would: per
+        # finding, only when one is made.
+        self._uid_start: hashlib._Hash | None = None
+        with suppress(UnicodeEncodeError):
+            self._uid_start = hashlib.sha256(self._uid_key.encode())
 
     def make(self, post: Post, message: str, data: dict[str, Any]) -> Finding:
         post_id = post.id
@@ -238,7 +259,13 @@ class PostFindings:
         finding.message = message
         finding.severity = self._severity
         finding.evidence = evidence
-        finding.uid = finding_uid(self._uid_key + post_id)
+        uid_start = self._uid_start
+        if uid_start is None:
+            finding.uid = finding_uid(self._uid_key + post_id)
+        else:
+            uid_hash = uid_start.copy()
+            uid_hash.update(post_id.encode())
+            finding.uid = uid_hash.hexdigest()[:20]
         return finding
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, overload
 
 import orjson
@@ -18,6 +19,9 @@ EXIT_INCOMPLETE = 3
 
 # Worst first: how an account's status follows from its checks'.
 ACCOUNT_STATUS_ORDER: tuple[str, ...] = ("error", "fail", "incomplete", "pass", "not_applicable")
+
+
+_SEVERITY = attrgetter("severity")
 
 
 class PackedFindings(Sequence[Finding]):
@@ -36,7 +40,9 @@ class PackedFindings(Sequence[Finding]):
 
     @classmethod
     def pack(cls, findings: Sequence[Finding]) -> PackedFindings:
-        worst = max((severity_rank(f.severity) for f in findings), default=-1)
+        # Severities are few: rank each distinct one (a set built in C), not every finding.
+        severities = set(map(_SEVERITY, findings))
+        worst = max(map(severity_rank, severities), default=-1)
         return cls(orjson.dumps(list(findings)), len(findings), worst)
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import statistics
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from operator import attrgetter
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -337,7 +339,7 @@ class ClockTally:
         """Count one clock; a breach comes back, a met or pending clock gives None."""
         watch = self.stopwatch
         if watch.always_open:
-            return self._judge_always_open(watch, start, answered_at)
+            return self._judge_always_open(start, answered_at)
         outcome, business_minutes, wall_minutes = watch.judge(start, answered_at)
         if outcome == PENDING:
             self.pending += 1
@@ -354,11 +356,15 @@ class ClockTally:
         self.unanswered += 1
         return Breach(UNANSWERED, watch.waited(start), None)
 
-    def _judge_always_open(
-        self, watch: Stopwatch, start: datetime, answered_at: datetime | None
-    ) -> Breach | None:
+    def judging(self) -> Callable[[datetime, datetime | None], Breach | None]:
+        """``judge`` itself, or for an always-open calendar the arithmetic it would take: a
+        check judging clock after clock saves a call on each."""
+        return self._judge_always_open if self.stopwatch.always_open else self.judge
+
+    def _judge_always_open(self, start: datetime, answered_at: datetime | None) -> Breach | None:
         # What judge() does through Stopwatch.judge, with the always-open arithmetic inline:
         # hundreds of thousands of clocks in a large audit.
+        watch = self.stopwatch
         end = watch.end
         if answered_at is not None and answered_at <= end:
             taken = (answered_at - start) / _MINUTE
@@ -406,11 +412,15 @@ def p90(values: Sequence[float]) -> float:
 
 def distribution(values: Sequence[float], target: float, judged: int) -> dict[str, Any]:
     """Median, p90 and max of measured response times (minutes), and the share of judged
-    clocks that met the target (unanswered past the deadline count as missed)."""
-    within = sum(1 for v in values if v <= target)
+    clocks that met the target (unanswered past the deadline count as missed). The values
+    are finite (differences of times)."""
+    # Sorted once: the count within target is a bisection, and the median and p90, which sort
+    # their input again, get it in order (hundreds of thousands of clocks in a large audit).
+    ordered = sorted(values)
+    within = bisect_right(ordered, target)
     return {
-        "median": round(statistics.median(values), 2) if values else None,
-        "p90": round(p90(values), 2) if values else None,
+        "median": round(statistics.median(ordered), 2) if values else None,
+        "p90": round(p90(ordered), 2) if values else None,
         "max": round(max(values), 2) if values else None,
         "within_target": round(within / judged, 4) if judged else None,
     }
@@ -543,12 +553,21 @@ def _weekday_hour_grid(clock: LocalClock, groups: Iterable[list[Post]]) -> list[
     grid = [[0] * 24 for _ in range(7)]
     offset = clock.fixed_offset
     if offset is not None:
+        times = [p.created_at for g in groups for p in g]
+        wall_shift = _whole_hours_to(offset, times)
+        if wall_shift is not None:
+            # Every post's own wall clock is the clock's local time give or take whole hours:
+            # its day and hour are field reads, where the POSIX timestamp costs ~180 ns a
+            # post (1M posts: 0.40 s -> 0.28 s).
+            wall_hours = Counter([t.toordinal() * 24 + t.hour for t in times])
+            for wall_hour, count in wall_hours.items():
+                day_number, hour = divmod(wall_hour + wall_shift, 24)
+                grid[(day_number + _WEEKDAY_OF_ORDINAL_0) % 7][hour] += count
+            return grid
         # One offset for all time: the local hour since the epoch is arithmetic, and the start
         # of a post's quarter hour is in the same local hour as the post (the offset is whole
         # quarter hours).
-        hour_numbers = Counter(
-            [(int(p.created_at.timestamp()) + offset) // _HOUR_SECONDS for g in groups for p in g]
-        )
+        hour_numbers = Counter([(int(t.timestamp()) + offset) // _HOUR_SECONDS for t in times])
         for hour_number, count in hour_numbers.items():
             day_number, hour = divmod(hour_number, 24)
             grid[(day_number + _DAY_OF_EPOCH) % 7][hour] += count
@@ -559,6 +578,28 @@ def _weekday_hour_grid(clock: LocalClock, groups: Iterable[list[Post]]) -> list[
         local = clock.local(bucket)
         grid[local.weekday()][local.hour] += count
     return grid
+
+
+_WEEKDAY_OF_ORDINAL_0 = 6  # ordinal day 1 (0001-01-01) was a Monday, so day 0 a Sunday
+
+
+def _whole_hours_to(offset: int, times: list[datetime]) -> int | None:
+    """Hours to add to the wall clock of every time to get local time at UTC ``offset``
+    seconds: given when all times share one fixed-offset tzinfo whose offset differs from
+    ``offset`` by whole hours, else None."""
+    zones = set(map(_TZINFO, times))
+    if len(zones) != 1:
+        return None
+    zone = zones.pop()
+    # Only datetime.timezone is fixed for sure: any other tzinfo may change its offset.
+    if type(zone) is not timezone:
+        return None
+    zone_offset = zone.utcoffset(None)
+    shift, rest = divmod(offset - (zone_offset.days * 86_400 + zone_offset.seconds), 3600)
+    return shift if rest == 0 and not zone_offset.microseconds else None
+
+
+_TZINFO = attrgetter("tzinfo")
 
 
 def activity(ctx: AuditContext) -> dict[str, Any]:

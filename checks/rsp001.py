@@ -76,12 +76,14 @@ def run(ctx: AuditContext) -> CheckOutput:
                 continue
             unanswered += 1
             age_hours = (end - created).total_seconds() / 3600
+            rounded_age = round(age_hours, 2)
             if always_open:
                 # Open all the time, business time is wall time (created <= end here).
-                business_hours = age_hours
+                rounded_business = rounded_age
                 open_time = ""
             else:
                 business_hours = open_to_end(created).total_seconds() / 3600
+                rounded_business = round(business_hours, 2)
                 open_time = f" ({business_hours:.1f} business hours)"
             findings.append(
                 make_finding(
@@ -89,8 +91,8 @@ def run(ctx: AuditContext) -> CheckOutput:
                     f"post by {post.author} unanswered after {_age(age_hours)}{open_time}",
                     {
                         "thread": thread,
-                        "age_hours": round(age_hours, 2),
-                        "business_hours": round(business_hours, 2),
+                        "age_hours": rounded_age,
+                        "business_hours": rounded_business,
                     },
                 )
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -422,13 +422,19 @@ def test_always_open_clock_tally_counts_what_the_stopwatch_judges() -> None:
     general_watch = Stopwatch(BusinessCalendar.always_open(), end, 60)
     general_watch.always_open = False  # through calendar.between and deadline instead
     general = ClockTally(general_watch)
+    # judging(): the always-open arithmetic without judge's dispatch, or judge itself.
+    bound = ClockTally(Stopwatch(BusinessCalendar.always_open(), end, 60))
+    bound_judge = bound.judging()
+    assert general.judging() == general.judge
     rng = random.Random(3)
     for _ in range(400):
         start = end - timedelta(seconds=rng.randrange(-3_600, 6 * 3_600), microseconds=17)
         taken = timedelta(seconds=rng.randrange(0, 3 * 3_600))
         answered_at = None if rng.random() < 0.3 else start + taken
-        assert fast.judge(start, answered_at) == general.judge(start, answered_at)
+        expected = general.judge(start, answered_at)
+        assert fast.judge(start, answered_at) == expected == bound_judge(start, answered_at)
     assert (fast.business, fast.wall) == (general.business, general.wall)
+    assert (bound.business, bound.wall, bound.late) == (fast.business, fast.wall, fast.late)
     assert (fast.pending, fast.late, fast.unanswered) == (
         general.pending,
         general.late,
@@ -462,6 +468,51 @@ def test_weekday_hour_grid_is_the_local_time_of_each_quarter_hour(zone: str | No
     assert _weekday_hour_grid(clock, [posts[:700], posts[700:]]) == expected
 
 
+def _expected_grid(posts: list[Post], clock_zone: ZoneInfo | None) -> list[list[int]]:
+    expected = [[0] * 24 for _ in range(7)]
+    for p in posts:
+        quarter = int(p.created_at.timestamp()) // 900 * 900
+        local = datetime.fromtimestamp(quarter, UTC)
+        local = local.astimezone(clock_zone) if clock_zone is not None else local
+        expected[local.weekday()][local.hour] += 1
+    return expected
+
+
+_POST_ZONES = {
+    "plus-2": [timezone(timedelta(hours=2))],
+    "minus-9": [timezone(timedelta(hours=-9))],
+    "plus-5:45": [timezone(timedelta(hours=5, minutes=45))],
+    "two-zones": [UTC, timezone(timedelta(hours=1))],
+    "zoneinfo": [ZoneInfo("Europe/Paris")],
+}
+
+
+@pytest.mark.parametrize("posts_in", list(_POST_ZONES))
+@pytest.mark.parametrize("zone", [None, "UTC", "Etc/GMT-5", "Etc/GMT+3", "America/New_York"])
+def test_weekday_hour_grid_whatever_zone_the_posts_carry(zone: str | None, posts_in: str) -> None:
+    # The fast path reads each post's own wall clock: it must hold for posts written in any
+    # fixed offset, and give way to the timestamps for quarter-hour offsets, mixed or
+    # changing zones.
+    clock_zone = ZoneInfo(zone) if zone is not None else None
+    zones = _POST_ZONES[posts_in]
+    rng = random.Random(zone or "none")
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    posts = [
+        Post(
+            id=str(i),
+            author="c",
+            by_brand=False,
+            created_at=(
+                start + timedelta(seconds=rng.randrange(60 * 86_400), microseconds=i)
+            ).astimezone(zones[i % len(zones)]),
+        )
+        for i in range(1_500)
+    ]
+    expected = _expected_grid(posts, clock_zone)
+    assert _weekday_hour_grid(LocalClock(clock_zone), [posts[:500], [], posts[500:]]) == expected
+    assert sum(map(sum, expected)) == len(posts)
+
+
 _TEXTS = [
     "@AcmeHelp my parcel is late, order 5521",
     "thanks 🙏",
@@ -483,6 +534,32 @@ _TEXTS = [
 def test_excerpt_is_the_text_on_one_line_cut_to_the_limit(text: str) -> None:
     short = " ".join(text[:280].split())
     assert excerpt(text) == (short if len(short) <= 140 else short[:139] + "…")
+
+
+def test_excerpt_of_random_texts_and_limits_is_the_split_and_join_cut() -> None:
+    # Clean long texts are cut without splitting: the cut must be the one split and join make.
+    rng = random.Random(5)
+    alphabet = "ab  \n\t\u00a0é😀."
+    texts = ["word " * 60, ("word " * 60).strip(), "a b" * 100, "ab" * 200]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(14))) for _ in range(3000)]
+    for text in texts:
+        for limit in (1, 2, 3, 5, 140):
+            short = " ".join(text[: limit * 2].split())
+            assert excerpt(text, limit) == (
+                short if len(short) <= limit else short[: limit - 1] + "…"
+            )
+
+
+def test_post_findings_uid_is_finding_uid_even_for_an_unencodable_account() -> None:
+    made = Post(id="7", author="c", by_brand=False, created_at=END, thread="7")
+    ctx = _context({})
+    assert PostFindings(ctx).make(made, "m", {}).uid == ctx.finding("7", "m").uid
+    ctx.account.key = AccountKey("x", "bad\ud800")
+    fast = PostFindings(ctx)  # nothing fails until a finding is made, as with ctx.finding
+    with pytest.raises(UnicodeEncodeError):
+        fast.make(made, "m", {})
+    with pytest.raises(UnicodeEncodeError):
+        ctx.finding("7", "m")
 
 
 @pytest.mark.parametrize("text", _TEXTS)

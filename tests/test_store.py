@@ -1075,3 +1075,24 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
             "SELECT 1 FROM accounts AS a JOIN posts AS p ON p.account_id = a.id"
             " WHERE p.last_seen < a.posts_since"
         ).fetchall()
+
+
+def test_finding_rows_are_in_uid_order_and_a_repeated_uid_keeps_its_last_finding() -> None:
+    from auditor.store import FindingRecord, _finding_rows
+
+    def record(uid: str, message: str) -> FindingRecord:
+        return FindingRecord(uid, "RSP001", "high", message, f"post-{uid}")
+
+    unique = [record(uid, f"m{uid}") for uid in ("c3", "a1", "b2")]
+    assert _finding_rows(iter(unique)) == [
+        ("a1", "RSP001", "high", "ma1", "post-a1"),
+        ("b2", "RSP001", "high", "mb2", "post-b2"),
+        ("c3", "RSP001", "high", "mc3", "post-c3"),
+    ]
+    repeated = [*unique, record("a1", "again"), record("c3", "last"), record("a1", "final")]
+    assert _finding_rows(iter(repeated)) == [
+        ("a1", "RSP001", "high", "final", "post-a1"),
+        ("b2", "RSP001", "high", "mb2", "post-b2"),
+        ("c3", "RSP001", "high", "last", "post-c3"),
+    ]
+    assert _finding_rows(iter([])) == []
