@@ -13,7 +13,7 @@ import re
 import statistics
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from operator import attrgetter
@@ -355,11 +355,6 @@ class ClockTally:
             return Breach(LATE, business_minutes, wall_minutes)
         self.unanswered += 1
         return Breach(UNANSWERED, watch.waited(start), None)
-
-    def judging(self) -> Callable[[datetime, datetime | None], Breach | None]:
-        """``judge`` itself, or for an always-open calendar the arithmetic it would take: a
-        check judging clock after clock saves a call on each."""
-        return self._judge_always_open if self.stopwatch.always_open else self.judge
 
     def _judge_always_open(self, start: datetime, answered_at: datetime | None) -> Breach | None:
         # What judge() does through Stopwatch.judge, with the always-open arithmetic inline:

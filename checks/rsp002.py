@@ -59,7 +59,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
     make_finding = PostFindings(ctx).make
-    judge = tally.judging()
+    judge = tally.judge
     for engagement in index.engagements:
         first = engagement.posts[0]
         if first.created_at > end:

@@ -104,7 +104,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
     make_finding = PostFindings(ctx).make
-    judge = tally.judging()
+    judge = tally.judge
     closings = answered_customers = 0
     for engagement in index.engagements:
         answers = engagement.answers
