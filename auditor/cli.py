@@ -16,13 +16,13 @@ import yaml
 from auditor import __version__
 from auditor.check import SEVERITIES
 from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
+from auditor.fetch.secrets import install_log_redaction
 from auditor.registry import Registry, RegistryError, load_registry
 from auditor.result import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
-from auditor.secrets import install_log_redaction
 
 if TYPE_CHECKING:
-    from auditor.fetch import FetchReport
-    from auditor.store import HistoryStore
+    from auditor.fetch.run import FetchReport
+    from auditor.store.history import HistoryStore
 
 app = typer.Typer(
     help="Audit how brands run customer service on social media.",
@@ -137,7 +137,7 @@ def _chosen_accounts(
 
 
 def _open_store(config: Config) -> HistoryStore:
-    from auditor.store import HistoryStore, StoreError
+    from auditor.store.history import HistoryStore, StoreError
 
     try:
         config.store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,8 +147,8 @@ def _open_store(config: Config) -> HistoryStore:
 
 
 def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
-    from auditor import fetch
-    from auditor.store import HistoryStore, StoreError
+    from auditor.fetch import run as fetch
+    from auditor.store.history import HistoryStore, StoreError
 
     store = None
     if config.store_path.is_file():  # read cursors and kept posts; never create a store
@@ -170,8 +170,8 @@ def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
 def _fetch(
     config: Config, store: HistoryStore, accounts: list[AccountConfig], quiet: bool
 ) -> FetchReport:
-    from auditor import fetch
-    from auditor.store import StoreError
+    from auditor.fetch import run as fetch
+    from auditor.store.history import StoreError
 
     show_progress = not quiet and sys.stdout.isatty()
 
@@ -218,8 +218,8 @@ def run(
 ) -> None:
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
     exit 0/1/2/3."""
-    from auditor.engine import Engine
-    from reports import WRITERS, terminal
+    from auditor.engine.audit import Engine
+    from auditor.reports import WRITERS, terminal
 
     if fail_on is not None and fail_on not in SEVERITIES:
         fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
@@ -296,7 +296,7 @@ def fetch_command(
     if not report.accounts and not quiet:
         typer.echo("no account with source {type: api}: nothing to fetch")
     if not quiet and not sys.stdout.isatty():  # on a terminal, progress said it already
-        from auditor.fetch import describe
+        from auditor.fetch.run import describe
 
         for done in report.accounts:
             typer.echo(f"fetched {describe(done)}")
@@ -362,7 +362,7 @@ def config_validate(
     accounts = config.accounts()
     typer.echo(f"{config_path}: valid ({len(config.clients)} clients, {len(accounts)} accounts)")
     if secrets:
-        from auditor.fetch import check_secrets
+        from auditor.fetch.run import check_secrets
 
         checked, problems = check_secrets(config)
         for problem in problems:
@@ -423,8 +423,8 @@ def demo_generate(
     ] = None,
 ) -> None:
     """Write a deterministic demo bundle with realistic customer and brand posts."""
-    from auditor import demo
-    from auditor.bundle import write_bundle
+    from auditor.demo import generator as demo
+    from auditor.sources.bundle import write_bundle
 
     end_at = demo.DEFAULT_END
     if end is not None:

@@ -21,12 +21,12 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from auditor.business_hours import CalendarError
+from auditor.analysis.business_hours import CalendarError
+from auditor.analysis.sla import validate_business_hours
 from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
-from auditor.sla import validate_business_hours
 
 PathPart = str | int
 

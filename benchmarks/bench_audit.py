@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from auditor.bundle import write_bundle
-from auditor.demo import AccountPlan, generate_records, plan_accounts
+from auditor.demo.generator import AccountPlan, generate_records, plan_accounts
+from auditor.sources.bundle import write_bundle
 
 
 def write_config(folder: Path, bundle: Path, accounts: int, seed: int, select: list[str]) -> Path:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from auditor.business_hours import BusinessCalendar
+from auditor.analysis.business_hours import BusinessCalendar
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 AUDIT_START = datetime(2026, 1, 1, tzinfo=UTC)

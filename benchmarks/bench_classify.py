@@ -21,7 +21,7 @@ import os
 import random
 import time
 
-from auditor.classify import Classification, Classifier, label_counts, normalise
+from auditor.analysis.classify import Classification, Classifier, label_counts, normalise
 
 _PRODUCTS = (
     "headphones", "blender", "jacket", "phone case", "running shoes", "coffee machine",

@@ -22,11 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from auditor.http import HttpClient, HttpConfig, RetryPolicy
-from auditor.secrets import Secret
-from auditor.sources.base import FetchSpec
-from auditor.sources.driver import AccountJob, fetch_accounts
-from auditor.sources.x import XProtocol
+from auditor.fetch.driver import AccountJob, fetch_accounts
+from auditor.fetch.http import HttpClient, HttpConfig, RetryPolicy
+from auditor.fetch.secrets import Secret
+from auditor.sources.platforms.base import FetchSpec
+from auditor.sources.platforms.x import XProtocol
 
 LATENCY = 0.05
 LIMIT_PER_WINDOW = 5_000

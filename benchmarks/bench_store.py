@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from auditor.model import Post, Visibility
-from auditor.store import FindingRecord, HistoryStore
+from auditor.store.history import FindingRecord, HistoryStore
 
 _PHRASES = (
     "hi my order hasn't arrived yet and tracking says delivered can you check please",

@@ -3,9 +3,9 @@
 The replies mix canned texts (30 stock answers, each with the customer's handle, an order number
 and an agent signature, and one word in five of them changed) with replies written for each
 customer (random sentences from a 3,000-word vocabulary), in the same proportions at both sizes.
-Grouping is ``auditor.templates.group_templates`` as AUT001 calls it: normalise every reply,
-then MinHash/LSH leader clustering over the distinct keys. A linear method takes about ten times
-as long for ten times the replies; a pairwise one would take a hundred times.
+Grouping is ``auditor.analysis.templates.group_templates`` as AUT001 calls it: normalise every
+reply, then MinHash/LSH leader clustering over the distinct keys. A linear method takes about ten
+times as long for ten times the replies; a pairwise one would take a hundred times.
 
     python benchmarks/bench_templates.py [--sizes 100000 1000000] [--seed 1]
 """
@@ -17,8 +17,8 @@ import gc
 import random
 import time
 
-import auditor.templates
-from auditor.templates import group_templates
+import auditor.analysis.templates
+from auditor.analysis.templates import DEFAULT_BANDS, LEADERS_PER_BUCKET, group_templates
 
 SIGNATURES = ("^JD", "^MK", "-Anna", "-Sam", "~Priya", "")
 
@@ -51,7 +51,7 @@ class CountingJaccard:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.real = auditor.templates.jaccard
+        self.real = auditor.analysis.templates.jaccard
 
     def __call__(self, left: frozenset[int], right: frozenset[int]) -> float:
         self.calls += 1
@@ -60,16 +60,16 @@ class CountingJaccard:
 
 def comparisons_per_key(texts: list[str]) -> float:
     counter = CountingJaccard()
-    auditor.templates.jaccard = counter
+    auditor.analysis.templates.jaccard = counter
     try:
         groups = group_templates(texts, min_words=4)
     finally:
-        auditor.templates.jaccard = counter.real
+        auditor.analysis.templates.jaccard = counter.real
     return counter.calls / len(groups.keys)
 
 
 def timed(texts: list[str]) -> tuple[float, int]:
-    # As in an audit (auditor.engine pauses the cycle collector): otherwise each automatic
+    # As in an audit (auditor.engine.audit pauses the cycle collector): otherwise each automatic
     # collection rescans every string built so far, which is what grows faster than linearly.
     gc.collect()
     gc.disable()
@@ -96,7 +96,7 @@ def main() -> None:
             f"{size:>9,} replies: {elapsed:6.2f} s  ({size / elapsed:,.0f} replies/s, "
             f"{groups:,} groups, {comparisons_per_key(texts):.2f} exact comparisons per "
             f"distinct text; at most "
-            f"{auditor.templates.DEFAULT_BANDS * auditor.templates.LEADERS_PER_BUCKET})"
+            f"{DEFAULT_BANDS * LEADERS_PER_BUCKET})"
         )
     if len(results) >= 2:
         (small, small_time), (large, large_time) = results[0], results[-1]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from auditor.bundle import write_bundle
+from auditor.sources.bundle import write_bundle
 
 END = datetime(2026, 11, 16, tzinfo=UTC)
 

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from auditor.bundle import (
+from auditor.config import load_schema
+from auditor.model import AccountData, AccountKey, Post
+from auditor.sources.bundle import (
     BundleError,
     RecordError,
     _post_run,
@@ -24,8 +26,6 @@ from auditor.bundle import (
     record_key,
     write_bundle,
 )
-from auditor.config import load_schema
-from auditor.model import AccountData, AccountKey, Post
 
 from conftest import healthy_account, neglected_account, post, profile, window
 
@@ -165,7 +165,7 @@ def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file, monkeyp
     index = index_bundle(path)
     assert index.grouped and index.lines == len(healthy_account()) + len(neglected_account())
     parsed = []
-    import auditor.bundle as bundle_module
+    import auditor.sources.bundle as bundle_module
 
     real = bundle_module._parse_line
     monkeypatch.setattr(bundle_module, "_parse_line", lambda *a: parsed.append(a[1]) or real(*a))
@@ -254,7 +254,7 @@ def test_writer_is_atomic(tmp_path):
 
 
 def test_demo_bundle_is_valid_against_schema(tmp_path):
-    from auditor.demo import generate_records
+    from auditor.demo.generator import generate_records
 
     for record in generate_records(300, 3, seed=4):
         errors = list(VALIDATOR.iter_errors(json.loads(json.dumps(record, default=str))))

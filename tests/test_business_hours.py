@@ -1,4 +1,4 @@
-"""Tests for auditor.business_hours: properties over generated calendars and named examples."""
+"""Tests for auditor.analysis.business_hours: properties over generated calendars and named examples."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from auditor.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.business_hours import BusinessCalendar, CalendarError
 
 SCHEMA_PATH = (
     Path(__file__).resolve().parents[1] / "config" / "schema" / "business_hours.schema.json"

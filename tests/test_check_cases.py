@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.bundle import add_record
 from auditor.check import DOC_SECTIONS, AuditContext
-from auditor.engine import run_check
+from auditor.engine.audit import run_check
 from auditor.model import AccountData, AccountKey
 from auditor.registry import load_registry
+from auditor.sources.bundle import add_record
 
 from conftest import END, post, window
 
@@ -130,7 +130,7 @@ def _root(posts: list[dict[str, Any]], post_id: str) -> str:
 
 @pytest.mark.parametrize("check_id,case", _cases())
 def test_case(check_id: str, case: dict[str, Any]) -> None:
-    from auditor.engine import _needs_unmet, effective_window
+    from auditor.engine.audit import _needs_unmet, effective_window
 
     check = REGISTRY.get(check_id)
     data = build_account(case)

@@ -1,4 +1,4 @@
-"""Tests for auditor.classify: data-driven cases plus lexicon policy, caching and parallelism."""
+"""Tests for auditor.analysis.classify: data-driven cases plus lexicon policy, caching and parallelism."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor import classify
-from auditor.classify import (
+from auditor.analysis import classify
+from auditor.analysis.classify import (
     LABELS,
     Classification,
     Classifier,

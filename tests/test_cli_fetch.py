@@ -17,10 +17,10 @@ from pytest_httpserver import HTTPServer
 from test_fetch import of_kind, write_config
 from typer.testing import CliRunner
 
-from auditor import fetch as fetch_module
 from auditor.cli import app
 from auditor.config import load_schema
-from auditor.http import ManualClock
+from auditor.fetch import run as fetch_module
+from auditor.fetch.http import ManualClock
 
 from conftest import healthy_account
 
@@ -43,7 +43,7 @@ def env_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def bundle_account(folder: Path) -> str:
     """A third account read from a bundle file, as before fetching existed."""
-    from auditor.bundle import write_bundle
+    from auditor.sources.bundle import write_bundle
 
     write_bundle(folder / "acme-bsky.jsonl", healthy_account("acme.example"))
     return textwrap.indent(

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from auditor.bundle import add_record
 from auditor.check import AuditContext
-from auditor.demo import AccountPlan, Behaviour, generate_records
-from auditor.engine import effective_window, run_check
+from auditor.checks.crs001 import find_surges
+from auditor.demo.generator import AccountPlan, Behaviour, generate_records
+from auditor.engine.audit import effective_window, run_check
 from auditor.model import AccountData, AccountKey
 from auditor.registry import load_registry
 from auditor.result import CheckResult
-from auditor.store import SeenPost
-from checks.crs001 import find_surges
+from auditor.sources.bundle import add_record
+from auditor.store.history import SeenPost
 
 from conftest import END, post, read_reports, window
 from tests_support import run_cli
@@ -144,7 +144,7 @@ def test_mod001_a_post_older_than_the_window_is_not_judged():
 
 def test_mod001_incomplete_fetch_is_never_reported():
     data = account(window(complete=False, reason="rate limited"))
-    from auditor.engine import _needs_unmet
+    from auditor.engine.audit import _needs_unmet
 
     # The engine decides before the check runs, with or without history.
     unmet = _needs_unmet(REGISTRY.get("MOD001"), data, effective_window(data), history=True)

@@ -1,4 +1,4 @@
-"""FUP001, THR001, PRV001, TON001, TON002 and their shared helpers (auditor.private_channel).
+"""FUP001, THR001, PRV001, TON001, TON002 and their shared helpers (auditor.analysis.private_channel).
 
 The data-driven cases (tests/cases/<ID>.yaml) hold the realistic texts each check must flag and
 must pass; these tests pin the helpers' rules and run the checks on generated demo accounts.
@@ -11,23 +11,23 @@ from typing import Any
 
 import pytest
 
-from auditor.bundle import add_record
-from auditor.business_hours import BusinessCalendar
-from auditor.check import AuditContext
-from auditor.demo import generate_records
-from auditor.engine import _needs_unmet, effective_window, run_check
-from auditor.model import AccountData, AccountKey, Conversation, Message
-from auditor.private_channel import (
+from auditor.analysis.business_hours import BusinessCalendar
+from auditor.analysis.private_channel import (
     analyse_public_threads,
     negated_before,
     phrase_key,
     private_offer,
 )
+from auditor.check import AuditContext
+from auditor.checks.fup001 import BusinessDays, promises_more, resolution_of, thanks
+from auditor.checks.prv001 import phone_numbers, public_asks
+from auditor.checks.ton001 import DEFAULT_DEFENSIVE_PHRASES, defensive_phrase, phrase_pattern
+from auditor.checks.ton002 import signature
+from auditor.demo.generator import generate_records
+from auditor.engine.audit import _needs_unmet, effective_window, run_check
+from auditor.model import AccountData, AccountKey, Conversation, Message
 from auditor.registry import load_registry
-from checks.fup001 import BusinessDays, promises_more, resolution_of, thanks
-from checks.prv001 import phone_numbers, public_asks
-from checks.ton001 import DEFAULT_DEFENSIVE_PHRASES, defensive_phrase, phrase_pattern
-from checks.ton002 import signature
+from auditor.sources.bundle import add_record
 
 from conftest import END, post, window
 

@@ -1,4 +1,4 @@
-"""Tests of the deterministic demo/benchmark bundle generator (auditor.demo)."""
+"""Tests of the deterministic demo/benchmark bundle generator (auditor.demo.generator)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from auditor.bundle import write_bundle
-from auditor.demo import (
+from auditor.demo.generator import (
     DEFAULT_END,
     OBSERVES,
     PLATFORMS,
@@ -24,6 +23,7 @@ from auditor.demo import (
     generate_records,
     plan_accounts,
 )
+from auditor.sources.bundle import write_bundle
 
 Record = dict[str, Any]
 

@@ -15,9 +15,9 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from auditor.config import load_config, load_schema
-from auditor.engine import Engine
+from auditor.engine.audit import Engine
 from auditor.registry import load_registry
-from auditor.store import HistoryStore
+from auditor.store.history import HistoryStore
 
 from conftest import END, healthy_account, neglected_account, post, profile, read_reports, window
 from tests_support import run_cli
@@ -342,7 +342,7 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path
         Engine(config, registry, store=store).run(started_at=END)
     clean = _history(clean_path)
 
-    import auditor.engine as engine_module
+    import auditor.engine.audit as engine_module
 
     real = engine_module.record
 
@@ -434,8 +434,8 @@ def test_profile_kept_in_bundle_for_other_platform(write_bundle_file, write_conf
 
 
 def test_parallel_audit_gives_the_sequential_result(tmp_path, write_config, monkeypatch):
-    from auditor.bundle import write_bundle
-    from auditor.demo import generate_records, plan_accounts
+    from auditor.demo.generator import generate_records, plan_accounts
+    from auditor.sources.bundle import write_bundle
 
     bundle = tmp_path / "demo.jsonl"
     write_bundle(bundle, generate_records(3000, 4, seed=3))

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-import auditor.engine as engine_module
+import auditor.engine.audit as engine_module
 from auditor.config import load_config
-from auditor.engine import Engine
+from auditor.engine.audit import Engine
 from auditor.registry import load_registry
-from auditor.store import HistoryStore
+from auditor.store.history import HistoryStore
 
 from conftest import END
 

@@ -24,9 +24,9 @@ from fetch_fakes import (
 )
 from pytest_httpserver import HTTPServer
 
-from auditor.bundle import index_bundle, read_bundle
 from auditor.config import Config, api_bundle_path, load_config
-from auditor.fetch import (
+from auditor.fetch.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
+from auditor.fetch.run import (
     AccountFetch,
     check_secrets,
     dry_run,
@@ -34,10 +34,10 @@ from auditor.fetch import (
     merge_records,
     render_dry_run,
 )
-from auditor.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
 from auditor.registry import load_registry
-from auditor.sources.x import XProtocol
-from auditor.store import HistoryStore
+from auditor.sources.bundle import index_bundle, read_bundle
+from auditor.sources.platforms.x import XProtocol
+from auditor.store.history import HistoryStore
 
 
 def write_config(

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.business_hours import BusinessCalendar
-from auditor.hours_text import find_timezone, read_hours, read_profile_hours, states_hours
+from auditor.analysis.business_hours import BusinessCalendar
+from auditor.analysis.hours_text import find_timezone, read_hours, read_profile_hours, states_hours
 from auditor.model import Profile
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")

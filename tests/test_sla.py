@@ -21,12 +21,8 @@ import orjson
 import pytest
 import yaml
 
-from auditor.business_hours import BusinessCalendar, CalendarError
-from auditor.check import AuditContext, PostFindings, excerpt, post_evidence
-from auditor.config import ConfigError, EffectivePolicy, default_policy, load_config, load_schema
-from auditor.model import AccountData, AccountKey, Post, Profile, Window
-from auditor.registry import load_registry
-from auditor.sla import (
+from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.sla import (
     DEFAULT_BUSINESS_HOURS,
     DEFAULT_CLOSING_PHRASES,
     LATE,
@@ -46,6 +42,10 @@ from auditor.sla import (
     shared_calendar,
     validate_business_hours,
 )
+from auditor.check import AuditContext, PostFindings, excerpt, post_evidence
+from auditor.config import ConfigError, EffectivePolicy, default_policy, load_config, load_schema
+from auditor.model import AccountData, AccountKey, Post, Profile, Window
+from auditor.registry import load_registry
 
 from conftest import END, healthy_account, post, profile, read_reports, window
 from tests_support import run_cli

@@ -10,11 +10,11 @@ from typing import Any
 
 from test_check_cases import build_account
 
+from auditor.analysis.sla import ClosingPhrases
 from auditor.check import AuditContext
-from auditor.engine import effective_window, run_check
+from auditor.engine.audit import effective_window, run_check
 from auditor.registry import load_registry
 from auditor.result import CheckResult
-from auditor.sla import ClosingPhrases
 
 REGISTRY = load_registry()
 

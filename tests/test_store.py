@@ -1,4 +1,4 @@
-"""Tests for the history store (auditor.store)."""
+"""Tests for the history store (auditor.store.history)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import auditor.store as store_module
+import auditor.store.history as store_module
 from auditor.model import DeletedBy, Post, Visibility
-from auditor.store import (
+from auditor.store.history import (
     SCHEMA_VERSION,
     FetchedConversation,
     FetchedPost,
@@ -1078,7 +1078,7 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
 
 
 def test_finding_rows_are_in_uid_order_and_a_repeated_uid_keeps_its_last_finding() -> None:
-    from auditor.store import FindingRecord, _finding_rows
+    from auditor.store.history import FindingRecord, _finding_rows
 
     def record(uid: str, message: str) -> FindingRecord:
         return FindingRecord(uid, "RSP001", "high", message, f"post-{uid}")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import auditor.templates as templates
-from auditor.templates import (
+import auditor.analysis.templates as templates
+from auditor.analysis.templates import (
     EMPTY,
     group_keys,
     group_templates,

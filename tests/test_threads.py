@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from auditor.bundle import add_record
+from auditor.analysis.threads import analyse
 from auditor.model import AccountData, AccountKey
-from auditor.threads import analyse
+from auditor.sources.bundle import add_record
 
 from conftest import post
 

@@ -17,7 +17,7 @@ import pytest
 from test_engine_twcs import write_twcs_file
 
 from auditor.config import load_config
-from auditor.engine import Engine
+from auditor.engine.audit import Engine
 from auditor.registry import load_registry
 from auditor.sources.twcs import read_twcs_file
 

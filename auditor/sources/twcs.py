@@ -68,7 +68,7 @@ import numpy as np
 import numpy.typing as npt
 
 from auditor.model import AccountData, AccountKey, Post, Window
-from auditor.sources.base import Record
+from auditor.sources.platforms.base import Record
 
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]

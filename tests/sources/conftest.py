@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from auditor.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
-from auditor.sources.base import FetchSpec, Page, Protocol, Record, Request
+from auditor.fetch.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
+from auditor.sources.platforms.base import FetchSpec, Page, Protocol, Record, Request
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads"
 

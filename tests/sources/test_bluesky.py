@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.base import FetchSpec, Record, Request
-from auditor.sources.bluesky import BlueskyProtocol, bluesky_reset_seconds, tid_time
+from auditor.sources.platforms.base import FetchSpec, Record, Request
+from auditor.sources.platforms.bluesky import BlueskyProtocol, bluesky_reset_seconds, tid_time
 
 from .conftest import drive as drive_with
 from .conftest import posts_by_id, window_of

@@ -11,10 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request as WsgiRequest
 from werkzeug import Response
 
-from auditor.http import HttpClient, same_origin
-from auditor.secrets import Secret
-from auditor.sources.base import Cursor, Page, Protocol, Record, Request, Step, window_record
-from auditor.sources.driver import (
+from auditor.fetch.driver import (
     AccountJob,
     fetch_account,
     fetch_accounts,
@@ -23,8 +20,19 @@ from auditor.sources.driver import (
     resolve_url,
     run_account,
 )
-from auditor.sources.mastodon import MastodonProtocol
-from auditor.sources.x import XProtocol
+from auditor.fetch.http import HttpClient, same_origin
+from auditor.fetch.secrets import Secret
+from auditor.sources.platforms.base import (
+    Cursor,
+    Page,
+    Protocol,
+    Record,
+    Request,
+    Step,
+    window_record,
+)
+from auditor.sources.platforms.mastodon import MastodonProtocol
+from auditor.sources.platforms.x import XProtocol
 
 from .conftest import make_spec, of_kind, payload
 

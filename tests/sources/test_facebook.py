@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.base import FetchSpec, Record, Request
-from auditor.sources.facebook import (
+from auditor.sources.platforms.base import FetchSpec, Record, Request
+from auditor.sources.platforms.facebook import (
     FacebookProtocol,
     facebook_reset_seconds,
     hours_from_graph,

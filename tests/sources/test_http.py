@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from auditor.http import (
+from auditor.fetch.http import (
     USER_AGENT,
     HttpClient,
     HttpError,
@@ -26,7 +26,7 @@ from auditor.http import (
     parse_retry_after,
     parse_x_headers,
 )
-from auditor.secrets import (
+from auditor.fetch.secrets import (
     RedactingFilter,
     Secret,
     install_log_redaction,

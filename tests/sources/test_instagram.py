@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.base import FetchSpec, Record, Request
-from auditor.sources.instagram import InstagramProtocol
+from auditor.sources.platforms.base import FetchSpec, Record, Request
+from auditor.sources.platforms.instagram import InstagramProtocol
 
 from .conftest import drive as drive_with
 from .conftest import posts_by_id, window_of

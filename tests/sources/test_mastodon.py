@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from auditor.sources.base import Page, Request
-from auditor.sources.mastodon import MastodonProtocol, html_to_text, next_max_id
+from auditor.sources.platforms.base import Page, Request
+from auditor.sources.platforms.mastodon import MastodonProtocol, html_to_text, next_max_id
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
 

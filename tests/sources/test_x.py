@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from auditor.sources.base import Page, Request
-from auditor.sources.driver import plan
-from auditor.sources.x import XProtocol
+from auditor.fetch.driver import plan
+from auditor.sources.platforms.base import Page, Request
+from auditor.sources.platforms.x import XProtocol
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
 

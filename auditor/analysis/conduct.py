@@ -1,0 +1,157 @@
+"""What the conduct checks share: each customer post's classification, computed once per account.
+
+The classifier (``auditor.analysis.classify``) labels customer posts complaint, question, praise,
+spam, other or unclassified (not in a language policy has lexicons for). Policy keys read here:
+``languages`` (default ``[en]``) and ``lexicons`` (per-language extensions of the built-in
+phrase lists). Classifiers are kept per process and policy, so that a worker auditing many
+accounts classifies each distinct text once.
+
+Also here: who counts as a customer (``is_customer_post``), the policy's ``abuse_authors``,
+spam (``is_spam``) and the classification figures every report carries
+(``classification_metrics``, published in CRS001's metrics under ``classification``).
+Definitions: ``docs/conduct.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from auditor.analysis.classify import (
+    LABELS,
+    NEGATIVE_COMPOUND,
+    Classification,
+    Classifier,
+    Lexicons,
+)
+from auditor.analysis.sla import SPAM_LABELS, thread_index
+from auditor.check import AuditContext
+from auditor.model import Post
+
+_CLASSIFIERS: dict[str, Classifier] = {}
+
+
+def classifier_for(policy: Mapping[str, Any]) -> Classifier:
+    languages = tuple(policy.get("languages") or ("en",))
+    lexicons = policy.get("lexicons") or {}
+    key = json.dumps([languages, lexicons], sort_keys=True)
+    classifier = _CLASSIFIERS.get(key)
+    if classifier is None:
+        classifier = _CLASSIFIERS[key] = Classifier(
+            Lexicons.from_policy(lexicons), languages=languages
+        )
+    return classifier
+
+
+def customer_classes(ctx: AuditContext) -> dict[str, Classification]:
+    """Every customer post's classification, by post id (brand posts are not classified)."""
+
+    def compute() -> dict[str, Classification]:
+        posts = [p for p in ctx.account.posts if not p.by_brand]
+        results = classifier_for(ctx.policy).classify_many(p.text for p in posts)
+        return {p.id: r for p, r in zip(posts, results, strict=True)}
+
+    return ctx.derived("customer_classes", compute)
+
+
+# --------------------------------------------------------------------------------- customers
+
+
+def brand_handle(ctx: AuditContext) -> str:
+    return ctx.account.account.lstrip("@").lower()
+
+
+def handle_of(author: str) -> str:
+    return author.lstrip("@").lower()
+
+
+def is_customer_post(ctx: AuditContext, post: Post) -> bool:
+    """Not the brand's, not by the brand's handle and not by an excluded author (staff, bots)."""
+    if post.by_brand:
+        return False
+    author = handle_of(post.author)
+    return author != brand_handle(ctx) and author not in ctx.policy.get("exclude_authors", ())
+
+
+def abuse_authors(ctx: AuditContext) -> frozenset[str]:
+    """The policy's ``abuse_authors``: trolls whose posts a brand may hide or remove."""
+    return frozenset(handle_of(str(a)) for a in ctx.policy.get("abuse_authors") or ())
+
+
+def is_spam(classification: Classification | None, post: Post) -> bool:
+    """The classifier's spam/abuse, or a spam/abuse ``label`` a help desk put on the post."""
+    if classification is not None and classification.label == "spam":
+        return True
+    return bool(post.extra) and post.extra.get("label") in SPAM_LABELS
+
+
+# --------------------------------------------------------------------------------- metrics
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def classification_metrics(ctx: AuditContext) -> dict[str, Any]:
+    """The classification figures for the reports (``docs/conduct.md``), computed once.
+
+    Counts cover customer posts (excluded authors left out). Shares are of *classified* posts:
+    ``unclassified`` ones (languages without lexicons) are counted apart, never guessed into a
+    label. Frustration is the share of negative posts (VADER compound <= -0.05) a customer
+    wrote to the brand in a thread before the brand's first reply to them, and after it, over
+    the (thread, customer) pairs that got a reply.
+    """
+
+    def compute() -> dict[str, Any]:
+        classes = customer_classes(ctx)
+        counts: dict[str, int] = dict.fromkeys(LABELS, 0)
+        help_answerable = 0
+        customers = 0
+        for post in ctx.account.posts:
+            if not is_customer_post(ctx, post):
+                continue
+            result = classes[post.id]
+            customers += 1
+            counts[result.label] += 1
+            help_answerable += result.help_page_answerable
+        classified = customers - counts["unclassified"]
+        return {
+            "customer_posts": customers,
+            "classified": classified,
+            "unclassified": counts["unclassified"],
+            "labels": counts,
+            "shares": {
+                label: _share(counts[label], classified)
+                for label in ("complaint", "question", "praise", "spam")
+            },
+            "help_page_answerable": help_answerable,
+            "frustration": _frustration(ctx, classes),
+        }
+
+    return ctx.derived("classification_metrics", compute)
+
+
+def _frustration(ctx: AuditContext, classes: Mapping[str, Classification]) -> dict[str, Any]:
+    before = [0, 0]  # negative, scored
+    after = [0, 0]
+    engagements = 0
+    for engagement in thread_index(ctx).engagements:
+        if not engagement.answers:
+            continue
+        engagements += 1
+        first_reply = engagement.answers[0].created_at
+        for post in engagement.posts:
+            result = classes.get(post.id)
+            if result is None or result.label == "unclassified":
+                continue
+            side = before if post.created_at < first_reply else after
+            side[0] += result.sentiment <= NEGATIVE_COMPOUND
+            side[1] += 1
+    return {
+        "engagements": engagements,
+        "posts_before_first_reply": before[1],
+        "posts_after_first_reply": after[1],
+        "before_first_reply": _share(before[0], before[1]),
+        "after_first_reply": _share(after[0], after[1]),
+    }

@@ -1,0 +1,108 @@
+"""MOD002 Hidden complaints.
+
+A customer's complaint that the brand hid (``visibility: hidden``) is a finding, one per post.
+Hiding leaves the complaint visible to its author and their friends, who see that the brand
+buried it instead of answering. Trolls may be ignored: posts the classifier labels spam or abuse
+(or that carry a ``label`` of spam or abuse from a help desk) and posts by authors on the
+policy's ``abuse_authors`` list are exempt, and listed in the metrics so that the exemption
+itself can be audited. Hidden questions, praise and other posts are counted, not reported.
+
+The check is ``not_applicable`` where the window does not observe hidden posts (X, Mastodon):
+there, "nothing hidden" would only mean "nothing could be seen". Complaints are what the shared
+classifier says (``docs/conduct.md``); posts in languages without lexicons are ``unclassified``,
+counted in the metrics and not reported.
+
+## Why it matters
+Never hide or delete a complaint, even a false one: the customer sees it is hidden, screenshots
+travel, and the brand looks like it is hiding something. Only abusive or incomprehensible
+trolling may be moderated away.
+
+## Example
+Fails: "@AcmeHelp third week without my refund, this is a joke" hidden by the page.
+
+Passes: the same complaint answered in public; "buy followers cheap at spam.example" hidden
+(spam); a post by an author on `abuse_authors` hidden.
+
+## How to fix
+Unhide the complaints and answer them, in public or by moving to a private channel. Keep hiding
+for spam, abuse and personal data, and put persistent trolls on `abuse_authors` with a note of
+why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.analysis.conduct import (
+    abuse_authors,
+    customer_classes,
+    handle_of,
+    is_customer_post,
+    is_spam,
+)
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+
+# Exempt posts listed in the metrics; beyond this many, only counted.
+LISTED_LIMIT = 50
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    classes = customer_classes(ctx)
+    trolls = abuse_authors(ctx)
+    findings: list[Finding] = []
+    exempt_spam: list[str] = []
+    exempt_authors: list[str] = []
+    other: dict[str, int] = {}
+    hidden = 0
+    for post in ctx.account.posts:
+        if post.visibility != "hidden" or not is_customer_post(ctx, post):
+            continue
+        hidden += 1
+        result = classes.get(post.id)
+        if is_spam(result, post):
+            exempt_spam.append(post.id)
+            continue
+        if handle_of(post.author) in trolls:
+            exempt_authors.append(post.id)
+            continue
+        label = result.label if result is not None else "unclassified"
+        if label != "complaint":
+            other[label] = other.get(label, 0) + 1
+            continue
+        findings.append(
+            ctx.finding(
+                post.id,
+                f"complaint by {post.author} hidden by the brand",
+                evidence=post_evidence(post, thread=post.thread_id, label=label),
+            )
+        )
+    metrics: dict[str, Any] = {
+        "hidden_posts": hidden,
+        "hidden_complaints": len(findings),
+        "exempt_spam": len(exempt_spam),
+        "exempt_abuse_authors": len(exempt_authors),
+        "exempt_spam_ids": exempt_spam[:LISTED_LIMIT],
+        "exempt_abuse_author_ids": exempt_authors[:LISTED_LIMIT],
+        "hidden_not_complaints": dict(sorted(other.items())),
+    }
+    if hidden == 0:
+        return CheckOutput(metrics=metrics, summary="no customer post hidden")
+    exempt = len(exempt_spam) + len(exempt_authors)
+    summary = f"{len(findings)} complaints hidden of {hidden} hidden customer posts" + (
+        f" ({exempt} spam or abuse exempt)" if exempt else ""
+    )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+
+
+CHECK = Check(
+    id="MOD002",
+    title="Hidden complaints",
+    version="1.0.0",
+    severity="high",
+    rationale="A hidden complaint tells the customer, and whoever they show, that the brand buries"
+    " criticism instead of answering it.",
+    remediation="Unhide complaints and answer them; hide only spam, abuse and personal data.",
+    docs=__doc__ or "",
+    run=run,
+    needs=Needs(posts=True, observes=frozenset({"hidden"})),
+)

@@ -1,0 +1,92 @@
+"""PRF001 Response hours posted.
+
+The brand's profile must tell customers when to expect replies: the platform's own hours field
+(Facebook's ``hours``), a Mastodon profile field, or a line in the bio such as "We reply 8am-5pm
+ET, Mon-Fri", "Mon–Fri 9–17 CET", "9am to 6pm PT, 7 days a week" or "24/7". The metrics show the
+hours read, in the ``hours`` shape that ``business_hours: {from_profile: true}`` and ``RSP004``
+use. Hours that are stated but cannot be read (no time zone, an unusual form) pass, with a note
+saying so. How text is read: ``auditor/hours_text.py`` and ``docs/sla.md``.
+
+## Why it matters
+Customers who ask on social media expect an answer within the hour. A brand that cannot answer
+around the clock keeps that expectation fair only by saying when it is there; without it, every
+evening and weekend looks like being ignored.
+
+## Example
+Fails: a bio that reads "Official support for Acme products. Tweets by the Acme care team."
+
+Passes: "Official Acme support. We reply 8am-8pm ET, 7 days a week." or a Facebook page whose
+hours field is filled in.
+
+## How to fix
+Add the hours the team answers, with their time zone, to the bio (or the platform's hours field),
+for example "Here to help Mon-Fri 9am-6pm GMT".
+"""
+
+from __future__ import annotations
+
+from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.hours_text import states_hours
+from auditor.analysis.sla import profile_hours
+from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+
+__all__ = ["CHECK", "states_hours"]
+
+_SOURCES = {
+    "platform_field": "the platform's hours field",
+    "profile_field": "a profile field",
+    "bio": "the bio",
+}
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    profile = ctx.account.profile
+    assert profile is not None  # guaranteed by needs.profile
+    bio = " ".join((profile.bio or "").split())
+    posted = profile_hours(ctx)
+    if posted.source is not None:
+        where = _SOURCES[posted.source]
+        metrics = {
+            "hours_source": posted.source,
+            "hours": posted.hours,
+            "hours_text": posted.fragment,
+        }
+        problem = posted.problem
+        if posted.hours is not None:
+            try:
+                BusinessCalendar.from_config(posted.hours)
+            except CalendarError as error:
+                problem = str(error)
+                metrics["hours"] = None
+        if problem is None:
+            return CheckOutput(summary=f"hours stated in {where}", metrics=metrics)
+        quoted = f": “{posted.fragment}”" if posted.fragment else ""
+        return CheckOutput(
+            summary=f"hours stated in {where} but could not be read",
+            metrics=metrics,
+            notes=[f"the hours in {where} could not be read ({problem}){quoted}"],
+        )
+    quoted = f"“{bio}”" if bio else "an empty bio"
+    finding = ctx.finding(
+        "profile",
+        f"the profile does not say when the brand responds: {quoted}",
+        evidence=Evidence(urls=(profile.website,) if profile.website else (), excerpt=bio[:280]),
+    )
+    return CheckOutput(
+        findings=[finding],
+        summary="no response hours on the profile",
+        metrics={"hours_source": None, "hours": None, "hours_text": None},
+    )
+
+
+CHECK = Check(
+    id="PRF001",
+    title="Response hours posted",
+    version="1.1.0",
+    severity="medium",
+    rationale="Customers can only expect replies when the brand says when it is there.",
+    remediation="State the answering hours and time zone in the bio or the hours field.",
+    docs=__doc__ or "",
+    run=run,
+    needs=Needs(profile=True),
+)

@@ -1,0 +1,122 @@
+"""RSP002 First response time.
+
+For each customer in each thread, the clock runs from the customer's first post addressed to the
+brand to the brand's first public, human reply that answers it, in business time (the policy's
+``business_hours``; always open by default). A clock that ran past the target is a finding, with
+or without a reply; a clock whose deadline falls after the window's end is pending, counted but
+never a finding. Automated replies do not stop the clock unless the policy's
+``automated_replies_answer`` says so. Definitions: ``docs/sla.md``.
+
+The metrics carry the count of measured first responses, pending and breached clocks, the
+median, p90 and maximum in business and in wall-clock minutes with the share within target,
+and the account's activity: customer posts and brand replies by local weekday and hour, and when
+customers are most active.
+
+## Why it matters
+Customers who ask a brand on social media expect an answer within the hour; a first reply that
+comes the next day reads as being ignored, in public, for a day.
+
+## Example
+Fails (target 60 business minutes, open Mon-Fri 9-17): "@AcmeHelp my card was charged twice"
+on Tuesday at 10:00, first answered at 11:30; or posted Friday at 16:30 and answered Monday at
+10:00 (90 business minutes).
+
+Passes: the same post answered at 10:40, or posted Friday at 16:30 and answered Monday at 09:15
+(45 business minutes).
+
+## How to fix
+Staff the posted hours for the volume customers bring (see the activity metrics for when they
+come), route mentions to the care queue, and acknowledge first, then solve.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.analysis.sla import (
+    LATE,
+    ClockTally,
+    Stopwatch,
+    activity,
+    calendar_choice,
+    index_metrics,
+    target_minutes_parameter,
+    thread_index,
+)
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    assert ctx.window is not None
+    index = thread_index(ctx)
+    choice = calendar_choice(ctx)
+    target_minutes = float(ctx.params["target_minutes"])
+    end = ctx.window.end
+    tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
+    findings: list[Finding] = []
+    make_finding = PostFindings(ctx).make
+    judge = tally.judge
+    for engagement in index.engagements:
+        first = engagement.posts[0]
+        if first.created_at > end:
+            continue
+        answer = engagement.first_answers()[0]
+        breach = judge(first.created_at, answer.created_at if answer is not None else None)
+        if breach is None:
+            continue
+        waited = f"{breach.business_minutes:.0f} business minutes"
+        data: dict[str, Any] = {"thread": engagement.thread}
+        if breach.outcome == LATE and answer is not None:
+            what = f"first reply to {first.author} after {waited}"
+            data["answer"] = answer.id
+            data["business_minutes"] = _rounded(breach.business_minutes)
+            data["wall_minutes"] = _rounded(breach.wall_minutes)
+        else:
+            what = f"no reply to {first.author} after {waited}"
+        findings.append(make_finding(first, f"{what} (target {target_minutes:g})", data))
+    metrics = {
+        **tally.metrics(target_minutes),
+        **index_metrics(index),
+        "calendar": choice.describe(),
+        "activity": activity(ctx),
+    }
+    judged, pending = tally.judged, tally.pending
+    notes = [choice.note] if choice.note else []
+    if judged == 0 and pending == 0:
+        return CheckOutput(
+            metrics=metrics, notes=notes, not_applicable="no customer posts addressed the brand"
+        )
+    median = metrics["business_minutes"]["median"]
+    summary = (
+        f"{tally.late + tally.unanswered} of {judged} first responses over {target_minutes:g} "
+        "business minutes"
+        + (f", median {median:g}" if median is not None else "")
+        + (f", {pending} pending" if pending else "")
+    )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
+
+
+CHECK = Check(
+    id="RSP002",
+    title="First response time",
+    version="1.1.0",
+    severity="medium",
+    rationale="Customers who ask on social media expect a first answer within the hour.",
+    remediation="Staff the posted hours for the volume and acknowledge every customer quickly.",
+    docs=__doc__ or "",
+    run=run,
+    parameters={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "target_minutes": target_minutes_parameter(
+                "Target for the first response, in business minutes."
+            ),
+        },
+    },
+    needs=Needs(posts=True),
+)

@@ -1,0 +1,175 @@
+"""RSP003 Next response time.
+
+Once the brand has answered a customer in a thread, every later run of that customer's posts
+starts a clock at its oldest post, and the brand's next answer to that customer stops it: a
+burst of three posts before one reply is one clock. A post that, once mentions, links, emoji and
+punctuation are removed, is only closing words ("thanks!", "ok bye", "great, solved"; the
+policy's ``closing_phrases``) opens no clock; "thanks, still broken" does. Clocks run in
+business time (the policy's ``business_hours``) against a target; a clock whose deadline falls
+after the window's end is pending. Definitions: ``docs/sla.md``.
+
+## Why it matters
+A fast first reply followed by silence is still silence: the customer who answers the brand's
+questions and then waits a day has been dropped mid-conversation, in public.
+
+## Example
+Fails (target 60 business minutes): the brand asks "can you DM us the order number?", the
+customer replies "done, sent it" at 10:00 and "hello??" at 10:20, and the brand's next answer
+comes at 11:45 (one clock from 10:00, 105 minutes).
+
+Passes: the next answer at 10:50; or the customer's last word is "thanks, all sorted 🙏", which
+opens no clock.
+
+## How to fix
+Keep conversations assigned to an agent until the customer is done, and alert on customers who
+replied and are waiting.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+from auditor.analysis.sla import (
+    LATE,
+    ClockTally,
+    ClosingPhrases,
+    Stopwatch,
+    calendar_choice,
+    closing_phrases,
+    index_metrics,
+    target_minutes_parameter,
+    thread_index,
+)
+from auditor.analysis.threads import Engagement
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
+from auditor.model import Post
+
+_CREATED = attrgetter("created_at")
+
+
+@dataclass(slots=True)
+class NextClocks:
+    """One customer's clocks after the brand's first answer in a thread."""
+
+    clocks: list[tuple[Post, Post | None]] = field(default_factory=list)
+    closing_posts: int = 0
+
+
+def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
+    """Each later run's oldest post and the answer that stopped it (None: not yet answered).
+
+    Nothing for a customer the brand never answered. The later posts are those the first
+    answer did not answer (a post in the same second as that answer counts as later unless the
+    answer replies to it). A closing-only post opens no clock and is counted; the run's clock
+    starts at its oldest post that is not closing-only.
+    """
+    result = NextClocks()
+    if not engagement.answers:
+        return result
+    posts = engagement.posts
+    first_answer = engagement.answers[0]
+    current: Post | None = None
+    current_answer: Post | None = None
+    answers = engagement.first_answers()
+    start = bisect_left(posts, first_answer.created_at, key=_CREATED)
+    only_closing = closing.only_closing
+    for index in range(start, len(posts)):
+        post = posts[index]
+        answer = answers[index]
+        if answer is first_answer:
+            continue  # answered by the first answer: part of the first response
+        if only_closing(post.text):
+            result.closing_posts += 1
+            continue
+        if current is not None and answer is current_answer:
+            continue  # same run: the clock already started at its oldest post
+        if current is not None:
+            result.clocks.append((current, current_answer))
+        current, current_answer = post, answer
+    if current is not None:
+        result.clocks.append((current, current_answer))
+    return result
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    assert ctx.window is not None
+    index = thread_index(ctx)
+    choice = calendar_choice(ctx)
+    closing = closing_phrases(ctx)
+    target_minutes = float(ctx.params["target_minutes"])
+    end = ctx.window.end
+    tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
+    findings: list[Finding] = []
+    make_finding = PostFindings(ctx).make
+    judge = tally.judge
+    closings = answered_customers = 0
+    for engagement in index.engagements:
+        answers = engagement.answers
+        if not answers:
+            continue
+        answered_customers += 1
+        if engagement.posts[-1].created_at < answers[0].created_at:
+            continue  # nothing written after the first answer (the usual case)
+        found = next_clocks(engagement, closing)
+        closings += found.closing_posts
+        for start, answer in found.clocks:
+            if start.created_at > end:
+                continue
+            breach = judge(start.created_at, answer.created_at if answer is not None else None)
+            if breach is None:
+                continue
+            waited = f"{breach.business_minutes:.0f} business minutes"
+            data: dict[str, Any] = {"thread": engagement.thread}
+            if breach.outcome == LATE:
+                what = f"next reply to {start.author} after {waited}"
+                if answer is not None:
+                    data["answer"] = answer.id
+            else:
+                what = f"no next reply to {start.author} after {waited}"
+            findings.append(make_finding(start, f"{what} (target {target_minutes:g})", data))
+    metrics = {
+        **tally.metrics(target_minutes),
+        "closing_posts": closings,
+        "answered_customers": answered_customers,
+        **index_metrics(index),
+        "calendar": choice.describe(),
+    }
+    judged, pending = tally.judged, tally.pending
+    notes = [choice.note] if choice.note else []
+    if judged == 0 and pending == 0:
+        reason = (
+            "no customer wrote again after the brand's answer"
+            if answered_customers
+            else "the brand answered no customer"
+        )
+        return CheckOutput(metrics=metrics, notes=notes, not_applicable=reason)
+    summary = (
+        f"{tally.late + tally.unanswered} of {judged} next responses over {target_minutes:g} "
+        "business minutes" + (f", {pending} pending" if pending else "")
+    )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
+
+
+CHECK = Check(
+    id="RSP003",
+    title="Next response time",
+    version="1.1.0",
+    severity="medium",
+    rationale="A conversation the brand drops after its first reply is still an ignored customer.",
+    remediation="Keep each conversation with an agent until the customer is done.",
+    docs=__doc__ or "",
+    run=run,
+    parameters={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "target_minutes": target_minutes_parameter(
+                "Target for each next response, in business minutes."
+            ),
+        },
+    },
+    needs=Needs(posts=True),
+)

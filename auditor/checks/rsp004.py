@@ -1,0 +1,221 @@
+"""RSP004 Posted hours kept.
+
+The hours a brand posts on its profile (read as ``PRF001`` reads them: the platform's hours
+field, Mastodon profile fields, or the bio) are a promise. Of the customer posts addressed to
+the brand while it says it is open, the share answered within the target (in business time of
+the posted hours) must be at least a policy share. And a brand that posts "24/7" must be there
+at night: when it answers nothing at night (local 22:00-06:00) on most of the nights on which
+customers wrote to it, it fails. Posts whose deadline falls after the window's end are pending.
+Definitions: ``docs/sla.md``.
+
+## Why it matters
+Posted hours set the customer's expectation. Missing them is worse than posting none: the
+customer was told someone would be there.
+
+## Example
+Fails: the bio says "We reply 8am-5pm ET, Mon-Fri" and only 70% of the posts made in those hours
+get an answer within 60 business minutes; or the bio says "24/7" and the brand answers nothing
+between 22:00 and 06:00 on 9 of the 12 nights customers wrote.
+
+Passes: 95% of the posts made in the posted hours answered within the hour.
+
+## How to fix
+Staff the hours you post, or post the hours you staff.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.sla import (
+    MET,
+    PENDING,
+    LocalClock,
+    Stopwatch,
+    index_metrics,
+    policy_timezone,
+    profile_hours,
+    shared_calendar,
+    target_minutes_parameter,
+    thread_index,
+)
+from auditor.analysis.threads import ThreadIndex
+from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs
+
+EXAMPLES = 10
+
+
+def _night_zone(hours: dict[str, Any], ctx: AuditContext) -> str:
+    zone = hours.get("timezone") or policy_timezone(ctx.policy)
+    return zone if isinstance(zone, str) else "UTC"
+
+
+def _kept_share(
+    ctx: AuditContext, calendar: BusinessCalendar, index: ThreadIndex
+) -> tuple[dict[str, Any], Finding | None]:
+    assert ctx.window is not None
+    end = ctx.window.end
+    target_minutes = float(ctx.params["target_minutes"])
+    min_share = float(ctx.params["min_share"])
+    stopwatch = Stopwatch(calendar, end, target_minutes)
+    always_open = calendar.is_always_open
+    inside = met = judged = pending = 0
+    missed: list[str] = []
+    is_open = calendar.is_open
+    judge = stopwatch.judge
+    for engagement in index.engagements:
+        for post, answer in zip(engagement.posts, engagement.first_answers(), strict=True):
+            created = post.created_at
+            if created > end or not (always_open or is_open(created)):
+                continue
+            inside += 1
+            outcome, _, _ = judge(created, answer.created_at if answer else None)
+            if outcome == PENDING:
+                pending += 1
+                continue
+            judged += 1
+            if outcome == MET:
+                met += 1
+            elif len(missed) < EXAMPLES:
+                missed.append(post.id)
+    share = met / judged if judged else None
+    metrics = {
+        "posts_in_hours": inside,
+        "judged": judged,
+        "pending": pending,
+        "within_target": met,
+        "share_within_target": None if share is None else round(share, 4),
+        "min_share": min_share,
+        "target_minutes": target_minutes,
+    }
+    if share is None or share >= min_share:
+        return metrics, None
+    finding = ctx.finding(
+        "posted-hours",
+        f"only {share:.0%} of the {judged} customer posts made in the posted hours were answered "
+        f"within {target_minutes:g} business minutes (at least {min_share:.0%} expected)",
+        evidence=Evidence(post_ids=tuple(missed), data={"share": round(share, 4)}),
+    )
+    return metrics, finding
+
+
+def _nights(
+    ctx: AuditContext, clock: LocalClock, index: ThreadIndex
+) -> tuple[dict[str, Any], Finding | None]:
+    """Nights on which customers wrote, and those on which the brand answered nobody."""
+    assert ctx.window is not None
+    start, end = ctx.window.start, ctx.window.end
+    first_night = clock.night_of(clock.bucket(start))
+    last_night = clock.night_of(clock.bucket(end))
+    asked: dict[date, int] = {}
+    answered: set[date] = set()
+    for engagement in index.engagements:
+        for post in engagement.posts:
+            night = clock.night_of(clock.bucket(post.created_at))
+            if night is not None and start <= post.created_at <= end:
+                asked[night] = asked.get(night, 0) + 1
+        for answer in engagement.answers:
+            night = clock.night_of(clock.bucket(answer.created_at))
+            if night is not None:
+                answered.add(night)
+    # Only whole nights inside the window: a night the window cuts cannot be judged.
+    nights = [n for n in asked if n not in (first_night, last_night)]
+    silent = sorted(n for n in nights if n not in answered)
+    min_nights = int(ctx.params["min_nights"])
+    metrics = {
+        "timezone": clock.name,
+        "nights_with_customer_posts": len(nights),
+        "silent_nights": len(silent),
+        "silent_night_dates": [n.isoformat() for n in silent],
+    }
+    if len(nights) < min_nights or len(silent) * 2 <= len(nights):
+        return metrics, None
+    finding = ctx.finding(
+        "night-hours",
+        f"the profile says 24/7 but the brand answered nobody at night (22:00-06:00 "
+        f"{clock.name}) on {len(silent)} of the {len(nights)} nights customers wrote",
+        evidence=Evidence(data={"silent_nights": metrics["silent_night_dates"]}),
+    )
+    return metrics, finding
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    assert ctx.window is not None
+    posted = profile_hours(ctx)
+    if posted.hours is None:
+        reason = posted.problem or "the profile states no response hours"
+        return CheckOutput(not_applicable=f"{reason}, so there are none to keep")
+    try:
+        calendar = shared_calendar(posted.hours)
+    except CalendarError as error:
+        return CheckOutput(not_applicable=f"the posted hours cannot be used: {error}")
+    index = thread_index(ctx)
+    metrics: dict[str, Any] = {"posted_hours": posted.hours, "hours_source": posted.source}
+    kept, finding = _kept_share(ctx, calendar, index)
+    metrics["kept"] = kept
+    findings = [finding] if finding else []
+    if calendar.is_always_open:
+        clock = LocalClock(ZoneInfo(_night_zone(posted.hours, ctx)))
+        night_metrics, night_finding = _nights(ctx, clock, index)
+        metrics["nights"] = night_metrics
+        findings += [night_finding] if night_finding else []
+    metrics.update(index_metrics(index))
+    if kept["judged"] == 0 and kept["pending"] == 0:
+        return CheckOutput(
+            findings=findings,
+            metrics=metrics,
+            not_applicable=None if findings else "no customer posts in the posted hours",
+        )
+    share = kept["share_within_target"]
+    summary = (
+        f"{share:.0%} of {kept['judged']} posts in the posted hours answered within "
+        f"{kept['target_minutes']:g} business minutes"
+        if share is not None
+        else f"{kept['pending']} posts in the posted hours pending"
+    )
+    if "nights" in metrics:
+        summary += (
+            f"; silent on {metrics['nights']['silent_nights']} of "
+            f"{metrics['nights']['nights_with_customer_posts']} nights"
+        )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+
+
+CHECK = Check(
+    id="RSP004",
+    title="Posted hours kept",
+    version="1.1.0",
+    severity="medium",
+    rationale="Posted hours are a promise to customers; missing them breaks it in public.",
+    remediation="Staff the hours you post, or post the hours you staff.",
+    docs=__doc__ or "",
+    run=run,
+    parameters={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "target_minutes": target_minutes_parameter(
+                "Target for answering posts made in the posted hours, in business minutes of "
+                "those hours."
+            ),
+            "min_share": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "default": 0.9,
+                "description": "Least share of posts in the posted hours answered within target.",
+            },
+            "min_nights": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 3,
+                "description": "Nights with customer posts needed before a 24/7 promise is "
+                "judged at night.",
+            },
+        },
+    },
+    needs=Needs(profile=True, posts=True),
+)

@@ -1,0 +1,214 @@
+"""TON001 Defensive replies.
+
+Replies to complaints should acknowledge the problem and, where it is due, apologise; they should
+not blame the customer or argue. A public brand reply to a customer who complained in that thread
+(the customer's post replied to, or an earlier post of theirs in the thread, is classified a
+complaint by ``auditor.analysis.classify``) is a finding when it contains one of
+``defensive_phrases``:
+"you should have", "as we already said", "not our fault", "if you had read", "your bank is
+responsible" ... Phrases match whole words, case-insensitively, typographic apostrophes included.
+"You should have received an email" states what the brand owed, and "you shouldn't have to wait"
+is sympathy: a phrase followed by "received", "got", "had", "been", "heard", "seen" or "to" does
+not count, nor one negated earlier in its clause ("it's not your fault").
+
+The metric is the share of complaint replies that acknowledge or apologise (any of
+``acknowledgement_phrases``: "sorry", "apologise", "our mistake", "thanks for letting us know",
+"we understand" ...), with the counts of complaint replies and defensive ones. Automated replies
+are included: a customer reads them all the same.
+
+## Why it matters
+A defensive answer to a complaint turns one unhappy customer into a public argument that others
+join, and it is the reply people screenshot. An acknowledgement costs nothing and calms most
+complaints.
+
+## Example
+Fails: "@AcmeHelp my order arrived broken" - "@ann if you had read the instructions this
+wouldn't have happened", or "@ann as we already said, delivery dates are estimates".
+
+Passes: "@ann so sorry it arrived broken! DM us a photo and we'll send a replacement", or "@ann
+you should have received a refund email by now, sorry, we'll chase it".
+
+## How to fix
+Train agents to acknowledge first ("sorry", "that's not the experience we want"), explain without
+blaming, and take responsibility where it is due; keep a list of phrases never to use and review
+replies to complaints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from auditor.analysis.conduct import customer_classes
+from auditor.analysis.private_channel import lowered, negated_before, phrase_key, public_threads
+from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.model import Post
+
+DEFAULT_DEFENSIVE_PHRASES: tuple[str, ...] = (
+    "you should have", "you should've", "you shouldn't have", "you need to read",
+    "if you had read", "if you'd read", "had you read", "if you had followed", "you failed to",
+    "you didn't read", "did you even", "as we already said", "as we've already said",
+    "as we said", "as we have said", "as previously stated", "as previously mentioned",
+    "as already mentioned", "as stated in our terms", "as stated in our policy",
+    "as mentioned before", "as we explained", "we've already answered", "we have already answered",
+    "we already told you", "we've already told you", "not our fault", "not our problem",
+    "not our responsibility", "not on our side", "not an issue on our side", "not on our end",
+    "your own fault", "your fault", "user error", "is responsible for that, not us", "not us",
+    "nothing to do with us", "your bank is responsible", "is your responsibility",
+    "our policy is clear", "it's clearly stated", "clearly stated", "you agreed to",
+    "plenty of customers", "no one else has", "nobody else has", "works fine for everyone",
+    "calm down", "that's on you",
+)  # fmt: skip
+DEFAULT_ACKNOWLEDGEMENT_PHRASES: tuple[str, ...] = (
+    "sorry", "apologise", "apologize", "apologies", "apology", "our mistake", "our fault",
+    "our bad", "my mistake", "we messed up", "we got this wrong", "that's on us",
+    "we understand", "i understand", "understandably", "frustrating", "frustration",
+    "not the experience", "not good enough", "not ok", "not okay", "you're right", "fair point",
+    "thanks for letting us know", "thanks for flagging", "thank you for flagging",
+    "thanks for reporting", "thank you for reporting", "thanks for bringing",
+    "thanks for your patience", "thank you for your patience", "we hear you", "oh no",
+)  # fmt: skip
+# What the brand owed, or sympathy, not blame: "you should have received ...", "you shouldn't
+# have to wait".
+_NOT_BLAME_NEXT = re.compile(
+    r"\s*(?:received|receive|got|gotten|had|been|heard|seen|arrived|get|to)\b"
+)
+
+
+@lru_cache(maxsize=64)
+def phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation of whole-word phrases, longest first; None for an empty list."""
+    cleaned = sorted({" ".join(lowered(p).split()) for p in phrases if p.strip()}, key=len)
+    if not cleaned:
+        return None
+    alternatives = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(cleaned))
+    # Lowered text, no re.IGNORECASE: several times faster (see auditor.analysis.private_channel).
+    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])")
+
+
+def defensive_phrase(text: str, pattern: re.Pattern[str] | None) -> str | None:
+    """The first defensive phrase in ``text``; negated ones ("it's not your fault") and
+    expectations ("you should have received") do not count."""
+    if pattern is None:
+        return None
+    text = lowered(text)
+    for match in pattern.finditer(text):
+        if _NOT_BLAME_NEXT.match(text, match.end()) is None and not negated_before(
+            text, match.start()
+        ):
+            return match.group(0)
+    return None
+
+
+def acknowledges(text: str, pattern: re.Pattern[str] | None) -> bool:
+    """Whether ``text`` acknowledges or apologises; "not our fault" does not."""
+    if pattern is None:
+        return False
+    text = lowered(text)
+    return any(not negated_before(text, m.start()) for m in pattern.finditer(text))
+
+
+def _complaints_among(posts: Sequence[Post], complaints: frozenset[str]) -> list[Post]:
+    return [p for p in posts if p.id in complaints]
+
+
+def run(ctx: AuditContext) -> CheckOutput:
+    classes = customer_classes(ctx)
+    complaints = frozenset(i for i, c in classes.items() if c.label == "complaint")
+    defensive = phrase_pattern(tuple(ctx.params["defensive_phrases"]))
+    acknowledging = phrase_pattern(tuple(ctx.params["acknowledgement_phrases"]))
+    threads = public_threads(ctx)
+    # Replies repeat templates addressed to different customers: judge each template once.
+    judged: dict[str, tuple[bool, str | None]] = {}
+    replies = acknowledged = 0
+    findings: list[Finding] = []
+    for exchange in threads.exchanges:
+        complained = _complaints_among(exchange.customer_posts, complaints)
+        if not complained:
+            continue
+        first_complaint = complained[0]
+        for reply in exchange.brand_replies:
+            if reply.created_at < first_complaint.created_at:
+                continue
+            replies += 1
+            key = phrase_key(reply.text)
+            verdict = judged.get(key)
+            if verdict is None:
+                verdict = judged[key] = (
+                    acknowledges(key, acknowledging),
+                    defensive_phrase(key, defensive),
+                )
+            acknowledged += verdict[0]
+            phrase = verdict[1]
+            if phrase is None:
+                continue
+            latest = [p for p in complained if p.created_at <= reply.created_at][-1]
+            findings.append(
+                ctx.finding(
+                    reply.id,
+                    f'defensive reply to a complaint by {latest.author}: "{phrase}"',
+                    evidence=post_evidence(
+                        reply,
+                        thread=exchange.thread,
+                        phrase=phrase,
+                        complaint=latest.id,
+                        complaint_excerpt=" ".join(latest.text.split())[:140],
+                    ),
+                )
+            )
+    share = acknowledged / replies if replies else None
+    metrics: dict[str, Any] = {
+        "complaints": len(complaints),
+        "complaint_replies": replies,
+        "defensive": len(findings),
+        "acknowledging": acknowledged,
+        "acknowledge_share": None if share is None else round(share, 4),
+        "defensive_share": round(len(findings) / replies, 4) if replies else None,
+    }
+    if replies == 0:
+        return CheckOutput(metrics=metrics, not_applicable="no brand replies to complaints")
+    summary = (
+        f"{len(findings)} of {replies} replies to complaints defensive; "
+        f"{share:.0%} acknowledge or apologise"
+    )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+
+
+CHECK = Check(
+    id="TON001",
+    title="Defensive replies",
+    version="1.0.0",
+    severity="medium",
+    rationale="Blaming or arguing with a complaining customer in public escalates the complaint.",
+    remediation="Acknowledge and apologise where due; explain without blaming the customer.",
+    docs=__doc__ or "",
+    run=run,
+    parameters={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "defensive_phrases": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "default": list(DEFAULT_DEFENSIVE_PHRASES),
+                "description": (
+                    "Phrases that blame the customer or argue (whole words, case-insensitive); "
+                    "a reply to a complaint containing one is a finding. Replaces the built-in "
+                    "list."
+                ),
+            },
+            "acknowledgement_phrases": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "default": list(DEFAULT_ACKNOWLEDGEMENT_PHRASES),
+                "description": (
+                    "Phrases that acknowledge the problem or apologise; the share of complaint "
+                    "replies with one is reported as acknowledge_share."
+                ),
+            },
+        },
+    },
+    needs=Needs(posts=True),
+)

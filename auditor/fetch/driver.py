@@ -1,0 +1,253 @@
+"""Runs a sans-I/O protocol against the shared HTTP layer.
+
+:func:`fetch_account` executes one account's requests in order (start → receive/failed →
+finish); :func:`fetch_accounts` runs many accounts on threads, the HTTP layer's per-(platform,
+token) semaphores keeping each token within its concurrency limit. :func:`plan` answers
+``--dry-run``: the first requests and the share of each documented rate limit they use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from auditor.fetch.http import HttpClient, HttpError, same_origin
+from auditor.fetch.secrets import Secret, load_token
+from auditor.sources.platforms.base import Cursor, Page, Protocol, RateLimit, Record, Request
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_REQUESTS = 2_000
+
+
+@dataclass(slots=True)
+class FetchOutcome:
+    """What one account's fetch produced. Holds no token: safe to print, log or store."""
+
+    records: list[Record]
+    cursor: Cursor
+    pages: int
+    requests_made: int
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def resolve_url(base_url: str, path: str) -> str:
+    """``path`` under ``base_url``; an absolute ``path`` (a platform's next link) as it is."""
+    if path.startswith(("http://", "https://")):
+        return path
+    return f"{base_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+def fetch_account(
+    protocol: Protocol,
+    http_client: HttpClient,
+    *,
+    token: Secret | None,
+    token_problem: str | None = None,
+    base_url: str | None = None,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+) -> FetchOutcome:
+    """Runs ``protocol`` to the end. Failures are recorded in the window, never raised.
+
+    With no token (and a platform that needs one) nothing is requested: the window says why.
+    ``max_requests`` bounds a runaway pagination; what it cuts off makes the window incomplete.
+    """
+    if token is None and protocol.requires_token:
+        protocol.abandon(token_problem or "missing token")
+        closing, cursor = protocol.finish()
+        return FetchOutcome(closing, cursor, 0, 0, list(protocol.missing))
+    root = (base_url or protocol.base_url()).rstrip("/")
+    queue: deque[Request] = deque(protocol.start())
+    records: list[Record] = []
+    pages = 0
+    requests_made = 0
+    while queue:
+        request = queue.popleft()
+        if requests_made >= max_requests:
+            step = protocol.failed(request, f"request budget of {max_requests} used up")
+        else:
+            url = resolve_url(root, request.path)
+            if not same_origin(url, root):
+                # A next link to another host would carry the token there.
+                step = protocol.failed(request, "refused: link leads outside the base URL")
+            else:
+                try:
+                    response = http_client.request_json(
+                        platform=protocol.platform,
+                        url=url,
+                        params=request.params,
+                        token=token,
+                        purpose=request.purpose,
+                        method=request.method,
+                        auth_style=protocol.auth_style,
+                    )
+                except HttpError as error:
+                    requests_made += error.attempts
+                    log.warning(
+                        "%s:%s %s failed: %s",
+                        protocol.platform,
+                        protocol.spec.account,
+                        request.purpose,
+                        error.reason,
+                    )
+                    step = protocol.failed(request, error.reason)
+                else:
+                    requests_made += response.attempts
+                    if 200 <= response.status < 300:
+                        pages += 1
+                        page = Page(response.status, response.headers, response.body)
+                        step = protocol.receive(request, page)
+                    else:
+                        step = protocol.failed(request, _status_reason(response.status))
+        records.extend(step.records)
+        queue.extend(step.requests)
+    closing, cursor = protocol.finish()
+    records.extend(closing)
+    return FetchOutcome(records, cursor, pages, requests_made, list(protocol.missing))
+
+
+def _status_reason(status: int) -> str:
+    meaning = {
+        400: "bad request",
+        401: "unauthorized (token rejected)",
+        403: "forbidden (token lacks access or scope)",
+        404: "not found",
+    }.get(status, "error")
+    return f"HTTP {status} {meaning}"
+
+
+def run_account(
+    protocol: Protocol,
+    http_client: HttpClient,
+    *,
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+) -> FetchOutcome:
+    """:func:`fetch_account` with the token the account's options name (token_env/file)."""
+    lookup = load_token(
+        protocol.spec.options,
+        default_env=protocol.default_token_env,
+        environ=environ,
+        base_dir=base_dir,
+    )
+    return fetch_account(
+        protocol,
+        http_client,
+        token=lookup.secret,
+        token_problem=lookup.problem,
+        max_requests=max_requests,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountJob:
+    protocol: Protocol
+    token: Secret | None
+    token_problem: str | None = None
+    base_url: str | None = None
+
+
+def fetch_accounts(
+    jobs: Sequence[AccountJob],
+    http_client: HttpClient,
+    *,
+    workers: int = 8,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+) -> list[FetchOutcome]:
+    """Fetches accounts on ``workers`` threads; outcomes come back in the order of ``jobs``."""
+
+    def run(job: AccountJob) -> FetchOutcome:
+        return fetch_account(
+            job.protocol,
+            http_client,
+            token=job.token,
+            token_problem=job.token_problem,
+            base_url=job.base_url,
+            max_requests=max_requests,
+        )
+
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(run, jobs))
+
+
+# --- dry-run plans -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    purpose: str
+    method: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class LimitShare:
+    """How much of one documented rate-limit bucket the planned requests would use."""
+
+    bucket: str
+    requests: int
+    limit: int | None
+    window_seconds: int | None
+    scope: str | None
+
+    @property
+    def share(self) -> float | None:
+        return self.requests / self.limit if self.limit else None
+
+
+@dataclass(slots=True)
+class FetchPlan:
+    requests: list[PlannedRequest]
+    shares: list[LimitShare]
+
+
+def plan(protocol: Protocol, base_url: str | None = None) -> FetchPlan:
+    """The requests ``protocol`` would make first, and the least share of each limit a fetch
+    uses (from :meth:`Protocol.estimate`). Makes no request."""
+    root = (base_url or protocol.base_url()).rstrip("/")
+    planned = [PlannedRequest(r.purpose, r.method, _display_url(root, r)) for r in protocol.start()]
+    return FetchPlan(planned, limit_shares([protocol]))
+
+
+def limit_shares(protocols: Iterable[Protocol]) -> list[LimitShare]:
+    """Estimated requests per rate-limit bucket, summed over accounts (they share a token's
+    budget when they share a platform), as ``count / limit``."""
+    counts: dict[tuple[str, str], int] = {}
+    limits: dict[tuple[str, str], RateLimit | None] = {}
+    for protocol in protocols:
+        for purpose, count in protocol.estimate().items():
+            limit = protocol.rate_limits.get(purpose)
+            bucket = limit.bucket if limit is not None else purpose
+            key = (protocol.platform, bucket)
+            counts[key] = counts.get(key, 0) + count
+            limits[key] = limit
+    shares = []
+    for key in sorted(counts):
+        limit = limits[key]
+        shares.append(
+            LimitShare(
+                bucket=f"{key[0]}:{key[1]}",
+                requests=counts[key],
+                limit=limit.requests if limit else None,
+                window_seconds=limit.window_seconds if limit else None,
+                scope=limit.scope if limit else None,
+            )
+        )
+    return shares
+
+
+def _display_url(root: str, request: Request) -> str:
+    url = resolve_url(root, request.path)
+    return f"{url}?{urlencode(request.params)}" if request.params else url

@@ -1,0 +1,508 @@
+"""The one HTTP layer every platform goes through.
+
+Timeouts, retries with exponential backoff and jitter, each platform's rate-limit headers,
+proactive throttling, a concurrency limit per (platform, token) and token redaction live here
+and nowhere else. The clock and the sleep are injected so that tests of waiting take no time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from auditor.fetch.secrets import RedactingFilter, Secret, redact
+
+log = logging.getLogger(__name__)
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("social-care-auditor")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+USER_AGENT = f"social-care-auditor/{_package_version()} (+https://github.com/social-care-auditor)"
+
+
+class Clock(Protocol):
+    """Wall time in epoch seconds, and a way to wait."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class ManualClock:
+    """A clock for tests: sleeping advances it instantly; every sleep is kept in ``sleeps``."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._now += max(0.0, seconds)
+
+
+# --- rate-limit headers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """What one answer said about the budget: calls left, and when (epoch seconds) it refills."""
+
+    remaining: int | None = None
+    reset_at: float | None = None
+
+
+ResetParser = Callable[[Mapping[str, str], float], RateInfo]
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(float(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _float_or_none(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def parse_x_headers(headers: Mapping[str, str], now: float) -> RateInfo:
+    """X: ``x-rate-limit-remaining`` and ``x-rate-limit-reset`` in epoch seconds."""
+    return RateInfo(
+        _int_or_none(headers.get("x-rate-limit-remaining")),
+        _float_or_none(headers.get("x-rate-limit-reset")),
+    )
+
+
+def parse_mastodon_headers(headers: Mapping[str, str], now: float) -> RateInfo:
+    """Mastodon: ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` as an ISO 8601 time."""
+    reset_text = headers.get("x-ratelimit-reset")
+    reset_at: float | None = None
+    if reset_text:
+        try:
+            moment = datetime.fromisoformat(reset_text.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None:
+            reset_at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return RateInfo(_int_or_none(headers.get("x-ratelimit-remaining")), reset_at)
+
+
+def parse_bluesky_headers(headers: Mapping[str, str], now: float) -> RateInfo:
+    """Bluesky: ``RateLimit-Remaining`` and ``RateLimit-Reset`` in epoch seconds."""
+    return RateInfo(
+        _int_or_none(headers.get("ratelimit-remaining")),
+        _float_or_none(headers.get("ratelimit-reset")),
+    )
+
+
+def parse_facebook_headers(headers: Mapping[str, str], now: float) -> RateInfo:
+    """Meta Graph API: ``X-Business-Use-Case-Usage`` (JSON) or ``X-App-Usage``.
+
+    Business use case usage is ``{business_id: [{"call_count": %, ...,
+    "estimated_time_to_regain_access": minutes}]}``; usage at 100 % means no calls are left.
+    """
+    longest_wait = 0.0
+    exhausted = False
+    for name in ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage"):
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        for entry in _usage_entries(usage):
+            minutes = _float_or_none(str(entry.get("estimated_time_to_regain_access", 0)))
+            longest_wait = max(longest_wait, (minutes or 0.0) * 60.0)
+            percents = [
+                _float_or_none(str(entry.get(key)))
+                for key in ("call_count", "total_cputime", "total_time")
+            ]
+            exhausted = exhausted or any(p is not None and p >= 100 for p in percents)
+    if longest_wait > 0:
+        return RateInfo(0, now + longest_wait)
+    return RateInfo(0 if exhausted else None, None)
+
+
+def _usage_entries(usage: Any) -> list[Mapping[str, Any]]:
+    if isinstance(usage, Mapping):
+        if any(k in usage for k in ("call_count", "estimated_time_to_regain_access")):
+            return [usage]
+        found: list[Mapping[str, Any]] = []
+        for value in usage.values():
+            found.extend(_usage_entries(value))
+        return found
+    if isinstance(usage, list):
+        return [e for e in usage if isinstance(e, Mapping)]
+    return []
+
+
+# Per-platform pure functions; another platform registers with :func:`register_reset_parser`.
+RESET_PARSERS: dict[str, ResetParser] = {
+    "x": parse_x_headers,
+    "mastodon": parse_mastodon_headers,
+    "bluesky": parse_bluesky_headers,
+    "facebook": parse_facebook_headers,
+    "instagram": parse_facebook_headers,
+}
+
+
+def register_reset_parser(platform: str, parser: ResetParser) -> None:
+    RESET_PARSERS[platform] = parser
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds to wait: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    seconds = _float_or_none(value.strip())
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - now)
+
+
+# --- configuration, answers, errors ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    # Giving up: no single wait, nor all waits for one request together, may exceed this.
+    max_wait: float = 900.0
+    # Fraction of a backoff delay added at random, so that many workers do not retry in step.
+    jitter: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Requests in flight at once per (platform, token); ``per_platform`` overrides it.
+    concurrency: int = 4
+    per_platform_concurrency: Mapping[str, int] = field(default_factory=dict)
+    user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    attempts: int
+
+
+class HttpError(Exception):
+    """A request that did not succeed after the retries; the message never holds a token."""
+
+    def __init__(self, reason: str, *, attempts: int, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+        self.status = status
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One try's outcome: an answer to return, or a retryable failure and how long to wait."""
+
+    response: Response | None = None
+    failure: str | None = None
+    server_wait: float | None = None
+    status: int | None = None
+
+
+class SemaphoreRegistry:
+    """One semaphore per key, created on first use, with a size chosen per key."""
+
+    def __init__(self, size_of: Callable[[tuple[str, str]], int]) -> None:
+        self._size_of = size_of
+        self._lock = threading.Lock()
+        self._semaphores: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+
+    def get(self, key: tuple[str, str]) -> threading.BoundedSemaphore:
+        with self._lock:
+            semaphore = self._semaphores.get(key)
+            if semaphore is None:
+                semaphore = threading.BoundedSemaphore(max(1, self._size_of(key)))
+                self._semaphores[key] = semaphore
+            return semaphore
+
+
+# --- the client -----------------------------------------------------------------------------
+
+
+# httpx logs every request URL at INFO; for Graph API tokens travel in the query string.
+_LIBRARY_LOGGERS = ("httpx", "httpcore", "httpcore.http11", "httpcore.connection")
+
+
+def _guard_library_loggers() -> None:
+    """Redacts registered secrets in what httpx and httpcore log (a logger's own filters
+    apply to the records it creates, whatever handler they reach)."""
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+class HttpClient:
+    """A thread-safe JSON client shared by every account of a run."""
+
+    def __init__(
+        self,
+        config: HttpConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        _guard_library_loggers()
+        self.config = config or HttpConfig()
+        self.clock: Clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        timeout = httpx.Timeout(
+            connect=self.config.connect_timeout,
+            read=self.config.read_timeout,
+            write=self.config.read_timeout,
+            pool=None,
+        )
+        self._client = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
+            transport=transport,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            follow_redirects=False,
+        )
+        self._semaphores = SemaphoreRegistry(self._concurrency_for)
+        self._budget_lock = threading.Lock()
+        self._budgets: dict[tuple[str, str, str], RateInfo] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _concurrency_for(self, key: tuple[str, str]) -> int:
+        return self.config.per_platform_concurrency.get(key[0], self.config.concurrency)
+
+    def request_json(
+        self,
+        *,
+        platform: str,
+        url: str,
+        params: Sequence[tuple[str, str]] = (),
+        token: Secret | None = None,
+        purpose: str = "request",
+        method: str = "GET",
+        auth_style: str = "bearer",
+    ) -> Response:
+        """Sends one request, retrying what is worth retrying; raises :class:`HttpError`.
+
+        Answers that retrying cannot change (2xx, and 4xx other than 429) are returned as
+        they are: the caller decides what a 404 means.
+        """
+        token_key = token.fingerprint() if token is not None else "anonymous"
+        budget_key = (platform, token_key, purpose)
+        headers, query = self._auth(token, auth_style, params)
+        retry = self.config.retry
+        waited = 0.0
+        last_failure = "no attempt made"
+        for attempt in range(1, retry.max_attempts + 1):
+            waited += self._wait_for_budget(budget_key, waited, attempt, token)
+            with self._semaphores.get((platform, token_key)):
+                outcome = self._attempt(platform, method, url, query, headers, budget_key, token)
+            if outcome.response is not None:
+                return Response(
+                    outcome.response.status,
+                    outcome.response.headers,
+                    outcome.response.body,
+                    attempt,
+                )
+            last_failure = outcome.failure or "failed"
+            if attempt == retry.max_attempts:
+                break
+            delay = self._delay(attempt, outcome.server_wait)
+            if delay > retry.max_wait or waited + delay > retry.max_wait:
+                raise HttpError(
+                    f"{last_failure}; giving up: waiting {delay:.0f}s more would exceed "
+                    f"max wait {retry.max_wait:.0f}s",
+                    attempts=attempt,
+                    status=outcome.status,
+                )
+            log.info(
+                "%s %s: %s; retry %d in %.1fs", platform, purpose, last_failure, attempt, delay
+            )
+            self.clock.sleep(delay)
+            waited += delay
+        raise HttpError(
+            f"{last_failure} (gave up after {retry.max_attempts} attempts)",
+            attempts=retry.max_attempts,
+        )
+
+    def _auth(
+        self, token: Secret | None, auth_style: str, params: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        query = list(params)
+        if token is None:
+            return {}, query
+        if auth_style.startswith("query:"):
+            query.append((auth_style.removeprefix("query:"), token.reveal()))
+            return {}, query
+        return {"Authorization": f"Bearer {token.reveal()}"}, query
+
+    def _attempt(
+        self,
+        platform: str,
+        method: str,
+        url: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        budget_key: tuple[str, str, str],
+        token: Secret | None,
+    ) -> _Attempt:
+        # httpx replaces a URL's own query with ``params``: keep a next link's query.
+        base, _, own_query = url.partition("?")
+        pairs: list[tuple[str, str | int | float | bool | None]] = [
+            *parse_qsl(own_query, keep_blank_values=True),
+            *query,
+        ]
+        try:
+            answer = self._client.request(method, base, params=pairs, headers=headers)
+        except httpx.TimeoutException as exc:
+            return _Attempt(failure=f"timeout ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            # The message can quote the URL, which for query-token platforms holds the token.
+            secrets = [token] if token is not None else []
+            detail = redact(str(exc), secrets) or type(exc).__name__
+            return _Attempt(failure=f"connection error ({type(exc).__name__}: {detail})")
+        lowered = {k.lower(): v for k, v in answer.headers.items()}
+        now = self.clock.now()
+        info = RESET_PARSERS.get(platform, parse_x_headers)(lowered, now)
+        self._remember_budget(budget_key, info)
+        status = answer.status_code
+        if status == 429 or status >= 500:
+            return _Attempt(
+                failure=f"HTTP {status}",
+                server_wait=self._server_wait(lowered, info, now),
+                status=status,
+            )
+        if 200 <= status < 300:
+            body, problem = _parse_json(answer.content)
+            if problem is not None:
+                return _Attempt(failure=problem, status=status)
+            return _Attempt(response=Response(status, lowered, body, 0))
+        body, _ = _parse_json(answer.content)
+        return _Attempt(response=Response(status, lowered, body, 0))
+
+    @staticmethod
+    def _server_wait(headers: Mapping[str, str], info: RateInfo, now: float) -> float | None:
+        retry_after = parse_retry_after(headers.get("retry-after"), now)
+        if retry_after is not None:
+            return retry_after
+        if info.reset_at is not None:
+            return max(0.0, info.reset_at - now)
+        return None
+
+    def _delay(self, attempt: int, server_wait: float | None) -> float:
+        """The server's word when it gave one; else exponential backoff with jitter."""
+        if server_wait is not None:
+            return server_wait
+        retry = self.config.retry
+        base = min(retry.max_delay, retry.base_delay * (2.0 ** (attempt - 1)))
+        with self._rng_lock:
+            spread = self._rng.uniform(0.0, retry.jitter * base)
+        return base + spread
+
+    def _remember_budget(self, key: tuple[str, str, str], info: RateInfo) -> None:
+        if info.remaining is None and info.reset_at is None:
+            return
+        with self._budget_lock:
+            self._budgets[key] = info
+
+    def _wait_for_budget(
+        self, key: tuple[str, str, str], waited: float, attempt: int, token: Secret | None
+    ) -> float:
+        """Waits for the reset when the last answer said no calls are left, not for a 429."""
+        with self._budget_lock:
+            info = self._budgets.get(key)
+        if info is None or info.remaining is None or info.remaining > 0:
+            return 0.0
+        if info.reset_at is None:
+            return 0.0
+        delay = info.reset_at - self.clock.now()
+        if delay <= 0:
+            return 0.0
+        if waited + delay > self.config.retry.max_wait:
+            raise HttpError(
+                f"rate limit exhausted; resets in {delay:.0f}s, beyond max wait "
+                f"{self.config.retry.max_wait:.0f}s",
+                attempts=attempt - 1,
+            )
+        log.info("%s %s: rate limit exhausted; waiting %.1fs for the reset", key[0], key[2], delay)
+        self.clock.sleep(delay)
+        with self._budget_lock:
+            # Whoever wakes first may spend the refilled budget; the next answer corrects it.
+            if self._budgets.get(key) is info:
+                self._budgets[key] = RateInfo(None, None)
+        return delay
+
+
+def _parse_json(content: bytes) -> tuple[Any, str | None]:
+    if not content.strip():
+        return None, None
+    try:
+        return json.loads(content), None
+    except ValueError:
+        return None, f"invalid or truncated JSON body ({len(content)} bytes)"
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether ``url`` goes to the host of ``base_url`` (tokens go nowhere else)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)

@@ -1,0 +1,771 @@
+"""Fetching the accounts whose source is ``{type: api}``: platform pages in, one bundle out.
+
+For each account: the protocol of its platform (``auditor.sources.*``) runs through the shared
+HTTP layer on a thread of its own, from the cursor the history store saved last time; then the
+new records are merged with what the store kept of the lookback window (an incremental run asks
+the platform only for what is new, yet the audit must see the whole window); X posts still
+inside the window are re-checked for deletion in batches; the account's bundle is written
+atomically; last, the store keeps the records and, only when the fetch was complete, the new
+cursor. Failures stay with their account: its window says ``complete: false`` and why.
+
+The store is touched only from the calling thread (SQLite connections are not shared across
+threads): cursors and kept records are read before the fetches start and written as each
+account finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from auditor.config import AccountConfig, Config
+from auditor.fetch.driver import (
+    FetchOutcome,
+    FetchPlan,
+    LimitShare,
+    fetch_account,
+    limit_shares,
+    plan,
+    resolve_url,
+)
+from auditor.fetch.http import Clock, HttpClient, HttpConfig, HttpError, RetryPolicy, SystemClock
+from auditor.fetch.secrets import Secret, TokenLookup, load_token, redact
+from auditor.model import AccountData, AccountKey
+from auditor.sources.bundle import RecordError, add_record, dump_record, parse_time, write_bundle
+from auditor.sources.platforms.base import FetchSpec, Protocol, Record, window_record
+from auditor.sources.platforms.bluesky import BlueskyProtocol
+from auditor.sources.platforms.facebook import FacebookProtocol
+from auditor.sources.platforms.instagram import InstagramProtocol
+from auditor.sources.platforms.mastodon import MastodonProtocol
+from auditor.sources.platforms.x import XProtocol
+from auditor.store.history import FetchedConversation, FetchedPost, HistoryStore
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS: dict[str, type[Protocol]] = {
+    "x": XProtocol,
+    "mastodon": MastodonProtocol,
+    "facebook": FacebookProtocol,
+    "instagram": InstagramProtocol,
+    "bluesky": BlueskyProtocol,
+}
+
+# X answers ``GET /2/tweets?ids=`` for at most 100 ids at a time.
+X_LOOKUP_BATCH = 100
+X_NOT_FOUND = "resource-not-found"
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFetch:
+    """What fetching one account did. Holds no token: safe to print, log or report."""
+
+    client: str
+    platform: str
+    handle: str
+    path: Path
+    complete: bool
+    reason: str | None
+    pages: int
+    requests_made: int
+    posts: int
+    posts_fetched: int
+    posts_kept: int
+    deleted_found: int
+    conversations: int
+    cursor_saved: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.handle}"
+
+
+@dataclass(slots=True)
+class FetchReport:
+    accounts: list[AccountFetch] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> list[AccountFetch]:
+        return [a for a in self.accounts if not a.complete]
+
+
+ProgressCallback = Callable[[AccountFetch, int, int], None]
+
+
+# --- preparing ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """One account ready to fetch: everything read from the store and the environment."""
+
+    account: AccountConfig
+    protocol: Protocol
+    token: TokenLookup
+    kept_posts: list[Record]
+    kept_conversations: list[Record]
+
+
+@dataclass(slots=True)
+class _Fetched:
+    outcome: FetchOutcome
+    deleted: set[str] = field(default_factory=set)
+    recheck_problems: list[str] = field(default_factory=list)
+    recheck_pages: int = 0
+    recheck_requests: int = 0
+    rechecked: bool = False
+
+
+def default_clock() -> Clock:
+    """The clock the command line uses (tests replace it with a manual one)."""
+    return SystemClock()
+
+
+def api_accounts(accounts: Iterable[AccountConfig]) -> list[AccountConfig]:
+    return [a for a in accounts if a.source.type == "api"]
+
+
+def now_from(clock: Clock) -> datetime:
+    """The run's ``now`` from the injected clock, to the second (bundles read better)."""
+    return datetime.fromtimestamp(clock.now(), UTC).replace(microsecond=0)
+
+
+def make_spec(
+    account: AccountConfig, now: datetime, lookback_days: int, cursor: Mapping[str, Any]
+) -> FetchSpec:
+    return FetchSpec(
+        platform=account.platform,
+        account=account.handle,
+        window_start=now - timedelta(days=lookback_days),
+        window_end=now,
+        cursor=dict(cursor),
+        options=dict(account.source.options),
+        fetched_at=now,
+    )
+
+
+def make_protocol(spec: FetchSpec) -> Protocol:
+    try:
+        protocol_class = PROTOCOLS[spec.platform]
+    except KeyError:
+        raise ValueError(f"no fetcher for platform {spec.platform!r}") from None
+    return protocol_class(spec)
+
+
+def token_for(
+    account: AccountConfig,
+    protocol: type[Protocol] | Protocol,
+    environ: Mapping[str, str] | None,
+    base_dir: Path,
+) -> TokenLookup:
+    return load_token(
+        account.source.options,
+        default_env=protocol.default_token_env,
+        environ=environ,
+        base_dir=base_dir,
+    )
+
+
+def http_client_for(config: Config, clock: Clock) -> HttpClient:
+    http_config = HttpConfig(
+        retry=RetryPolicy(max_wait=config.fetch.max_wait_seconds),
+        concurrency=config.fetch.concurrency,
+    )
+    return HttpClient(http_config, clock=clock)
+
+
+# --- fetching -----------------------------------------------------------------------------
+
+
+def fetch_api_accounts(
+    config: Config,
+    store: HistoryStore,
+    accounts: Sequence[AccountConfig] | None = None,
+    *,
+    clock: Clock | None = None,
+    http_client: HttpClient | None = None,
+    environ: Mapping[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> FetchReport:
+    """Fetches every api account (default: all of the config's) and writes their bundles.
+
+    ``clock`` gives ``now`` (the window's end) and, when no ``http_client`` is given, the
+    HTTP layer's waits; tests pass a manual clock so that nothing waits for real.
+    """
+    clock = clock or (http_client.clock if http_client is not None else SystemClock())
+    chosen = api_accounts(config.accounts() if accounts is None else accounts)
+    report = FetchReport()
+    if not chosen:
+        return report
+    now = now_from(clock)
+    prepared = [_prepare(config, store, account, now, environ) for account in chosen]
+    own_client = http_client is None
+    client = http_client if http_client is not None else http_client_for(config, clock)
+    try:
+        workers = max(1, min(config.fetch.workers, len(prepared)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            pending: dict[Future[_Fetched], tuple[int, _Prepared]] = {
+                pool.submit(_fetch_one, item, client): (index, item)
+                for index, item in enumerate(prepared)
+            }
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                # In config order among those done, so that output is stable.
+                for future in sorted(done, key=lambda f: pending[f][0]):
+                    _, item = pending.pop(future)
+                    fetched = _result_of(future, item)
+                    result = _finish(store, item, fetched, now)
+                    report.accounts.append(result)
+                    if progress is not None:
+                        progress(result, len(report.accounts), len(prepared))
+    finally:
+        if own_client:
+            client.close()
+    order = {a.key: i for i, a in enumerate(chosen)}
+    report.accounts.sort(key=lambda a: order[AccountKey(a.platform, a.handle)])
+    return report
+
+
+def _prepare(
+    config: Config,
+    store: HistoryStore,
+    account: AccountConfig,
+    now: datetime,
+    environ: Mapping[str, str] | None,
+) -> _Prepared:
+    spec = make_spec(
+        account, now, config.fetch.lookback_days, store.get_cursor(account.platform, account.handle)
+    )
+    protocol = make_protocol(spec)
+    return _Prepared(
+        account=account,
+        protocol=protocol,
+        token=token_for(account, protocol, environ, config.path.resolve().parent),
+        kept_posts=kept_posts(store, account, spec.window_start),
+        kept_conversations=store.fetched_conversations(
+            account.platform, account.handle, spec.window_start
+        ),
+    )
+
+
+# Parents of parents are followed this far up a thread, no further.
+CONTEXT_DEPTH = 8
+
+
+def kept_posts(store: HistoryStore, account: AccountConfig, since: datetime) -> list[Record]:
+    """The posts the store kept of the window, and the posts before it that they reply to
+    (their threads' context, which an earlier fetch brought along)."""
+    posts = store.fetched_posts(account.platform, account.handle, since)
+    known = {str(p.get("id")) for p in posts}
+    wanted = _referenced(posts) - known
+    for _ in range(CONTEXT_DEPTH):
+        if not wanted:
+            break
+        found = store.fetched_posts_by_id(account.platform, account.handle, wanted)
+        posts += found
+        known |= {str(p.get("id")) for p in found}
+        wanted = _referenced(found) - known
+    return posts
+
+
+def _referenced(posts: Iterable[Record]) -> set[str]:
+    return {
+        str(p[key]) for p in posts for key in ("in_reply_to", "thread") if p.get(key) is not None
+    }
+
+
+def _fetch_one(item: _Prepared, client: HttpClient) -> _Fetched:
+    """Runs on a worker thread: the protocol, then (X) the deletion re-check."""
+    protocol = item.protocol
+    outcome = fetch_account(
+        protocol, client, token=item.token.secret, token_problem=item.token.problem
+    )
+    fetched = _Fetched(outcome)
+    if isinstance(protocol, XProtocol) and item.token.secret is not None:
+        arrived = any(r.get("kind") == "profile" for r in outcome.records)
+        if arrived:
+            returned = {str(r.get("id")) for r in outcome.records if r.get("kind") == "post"}
+            ids = [
+                str(p["id"])
+                for p in item.kept_posts
+                if str(p.get("id")) not in returned
+                and p.get("visibility") != "deleted"
+                and str(p.get("id", "")).isdigit()
+            ]
+            _recheck_x(fetched, client, item.token.secret, protocol.base_url(), ids)
+    return fetched
+
+
+def _result_of(future: Future[_Fetched], item: _Prepared) -> _Fetched:
+    """The worker's answer; a bug in a protocol stays with its account, like any failure."""
+    try:
+        return future.result()
+    except Exception as error:  # one account's crash must not stop the others
+        secrets = [item.token.secret] if item.token.secret is not None else None
+        reason = redact(f"fetch failed: {type(error).__name__}: {error}", secrets)
+        log.error("%s:%s %s", item.account.platform, item.account.handle, reason)
+        spec = item.protocol.spec
+        closing = window_record(spec, missing=[reason], observes=(), fetched_at=spec.window_end)
+        return _Fetched(FetchOutcome([closing], dict(spec.cursor), 0, 0, [reason]))
+
+
+def _recheck_x(
+    fetched: _Fetched, client: HttpClient, token: Secret, base_url: str, ids: Sequence[str]
+) -> None:
+    """``GET /2/tweets?ids=``: which kept posts are gone. Only an explicit "not found" counts:
+    a batch that fails leaves its posts as they were, and the window incomplete."""
+    for start in range(0, len(ids), X_LOOKUP_BATCH):
+        batch = ids[start : start + X_LOOKUP_BATCH]
+        try:
+            response = client.request_json(
+                platform="x",
+                url=resolve_url(base_url, "/2/tweets"),
+                params=(("ids", ",".join(batch)), ("tweet.fields", "id")),
+                token=token,
+                purpose="recheck",
+            )
+        except HttpError as error:
+            fetched.recheck_requests += error.attempts
+            fetched.recheck_problems.append(f"recheck: {error.reason}")
+            continue
+        fetched.recheck_requests += response.attempts
+        if not 200 <= response.status < 300:
+            fetched.recheck_problems.append(f"recheck: HTTP {response.status}")
+            continue
+        fetched.recheck_pages += 1
+        fetched.deleted |= _not_found_ids(response.body, set(batch))
+    fetched.rechecked = not fetched.recheck_problems
+
+
+def _not_found_ids(body: Any, asked: set[str]) -> set[str]:
+    if not isinstance(body, Mapping):
+        return set()
+    present = {
+        str(t.get("id")) for t in body.get("data") or [] if isinstance(t, Mapping) and "id" in t
+    }
+    gone: set[str] = set()
+    for error in body.get("errors") or []:
+        if not isinstance(error, Mapping):
+            continue
+        problem = f"{error.get('type', '')} {error.get('title', '')}".lower()
+        if X_NOT_FOUND not in problem and "not found" not in problem:
+            continue
+        ident = str(error.get("resource_id") or error.get("value") or "")
+        if ident in asked and ident not in present:
+            gone.add(ident)
+    return gone
+
+
+# --- merging and writing ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Merged:
+    records: list[Record]
+    posts_fetched: int
+    posts_kept: int
+    deleted_found: int
+    problems: list[str]
+
+
+def merge_records(
+    fetched: Sequence[Record],
+    kept_posts: Sequence[Record],
+    kept_conversations: Sequence[Record],
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    deleted: Iterable[str] = (),
+) -> Merged:
+    """The bundle of one account: what arrived, plus what the store kept of the window.
+
+    Kept posts come in when they were created inside the window, or when a post of the bundle
+    replies to them or roots its thread in them (context from before the window). Fetched
+    records win over kept ones (a post deleted since keeps its last known text as evidence);
+    kept posts named in ``deleted`` become ``deleted`` (by ``unknown``). Records
+    that the bundle reader would refuse are dropped and named in ``problems``. Order is the
+    canonical one: profile, window, posts (by time), conversations (by id).
+    """
+    profile: Record | None = None
+    window: Record | None = None
+    posts: dict[str, Record] = {}
+    conversations: dict[str, Record] = {}
+    fetched_ids: set[str] = set()
+    for record in fetched:
+        kind = record.get("kind")
+        if kind == "profile":
+            profile = record
+        elif kind == "window":
+            window = record
+        elif kind == "post":
+            fetched_ids.add(str(record.get("id")))
+        elif kind == "conversation":
+            conversations[str(record.get("id"))] = record
+    context: dict[str, Record] = {}
+    for record in kept_posts:
+        if _inside(record.get("created_at"), window_start, window_end):
+            posts[str(record.get("id"))] = dict(record)
+        else:
+            context[str(record.get("id"))] = record
+    fetched_posts = [r for r in fetched if r.get("kind") == "post"]
+    wanted = _referenced([*posts.values(), *fetched_posts])
+    while wanted & context.keys():
+        found = [context.pop(i) for i in sorted(wanted & context.keys())]
+        posts.update((str(r.get("id")), dict(r)) for r in found)
+        wanted = _referenced(found)
+    gone = set(deleted)
+    for post_id in gone & posts.keys():
+        if post_id not in fetched_ids:
+            posts[post_id].update(visibility="deleted", deleted_by="unknown")
+    for record in fetched_posts:
+        post_id = str(record.get("id"))
+        posts[post_id] = _newer_post(posts.get(post_id), record)
+    for record in kept_conversations:
+        conversation_id = str(record.get("id"))
+        conversations[conversation_id] = _merged_conversation(
+            record, conversations.get(conversation_id)
+        )
+    ordered: list[Record] = []
+    if profile is not None:
+        ordered.append(profile)
+    if window is not None:
+        ordered.append(window)
+    ordered += sorted(posts.values(), key=lambda p: (str(p.get("created_at")), str(p.get("id"))))
+    ordered += [conversations[k] for k in sorted(conversations)]
+    usable, problems = _usable(ordered)
+    return Merged(
+        records=usable,
+        posts_fetched=len(fetched_ids),
+        posts_kept=len(posts.keys() - fetched_ids),
+        deleted_found=len(gone & (posts.keys() - fetched_ids)),
+        problems=problems,
+    )
+
+
+def _inside(created_at: Any, start: datetime, end: datetime) -> bool:
+    if not isinstance(created_at, str):
+        return False
+    try:
+        moment = parse_time(created_at, "created_at")
+    except RecordError:
+        return False
+    return start <= moment <= end
+
+
+def _newer_post(kept: Record | None, fetched: Record) -> Record:
+    if kept is None or fetched.get("visibility") != "deleted" or fetched.get("text"):
+        return dict(fetched)
+    # A deleted post usually comes back without its text: keep what it said as evidence.
+    merged = dict(fetched)
+    for key in ("text", "author", "author_id", "url"):
+        if not merged.get(key) and kept.get(key):
+            merged[key] = kept[key]
+    return merged
+
+
+def _merged_conversation(kept: Record, fetched: Record | None) -> Record:
+    """Messages of both, by id (the fetched copy wins), in time order."""
+    if fetched is None:
+        return dict(kept)
+    messages: dict[str, Any] = {}
+    for message in [*(kept.get("messages") or []), *(fetched.get("messages") or [])]:
+        if isinstance(message, Mapping):
+            messages[str(message.get("id"))] = message
+    merged = dict(fetched)
+    merged["messages"] = sorted(messages.values(), key=lambda m: str(m.get("created_at")))
+    return merged
+
+
+def _usable(records: list[Record]) -> tuple[list[Record], list[str]]:
+    """Records the bundle reader accepts; a protocol's malformed record must not make the whole
+    run's input bad, only this account's window incomplete."""
+    scratch: AccountData | None = None
+    usable: list[Record] = []
+    problems: list[str] = []
+    for record in records:
+        try:
+            if scratch is None:
+                scratch = AccountData(AccountKey(str(record["platform"]), str(record["account"])))
+            add_record(scratch, record)
+        except (RecordError, KeyError) as error:
+            problems.append(f"{record.get('kind')} {record.get('id', '')}: {error}".strip())
+            continue
+        usable.append(record)
+    return usable, problems
+
+
+def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: datetime) -> AccountFetch:
+    """Merge, write the bundle, then keep records and (if complete) the cursor."""
+    account, outcome = item.account, fetched.outcome
+    spec = item.protocol.spec
+    nothing_arrived = outcome.pages == 0
+    merged = merge_records(
+        outcome.records,
+        # When nothing arrived, old posts must not pass for the current state of the window.
+        [] if nothing_arrived else item.kept_posts,
+        [] if nothing_arrived else item.kept_conversations,
+        window_start=spec.window_start,
+        window_end=spec.window_end,
+        deleted=fetched.deleted,
+    )
+    missing = [*outcome.missing, *fetched.recheck_problems]
+    if merged.problems:
+        missing.append(f"{len(merged.problems)} records unusable: {merged.problems[0]}")
+    window = _closing_window(merged.records, spec)
+    observes = set(window.get("observes") or [])
+    if fetched.rechecked:
+        observes.add("deleted")
+    window.update(
+        complete=not missing,
+        reason="; ".join(missing) if missing else None,
+        observes=sorted(observes),
+        pages=outcome.pages + fetched.recheck_pages,
+        requests=outcome.requests_made + fetched.recheck_requests,
+        posts_fetched=merged.posts_fetched,
+        posts_kept=merged.posts_kept,
+    )
+    assert account.source.path is not None
+    try:
+        write_bundle(account.source.path, merged.records)
+    except OSError as error:
+        # Nothing is kept either: the next run fetches this account again from the old cursor.
+        reason = f"cannot write {account.source.path}: {error.strerror or error}"
+        log.error("%s:%s %s", account.platform, account.handle, reason)
+        return _unwritten(item, reason)
+    complete = not missing
+    store.record_fetch(
+        account.platform,
+        account.handle,
+        now,
+        _observations(merged.records),
+        _conversations(merged.records),
+        # A cursor past pages that never arrived would skip them for good: keep the old one.
+        cursor=outcome.cursor if complete else None,
+    )
+    return AccountFetch(
+        client=account.client,
+        platform=account.platform,
+        handle=account.handle,
+        path=account.source.path,
+        complete=complete,
+        reason=window["reason"],
+        pages=window["pages"],
+        requests_made=window["requests"],
+        posts=sum(1 for r in merged.records if r.get("kind") == "post"),
+        posts_fetched=merged.posts_fetched,
+        posts_kept=merged.posts_kept,
+        deleted_found=merged.deleted_found,
+        conversations=sum(1 for r in merged.records if r.get("kind") == "conversation"),
+        cursor_saved=complete,
+    )
+
+
+def _unwritten(item: _Prepared, reason: str) -> AccountFetch:
+    account = item.account
+    assert account.source.path is not None
+    return AccountFetch(
+        client=account.client,
+        platform=account.platform,
+        handle=account.handle,
+        path=account.source.path,
+        complete=False,
+        reason=reason,
+        pages=0,
+        requests_made=0,
+        posts=0,
+        posts_fetched=0,
+        posts_kept=0,
+        deleted_found=0,
+        conversations=0,
+        cursor_saved=False,
+    )
+
+
+def _closing_window(records: list[Record], spec: FetchSpec) -> Record:
+    for record in records:
+        if record.get("kind") == "window":
+            return record
+    # Every protocol closes with a window record; should one not, the bundle still says what
+    # was fetched.
+    window = window_record(spec, missing=[], observes=(), fetched_at=spec.window_end)
+    records.insert(1 if records and records[0].get("kind") == "profile" else 0, window)
+    return window
+
+
+def _json(record: Record) -> str:
+    return dump_record(record).decode().rstrip("\n")
+
+
+def _observations(records: Iterable[Record]) -> list[FetchedPost]:
+    observations = []
+    for record in records:
+        if record.get("kind") != "post":
+            continue
+        post_id = str(record["id"])
+        observations.append(
+            FetchedPost(
+                post_id,
+                parse_time(record.get("created_at"), "created_at"),
+                str(record.get("author")),
+                bool(record.get("by_brand")),
+                str(record.get("visibility") or "public"),
+                record.get("deleted_by"),
+                str(record.get("text") or ""),
+                record.get("url"),
+                str(record.get("thread") or post_id),
+                _json(record),
+            )
+        )
+    return observations
+
+
+def _conversations(records: Iterable[Record]) -> list[FetchedConversation]:
+    kept = []
+    for record in records:
+        if record.get("kind") != "conversation":
+            continue
+        times = [
+            parse_time(m.get("created_at"), "created_at")
+            for m in record.get("messages") or []
+            if isinstance(m, Mapping)
+        ]
+        if times:
+            kept.append(FetchedConversation(str(record["id"]), max(times), _json(record)))
+    return kept
+
+
+# --- dry runs and secrets -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPlan:
+    account: AccountConfig
+    plan: FetchPlan
+    token: str
+    rechecks: int
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    accounts: list[AccountPlan]
+    # Summed over accounts: the same token's budget is shared by every account using it.
+    totals: list[LimitShare]
+
+
+def dry_run(
+    config: Config,
+    accounts: Sequence[AccountConfig] | None = None,
+    *,
+    clock: Clock | None = None,
+    store: HistoryStore | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DryRun:
+    """What a fetch would ask, per account, and which share of each limit; requests nothing."""
+    now = now_from(clock or SystemClock())
+    base_dir = config.path.resolve().parent
+    plans: list[AccountPlan] = []
+    protocols: list[Protocol] = []
+    for account in api_accounts(config.accounts() if accounts is None else accounts):
+        cursor = store.get_cursor(account.platform, account.handle) if store else {}
+        spec = make_spec(account, now, config.fetch.lookback_days, cursor)
+        protocol = make_protocol(spec)
+        # A fresh one for the totals: planning has already asked this one to start.
+        protocols.append(make_protocol(spec))
+        lookup = token_for(account, protocol, environ, base_dir)
+        token = "present" if lookup.secret is not None else (lookup.problem or "missing token")
+        if lookup.secret is None and not protocol.requires_token:
+            token = "none needed (public API)"
+        rechecks = 0
+        if account.platform == "x" and store is not None:
+            kept = store.fetched_posts(account.platform, account.handle, spec.window_start)
+            live = sum(1 for p in kept if p.get("visibility") != "deleted")
+            rechecks = -(-live // X_LOOKUP_BATCH)
+        plans.append(AccountPlan(account, plan(protocol), token, rechecks))
+    return DryRun(plans, limit_shares(protocols))
+
+
+def render_dry_run(result: DryRun) -> str:
+    lines: list[str] = []
+    for item in result.accounts:
+        account = item.account
+        lines.append(
+            f"{account.client} / {account.platform}:{account.handle} -> {account.source.path}"
+        )
+        lines.append(f"  token: {item.token}")
+        for request in item.plan.requests:
+            lines.append(f"  {request.method} {request.url}  ({request.purpose})")
+        if item.rechecks:
+            lines.append(f"  then {item.rechecks} deletion re-check batch(es): GET /2/tweets?ids=")
+        lines.append("  then pages as the answers lead; least share of each rate limit:")
+        lines += [f"    {_share_line(s)}" for s in item.plan.shares]
+    if result.accounts:
+        lines.append("all accounts together (a token's budget is shared):")
+        lines += [f"  {_share_line(s)}" for s in result.totals]
+    else:
+        lines.append("no account with source {type: api}: nothing to fetch")
+    lines.append("dry run: no request was made")
+    return "\n".join(lines)
+
+
+def _share_line(share: LimitShare) -> str:
+    if share.limit is None or share.share is None:
+        return f"{share.bucket}: {share.requests} requests (limit not documented)"
+    per = f"{share.window_seconds // 60} min" if share.window_seconds else "window"
+    return (
+        f"{share.bucket}: {share.requests} of {share.limit} per {per} ({share.scope})"
+        f" = {share.share:.1%}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SecretProblem:
+    account: AccountConfig
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.account.client} / {self.account.platform}:{self.account.handle}: " + (
+            self.problem
+        )
+
+
+def check_secrets(
+    config: Config, environ: Mapping[str, str] | None = None
+) -> tuple[int, list[SecretProblem]]:
+    """Every named token present? Returns (tokens checked, problems). Reads, never shows them.
+
+    A platform that needs a token is checked for its default variable too; one that does not
+    (Bluesky's public API) only when the account names a token.
+    """
+    base_dir = config.path.resolve().parent
+    checked = 0
+    problems: list[SecretProblem] = []
+    for account in api_accounts(config.accounts()):
+        protocol_class = PROTOCOLS[account.platform]
+        options = account.source.options
+        named = "token_env" in options or "token_file" in options
+        if not named and not protocol_class.requires_token:
+            continue
+        checked += 1
+        lookup = token_for(account, protocol_class, environ, base_dir)
+        if lookup.secret is None:
+            problems.append(SecretProblem(account, lookup.problem or "missing token"))
+    return checked, problems
+
+
+def describe(result: AccountFetch) -> str:
+    """One line per account, for progress and summaries."""
+    state = "complete" if result.complete else f"INCOMPLETE ({result.reason})"
+    kept = f", {result.posts_kept} kept from earlier runs" if result.posts_kept else ""
+    deleted = f", {result.deleted_found} found deleted" if result.deleted_found else ""
+    return (
+        f"{result.key}: {result.pages} pages, {result.posts} posts "
+        f"({result.posts_fetched} new{kept}{deleted}), {result.conversations} conversations; "
+        f"{state}"
+    )

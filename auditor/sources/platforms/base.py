@@ -1,0 +1,210 @@
+"""The sans-I/O contract every platform source follows.
+
+A platform module turns pages into canonical bundle records and decides the next request; it
+never touches the network. One driver (``auditor.fetch.driver``) executes the requests through
+the shared HTTP layer (``auditor.fetch.http``) and feeds the answers back. That keeps every piece of
+platform knowledge testable on recorded payloads, and every piece of waiting, retrying and rate
+limiting in one place.
+
+Records are plain dicts in the bundle format (``docs/bundle.md``): ``kind`` is ``profile``,
+``post``, ``conversation`` or ``window``; every record carries ``platform`` and ``account``; times
+are ISO 8601 strings with an offset.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+Record = dict[str, Any]
+Cursor = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request a protocol wants made.
+
+    ``path`` is relative to the account's base URL unless it is absolute (a platform's own
+    ``next`` link); ``purpose`` names what the request is for (``profile``, ``mentions`` ...),
+    for dry runs, progress and error messages.
+    """
+
+    purpose: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    method: str = "GET"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An answer as the protocol sees it: status, headers (lower-case names) and parsed JSON."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+@dataclass(slots=True)
+class Step:
+    """What a protocol makes of one page: records to keep and requests to make next."""
+
+    records: list[Record] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSpec:
+    """What to fetch for one account."""
+
+    platform: str
+    account: str
+    window_start: datetime
+    window_end: datetime
+    cursor: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # When the fetch ran; records' ``fetched_at``. Passed in (not read from a clock) so that
+    # protocols stay pure; ``None`` means "use window_end".
+    fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A platform's documented request limit for one bucket, for ``--dry-run`` plans.
+
+    Several purposes can share one ``bucket`` (Mastodon counts every API call against one
+    5-minute budget); ``scope`` says whose budget it is (``app``, ``user``, ``account``, ``ip``).
+    """
+
+    bucket: str
+    requests: int
+    window_seconds: int
+    scope: str = "app"
+
+
+class Protocol(ABC):
+    """One account's conversation with one platform, without I/O.
+
+    The driver calls :meth:`start`, then :meth:`receive` for each answered request (in any
+    order), :meth:`failed` for each request that could not be answered after the retries, and
+    finally :meth:`finish`, which returns the closing records (the ``window`` record at least,
+    with ``complete``, ``reason`` and ``observes``) and the cursor to save for the next run.
+    """
+
+    platform: ClassVar[str]
+    # What this platform lets the auditor see; the window record's ``observes``.
+    observes: ClassVar[frozenset[str]]
+    # Documented limits by request purpose (dry-run plans); purposes not listed are unknown.
+    rate_limits: ClassVar[Mapping[str, RateLimit]] = {}
+    # Where requests go unless the account's options say ``base_url``.
+    default_base_url: ClassVar[str] = ""
+    # The environment variable read when the account names neither token_env nor token_file.
+    default_token_env: ClassVar[str] = ""
+    # False for platforms whose public data needs no token (Bluesky's public AppView).
+    requires_token: ClassVar[bool] = True
+    # How the token travels: "bearer" (Authorization header) or "query:<param>" (Graph API).
+    auth_style: ClassVar[str] = "bearer"
+
+    def __init__(self, spec: FetchSpec) -> None:
+        self.spec = spec
+        self.missing: list[str] = []
+
+    def base_url(self) -> str:
+        """The account's ``base_url`` option (proxies, tests), else the platform default."""
+        configured = self.spec.options.get("base_url")
+        return str(configured).rstrip("/") if configured else self.default_base_url
+
+    def fetched_at(self) -> datetime:
+        return self.spec.fetched_at or self.spec.window_end
+
+    @abstractmethod
+    def start(self) -> list[Request]: ...
+
+    @abstractmethod
+    def receive(self, request: Request, page: Page) -> Step:
+        """A successful (2xx) answer; the driver sends every other outcome to :meth:`failed`."""
+
+    def failed(self, request: Request, reason: str) -> Step:
+        """A request that never succeeded: the window cannot be complete."""
+        self.missing.append(f"{request.purpose}: {reason}")
+        return Step()
+
+    def abandon(self, reason: str) -> None:
+        """Nothing could be requested at all (a missing token): the reason is kept as given."""
+        self.missing.append(reason)
+
+    def estimate(self) -> dict[str, int]:
+        """The fewest requests per purpose a full fetch makes, for dry-run plans.
+
+        The default counts :meth:`start`; protocols that know their later steps say more.
+        """
+        counts: dict[str, int] = {}
+        for request in self.start():
+            counts[request.purpose] = counts.get(request.purpose, 0) + 1
+        return counts
+
+    @abstractmethod
+    def finish(self) -> tuple[list[Record], Cursor]: ...
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 with an explicit offset (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+def parse_time(text: str) -> datetime:
+    """A platform timestamp (``2024-01-15T10:30:00.000Z`` and friends) as an aware datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def window_record(
+    spec: FetchSpec,
+    *,
+    missing: Sequence[str],
+    observes: Iterable[str],
+    fetched_at: datetime,
+    extra: Mapping[str, Any] | None = None,
+) -> Record:
+    """The closing ``window`` record: complete exactly when nothing went missing."""
+    record: Record = {
+        "kind": "window",
+        "platform": spec.platform,
+        "account": spec.account,
+        "window_start": iso(spec.window_start),
+        "window_end": iso(spec.window_end),
+        "complete": not missing,
+        "reason": "; ".join(missing) if missing else None,
+        "observes": sorted(set(observes)),
+        "fetched_at": iso(fetched_at),
+    }
+    if extra:
+        record.update(extra)
+    return record
+
+
+class PageBudget:
+    """How many pages of each listing one run reads.
+
+    Past the budget a listing stops, and the reason goes to the window record (it cannot be
+    complete): a runaway listing costs a bounded number of requests, never a silent gap.
+    """
+
+    WHY = " before reaching the window start"
+
+    def __init__(self, max_pages: int) -> None:
+        self.max_pages = max_pages
+        self.cut_short: list[str] = []
+        self._read: dict[str, int] = {}
+
+    def allow(self, listing: str) -> bool:
+        """Count one more page of ``listing`` (the first is free); False once over budget."""
+        read = self._read[listing] = self._read.get(listing, 1) + 1
+        if read > self.max_pages:
+            self.cut_short.append(f"{listing}: stopped after {self.max_pages} pages{self.WHY}")
+            return False
+        return True
