@@ -14,7 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import auditor.store.history as store_module
+import auditor.store.connection as store_connection
+import auditor.store.encoding as store_encoding
+import auditor.store.migrations as store_migrations
+import auditor.store.posts as store_posts
 from auditor.model import DeletedBy, Post, Visibility
 from auditor.store.history import (
     SCHEMA_VERSION,
@@ -189,9 +192,9 @@ def test_later_migrations_are_applied_in_order_to_an_old_store(
         connection.execute("UPDATE runs SET note = 'migrated'")
 
     monkeypatch.setattr(
-        store_module, "MIGRATIONS", (*store_module.MIGRATIONS, add_note_column, fill_note)
+        store_migrations, "MIGRATIONS", (*store_migrations.MIGRATIONS, add_note_column, fill_note)
     )
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
+    monkeypatch.setattr(store_migrations, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
     HistoryStore(db_path).close()
 
     connection = sqlite3.connect(db_path)
@@ -212,8 +215,8 @@ def test_a_failing_migration_leaves_the_store_at_its_old_version(
         connection.execute("ALTER TABLE runs ADD COLUMN half_done TEXT")
         connection.execute("THIS IS NOT SQL")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, broken))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(store_migrations, "MIGRATIONS", (*store_migrations.MIGRATIONS, broken))
+    monkeypatch.setattr(store_migrations, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StoreError):
         HistoryStore(db_path)
 
@@ -668,7 +671,7 @@ def kept(post_id: str, text: str = "where is my parcel?") -> FetchedPost:
 
 def test_a_version_1_store_gains_the_record_column_and_keeps_its_posts(db_path: Path) -> None:
     connection = sqlite3.connect(db_path, isolation_level=None)
-    store_module.MIGRATIONS[0](connection)
+    store_migrations.MIGRATIONS[0](connection)
     connection.execute("PRAGMA user_version = 1")
     connection.execute(
         "INSERT INTO posts (platform, account, post_id, created_at, author, by_brand, visibility,"
@@ -749,7 +752,7 @@ def test_an_empty_url_is_stored_as_no_url(history: HistoryStore) -> None:
 def test_many_posts_round_trip_across_statement_boundaries(
     history: HistoryStore, db_path: Path
 ) -> None:
-    count = store_module._POSTS_PER_STATEMENT * 65 + 3
+    count = store_posts._POSTS_PER_STATEMENT * 65 + 3
     posts = [
         Post(
             id=str(n),
@@ -794,9 +797,9 @@ def test_many_posts_round_trip_across_statement_boundaries(
 
 
 def test_a_version_2_store_is_migrated_with_all_its_history(db_path: Path) -> None:
-    to_us = store_module._to_us
+    to_us = store_encoding._to_us
     connection = sqlite3.connect(db_path, isolation_level=None)
-    for migration in store_module.MIGRATIONS[:2]:
+    for migration in store_migrations.MIGRATIONS[:2]:
         migration(connection)
     connection.execute("PRAGMA user_version = 2")
     t0, t1 = to_us(T0), to_us(T0 + DAY)
@@ -891,13 +894,13 @@ def test_a_new_store_uses_16_kib_pages(db_path: Path) -> None:
     connection = sqlite3.connect(db_path)
     page_size = connection.execute("PRAGMA page_size").fetchone()[0]
     connection.close()
-    assert page_size == store_module._PAGE_SIZE == 16384
+    assert page_size == store_connection._PAGE_SIZE == 16384
 
 
 def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
     history: HistoryStore, db_path: Path
 ) -> None:
-    count = 2 * store_module._POSTS_PER_STATEMENT + 3
+    count = 2 * store_posts._POSTS_PER_STATEMENT + 3
     findings = [finding(f"u{n}") for n in range(count)]
     # Repeated inside the first statement: the later one must win.
     findings.insert(5, finding("u1", check_id="RSP002"))
@@ -913,9 +916,9 @@ def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
 
 
 def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path: Path) -> None:
-    to_us = store_module._to_us
+    to_us = store_encoding._to_us
     connection = sqlite3.connect(db_path, isolation_level=None)
-    for migration in store_module.MIGRATIONS[:3]:
+    for migration in store_migrations.MIGRATIONS[:3]:
         migration(connection)
     connection.execute("PRAGMA user_version = 3")
     t0, t1 = to_us(T0), to_us(T0 + DAY)
@@ -936,9 +939,9 @@ def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path:
             ("week2", "acme", "u3", "RSP003", "no resolution", "12"),
         ],
     )
-    acme = store_module._new_account_id(connection, "x", "acme")
-    globo = store_module._new_account_id(connection, "x", "globo")
-    store_module._new_account_id(connection, "x", "silent")  # an account without posts
+    acme = store_encoding._new_account_id(connection, "x", "acme")
+    globo = store_encoding._new_account_id(connection, "x", "globo")
+    store_encoding._new_account_id(connection, "x", "silent")  # an account without posts
     posts = [
         (acme, "10", t0, "jo", 0, "public", None, "refund?", t0, None, "10", t0, t0, None),
         (acme, "11", t0, "jo", 0, "public", None, "hello?", t0, None, "10", t0, t1, None),
@@ -979,7 +982,7 @@ def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path:
 
 def test_migrated_findings_keep_every_field_in_uid_order(db_path: Path) -> None:
     connection = sqlite3.connect(db_path, isolation_level=None)
-    for migration in store_module.MIGRATIONS[:3]:
+    for migration in store_migrations.MIGRATIONS[:3]:
         migration(connection)
     connection.execute("PRAGMA user_version = 3")
     connection.execute("INSERT INTO runs VALUES ('r1', 'cfg-1', '0.1.0', 0, 1, 'ok')")
@@ -1014,14 +1017,14 @@ def test_an_older_observation_recorded_later_is_still_pruned(history: HistorySto
     history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [])
     history.record_account("r", "x", "acme", "ok", T0, [post("2")], [])
     history.record_fetch("x", "globo", T0 + DAY, [kept("7")])
-    assert posts_since(history, "acme") == store_module._to_us(T0)
-    assert posts_since(history, "globo") == store_module._to_us(T0 + DAY)
+    assert posts_since(history, "acme") == store_encoding._to_us(T0)
+    assert posts_since(history, "globo") == store_encoding._to_us(T0 + DAY)
     cutoff = T0 + 2 * DAY
     assert history.prune(cutoff + history.retention) == 2  # post 2 and globo's post 7
     assert set(history.previous_posts("x", "acme", T0 + 90 * DAY)) == {"1"}
     assert history.fetched_posts("x", "globo", T0 - DAY) == []
     assert posts_since(history, "acme") == posts_since(history, "globo")
-    assert posts_since(history, "acme") == store_module._to_us(cutoff)
+    assert posts_since(history, "acme") == store_encoding._to_us(cutoff)
 
 
 def test_prune_leaves_accounts_without_old_posts_unread(history: HistoryStore) -> None:
@@ -1029,8 +1032,8 @@ def test_prune_leaves_accounts_without_old_posts_unread(history: HistoryStore) -
     audit(history, "r2", T0 + 40 * DAY, [post("2")], [], account="globo")
     history.prune(T0 + 10 * DAY + history.retention)
     # acme was read (and its bound raised to the cutoff); globo's bound is untouched.
-    assert posts_since(history, "acme") == store_module._to_us(T0 + 10 * DAY)
-    assert posts_since(history, "globo") == store_module._to_us(T0 + 40 * DAY)
+    assert posts_since(history, "acme") == store_encoding._to_us(T0 + 10 * DAY)
+    assert posts_since(history, "globo") == store_encoding._to_us(T0 + 40 * DAY)
     assert set(history.previous_posts("x", "globo", T0 + 90 * DAY)) == {"2"}
 
 
@@ -1055,7 +1058,7 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
         for step in steps:
             if isinstance(step, int):
                 now = T0 + step * DAY
-                cutoff = store_module._to_us(now - history.retention)
+                cutoff = store_encoding._to_us(now - history.retention)
                 expected = history._db.execute(
                     "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
                 ).fetchone()[0]
@@ -1078,7 +1081,7 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
 
 
 def test_finding_rows_are_in_uid_order_and_a_repeated_uid_keeps_its_last_finding() -> None:
-    from auditor.store.history import FindingRecord, _finding_rows
+    from auditor.store.encoding import _finding_rows
 
     def record(uid: str, message: str) -> FindingRecord:
         return FindingRecord(uid, "RSP001", "high", message, f"post-{uid}")
