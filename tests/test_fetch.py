@@ -13,15 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fetch_fakes import (
-    MASTODON_TOKEN,
-    NOW,
-    X_BRAND_ID,
-    X_TOKEN,
-    FakeMastodon,
-    FakeX,
-    serve,
-)
 from pytest_httpserver import HTTPServer
 
 from auditor.config import Config, api_bundle_path, load_config
@@ -38,6 +29,16 @@ from auditor.registry import load_registry
 from auditor.sources.bundle import index_bundle, read_bundle
 from auditor.sources.platforms.x import XProtocol
 from auditor.store.history import HistoryStore
+
+from fetch_fakes import (
+    MASTODON_TOKEN,
+    NOW,
+    X_BRAND_ID,
+    X_TOKEN,
+    FakeMastodon,
+    FakeX,
+    serve,
+)
 
 
 def write_config(

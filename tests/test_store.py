@@ -11,7 +11,6 @@ from typing import cast
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from store_support import DAY, T0, audit, changed, dump, finding, kept, post, table_rows
 
 import auditor.store.encoding as store_encoding
 import auditor.store.posts as store_posts
@@ -21,6 +20,8 @@ from auditor.store.history import (
     HistoryStore,
     StoreError,
 )
+
+from store_support import DAY, T0, audit, changed, dump, finding, kept, post, table_rows
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from store_support import DAY, T0, audit, kept, post, table_rows
 
 from auditor.store.history import (
     FetchedConversation,
     HistoryStore,
     StoreError,
 )
+
+from store_support import DAY, T0, audit, kept, post, table_rows
 
 
 @pytest.fixture

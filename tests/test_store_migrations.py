@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from store_support import DAY, T0, audit, changed, dump, finding, post
 
 import auditor.store.connection as store_connection
 import auditor.store.encoding as store_encoding
@@ -19,6 +18,8 @@ from auditor.store.history import (
     HistoryStore,
     StoreError,
 )
+
+from store_support import DAY, T0, audit, changed, dump, finding, post
 
 
 @pytest.fixture
