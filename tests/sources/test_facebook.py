@@ -12,7 +12,6 @@ from auditor.sources.platforms.base import FetchSpec, Record, Request
 from auditor.sources.platforms.facebook import (
     FacebookProtocol,
     facebook_reset_seconds,
-    hours_from_graph,
     next_page_params,
 )
 
@@ -93,33 +92,6 @@ def test_profile_hours_have_two_intervals_a_day_and_a_closed_day() -> None:
     assert hours["weekly"]["sun"] == []
     assert hours["weekly"]["fri"] == [["09:00", "24:00"]]
     assert hours["weekly"]["sat"] == [["21:00", "02:00"]]
-
-
-def test_hours_from_graph_orders_intervals_and_skips_unknown_keys() -> None:
-    hours = hours_from_graph(
-        {
-            "tue_2_open": "14:00",
-            "tue_2_close": "16:00",
-            "tue_1_open": "08:00",
-            "tue_1_close": "11:00",
-            "holiday_note": "closed",
-            "wed_1_open": "25:00",
-        },
-        "Europe/Paris",
-    )
-    assert hours["timezone"] == "Europe/Paris"
-    assert hours["weekly"]["tue"] == [["08:00", "11:00"], ["14:00", "16:00"]]
-    assert hours["weekly"]["wed"] == []
-    assert set(hours["weekly"]) == {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
-
-
-def test_hours_from_graph_all_day_every_day_is_always_open_and_empty_is_nothing() -> None:
-    every_day = {}
-    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
-        every_day[f"{day}_1_open"] = "00:00"
-        every_day[f"{day}_1_close"] = "00:00"
-    assert hours_from_graph(every_day, "UTC") == {"always_open": True}
-    assert hours_from_graph({}, "UTC") == {}
 
 
 def test_timezone_falls_back_to_utc_without_option() -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
-
 from auditor.sources.platforms.base import Page, Request
-from auditor.sources.platforms.mastodon import MastodonProtocol, html_to_text, next_max_id
+from auditor.sources.platforms.mastodon import MastodonProtocol, next_max_id
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
 
@@ -44,24 +42,6 @@ def run(
 ) -> tuple[Any, Any, list[Request]]:
     protocol = MastodonProtocol(make_spec("mastodon", "acmehelp@social.example", **spec))
     return walk(protocol, lambda r: answers(r, overrides))
-
-
-@pytest.mark.parametrize(
-    ("html", "text"),
-    [
-        ("<p>Hello &amp; welcome</p><p>Second</p>", "Hello & welcome\n\nSecond"),
-        ("<p>line one<br>line two<br />three</p>", "line one\nline two\nthree"),
-        (
-            '<p><a href="https://a.example/x"><span class="invisible">https://</span>'
-            '<span class="ellipsis">a.example/x</span><span class="invisible"></span></a></p>',
-            "https://a.example/x",
-        ),
-        ("", ""),
-        (None, ""),
-    ],
-)
-def test_html_to_text(html: str | None, text: str) -> None:
-    assert html_to_text(html) == text
 
 
 def test_next_max_id_reads_the_rel_next_link() -> None:

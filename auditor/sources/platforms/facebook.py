@@ -22,13 +22,13 @@ is used when absent), ``timezone`` (IANA name for the stated hours when the Page
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from auditor.platform_formats import hours_from_graph
 from auditor.sources.platforms.base import (
     Cursor,
     FetchSpec,
@@ -54,7 +54,6 @@ COMMENT_FIELDS = "id,message,from,created_time,is_hidden,parent{id},permalink_ur
 MESSAGE_FIELDS = "id,message,from,created_time"
 CONVERSATION_FIELDS = f"participants,updated_time,messages{{{MESSAGE_FIELDS}}}"
 
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_MAX_PAGES = 50
 PAGE_LIMIT = "100"
 
@@ -64,9 +63,6 @@ HOUR = 3600
 # tokens: 200 x users per rolling hour), all calls sharing one budget. 200 an hour is the floor
 # of those formulas, a conservative figure for dry-run plans.
 GRAPH_HOURLY_FLOOR = 200
-
-_HOURS_KEY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)_(\d+)_(open|close)$")
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
 # --- small pure helpers shared with the Instagram module (same Graph API) -------------------
@@ -219,7 +215,7 @@ def facebook_reset_seconds(headers: Mapping[str, str]) -> float | None:
     return wait
 
 
-# --- hours ----------------------------------------------------------------------------------
+# --- time zones -----------------------------------------------------------------------------
 
 
 def _valid_timezone(name: Any) -> str | None:
@@ -230,40 +226,6 @@ def _valid_timezone(name: Any) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return name
-
-
-def hours_from_graph(hours: Mapping[str, Any], timezone: str) -> dict[str, Any]:
-    """The Page ``hours`` map (``mon_1_open: "09:00"``...) in the bundle's hours shape.
-
-    Every day is listed; a day the Page names no interval for is closed (``[]``). A close of
-    ``00:00`` means midnight at the end of the day (``24:00``) unless it opens at 00:00 too,
-    in which case the day is open all day. A week of seven all-day intervals is
-    ``{"always_open": true}``. An empty map gives ``{}``: the Page states no hours.
-    """
-    slots: dict[str, dict[int, dict[str, str]]] = {day: {} for day in DAYS}
-    for key, value in hours.items():
-        match = _HOURS_KEY.match(str(key))
-        if not match or not isinstance(value, str) or not _CLOCK.match(value):
-            continue
-        day, number, edge = match.group(1), int(match.group(2)), match.group(3)
-        slots[day].setdefault(number, {})[edge] = value
-    if not any(slots.values()):
-        return {}
-    weekly: dict[str, list[list[str]]] = {}
-    for day in DAYS:
-        intervals: list[list[str]] = []
-        for number in sorted(slots[day]):
-            slot = slots[day][number]
-            if "open" not in slot or "close" not in slot:
-                continue
-            opens, closes = slot["open"], slot["close"]
-            if closes == "00:00":
-                closes = "24:00"
-            intervals.append([opens, closes])
-        weekly[day] = intervals
-    if all(weekly[day] == [["00:00", "24:00"]] for day in DAYS):
-        return {"always_open": True}
-    return {"timezone": timezone, "weekly": weekly}
 
 
 # --- records --------------------------------------------------------------------------------
@@ -668,5 +630,4 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "FacebookProtocol",
     "facebook_reset_seconds",
-    "hours_from_graph",
 ]

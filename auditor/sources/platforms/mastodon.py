@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from html.parser import HTMLParser
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from auditor.platform_formats import html_to_text
 from auditor.sources.platforms.base import (
     Cursor,
     FetchSpec,
@@ -37,33 +37,6 @@ from auditor.sources.platforms.base import (
 _API_BUDGET = RateLimit("api", 300, 5 * 60, "account")
 _PAGED = ("mentions", "notification_requests", "own_posts")
 _WEBSITE_NAME = re.compile(r"web|site|home|url|www", re.IGNORECASE)
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in {"p", "li", "blockquote"} and self.parts:
-            self.parts.append("\n\n" if tag == "p" else "\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(html: str | None) -> str:
-    """Mastodon's HTML (paragraphs, ``<br>``, links split into invisible spans) as text."""
-    if not html:
-        return ""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    text = "".join(extractor.parts)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def next_max_id(headers: Mapping[str, str]) -> str | None:
