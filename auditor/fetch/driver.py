@@ -83,6 +83,7 @@ def fetch_account(
                 try:
                     response = http_client.request_json(
                         platform=protocol.platform,
+                        read_rate_limit=protocol.read_rate_limit,
                         url=url,
                         params=request.params,
                         token=token,

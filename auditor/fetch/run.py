@@ -299,7 +299,7 @@ def _fetch_one(item: _Prepared, client: HttpClient) -> _Fetched:
                 and p.get("visibility") != "deleted"
                 and str(p.get("id", "")).isdigit()
             ]
-            _recheck_x(fetched, client, item.token.secret, protocol.base_url(), ids)
+            _recheck_x(fetched, client, item.token.secret, protocol, ids)
     return fetched
 
 
@@ -317,7 +317,7 @@ def _result_of(future: Future[_Fetched], item: _Prepared) -> _Fetched:
 
 
 def _recheck_x(
-    fetched: _Fetched, client: HttpClient, token: Secret, base_url: str, ids: Sequence[str]
+    fetched: _Fetched, client: HttpClient, token: Secret, protocol: Protocol, ids: Sequence[str]
 ) -> None:
     """``GET /2/tweets?ids=``: which kept posts are gone. Only an explicit "not found" counts:
     a batch that fails leaves its posts as they were, and the window incomplete."""
@@ -326,7 +326,8 @@ def _recheck_x(
         try:
             response = client.request_json(
                 platform="x",
-                url=resolve_url(base_url, "/2/tweets"),
+                read_rate_limit=protocol.read_rate_limit,
+                url=resolve_url(protocol.base_url(), "/2/tweets"),
                 params=(("ids", ",".join(batch)), ("tweet.fields", "id")),
                 token=token,
                 purpose="recheck",

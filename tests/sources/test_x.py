@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.fetch.driver import plan
-from auditor.sources.platforms.base import Page, Request
+from auditor.sources.platforms.base import Page, RateInfo, Request
 from auditor.sources.platforms.x import XProtocol
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
@@ -216,3 +216,11 @@ def test_page_body_that_is_not_an_object_is_survived() -> None:
     assert step.requests == []
     records, _ = protocol.finish()
     assert records[-1]["complete"] is False
+
+
+def test_rate_limit_headers_are_epoch_seconds() -> None:
+    now = 1_700_000_000.0
+    headers = {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1700000900"}
+    assert XProtocol.read_rate_limit(headers, now) == RateInfo(0, 1_700_000_900)
+    unreadable = {"x-rate-limit-remaining": "lots", "x-rate-limit-reset": ""}
+    assert XProtocol.read_rate_limit(unreadable, now) == RateInfo()

@@ -14,7 +14,7 @@ are ISO 8601 strings with an offset.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -84,6 +84,35 @@ class RateLimit:
     scope: str = "app"
 
 
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """What one answer's headers said about the budget: calls left, and when (epoch seconds)
+    it refills. ``None`` is "not said"."""
+
+    remaining: int | None = None
+    reset_at: float | None = None
+
+
+# A protocol's reader of rate-limit headers: (lower-case headers, now in epoch seconds) -> info.
+RateLimitReader = Callable[[Mapping[str, str], float], RateInfo]
+
+
+def header_int(text: str | None) -> int | None:
+    """A header's whole number (``"12"``, ``"12.0"``); None when absent or not a number."""
+    try:
+        return int(float(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
+def header_float(text: str | None) -> float | None:
+    """A header's number; None when absent or not a number."""
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 class Protocol(ABC):
     """One account's conversation with one platform, without I/O.
 
@@ -110,6 +139,13 @@ class Protocol(ABC):
     def __init__(self, spec: FetchSpec) -> None:
         self.spec = spec
         self.missing: list[str] = []
+
+    @staticmethod
+    def read_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+        """What an answer's headers (lower-case names) say of the budget, ``now`` in epoch
+        seconds. Pure; the HTTP layer calls it on every answer and waits for the reset once
+        nothing is left. The default reads nothing: only 429s and ``Retry-After`` pace then."""
+        return RateInfo()
 
     def base_url(self) -> str:
         """The account's ``base_url`` option (proxies, tests), else the platform default."""

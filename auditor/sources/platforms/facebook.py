@@ -35,10 +35,12 @@ from auditor.sources.platforms.base import (
     Page,
     PageBudget,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_float,
     iso,
     window_record,
 )
@@ -171,48 +173,47 @@ def later(a: datetime, b: datetime | None) -> datetime:
 # --- rate limits ----------------------------------------------------------------------------
 
 
-def _usage_json(headers: Mapping[str, str], name: str) -> Any:
-    for key, value in headers.items():
-        if key.lower() == name:
-            try:
-                return json.loads(value)
-            except (TypeError, ValueError):
-                return None
-    return None
+def read_graph_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """Graph API: ``X-Business-Use-Case-Usage`` (JSON), ``X-App-Usage`` or
+    ``X-Ad-Account-Usage``. Shared by Facebook Pages and Instagram.
 
-
-def _usage_entries(headers: Mapping[str, str]) -> list[Mapping[str, Any]]:
-    """Every usage object the Graph API put in the response headers."""
-    entries: list[Mapping[str, Any]] = []
-    for name in ("x-app-usage", "x-page-usage"):
-        usage = _usage_json(headers, name)
-        if isinstance(usage, Mapping):
-            entries.append(usage)
-    business = _usage_json(headers, "x-business-use-case-usage")
-    if isinstance(business, Mapping):
-        for per_business in business.values():
-            if isinstance(per_business, list):
-                entries.extend(e for e in per_business if isinstance(e, Mapping))
-    return entries
-
-
-def facebook_reset_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait before calling again, from the Graph API usage headers; None if none.
-
-    ``X-Business-Use-Case-Usage`` (Page and Instagram calls with Page or system-user tokens)
-    says ``estimated_time_to_regain_access`` in minutes. ``X-App-Usage`` only gives usage
-    percentages over a rolling hour, so at 100% the safe wait is that hour.
+    Business use case usage is ``{business_id: [{"call_count": %, ...,
+    "estimated_time_to_regain_access": minutes}]}``; usage at 100 % means no calls are left.
     """
-    wait: float | None = None
-    for entry in _usage_entries(headers):
-        minutes = entry.get("estimated_time_to_regain_access")
-        if isinstance(minutes, int | float) and minutes > 0:
-            wait = max(wait or 0.0, float(minutes) * 60.0)
+    longest_wait = 0.0
+    exhausted = False
+    for name in ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage"):
+        raw = headers.get(name)
+        if not raw:
             continue
-        percentages = [entry.get(k) for k in ("call_count", "total_cputime", "total_time")]
-        if any(isinstance(p, int | float) and p >= 100 for p in percentages):
-            wait = max(wait or 0.0, 3600.0)
-    return wait
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        for entry in _usage_entries(usage):
+            minutes = header_float(str(entry.get("estimated_time_to_regain_access", 0)))
+            longest_wait = max(longest_wait, (minutes or 0.0) * 60.0)
+            percents = [
+                header_float(str(entry.get(key)))
+                for key in ("call_count", "total_cputime", "total_time")
+            ]
+            exhausted = exhausted or any(p is not None and p >= 100 for p in percents)
+    if longest_wait > 0:
+        return RateInfo(0, now + longest_wait)
+    return RateInfo(0 if exhausted else None, None)
+
+
+def _usage_entries(usage: Any) -> list[Mapping[str, Any]]:
+    if isinstance(usage, Mapping):
+        if any(k in usage for k in ("call_count", "estimated_time_to_regain_access")):
+            return [usage]
+        found: list[Mapping[str, Any]] = []
+        for value in usage.values():
+            found.extend(_usage_entries(value))
+        return found
+    if isinstance(usage, list):
+        return [e for e in usage if isinstance(e, Mapping)]
+    return []
 
 
 # --- time zones -----------------------------------------------------------------------------
@@ -374,6 +375,7 @@ class FacebookProtocol(Protocol):
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "FACEBOOK_PAGE_TOKEN"
     auth_style: ClassVar[str] = "query:access_token"
+    read_rate_limit = staticmethod(read_graph_rate_limit)
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {
         purpose: RateLimit("graph", GRAPH_HOURLY_FLOOR, HOUR, "page")
         for purpose in ("profile", "feed", "comments", "conversations", "messages")
@@ -629,5 +631,5 @@ def _gone(reason: str) -> bool:
 __all__ = [
     "DEFAULT_BASE_URL",
     "FacebookProtocol",
-    "facebook_reset_seconds",
+    "read_graph_rate_limit",
 ]

@@ -45,6 +45,7 @@ from auditor.sources.platforms.facebook import (
     max_pages_option,
     new_in_window,
     next_page_params,
+    read_graph_rate_limit,
     window_listing,
 )
 
@@ -139,6 +140,7 @@ class InstagramProtocol(Protocol):
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "INSTAGRAM_TOKEN"
     auth_style: ClassVar[str] = "query:access_token"
+    read_rate_limit = staticmethod(read_graph_rate_limit)
     # Instagram calls are Business Use Case limited (4,800 x impressions per 24 h, reported as
     # percentages in X-Business-Use-Case-Usage): no fixed count, so the Graph API floor.
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,10 +25,12 @@ from auditor.sources.platforms.base import (
     FetchSpec,
     Page,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_int,
     iso,
     parse_time,
     window_record,
@@ -37,6 +40,20 @@ from auditor.sources.platforms.base import (
 _API_BUDGET = RateLimit("api", 300, 5 * 60, "account")
 _PAGED = ("mentions", "notification_requests", "own_posts")
 _WEBSITE_NAME = re.compile(r"web|site|home|url|www", re.IGNORECASE)
+
+
+def read_mastodon_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """``X-RateLimit-Remaining``, and ``X-RateLimit-Reset`` as an ISO 8601 time."""
+    reset_text = headers.get("x-ratelimit-reset")
+    reset_at: float | None = None
+    if reset_text:
+        try:
+            moment = datetime.fromisoformat(reset_text.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None:
+            reset_at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return RateInfo(header_int(headers.get("x-ratelimit-remaining")), reset_at)
 
 
 def next_max_id(headers: Mapping[str, str]) -> str | None:
@@ -63,6 +80,7 @@ class MastodonProtocol(Protocol):
         purpose: _API_BUDGET
         for purpose in ("profile", "mentions", "notification_requests", "own_posts", "context")
     }
+    read_rate_limit = staticmethod(read_mastodon_rate_limit)
 
     def __init__(self, spec: FetchSpec) -> None:
         super().__init__(spec)

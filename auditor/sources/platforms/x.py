@@ -21,10 +21,13 @@ from auditor.sources.platforms.base import (
     FetchSpec,
     Page,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_float,
+    header_int,
     iso,
     parse_time,
     window_record,
@@ -58,6 +61,14 @@ def _newest(a: str | None, b: str | None) -> str | None:
     return a if int(a) >= int(b) else b
 
 
+def read_x_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """``x-rate-limit-remaining`` and ``x-rate-limit-reset`` in epoch seconds."""
+    return RateInfo(
+        header_int(headers.get("x-rate-limit-remaining")),
+        header_float(headers.get("x-rate-limit-reset")),
+    )
+
+
 class XProtocol(Protocol):
     platform: ClassVar[str] = "x"
     observes: ClassVar[frozenset[str]] = frozenset({"conversations"})
@@ -75,6 +86,7 @@ class XProtocol(Protocol):
     }
     # The mentions timeline serves at most this many of the newest mentions.
     mentions_cap: ClassVar[int] = 800
+    read_rate_limit = staticmethod(read_x_rate_limit)
 
     def __init__(self, spec: FetchSpec) -> None:
         super().__init__(spec)
