@@ -47,6 +47,7 @@ from auditor.sources.platforms.base import (
     header_float,
     header_int,
     iso,
+    observability,
     window_record,
 )
 
@@ -300,7 +301,7 @@ class BlueskyProtocol(Protocol):
     """One Bluesky account for one window."""
 
     platform: ClassVar[str] = PLATFORM
-    observes: ClassVar[frozenset[str]] = frozenset({"deleted", "hidden"})
+    observes: ClassVar[frozenset[str]] = observability()[PLATFORM].observes
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "BLUESKY_TOKEN"
     requires_token: ClassVar[bool] = False

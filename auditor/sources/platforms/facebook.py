@@ -42,6 +42,7 @@ from auditor.sources.platforms.base import (
     Step,
     header_float,
     iso,
+    observability,
     window_record,
 )
 
@@ -371,7 +372,7 @@ class FacebookProtocol(Protocol):
     """One Facebook Page for one window."""
 
     platform: ClassVar[str] = PLATFORM
-    observes: ClassVar[frozenset[str]] = frozenset({"hidden", "conversations"})
+    observes: ClassVar[frozenset[str]] = observability()[PLATFORM].observes
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "FACEBOOK_PAGE_TOKEN"
     auth_style: ClassVar[str] = "query:access_token"

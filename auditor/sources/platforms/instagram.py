@@ -32,6 +32,7 @@ from auditor.sources.platforms.base import (
     Request,
     Step,
     iso,
+    observability,
     window_record,
 )
 from auditor.sources.platforms.facebook import (
@@ -136,7 +137,7 @@ class InstagramProtocol(Protocol):
     """One Instagram professional account for one window."""
 
     platform: ClassVar[str] = PLATFORM
-    observes: ClassVar[frozenset[str]] = frozenset({"hidden"})
+    observes: ClassVar[frozenset[str]] = observability()[PLATFORM].observes
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "INSTAGRAM_TOKEN"
     auth_style: ClassVar[str] = "query:access_token"

@@ -32,6 +32,7 @@ from auditor.sources.platforms.base import (
     Step,
     header_int,
     iso,
+    observability,
     parse_time,
     window_record,
 )
@@ -74,7 +75,7 @@ def _id_key(status_id: str) -> tuple[int, str]:
 
 class MastodonProtocol(Protocol):
     platform: ClassVar[str] = "mastodon"
-    observes: ClassVar[frozenset[str]] = frozenset({"conversations"})
+    observes: ClassVar[frozenset[str]] = observability()["mastodon"].observes
     default_token_env: ClassVar[str] = "MASTODON_TOKEN"
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {
         purpose: _API_BUDGET
