@@ -147,6 +147,7 @@ def _open_store(config: Config) -> HistoryStore:
 
 
 def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
+    from auditor.fetch import preflight
     from auditor.fetch import run as fetch
     from auditor.store.history import HistoryStore, StoreError
 
@@ -157,11 +158,11 @@ def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
         except StoreError:
             store = None
     try:
-        plans = fetch.dry_run(config, accounts, clock=fetch.default_clock(), store=store)
+        plans = preflight.dry_run(config, accounts, clock=fetch.default_clock(), store=store)
     finally:
         if store is not None:
             store.close()
-    typer.echo(fetch.render_dry_run(plans))
+    typer.echo(preflight.render_dry_run(plans))
     for account in accounts:
         if account.source.type != "api":
             typer.echo(f"{account.client} / {account.key}: reads {account.source.path}")
@@ -362,7 +363,7 @@ def config_validate(
     accounts = config.accounts()
     typer.echo(f"{config_path}: valid ({len(config.clients)} clients, {len(accounts)} accounts)")
     if secrets:
-        from auditor.fetch.run import check_secrets
+        from auditor.fetch.preflight import check_secrets
 
         checked, problems = check_secrets(config)
         for problem in problems:
