@@ -277,12 +277,13 @@ class CheckParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """The base of a check's typed parameters: one field per parameter, each with its default
     and its description and limits in ``msgspec.Meta``, for example::
 
-        class ACM001Parameters(CheckParameters):
+        class ACM001Parameters(CheckParameters, frozen=True):
             max_replies: Annotated[int, msgspec.Meta(ge=1, description="Most replies.")] = 4
 
     ``Check(parameters=ACM001Parameters)`` derives the JSON Schema that configs are validated
     against (:func:`parameters_schema`); the check reads them typed with :func:`typed_params`.
-    Unknown parameters are refused, as ``additionalProperties: false`` did.
+    Unknown parameters are refused (``additionalProperties: false``). Each subclass says
+    ``frozen=True`` again: mypy reads a struct's options per class.
     """
 
 

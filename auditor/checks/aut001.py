@@ -68,6 +68,7 @@ from auditor.check import (
     Evidence,
     Needs,
     excerpt,
+    typed_params,
 )
 from auditor.model import Post
 
@@ -112,11 +113,9 @@ def brand_replies(ctx: AuditContext) -> list[Reply]:
 
 def _mark_templates(ctx: AuditContext, replies: list[Reply]) -> tuple[list[dict[str, Any]], int]:
     """Mark template replies; the top templates (with an example each) and how many there are."""
-    params = ctx.params
+    params = typed_params(ctx, AUT001Parameters)
     groups = group_templates(
-        (r.post.text for r in replies),
-        float(params["similarity"]),
-        min_words=int(params["min_template_words"]),
+        (r.post.text for r in replies), params.similarity, min_words=params.min_template_words
     )
     customers: dict[int, set[str]] = {}
     members: dict[int, list[int]] = {}
@@ -126,14 +125,14 @@ def _mark_templates(ctx: AuditContext, replies: list[Reply]) -> tuple[list[dict[
         members.setdefault(group, []).append(index)
         if reply.customer is not None:
             customers.setdefault(group, set()).add(reply.customer)
-    threshold = int(params["min_customers"])
+    threshold = params.min_customers
     templates = [g for g, people in customers.items() if len(people) >= threshold]
     for group in templates:
         for index in members[group]:
             replies[index].signals.add("template")
     templates.sort(key=lambda g: (-len(members[g]), groups.key_of(g)))
     top = []
-    for group in templates[: int(params["top_templates"])]:
+    for group in templates[: params.top_templates]:
         example = replies[members[group][0]].post
         top.append(
             {
@@ -166,9 +165,9 @@ def run(ctx: AuditContext) -> CheckOutput:
     replies = brand_replies(ctx)
     if not replies:
         return CheckOutput(not_applicable="the brand sent no replies")
-    params = ctx.params
+    params = typed_params(ctx, AUT001Parameters)
     sources = frozenset(ctx.policy.get("automation_sources") or ())
-    _mark_other_signals(replies, sources, float(params["fast_reply_seconds"]))
+    _mark_other_signals(replies, sources, params.fast_reply_seconds)
     top, template_count = _mark_templates(ctx, replies)
     automated = [r for r in replies if r.signals]
     ratio = len(automated) / len(replies)
@@ -181,7 +180,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         and (c := classes.get(r.parent.id)) is not None
         and c.label == "complaint"
     )
-    max_ratio = float(params["max_ratio"])
+    max_ratio = params.max_ratio
     metrics: dict[str, Any] = {
         "replies": len(replies),
         "automated": len(automated),
@@ -194,7 +193,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     }
     summary = f"{len(automated)} of {len(replies)} replies automated ({ratio:.0%})"
     notes: list[str] = []
-    enough = len(replies) >= int(params["min_replies"])
+    enough = len(replies) >= params.min_replies
     if not enough:
         notes.append(
             f"only {len(replies)} repl{'y' if len(replies) == 1 else 'ies'}: the ratio is "
@@ -225,7 +224,7 @@ def _evidence(automated: list[Reply], top: list[dict[str, Any]], signals: Counte
     )
 
 
-class AUT001Parameters(CheckParameters):
+class AUT001Parameters(CheckParameters, frozen=True):
     max_ratio: Annotated[
         float, Meta(ge=0, le=1, description="Highest share of automated replies that passes.")
     ] = 0.2

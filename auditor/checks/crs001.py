@@ -255,7 +255,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
-class CRS001Parameters(CheckParameters):
+class CRS001Parameters(CheckParameters, frozen=True):
     floor_per_hour: Annotated[
         int, Meta(ge=1, description="A surge has at least this many complaints within 60 minutes.")
     ] = 10

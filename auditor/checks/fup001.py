@@ -95,6 +95,7 @@ from auditor.check import (
     Finding,
     Needs,
     excerpt,
+    typed_params,
 )
 from auditor.model import Conversation, Message, Post
 
@@ -295,11 +296,11 @@ def _resolution_message(conversation: Conversation, message_id: str | None) -> M
 def run(ctx: AuditContext) -> CheckOutput:
     assert ctx.window is not None
     end = ctx.window.end
-    params = ctx.params
-    silence = timedelta(hours=float(params["silence_hours"]))
-    match_window = timedelta(hours=float(params["match_hours"]))
+    params = typed_params(ctx, FUP001Parameters)
+    silence = timedelta(hours=params.silence_hours)
+    match_window = timedelta(hours=params.match_hours)
     choice = calendar_choice(ctx)
-    business_days = BusinessDays(choice.calendar, int(params["followup_days"]))
+    business_days = BusinessDays(choice.calendar, params.followup_days)
     automation_sources = frozenset(ctx.policy.get("automation_sources") or ())
     threads = public_threads(ctx)
     found = moves(threads.exchanges, lambda text: reply_offer(ctx, text))
@@ -360,7 +361,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         **counts,
         "judged": judged,
         "followup_rate": None if rate is None else round(rate, 4),
-        "followup_days": int(params["followup_days"]),
+        "followup_days": params.followup_days,
         "calendar": choice.describe(),
     }
     notes = [choice.note] if choice.note else []
@@ -429,7 +430,7 @@ def _finding(
     )
 
 
-class FUP001Parameters(CheckParameters):
+class FUP001Parameters(CheckParameters, frozen=True):
     followup_days: Annotated[
         int,
         Meta(

@@ -57,6 +57,7 @@ from auditor.check import (
     Finding,
     Needs,
     PostFindings,
+    typed_params,
 )
 
 __all__ = ["CHECK", "thread_index"]  # thread_index: kept importable for older third-party checks
@@ -71,7 +72,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     index = thread_index(ctx)
     choice = calendar_choice(ctx)
     calendar = choice.calendar
-    grace = timedelta(hours=float(ctx.params["grace_hours"]))
+    grace = timedelta(hours=typed_params(ctx, RSP001Parameters).grace_hours)
     end = ctx.window.end
     answered = unanswered = pending = 0
     findings: list[Finding] = []
@@ -147,7 +148,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
-class RSP001Parameters(CheckParameters):
+class RSP001Parameters(CheckParameters, frozen=True):
     grace_hours: Annotated[
         float,
         Meta(

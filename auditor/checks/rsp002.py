@@ -67,6 +67,7 @@ from auditor.check import (
     Finding,
     Needs,
     PostFindings,
+    typed_params,
 )
 
 
@@ -78,7 +79,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     assert ctx.window is not None
     index = thread_index(ctx)
     choice = calendar_choice(ctx)
-    target_minutes = float(ctx.params["target_minutes"])
+    target_minutes = typed_params(ctx, RSP002Parameters).target_minutes
     end = ctx.window.end
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
@@ -124,7 +125,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
-class RSP002Parameters(CheckParameters):
+class RSP002Parameters(CheckParameters, frozen=True):
     target_minutes: Annotated[
         TargetMinutes, Meta(description="Target for the first response, in business minutes.")
     ] = DEFAULT_TARGET_MINUTES

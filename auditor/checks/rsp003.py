@@ -65,6 +65,7 @@ from auditor.check import (
     Finding,
     Needs,
     PostFindings,
+    typed_params,
 )
 from auditor.model import Post
 
@@ -120,7 +121,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     index = thread_index(ctx)
     choice = calendar_choice(ctx)
     closing = closing_phrases(ctx)
-    target_minutes = float(ctx.params["target_minutes"])
+    target_minutes = typed_params(ctx, RSP003Parameters).target_minutes
     end = ctx.window.end
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
@@ -174,7 +175,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
-class RSP003Parameters(CheckParameters):
+class RSP003Parameters(CheckParameters, frozen=True):
     target_minutes: Annotated[
         TargetMinutes, Meta(description="Target for each next response, in business minutes.")
     ] = DEFAULT_TARGET_MINUTES

@@ -68,6 +68,7 @@ from auditor.check import (
     Evidence,
     Finding,
     Needs,
+    typed_params,
 )
 
 EXAMPLES = 10
@@ -83,8 +84,8 @@ def _kept_share(
 ) -> tuple[dict[str, Any], Finding | None]:
     assert ctx.window is not None
     end = ctx.window.end
-    target_minutes = float(ctx.params["target_minutes"])
-    min_share = float(ctx.params["min_share"])
+    params = typed_params(ctx, RSP004Parameters)
+    target_minutes, min_share = params.target_minutes, params.min_share
     stopwatch = Stopwatch(calendar, end, target_minutes)
     always_open = calendar.is_always_open
     inside = met = judged = pending = 0
@@ -149,7 +150,7 @@ def _nights(
     # Only whole nights inside the window: a night the window cuts cannot be judged.
     nights = [n for n in asked if n not in (first_night, last_night)]
     silent = sorted(n for n in nights if n not in answered)
-    min_nights = int(ctx.params["min_nights"])
+    min_nights = typed_params(ctx, RSP004Parameters).min_nights
     metrics = {
         "timezone": clock.name,
         "nights_with_customer_posts": len(nights),
@@ -209,7 +210,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
-class RSP004Parameters(CheckParameters):
+class RSP004Parameters(CheckParameters, frozen=True):
     target_minutes: Annotated[
         TargetMinutes,
         Meta(

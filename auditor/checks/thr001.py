@@ -53,6 +53,7 @@ from auditor.check import (
     Finding,
     Needs,
     excerpt,
+    typed_params,
 )
 
 
@@ -62,7 +63,7 @@ def offer_in_time(ctx: AuditContext, exchange: PublicExchange, limit: int) -> bo
 
 
 def run(ctx: AuditContext) -> CheckOutput:
-    limit = int(ctx.params["max_brand_replies"])
+    limit = typed_params(ctx, THR001Parameters).max_brand_replies
     threads = public_threads(ctx)
     counts = [len(e.brand_replies) for e in threads.exchanges]
     lengthy = moved = 0
@@ -122,7 +123,7 @@ def _finding(ctx: AuditContext, exchange: PublicExchange, limit: int) -> Finding
     )
 
 
-class THR001Parameters(CheckParameters):
+class THR001Parameters(CheckParameters, frozen=True):
     max_brand_replies: Annotated[
         int,
         Meta(

@@ -62,6 +62,7 @@ from auditor.check import (
     Finding,
     Needs,
     post_evidence,
+    typed_params,
 )
 from auditor.model import Post
 
@@ -136,8 +137,9 @@ def _complaints_among(posts: Sequence[Post], complaints: frozenset[str]) -> list
 def run(ctx: AuditContext) -> CheckOutput:
     classes = customer_classes(ctx)
     complaints = frozenset(i for i, c in classes.items() if c.label == "complaint")
-    defensive = phrase_pattern(tuple(ctx.params["defensive_phrases"]))
-    acknowledging = phrase_pattern(tuple(ctx.params["acknowledgement_phrases"]))
+    params = typed_params(ctx, TON001Parameters)
+    defensive = phrase_pattern(params.defensive_phrases)
+    acknowledging = phrase_pattern(params.acknowledgement_phrases)
     threads = public_threads(ctx)
     # Replies repeat templates addressed to different customers: judge each template once.
     judged: dict[str, tuple[bool, str | None]] = {}
@@ -198,7 +200,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 Phrases = tuple[Annotated[str, Meta(min_length=1)], ...]
 
 
-class TON001Parameters(CheckParameters):
+class TON001Parameters(CheckParameters, frozen=True):
     defensive_phrases: Annotated[
         Phrases,
         Meta(

@@ -152,7 +152,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     )
 
 
-class TON002Parameters(CheckParameters):
+class TON002Parameters(CheckParameters, frozen=True):
     min_signed_share: Annotated[
         Annotated[float, Meta(ge=0, le=1)] | None,
         Meta(
