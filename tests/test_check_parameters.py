@@ -27,6 +27,8 @@ from auditor.checks.ton001 import DEFAULT_ACKNOWLEDGEMENT_PHRASES, DEFAULT_DEFEN
 from auditor.model import AccountData, AccountKey
 from auditor.registry import load_registry
 
+from tests_support import run_cli
+
 REGISTRY = load_registry()
 
 # The properties of the hand-written schemas the built-in checks had before their parameters were
@@ -247,3 +249,16 @@ def test_rationale_and_remediation_default_to_the_docs() -> None:
     assert check.missing_doc_sections() == ["Known problems"]
     with pytest.raises(TypeError, match="run is required"):
         Check(id="ZZZ001", title="Example", version="0.1", severity="low", docs=DOCS)
+
+
+def test_checks_show_prints_known_problems_and_typed_parameters() -> None:
+    code, out, _ = run_cli(["checks", "show", "rsp004"])
+    assert code == 0 and out.startswith("RSP004 Posted hours kept")
+    assert "## Known problems\nThe hours are read from the profile" in out
+    assert "- target_minutes (default 60): Target for answering posts" in out
+    assert out.index("## Known problems") < out.index("## Parameters")
+    assert "[number > 0]" in out and "[number >= 0, <= 1]" in out and "[integer >= 1]" in out
+    _, ton002, _ = run_cli(["checks", "show", "TON002"])
+    assert "[number >= 0, <= 1, or null]" in ton002
+    _, ton001, _ = run_cli(["checks", "show", "TON001"])
+    assert "[list of strings]" in ton001
