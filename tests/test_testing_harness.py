@@ -5,6 +5,7 @@ folder or an entry point, and passes its own case file through it."""
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 
@@ -228,3 +229,20 @@ def test_a_case_file_without_expectations_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"has no expect\.status"):
         load_cases(path)
+
+
+def test_nothing_in_auditor_imports_the_harness() -> None:
+    package = Path(__file__).parent.parent / "auditor"
+    importers = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "testing.py" and path.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            ) + ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if isinstance(node, ast.ImportFrom) and node.module == "auditor":
+                names += [f"auditor.{alias.name}" for alias in node.names]
+            if any(n == "auditor.testing" or n.startswith("auditor.testing.") for n in names):
+                importers.append(str(path.relative_to(package)))
+    assert importers == []
