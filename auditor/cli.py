@@ -6,9 +6,10 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -319,6 +320,32 @@ def checks_list(checks_dir: ChecksDirs = None) -> None:
     typer.echo(tabulate(rows, headers=["id", "title", "severity", "version", "from"]))
 
 
+_LIMITS = (
+    ("minimum", ">="),
+    ("exclusiveMinimum", ">"),
+    ("maximum", "<="),
+    ("exclusiveMaximum", "<"),
+)
+
+
+def _parameter_kind(spec: Mapping[str, Any]) -> str:
+    """A parameter's type and limits in a few words: "number > 0", "number >= 0, <= 1, or null"."""
+    types = spec.get("type")
+    names = [types] if isinstance(types, str) else list(types or [])
+    kind = " or ".join(t for t in names if t != "null")
+    items = spec.get("items")
+    if kind == "array" and isinstance(items, Mapping):
+        kind = f"list of {items.get('type', 'value')}s"
+    limits = [f"{sign} {spec[key]}" for key, sign in _LIMITS if key in spec]
+    if limits:
+        kind = f"{kind} {', '.join(limits)}"
+    if "enum" in spec:
+        kind = "one of " + ", ".join(json.dumps(v) for v in spec["enum"])
+    if "null" in names:
+        kind += ", or null"
+    return kind.strip(", ")
+
+
 @checks_app.command("show")
 def checks_show(
     check_id: Annotated[str, typer.Argument(metavar="ID")], checks_dir: ChecksDirs = None
@@ -336,7 +363,11 @@ def checks_show(
         typer.echo("\n## Parameters")
         for name, spec in properties.items():
             default = json.dumps(spec.get("default")) if "default" in spec else "required"
-            typer.echo(f"- {name} (default {default}): {spec.get('description', '')}")
+            kind = _parameter_kind(spec)
+            typer.echo(
+                f"- {name} (default {default}): {spec.get('description', '')}"
+                + (f" [{kind}]" if kind else "")
+            )
     needs = [k for k in ("profile", "posts", "conversations", "history") if getattr(check.needs, k)]
     needs += [f"observes {o}" for o in sorted(check.needs.observes)]
     if check.needs.complete_window:
