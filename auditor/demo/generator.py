@@ -23,7 +23,8 @@ Conventions the generated data keeps (tests rely on them):
   does not observe deletions is missing from the bundle, a hidden one appears public, and
   conversations exist only where the window observes them.
 
-Imports the rest of ``auditor.demo`` and nothing else of the project.
+Imports the rest of ``auditor.demo`` and ``auditor.sources.platforms`` (what each platform
+observes); nothing else of the project.
 """
 
 from __future__ import annotations
@@ -44,19 +45,12 @@ from auditor.demo.people import Customer, Customers, brand_mention
 from auditor.demo.plan import AccountPlan, Behaviour, plan_accounts
 from auditor.demo.profile import profile_record, staffed_intervals
 from auditor.demo.texts import Template
+from auditor.sources.platforms import observability
 
 DEFAULT_END: datetime = datetime(2026, 11, 16, tzinfo=UTC)
 
-PLATFORMS: tuple[str, ...] = ("x", "facebook", "instagram", "mastodon", "bluesky")
-
-# What each platform's API lets the auditor see; it becomes the window record's ``observes``.
-OBSERVES: dict[str, tuple[str, ...]] = {
-    "x": ("deleted", "conversations"),
-    "facebook": ("hidden", "conversations"),
-    "instagram": ("hidden",),
-    "mastodon": ("deleted", "conversations"),
-    "bluesky": ("deleted", "hidden"),
-}
+# The order a window record lists what it observes in (the table itself is a set per platform).
+_OBSERVES_ORDER = ("deleted", "hidden", "conversations", "automated")
 
 # Customers stop posting this long before ``end``: see the module docstring.
 CUSTOMER_CUTOFF_SECONDS = 3 * 3600
@@ -135,7 +129,9 @@ class _AccountGenerator:
         self.end_iso = end_iso
         self.start_iso = start_iso
         self.brand_id = platform_user_id(self.platform, plan.handle)
-        self.observes = frozenset(OBSERVES[self.platform])
+        # What a complete fetch of the platform sees (its re-check of deletions included): the
+        # sources' one table, so a demo window observes what a fetched one would.
+        self.observes = observability()[self.platform].everything
         self.staffed = staffed_intervals(self.behaviour, self.start_ts, self.end_ts)
         self.staffed_closes = [close for _, close in self.staffed]
         zone = ZoneInfo(self.behaviour.timezone)
@@ -173,7 +169,7 @@ class _AccountGenerator:
             "window_end": self.end_iso,
             "complete": True,
             "reason": None,
-            "observes": list(OBSERVES[self.platform]),
+            "observes": sorted(self.observes, key=_OBSERVES_ORDER.index),
             "fetched_at": self.end_iso,
         }
 
@@ -448,8 +444,9 @@ class _AccountGenerator:
         )
         moderation = rng.random()
         if moderation < behaviour.delete_complaint_rate:
-            # X and Bluesky only say that a post is gone; a brand's own Mastodon instance says who.
-            self._remove(first, "brand" if self.platform == "mastodon" else "unknown")
+            # The platforms that observe deletions (X, Bluesky) say that a post is gone, not who
+            # removed it.
+            self._remove(first, "unknown")
             return
         if moderation < behaviour.delete_complaint_rate + behaviour.hide_complaint_rate:
             self._remove(first, "hidden")
@@ -661,7 +658,7 @@ def generate_records(
     if len(set(keys)) != len(keys):
         raise ValueError("two plans share a platform and handle")
     for plan in chosen:
-        if plan.platform not in OBSERVES:
+        if plan.platform not in observability():
             raise ValueError(f"unknown platform {plan.platform!r}")
     return _generate(posts, chosen, seed, end, days)
 
@@ -688,8 +685,6 @@ def _generate(
 __all__ = [
     "CUSTOMER_CUTOFF_SECONDS",
     "DEFAULT_END",
-    "OBSERVES",
-    "PLATFORMS",
     "AccountPlan",
     "Behaviour",
     "generate_records",

@@ -67,7 +67,8 @@ def _apps(value: Any, where: str) -> tuple[str | None, ...]:
     return tuple(value)
 
 
-def _templates(value: Any, where: str) -> Templates:
+def parse_templates(value: Any, where: str) -> Templates:
+    """Texts as templates; refuses a slot that nothing fills."""
     formatter = string.Formatter()
     parsed = []
     for text in _strings(value, where):
@@ -82,14 +83,19 @@ def _templates(value: Any, where: str) -> Templates:
 def _by_topic(value: Any, where: str) -> dict[str, Templates]:
     if not isinstance(value, dict):
         raise ValueError(f"demo data {where}: expected templates by topic")
-    return {str(topic): _templates(texts, f"{where}.{topic}") for topic, texts in value.items()}
+    return {
+        str(topic): parse_templates(texts, f"{where}.{topic}") for topic, texts in value.items()
+    }
 
 
 def _pairs(value: Any, where: str) -> tuple[tuple[Templates, Templates], ...]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ValueError(f"demo data {where}: expected a list of asks with their answers")
     return tuple(
-        (_templates(pair["asks"], f"{where}.asks"), _templates(pair["answers"], f"{where}.answers"))
+        (
+            parse_templates(pair["asks"], f"{where}.asks"),
+            parse_templates(pair["answers"], f"{where}.answers"),
+        )
         for pair in value
     )
 
@@ -188,16 +194,18 @@ def fill(template: Template, rng: random.Random, context: Mapping[str, str]) -> 
 
 _CUSTOMERS = _load("customers.yaml")
 COMPLAINTS = _by_topic(_CUSTOMERS["complaints"], "complaints")
-NON_ENGLISH_COMPLAINTS = _templates(_CUSTOMERS["non_english_complaints"], "non_english_complaints")
+NON_ENGLISH_COMPLAINTS = parse_templates(
+    _CUSTOMERS["non_english_complaints"], "non_english_complaints"
+)
 FOLLOW_UPS = _by_topic(_CUSTOMERS["follow_ups"], "follow_ups")
-BURSTS = _templates(_CUSTOMERS["bursts"], "bursts")
-PUBLIC_INFO_LEAKS = _templates(_CUSTOMERS["public_info_leaks"], "public_info_leaks")
-PRAISE = _templates(_CUSTOMERS["praise"], "praise")
-SPAM = _templates(_CUSTOMERS["spam"], "spam")
-THANKS = _templates(_CUSTOMERS["thanks"], "thanks")
-NON_ENGLISH_THANKS = _templates(_CUSTOMERS["non_english_thanks"], "non_english_thanks")
-DM_OPENERS = _templates(_CUSTOMERS["dm_openers"], "dm_openers")
-DM_DIRECT_OPENERS = _templates(_CUSTOMERS["dm_direct_openers"], "dm_direct_openers")
+BURSTS = parse_templates(_CUSTOMERS["bursts"], "bursts")
+PUBLIC_INFO_LEAKS = parse_templates(_CUSTOMERS["public_info_leaks"], "public_info_leaks")
+PRAISE = parse_templates(_CUSTOMERS["praise"], "praise")
+SPAM = parse_templates(_CUSTOMERS["spam"], "spam")
+THANKS = parse_templates(_CUSTOMERS["thanks"], "thanks")
+NON_ENGLISH_THANKS = parse_templates(_CUSTOMERS["non_english_thanks"], "non_english_thanks")
+DM_OPENERS = parse_templates(_CUSTOMERS["dm_openers"], "dm_openers")
+DM_DIRECT_OPENERS = parse_templates(_CUSTOMERS["dm_direct_openers"], "dm_direct_openers")
 
 # --- brand.yaml -------------------------------------------------------------------------------
 
@@ -208,21 +216,21 @@ PROFILE_ALWAYS_OPEN = _strings(_PROFILE["always_open"], "profile.always_open")
 PROFILE_STATED_HOURS = _string(_PROFILE["stated_hours"], "profile.stated_hours")
 PROFILE_SUPPORT_CHANNELS = _strings(_PROFILE["support_channels"], "profile.support_channels")
 PROFILE_NO_SUPPORT_CHANNEL = _strings(_PROFILE["no_support_channel"], "profile.no_support_channel")
-ANNOUNCEMENTS = _templates(_BRAND["announcements"], "announcements")
-CRISIS_STATEMENTS = _templates(_BRAND["crisis_statements"], "crisis_statements")
+ANNOUNCEMENTS = parse_templates(_BRAND["announcements"], "announcements")
+CRISIS_STATEMENTS = parse_templates(_BRAND["crisis_statements"], "crisis_statements")
 FIRST_REPLIES = _by_topic(_BRAND["first_replies"], "first_replies")
-TROUBLESHOOTING = _templates(_BRAND["troubleshooting"], "troubleshooting")
+TROUBLESHOOTING = parse_templates(_BRAND["troubleshooting"], "troubleshooting")
 RESOLUTIONS = _by_topic(_BRAND["resolutions"], "resolutions")
-DM_REQUESTS = _templates(_BRAND["dm_requests"], "dm_requests")
-PUBLIC_INFO_ASKS = _templates(_BRAND["public_info_asks"], "public_info_asks")
-DEFENSIVE = _templates(_BRAND["defensive"], "defensive")
-CANNED = _templates(_BRAND["canned"], "canned")
-CANNED_THANKS_REPLIES = _templates(_BRAND["canned_thanks_replies"], "canned_thanks_replies")
-BOT_REPLIES = _templates(_BRAND["bot_replies"], "bot_replies")
-PRAISE_REPLIES = _templates(_BRAND["praise_replies"], "praise_replies")
-THANKS_REPLIES = _templates(_BRAND["thanks_replies"], "thanks_replies")
-PUBLIC_FOLLOW_UPS = _templates(_BRAND["public_follow_ups"], "public_follow_ups")
-DM_CHECKING = _templates(_BRAND["dm_checking"], "dm_checking")
+DM_REQUESTS = parse_templates(_BRAND["dm_requests"], "dm_requests")
+PUBLIC_INFO_ASKS = parse_templates(_BRAND["public_info_asks"], "public_info_asks")
+DEFENSIVE = parse_templates(_BRAND["defensive"], "defensive")
+CANNED = parse_templates(_BRAND["canned"], "canned")
+CANNED_THANKS_REPLIES = parse_templates(_BRAND["canned_thanks_replies"], "canned_thanks_replies")
+BOT_REPLIES = parse_templates(_BRAND["bot_replies"], "bot_replies")
+PRAISE_REPLIES = parse_templates(_BRAND["praise_replies"], "praise_replies")
+THANKS_REPLIES = parse_templates(_BRAND["thanks_replies"], "thanks_replies")
+PUBLIC_FOLLOW_UPS = parse_templates(_BRAND["public_follow_ups"], "public_follow_ups")
+DM_CHECKING = parse_templates(_BRAND["dm_checking"], "dm_checking")
 DM_RESOLUTIONS = _by_topic(_BRAND["dm_resolutions"], "dm_resolutions")
 _OWN_OPENERS = _strings(_BRAND["own_words"]["openers"], "own_words.openers")
 _OWN_LINES = _strings(_BRAND["own_words"]["lines"], "own_words.lines")
