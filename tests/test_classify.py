@@ -1,9 +1,11 @@
-"""Tests for auditor.analysis.classify: data-driven cases plus lexicon policy, caching and parallelism."""
+"""Tests for auditor.analysis.classify: data-driven cases, the built-in lexicons, lexicon policy and
+caching."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.analysis import classify
+from auditor.analysis import lexicons
 from auditor.analysis.classify import (
     LABELS,
     Classification,
@@ -21,6 +23,13 @@ from auditor.analysis.classify import (
     frustration,
     label_counts,
     normalise,
+)
+from auditor.analysis.lexicons import (
+    BUILT_IN,
+    ENGLISH,
+    ENGLISH_FUNCTION_WORDS,
+    NON_ENGLISH_FUNCTION_WORDS,
+    phrase_lists,
 )
 
 CASES_FILE = Path(__file__).parent / "cases" / "classify.yaml"
@@ -74,6 +83,68 @@ def test_normalise_keeps_email_addresses_and_folds_typographic_apostrophes() -> 
 def test_normalise_is_idempotent(text: str) -> None:
     once = normalise(text)
     assert normalise(once) == once
+
+
+# --- built-in lexicons (data files) ------------------------------------------------------------
+
+# Phrases per category as the data files hold them; a change to a list should be deliberate.
+BUILT_IN_COUNTS = {
+    "complaint": 179, "problem_terms": 21, "praise": 103, "outcomes": 48, "resolutions": 28,
+    "neutral": 28, "question": 58, "spam": 49, "promo": 45, "abuse": 19, "help_topics": 78,
+    "negations": 48,
+}  # fmt: skip
+
+
+def test_built_in_english_has_every_category_with_its_phrases() -> None:
+    assert BUILT_IN == {"en": ENGLISH}
+    assert tuple(ENGLISH) == Lexicons.categories()
+    assert {category: len(phrases) for category, phrases in ENGLISH.items()} == BUILT_IN_COUNTS
+    for category, phrases in ENGLISH.items():
+        assert isinstance(phrases, tuple), category
+        assert all(isinstance(phrase, str) and phrase.strip() == phrase != "" for phrase in phrases)
+        assert len(set(phrases)) == len(phrases), f"{category} lists a phrase twice"
+    # Members that YAML would read as something else unless quoted, and a few plain ones.
+    assert "no" in ENGLISH["negations"] and "never" in ENGLISH["negations"]
+    assert "% off" in ENGLISH["promo"]
+    assert "charged twice" in ENGLISH["complaint"]
+    assert "refund policy" in ENGLISH["help_topics"]
+    assert ENGLISH["complaint"][:3] == ("lost", "lost again", "late")
+
+
+def test_function_words_are_lower_case_words_on_one_side_only() -> None:
+    assert (len(ENGLISH_FUNCTION_WORDS), len(NON_ENGLISH_FUNCTION_WORDS)) == (66, 137)
+    assert {"the", "i'm", "can't", "hello"} <= ENGLISH_FUNCTION_WORDS
+    assert {"très", "n'est", "für", "não", "waar"} <= NON_ENGLISH_FUNCTION_WORDS
+    assert not ENGLISH_FUNCTION_WORDS & NON_ENGLISH_FUNCTION_WORDS
+    for word in ENGLISH_FUNCTION_WORDS | NON_ENGLISH_FUNCTION_WORDS:
+        assert word == word.lower() and len(word.split()) == 1, word
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("complaint: [late, no]", "must be a list of non-empty strings"),  # "no" is False
+        ("complaint:\n  - late\n  -\n", "must be a list of non-empty strings"),
+        ("complaint: [late, '  ']", "must be a list of non-empty strings"),
+        ("complaint: late", "must be a list of non-empty strings"),
+        ("complaint: [late, late]", "lists a phrase twice"),
+        ("- late", "expected a mapping"),
+    ],
+)
+def test_a_slip_in_a_lexicon_file_is_refused(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        phrase_lists(text, "en.yaml")
+
+
+def test_lexicon_files_ship_in_the_wheel() -> None:
+    """Every data file beside the loader matches a package-data glob, so the wheel has it."""
+    package = Path(lexicons.__file__).parent
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["auditor.analysis.lexicons"]
+    data_files = [path.name for path in package.iterdir() if path.suffix in (".yaml", ".txt")]
+    assert sorted(data_files) == ["en.yaml", "function_words.yaml"]
+    for name in data_files:
+        assert any(fnmatch(name, glob) for glob in globs), name
 
 
 # --- lexicons from policy ----------------------------------------------------------------------
@@ -156,7 +227,7 @@ def test_unclassified_posts_are_counted(classifier: Classifier) -> None:
     assert counts["complaint"] == 1
 
 
-# --- caching, determinism, parallelism ---------------------------------------------------------
+# --- caching and determinism -------------------------------------------------------------------
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, target: Classifier) -> list[tuple[str, bool]]:
@@ -201,45 +272,6 @@ def test_results_are_deterministic_across_instances_and_orders() -> None:
     assert [second_by_text[text] for text in texts] == first
     one_by_one = Classifier()
     assert [one_by_one.classify(text) for text in texts] == first
-
-
-def _varied_texts(count: int) -> Iterator[str]:
-    rng = random.Random(11)
-    templates = [case["text"] for case in CASES]
-    for index in range(count):
-        template = rng.choice(templates)
-        yield template if index % 4 == 0 else f"{template} #{rng.randrange(200)}"
-
-
-def test_workers_2_gives_the_same_results_as_workers_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = list(_varied_texts(600))
-    serial = Classifier().classify_many(texts, workers=1)
-
-    parallel_classifier = Classifier(parallel_min_distinct=0)
-    # Use the language detector in the parent first: workers must still work after the fork.
-    assert parallel_classifier.classify("Où est ma commande, s'il vous plaît ?").language != "en"
-    pool_runs: list[int] = []
-    original = parallel_classifier._classify_in_pool
-
-    def spy(keys: Any, workers: int, context: Any) -> None:
-        pool_runs.append(workers)
-        original(keys, workers, context)
-
-    monkeypatch.setattr(parallel_classifier, "_classify_in_pool", spy)
-    parallel = parallel_classifier.classify_many(texts, workers=2)
-    assert pool_runs == [2], "the process pool was not used"
-    assert parallel == serial
-    assert classify._POOL_JOB is None
-
-
-def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    fresh = Classifier()
-
-    def no_pool(*args: Any) -> None:
-        raise AssertionError("pool used below the threshold")
-
-    monkeypatch.setattr(fresh, "_classify_in_pool", no_pool)
-    assert len(fresh.classify_many(list(_varied_texts(50)), workers=2)) == 50
 
 
 def test_cache_is_bounded() -> None:

@@ -6,24 +6,33 @@ import gzip
 import json
 import re
 import statistics
+import tomllib
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta, timezone
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from auditor.demo import texts as corpora
 from auditor.demo.generator import (
     DEFAULT_END,
-    OBSERVES,
-    PLATFORMS,
     AccountPlan,
     Behaviour,
     generate_records,
     plan_accounts,
 )
 from auditor.sources.bundle import write_bundle
+from auditor.sources.platforms import observability
+
+# The platforms, and what a complete fetch of each observes: the sources' table, which the demo
+# follows.
+PLATFORMS: tuple[str, ...] = tuple(observability())
+OBSERVES: dict[str, frozenset[str]] = {
+    platform: row.everything for platform, row in observability().items()
+}
 
 Record = dict[str, Any]
 
@@ -244,7 +253,8 @@ def test_times_have_offsets_and_lie_inside_the_window(records: list[Record]) -> 
             assert parse(record["window_start"]) == start
             assert parse(record["window_end"]) == end
             assert record["complete"] is True
-            assert record["observes"] == list(OBSERVES[record["platform"]])
+            assert set(record["observes"]) == OBSERVES[record["platform"]]
+            assert len(record["observes"]) == len(OBSERVES[record["platform"]])
         if kind == "post":
             assert start <= parse(record["created_at"]) <= end
         if kind == "conversation":
@@ -333,6 +343,35 @@ def test_platforms_only_show_what_they_can_observe(records: list[Record]) -> Non
             assert "conversations" in observes
         if record["kind"] == "post" and record["visibility"] != "public":
             assert record["visibility"] in observes
+
+
+def test_windows_observe_what_a_complete_fetch_of_the_platform_would() -> None:
+    windows = {
+        record["platform"]: record["observes"]
+        for record in generate_records(1200, 12, 3)
+        if record["kind"] == "window"
+    }
+    # In the order bundles have always listed them; X sees deletions through its re-check.
+    assert windows == {
+        "x": ["deleted", "conversations"],
+        "facebook": ["hidden", "conversations"],
+        "instagram": ["hidden"],
+        "mastodon": ["conversations"],
+        "bluesky": ["deleted", "hidden"],
+    }
+
+
+def test_deleted_complaints_vanish_where_deletions_are_not_observed() -> None:
+    behaviour = Behaviour(delete_complaint_rate=0.3, crisis=False)
+
+    def visibilities(platform: str, handle: str) -> Counter[str]:
+        plans = [AccountPlan(platform, handle, "Shop Help", behaviour)]
+        posts = posts_of(list(generate_records(1500, 1, 4, plans=plans)))
+        return Counter(post["visibility"] for post in posts)
+
+    # Bluesky shows the deleted complaints as deleted; Mastodon's fetch never sees them.
+    assert visibilities("bluesky", "shop.example")["deleted"] > 30
+    assert visibilities("mastodon", "ShopHelp@mastodon.social") == Counter({"public": 1500})
 
 
 # --- behaviour --------------------------------------------------------------------------------
@@ -534,6 +573,42 @@ def test_urls_have_each_platform_shape() -> None:
         if post["platform"] == "bluesky":
             assert post["id"].startswith("at://did:plc:")
             assert post["id"].endswith(post["url"].rsplit("/", 1)[1])
+
+
+def test_every_topic_has_its_texts_on_both_sides() -> None:
+    topics = set(corpora.COMPLAINTS)
+    assert {"delivery", "refund", "login", "billing", "crash", "outage"} == topics
+    for by_topic in (corpora.FOLLOW_UPS, corpora.FIRST_REPLIES, corpora.RESOLUTIONS):
+        assert set(by_topic) == topics
+    assert set(corpora.DM_RESOLUTIONS) == topics | {"direct"}
+
+
+def test_corpora_are_read_from_the_data_files() -> None:
+    assert len(corpora.BRANDS) == 40 and corpora.BRANDS[0] == "Acme"
+    assert corpora.CUSTOMER_APPS["mastodon"][-1] is None  # an app the API does not name
+    complaint = corpora.COMPLAINTS["delivery"][0]
+    assert complaint.text.startswith("{h} my order {order} was supposed to arrive {weekday}")
+    assert complaint.fields == ("h", "order", "weekday", "days")
+    assert all(isinstance(text, str) and text for text in corpora.PROFILE_INTROS)
+    asks, answers = corpora.QUESTIONS[0]
+    assert len(asks) == 3 and len(answers) == 3
+
+
+def test_a_template_with_an_unknown_slot_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"unknown slot \{colour\}"):
+        corpora.parse_templates(["{h} my {colour} jacket"], "complaints.delivery")
+    with pytest.raises(ValueError, match="non-empty list of strings"):
+        corpora.parse_templates(["fine", None], "praise")
+
+
+def test_demo_data_files_ship_in_the_wheel() -> None:
+    data = Path(corpora.__file__).parent / "data"
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["auditor.demo"]
+    names = sorted(path.name for path in data.iterdir())
+    assert names == ["brand.yaml", "customers.yaml", "questions.yaml", "words.yaml"]
+    for name in names:
+        assert any(fnmatch(f"data/{name}", glob) for glob in globs), name
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -47,9 +47,8 @@ lexicons for, it is still reported but usually near 0.
 
 from __future__ import annotations
 
-import multiprocessing
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -80,8 +79,6 @@ COMMON_LANGUAGES: tuple[str, ...] = (
     "ru", "uk", "ar", "he", "el", "hi", "th", "ja", "zh", "ko",
 )  # fmt: skip
 
-# Below this many distinct uncached texts a process pool costs more than it saves.
-DEFAULT_PARALLEL_MIN_DISTINCT = 20_000
 # The cache is dropped when it grows past this, so a long-running scheduler stays bounded.
 DEFAULT_MAX_CACHE = 1_000_000
 
@@ -169,7 +166,7 @@ class Classification:
 
 @dataclass(frozen=True)
 class Lexicons:
-    """Phrases for one language; ``auditor.analysis.lexicons.en`` says what each category means."""
+    """Phrases for one language; ``auditor/analysis/lexicons/en.yaml`` says what each means."""
 
     complaint: frozenset[str] = frozenset()
     problem_terms: frozenset[str] = frozenset()
@@ -377,35 +374,6 @@ def _has_non_ascii_letters(text: str) -> bool:
     return not text.isascii() and any(ord(char) > 127 and char.isalpha() for char in text)
 
 
-# Set in the parent just before a fork so that pool workers inherit the classifier and the keys
-# instead of having them pickled to each worker.
-_POOL_JOB: tuple[Classifier, Sequence[tuple[str, bool]]] | None = None
-_ClassificationRow = tuple[Label, float, str | None, bool]
-
-
-def _classify_pool_chunk(bounds: tuple[int, int]) -> list[_ClassificationRow]:
-    if _POOL_JOB is None:
-        raise RuntimeError("pool workers must be forked from Classifier.classify_many")
-    classifier, keys = _POOL_JOB
-    rows: list[_ClassificationRow] = []
-    for normalised, has_link in keys[bounds[0] : bounds[1]]:
-        result = classifier._classify_key(normalised, has_link)
-        rows.append((result.label, result.sentiment, result.language, result.help_page_answerable))
-    return rows
-
-
-def _chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
-    size = max(1, -(-total // chunks))
-    return [(start, min(start + size, total)) for start in range(0, total, size)]
-
-
-def _fork_context() -> multiprocessing.context.BaseContext | None:
-    try:
-        return multiprocessing.get_context("fork")
-    except ValueError:  # no fork on this platform (Windows)
-        return None
-
-
 class Classifier:
     """Classifies customer posts; results are cached by normalised text."""
 
@@ -414,7 +382,6 @@ class Classifier:
         lexicons: Mapping[str, Lexicons] | None = None,
         languages: Collection[str] = ("en",),
         *,
-        parallel_min_distinct: int = DEFAULT_PARALLEL_MIN_DISTINCT,
         max_cache: int = DEFAULT_MAX_CACHE,
     ) -> None:
         available = dict(lexicons) if lexicons is not None else Lexicons.from_policy(None)
@@ -436,7 +403,6 @@ class Classifier:
         self._detector: LanguageDetector | None = None
         self._vader = SentimentIntensityAnalyzer()
         self._cache: dict[tuple[str, bool], Classification] = {}
-        self._parallel_min_distinct = parallel_min_distinct
         self._max_cache = max_cache
 
     def classify(self, text: str) -> Classification:
@@ -447,13 +413,8 @@ class Classifier:
             cached = self._cache[key] = self._classify_key(*key)
         return cached
 
-    def classify_many(self, texts: Iterable[str], workers: int = 1) -> list[Classification]:
-        """Classify ``texts`` in order, each distinct normalised text once.
-
-        With ``workers > 1`` and more distinct uncached texts than the parallel threshold
-        (20,000 by default), those are split into chunks for a forked process pool. Results are
-        identical to ``workers=1`` because classification of one text depends on nothing else.
-        """
+    def classify_many(self, texts: Iterable[str]) -> list[Classification]:
+        """Classify ``texts`` in order, each distinct normalised text once."""
         self._bound_cache()
         keys_by_text: dict[str, tuple[str, bool]] = {}
         keys: list[tuple[str, bool]] = []
@@ -462,12 +423,8 @@ class Classifier:
             if key is None:
                 key = keys_by_text[text] = _cache_key(text)
             keys.append(key)
-        uncached = [key for key in dict.fromkeys(keys) if key not in self._cache]
-        context = _fork_context()
-        if workers > 1 and len(uncached) > self._parallel_min_distinct and context is not None:
-            self._classify_in_pool(uncached, workers, context)
-        else:
-            for key in uncached:
+        for key in dict.fromkeys(keys):
+            if key not in self._cache:
                 self._cache[key] = self._classify_key(*key)
         return [self._cache[key] for key in keys]
 
@@ -477,27 +434,6 @@ class Classifier:
     def _bound_cache(self) -> None:
         if len(self._cache) >= self._max_cache:
             self._cache.clear()
-
-    def _classify_in_pool(
-        self,
-        keys: Sequence[tuple[str, bool]],
-        workers: int,
-        context: multiprocessing.context.BaseContext,
-    ) -> None:
-        global _POOL_JOB
-        # Several chunks per worker even out uneven chunks (some need language detection).
-        bounds = _chunk_bounds(len(keys), workers * 8)
-        _POOL_JOB = (self, keys)
-        try:
-            with context.Pool(workers) as pool:
-                chunk_rows: Iterator[list[_ClassificationRow]] = pool.imap(
-                    _classify_pool_chunk, bounds
-                )
-                for (start, end), rows in zip(bounds, chunk_rows, strict=True):
-                    for key, row in zip(keys[start:end], rows, strict=True):
-                        self._cache[key] = Classification(*row)
-        finally:
-            _POOL_JOB = None
 
     def _classify_key(self, normalised: str, has_link: bool) -> Classification:
         tokens = _tokenise(normalised)
