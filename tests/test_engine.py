@@ -22,6 +22,7 @@ from auditor.engine.audit import Audited, Engine
 from auditor.engine.parallel import map_in_workers
 from auditor.model import Post
 from auditor.registry import load_registry
+from auditor.reports import json_report
 from auditor.result import EncodedFindings
 from auditor.sources.inputs import BundleInput
 from auditor.store.history import HistoryStore
@@ -494,6 +495,11 @@ def test_parallel_audit_gives_the_sequential_result(
     assert parallel[0].accounts() == sequential[0].accounts()
     assert parallel[1]["posts"] == sequential[1]["posts"]
     assert parallel[1]["findings"] == sequential[1]["findings"]
+    # The JSON report embeds packed findings as they came: the same bytes.
+    written = [
+        json_report.write(outputs[w][0], tmp_path / f"report{w}")[0].read_bytes() for w in (1, 2)
+    ]
+    assert written[0] == written[1] and b'"evidence_id"' in written[0]
     assert sum(len(c.findings) for a in sequential[0].accounts() for c in a.checks) > 0
 
 

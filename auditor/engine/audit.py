@@ -1,8 +1,9 @@
 """The audit engine: accounts in, one :class:`~auditor.result.AuditResult` out.
 
-It reads each bundle once, audits each account as soon as its records are complete, runs every
-enabled check from the registry (it names none), keeps history in the store, and leaves rendering
-to the writers.
+It reads each input once through the source contract (it names no source), audits each account
+as soon as its records are complete, runs every enabled check from the registry (it names none),
+keeps history in the store, and leaves rendering to the writers. Worker processes are
+``auditor.engine.parallel``'s business: the engine hands it the function to run.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class StoreHistory:
 
 
 def effective_window(data: AccountData) -> Window | None:
-    """The bundle's window, or the span of the posts with completeness unknown."""
+    """The input's window, or the span of the posts with completeness unknown."""
     if data.window is not None:
         return data.window
     if not data.posts:
