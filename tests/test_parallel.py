@@ -77,6 +77,7 @@ def test_heaviest_items_go_first() -> None:
     # One worker does the items in the order they are handed out.
     done = list(map_in_workers(str, [1, 30, 2, 20], 1, weight=lambda n: n))
     assert done == ["30", "20", "2", "1"]
+    assert list(map_in_workers(str, [], 2)) == []  # no items, no pool
 
 
 def _finding(post_id: str, severity: Severity = "high") -> Finding:

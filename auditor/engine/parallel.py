@@ -51,6 +51,8 @@ def map_in_workers(
     between processes, the findings in results packed as JSON (:class:`PackedFindings`). With
     ``weight``, the heaviest items go first, so that no worker is left with a big one at the end.
     """
+    if not items:
+        return
     ordered = sorted(items, key=weight, reverse=True) if weight is not None else items
     context = multiprocessing.get_context("fork")
     # The function reaches each worker as an argument of its initializer, which fork hands over
