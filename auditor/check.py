@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
+import msgspec
+
 from auditor.model import AccountData, Post, SeenPost, Window
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -23,7 +25,9 @@ Status = Literal["pass", "fail", "incomplete", "not_applicable", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 _RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 CHECK_ID = re.compile(r"^[A-Z]{1,8}[0-9]{3}$")
-DOC_SECTIONS = ("Why it matters", "Example", "How to fix")
+# The sections every built-in check's docs have (the docs test holds them to it); rationale and
+# remediation default to the first paragraph of "Why it matters" and "How to fix".
+DOC_SECTIONS = ("Why it matters", "Example", "How to fix", "Known problems")
 
 T = TypeVar("T")
 
@@ -240,9 +244,88 @@ class PostFindings:
         return finding
 
 
-@dataclass(frozen=True)
+class CheckParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The base of a check's typed parameters: one field per parameter, each with its default
+    and its description and limits in ``msgspec.Meta``, for example::
+
+        class ACM001Parameters(CheckParameters, frozen=True):
+            max_replies: Annotated[int, msgspec.Meta(ge=1, description="Most replies.")] = 4
+
+    ``Check(parameters=ACM001Parameters)`` derives the JSON Schema that configs are validated
+    against (:func:`parameters_schema`); the check reads them typed with :func:`typed_params`.
+    Unknown parameters are refused (``additionalProperties: false``). Each subclass says
+    ``frozen=True`` again: mypy reads a struct's options per class.
+    """
+
+
+P = TypeVar("P", bound=CheckParameters)
+
+_NO_PARAMETERS: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {},
+    "additionalProperties": False,
+}
+
+
+def parameters_schema(parameters: type[CheckParameters]) -> dict[str, Any]:
+    """The JSON Schema of a check's parameters, derived from their typed definition."""
+    _, components = msgspec.json.schema_components([parameters], ref_template="#/$defs/{name}")
+    # Through JSON and back, so that defaults are JSON data (a tuple default becomes a list), as
+    # a hand-written schema's are: the effective policy in a report is written from them.
+    schema: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(components))
+    own = schema.pop(parameters.__name__)
+    own.pop("title", None)
+    if not own.get("required"):
+        own.pop("required", None)
+    for spec in own.get("properties", {}).values():
+        _nullable_as_type_list(spec)
+    if schema:  # parameters whose types are structs of their own
+        own["$defs"] = schema
+    result: dict[str, Any] = own
+    return result
+
+
+def _nullable_as_type_list(spec: dict[str, Any]) -> None:
+    """``X | None`` as ``"type": [X, "null"]`` rather than msgspec's ``anyOf``: it accepts the
+    same values, and a wrong one is reported by the bound it breaks ("2 is greater than the
+    maximum of 1"), not as "not valid under any of the given schemas"."""
+    options = spec.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return
+    (other,) = [o for o in options if o != {"type": "null"}]
+    if not isinstance(other.get("type"), str):
+        return
+    del spec["anyOf"]
+    spec.update(other)
+    spec["type"] = [other["type"], "null"]
+
+
+def typed_params(ctx: AuditContext, parameters: type[P]) -> P:
+    """The context's parameters as their typed definition (validated again, cheaply)."""
+    # Not strict: the schema has passed the values already, and it takes 5.0 for an integer.
+    return msgspec.convert(ctx.params, parameters, strict=False)
+
+
+def doc_section(docs: str, name: str) -> str:
+    """The text of one ``## name`` section of a check's docs ("" when there is none)."""
+    match = re.search(rf"^#+\s*{re.escape(name)}\s*$(.*?)(?=^#+\s|\Z)", docs, re.M | re.S)
+    return match.group(1).strip() if match else ""
+
+
+def _first_paragraph(text: str) -> str:
+    return " ".join(text.split("\n\n", 1)[0].split())
+
+
+@dataclass(frozen=True, init=False)
 class Check:
-    """One check's metadata and its function. Third-party checks are built the same way."""
+    """One check's metadata and its function. Third-party checks are built the same way.
+
+    ``parameters`` is a :class:`CheckParameters` subclass (its JSON Schema is derived) or a
+    JSON Schema mapping, as plug-ins have always passed; either way ``parameters`` holds the
+    schema afterwards and ``parameter_type`` the typed definition, if there is one.
+    ``rationale`` and ``remediation`` default to the first paragraph of the docs' "Why it
+    matters" and "How to fix" sections, so that they are written once.
+    """
 
     id: str
     title: str
@@ -252,12 +335,53 @@ class Check:
     remediation: str
     docs: str
     run: Callable[[AuditContext], CheckOutput]
-    parameters: Mapping[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
-    )
-    needs: Needs = Needs()
+    parameters: Mapping[str, Any]
+    needs: Needs
     # Findings below this severity are notes: they do not make the check fail.
-    fail_severity: Severity = "low"
+    fail_severity: Severity
+    parameter_type: type[CheckParameters] | None
+
+    # The contract's fields, in the order plug-ins have always passed them.
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        version: str,
+        severity: Severity,
+        rationale: str | None = None,
+        remediation: str | None = None,
+        docs: str = "",
+        run: Callable[[AuditContext], CheckOutput] | None = None,
+        parameters: Mapping[str, Any] | type[CheckParameters] | None = None,
+        needs: Needs = Needs(),
+        fail_severity: Severity = "low",
+    ) -> None:
+        if run is None:
+            raise TypeError(f"Check {id}: run is required")
+        parameter_type: type[CheckParameters] | None = None
+        schema: Mapping[str, Any]
+        if parameters is None:
+            schema = _NO_PARAMETERS
+        elif isinstance(parameters, type):
+            parameter_type, schema = parameters, parameters_schema(parameters)
+        else:
+            schema = parameters
+        fields: dict[str, Any] = {
+            "id": id,
+            "title": title,
+            "version": version,
+            "severity": severity,
+            "rationale": rationale or _first_paragraph(doc_section(docs, "Why it matters")),
+            "remediation": remediation or _first_paragraph(doc_section(docs, "How to fix")),
+            "docs": docs,
+            "run": run,
+            "parameters": schema,
+            "needs": needs,
+            "fail_severity": fail_severity,
+            "parameter_type": parameter_type,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
     @property
     def defaults(self) -> dict[str, Any]:

@@ -6,9 +6,10 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -147,6 +148,7 @@ def _open_store(config: Config) -> HistoryStore:
 
 
 def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
+    from auditor.fetch import preflight
     from auditor.fetch import run as fetch
     from auditor.store.history import HistoryStore, StoreError
 
@@ -157,11 +159,11 @@ def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
         except StoreError:
             store = None
     try:
-        plans = fetch.dry_run(config, accounts, clock=fetch.default_clock(), store=store)
+        plans = preflight.dry_run(config, accounts, clock=fetch.default_clock(), store=store)
     finally:
         if store is not None:
             store.close()
-    typer.echo(fetch.render_dry_run(plans))
+    typer.echo(preflight.render_dry_run(plans))
     for account in accounts:
         if account.source.type != "api":
             typer.echo(f"{account.client} / {account.key}: reads {account.source.path}")
@@ -318,6 +320,32 @@ def checks_list(checks_dir: ChecksDirs = None) -> None:
     typer.echo(tabulate(rows, headers=["id", "title", "severity", "version", "from"]))
 
 
+_LIMITS = (
+    ("minimum", ">="),
+    ("exclusiveMinimum", ">"),
+    ("maximum", "<="),
+    ("exclusiveMaximum", "<"),
+)
+
+
+def _parameter_kind(spec: Mapping[str, Any]) -> str:
+    """A parameter's type and limits in a few words: "number > 0", "number >= 0, <= 1, or null"."""
+    types = spec.get("type")
+    names = [types] if isinstance(types, str) else list(types or [])
+    kind = " or ".join(t for t in names if t != "null")
+    items = spec.get("items")
+    if kind == "array" and isinstance(items, Mapping):
+        kind = f"list of {items.get('type', 'value')}s"
+    limits = [f"{sign} {spec[key]}" for key, sign in _LIMITS if key in spec]
+    if limits:
+        kind = f"{kind} {', '.join(limits)}"
+    if "enum" in spec:
+        kind = "one of " + ", ".join(json.dumps(v) for v in spec["enum"])
+    if "null" in names:
+        kind += ", or null"
+    return kind.strip(", ")
+
+
 @checks_app.command("show")
 def checks_show(
     check_id: Annotated[str, typer.Argument(metavar="ID")], checks_dir: ChecksDirs = None
@@ -335,7 +363,11 @@ def checks_show(
         typer.echo("\n## Parameters")
         for name, spec in properties.items():
             default = json.dumps(spec.get("default")) if "default" in spec else "required"
-            typer.echo(f"- {name} (default {default}): {spec.get('description', '')}")
+            kind = _parameter_kind(spec)
+            typer.echo(
+                f"- {name} (default {default}): {spec.get('description', '')}"
+                + (f" [{kind}]" if kind else "")
+            )
     needs = [k for k in ("profile", "posts", "conversations", "history") if getattr(check.needs, k)]
     needs += [f"observes {o}" for o in sorted(check.needs.observes)]
     if check.needs.complete_window:
@@ -362,7 +394,7 @@ def config_validate(
     accounts = config.accounts()
     typer.echo(f"{config_path}: valid ({len(config.clients)} clients, {len(accounts)} accounts)")
     if secrets:
-        from auditor.fetch.run import check_secrets
+        from auditor.fetch.preflight import check_secrets
 
         checked, problems = check_secrets(config)
         for problem in problems:

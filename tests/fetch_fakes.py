@@ -110,7 +110,8 @@ class FakeX:
 
     def since_page(self, path: str) -> dict[str, Any]:
         if not path.endswith("/mentions") or not self.new_mentions:
-            return payload("x", "empty_timeline")
+            empty: dict[str, Any] = payload("x", "empty_timeline")
+            return empty
         return {
             "data": self.new_mentions,
             "includes": {"users": [{"id": "907", "name": "Sam", "username": "sam_q"}]},

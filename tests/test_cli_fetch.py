@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fetch_fakes import MASTODON_TOKEN, NOW, X_TOKEN, FakeMastodon, FakeX, serve
 from jsonschema import Draft202012Validator
 from pytest_httpserver import HTTPServer
 from test_fetch import of_kind, write_config
@@ -23,6 +22,7 @@ from auditor.fetch import run as fetch_module
 from auditor.fetch.http import ManualClock
 
 from conftest import healthy_account
+from fetch_fakes import MASTODON_TOKEN, NOW, X_TOKEN, FakeMastodon, FakeX, serve
 
 runner = CliRunner()
 

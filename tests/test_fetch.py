@@ -13,6 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+
+from auditor.config import Config, api_bundle_path, load_config
+from auditor.fetch.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
+from auditor.fetch.preflight import check_secrets, dry_run, render_dry_run
+from auditor.fetch.run import AccountFetch, fetch_api_accounts, merge_records
+from auditor.registry import load_registry
+from auditor.sources.bundle import index_bundle, read_bundle
+from auditor.sources.platforms.x import XProtocol
+from auditor.store.history import HistoryStore
+
 from fetch_fakes import (
     MASTODON_TOKEN,
     NOW,
@@ -22,22 +33,6 @@ from fetch_fakes import (
     FakeX,
     serve,
 )
-from pytest_httpserver import HTTPServer
-
-from auditor.config import Config, api_bundle_path, load_config
-from auditor.fetch.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
-from auditor.fetch.run import (
-    AccountFetch,
-    check_secrets,
-    dry_run,
-    fetch_api_accounts,
-    merge_records,
-    render_dry_run,
-)
-from auditor.registry import load_registry
-from auditor.sources.bundle import index_bundle, read_bundle
-from auditor.sources.platforms.x import XProtocol
-from auditor.store.history import HistoryStore
 
 
 def write_config(
@@ -295,6 +290,22 @@ def test_dry_run_requests_nothing_and_counts_shares(
     assert "x:users/by/username: 1 of 300 per 15 min (app) = 0.3%" in text
     assert "mastodon:api: 4 of 300 per 5 min (account) = 1.3%" in text
     assert X_TOKEN not in text and "token: present" in text
+
+
+def test_dry_run_counts_the_deletion_rechecks_of_kept_posts(
+    tmp_path: Path, fake_x: FakeX, x_server: HTTPServer, mastodon_server: HTTPServer
+) -> None:
+    config = load(write_config(tmp_path, x_server.url_for("/"), mastodon_server.url_for("/")))
+    run_fetch(config, tokens())
+    fake_x.requests.clear()
+    with HistoryStore(config.store_path) as store:
+        result = dry_run(config, environ=tokens(), store=store, clock=ManualClock(NOW.timestamp()))
+    x_plan, mastodon_plan = result.accounts
+    # The seven posts the first fetch kept fit one batch; Mastodon cannot re-check.
+    assert [len(dict(r.params)["ids"].split(",")) for r in x_plan.rechecks] == [7]
+    assert mastodon_plan.rechecks == []
+    assert "then 1 deletion re-check batch(es): GET /2/tweets?ids=" in render_dry_run(result)
+    assert fake_x.requests == []
 
 
 def test_check_secrets_names_the_variable_never_the_value(

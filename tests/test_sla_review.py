@@ -1,20 +1,17 @@
 """Edge cases of the SLA definitions (docs/sla.md) found in a correctness review of issue 3.
 
 Each test builds a small account the way tests/cases/*.yaml do and runs one check through the
-engine's ``run_check``, so it tests what a report would say.
+engine with ``auditor.testing``, so it tests what a report would say.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from test_check_cases import build_account
-
 from auditor.analysis.sla import ClosingPhrases
-from auditor.check import AuditContext
-from auditor.engine.audit import effective_window, run_check
 from auditor.registry import load_registry
 from auditor.result import CheckResult
+from auditor.testing import Case, run_case
 
 REGISTRY = load_registry()
 
@@ -25,19 +22,8 @@ def audit(
     policy: dict[str, Any] | None = None,
     **case: Any,
 ) -> CheckResult:
-    check = REGISTRY.get(check_id)
-    data = build_account({"posts": posts, **case})
-    window = effective_window(data)
-    assert window is not None
-    context = AuditContext(
-        account=data,
-        window=window,
-        check=check,
-        params=dict(check.defaults),
-        severity=check.severity,
-        policy={"exclude_authors": frozenset(), **(policy or {})},
-    )
-    result = run_check(check, context, data_complete=window.complete)
+    spec = {"posts": posts, "policy": policy or {}, **case}
+    result = run_case(Case(check_id, "review", spec), REGISTRY)
     assert result.error is None, result.error
     return result
 

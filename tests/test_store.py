@@ -1,100 +1,27 @@
-"""Tests for the history store (auditor.store.history)."""
+"""Tests for the history store (auditor.store.history): runs, posts, findings, prune."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import cast
 
-import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import auditor.store.history as store_module
-from auditor.model import DeletedBy, Post, Visibility
+import auditor.store.encoding as store_encoding
+import auditor.store.posts as store_posts
+from auditor.model import Post, Visibility
 from auditor.store.history import (
-    SCHEMA_VERSION,
-    FetchedConversation,
-    FetchedPost,
     FindingRecord,
     HistoryStore,
     StoreError,
 )
 
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-
-
-def post(
-    post_id: str,
-    *,
-    visibility: Visibility = "public",
-    text: str = "my parcel still hasn't arrived, can someone help?",
-    deleted_by: DeletedBy | None = None,
-    author: str = "jo_customer",
-    by_brand: bool = False,
-    url: str | None = None,
-) -> Post:
-    return Post(
-        id=post_id,
-        created_at=T0 - timedelta(hours=int(post_id) % 48),
-        author=author,
-        by_brand=by_brand,
-        visibility=visibility,
-        deleted_by=deleted_by,
-        text=text,
-        url=url if url is not None else f"https://social.example/p/{post_id}",
-        thread="100",
-    )
-
-
-def changed(original: Post, **changes: object) -> Post:
-    return msgspec.structs.replace(original, **changes)
-
-
-def finding(uid: str, check_id: str = "RSP001") -> FindingRecord:
-    return FindingRecord(
-        uid=uid,
-        check_id=check_id,
-        severity="warning",
-        message="no reply within the first-response time",
-        evidence_id="101",
-    )
-
-
-def dump(path: Path) -> list[str]:
-    """Every row of every table, through a second connection (what is committed)."""
-    connection = sqlite3.connect(path)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
-
-
-def table_rows(path: Path, table: str) -> list[tuple[object, ...]]:
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-    finally:
-        connection.close()
-
-
-def audit(
-    history: HistoryStore,
-    run_key: str,
-    at: datetime,
-    posts: list[Post],
-    findings: list[FindingRecord],
-    account: str = "acme",
-) -> None:
-    """One whole audit run over one account."""
-    history.begin_run(run_key, "cfg-1", "0.1.0", at)
-    history.record_account(run_key, "x", account, "ok", at, posts, findings)
-    history.finish_run(run_key, at + timedelta(minutes=5), "ok")
+from store_support import DAY, T0, audit, changed, dump, finding, kept, post, table_rows
 
 
 @pytest.fixture
@@ -106,128 +33,6 @@ def db_path(tmp_path: Path) -> Path:
 def history(db_path: Path) -> Iterator[HistoryStore]:
     with HistoryStore(db_path) as opened:
         yield opened
-
-
-# --- schema and migrations --------------------------------------------------------------------
-
-
-def test_empty_file_is_migrated_to_the_current_schema(db_path: Path) -> None:
-    HistoryStore(db_path).close()
-    connection = sqlite3.connect(db_path)
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    tables = {
-        name
-        for (name,) in connection.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' OR type = 'view'"
-        )
-    }
-    journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    connection.close()
-    assert version == SCHEMA_VERSION >= 1
-    assert {"runs", "run_accounts", "run_findings", "findings", "posts", "cursors"} <= tables
-    assert journal == "wal"
-
-
-def test_memory_store_works() -> None:
-    with HistoryStore(":memory:") as history:
-        audit(history, "r1", T0, [post("1")], [finding("u1")])
-        assert set(history.previous_posts("x", "acme", T0 + DAY)) == {"1"}
-
-
-def test_reopening_keeps_history_and_does_not_migrate_again(db_path: Path) -> None:
-    with HistoryStore(db_path) as history:
-        audit(history, "r1", T0, [post("1"), post("2")], [finding("u1")])
-    before = dump(db_path)
-    with HistoryStore(db_path) as history:
-        assert set(history.previous_posts("x", "acme", T0 + DAY)) == {"1", "2"}
-        assert [run.run_key for run in history.runs()] == ["r1"]
-    assert dump(db_path) == before
-
-
-def test_newer_schema_than_the_code_knows_is_a_store_error(db_path: Path) -> None:
-    HistoryStore(db_path).close()
-    connection = sqlite3.connect(db_path)
-    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    connection.close()
-    with pytest.raises(StoreError, match="newer"):
-        HistoryStore(db_path)
-
-
-def test_an_unrelated_sqlite_database_is_refused(db_path: Path) -> None:
-    connection = sqlite3.connect(db_path)
-    connection.execute("CREATE TABLE invoices (id INTEGER)")
-    connection.close()
-    with pytest.raises(StoreError, match="not a history store"):
-        HistoryStore(db_path)
-
-
-def test_a_file_that_is_not_sqlite_is_a_store_error(db_path: Path) -> None:
-    db_path.write_bytes(b"this is not a database, just text " * 100)
-    with pytest.raises(StoreError):
-        HistoryStore(db_path)
-
-
-def test_missing_directory_is_a_store_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="does not exist"):
-        HistoryStore(tmp_path / "nowhere" / "history.sqlite3")
-
-
-def test_later_migrations_are_applied_in_order_to_an_old_store(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with HistoryStore(db_path) as history:
-        audit(history, "r1", T0, [post("1")], [])
-
-    applied: list[int] = []
-
-    def add_note_column(connection: sqlite3.Connection) -> None:
-        applied.append(2)
-        connection.execute("ALTER TABLE runs ADD COLUMN note TEXT")
-
-    def fill_note(connection: sqlite3.Connection) -> None:
-        applied.append(3)
-        connection.execute("UPDATE runs SET note = 'migrated'")
-
-    monkeypatch.setattr(
-        store_module, "MIGRATIONS", (*store_module.MIGRATIONS, add_note_column, fill_note)
-    )
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
-    HistoryStore(db_path).close()
-
-    connection = sqlite3.connect(db_path)
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    notes = connection.execute("SELECT run_key, note FROM runs").fetchall()
-    connection.close()
-    assert applied == [2, 3]
-    assert version == SCHEMA_VERSION + 2
-    assert notes == [("r1", "migrated")]
-
-
-def test_a_failing_migration_leaves_the_store_at_its_old_version(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    HistoryStore(db_path).close()
-
-    def broken(connection: sqlite3.Connection) -> None:
-        connection.execute("ALTER TABLE runs ADD COLUMN half_done TEXT")
-        connection.execute("THIS IS NOT SQL")
-
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, broken))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    with pytest.raises(StoreError):
-        HistoryStore(db_path)
-
-    connection = sqlite3.connect(db_path)
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-    connection.close()
-    assert version == SCHEMA_VERSION
-    assert "half_done" not in columns
-
-
-def test_retention_must_be_positive() -> None:
-    with pytest.raises(StoreError):
-        HistoryStore(":memory:", retention_days=0)
 
 
 # --- first and last seen ----------------------------------------------------------------------
@@ -512,46 +317,6 @@ def test_prune_removes_old_runs_and_posts_and_keeps_new_ones(db_path: Path) -> N
         assert history.prune(T0 + 50 * DAY) == 0
 
 
-# --- cursors ----------------------------------------------------------------------------------
-
-
-def test_cursors_round_trip(history: HistoryStore) -> None:
-    assert history.get_cursor("x", "acme") == {}
-    cursor = {
-        "since_id": "1800000000000000123",
-        "newest": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
-        "pages": 3,
-        "seen": ["a", "b"],
-    }
-    history.set_cursor("x", "acme", cursor, T0)
-    assert history.get_cursor("x", "acme") == cursor
-    assert history.get_cursor("mastodon", "acme") == {}
-
-
-def test_a_cursor_never_moves_back_in_time(history: HistoryStore) -> None:
-    history.set_cursor("x", "acme", {"since_id": "20"}, T0 + DAY)
-    history.set_cursor("x", "acme", {"since_id": "10"}, T0)
-    assert history.get_cursor("x", "acme") == {"since_id": "20"}
-    history.set_cursor("x", "acme", {"since_id": "30"}, T0 + 2 * DAY)
-    assert history.get_cursor("x", "acme") == {"since_id": "30"}
-
-
-def test_a_cursor_that_is_not_json_is_a_store_error(history: HistoryStore) -> None:
-    with pytest.raises(StoreError):
-        history.set_cursor("x", "acme", {"bad": object()}, T0)
-    with pytest.raises(StoreError):
-        history.set_cursor("x", "acme", {"naive": datetime(2026, 3, 1)}, T0)
-    assert history.get_cursor("x", "acme") == {}
-
-
-def test_a_closed_store_says_so() -> None:
-    history = HistoryStore(":memory:")
-    history.close()
-    history.close()
-    with pytest.raises(StoreError, match="closed"):
-        history.runs()
-
-
 # --- the merge rules against a model ----------------------------------------------------------
 
 VISIBILITY = st.sampled_from(["public", "hidden", "deleted"])
@@ -646,89 +411,6 @@ def test_a_single_changed_field_at_the_same_time_is_not_skipped(
     assert getattr(seen, field) == change[field]
 
 
-# --- fetched records (schema version 2) -------------------------------------------------------
-
-
-def kept(post_id: str, text: str = "where is my parcel?") -> FetchedPost:
-    record = f'{{"kind":"post","id":"{post_id}","text":"{text}"}}'
-    seen = post(post_id, text=text)
-    return FetchedPost(
-        id=seen.id,
-        created_at=seen.created_at,
-        author=seen.author,
-        by_brand=seen.by_brand,
-        visibility=seen.visibility,
-        deleted_by=seen.deleted_by,
-        text=seen.text,
-        url=seen.url,
-        thread=seen.thread,
-        record=record,
-    )
-
-
-def test_a_version_1_store_gains_the_record_column_and_keeps_its_posts(db_path: Path) -> None:
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    store_module.MIGRATIONS[0](connection)
-    connection.execute("PRAGMA user_version = 1")
-    connection.execute(
-        "INSERT INTO posts (platform, account, post_id, created_at, author, by_brand, visibility,"
-        " text, first_seen, last_seen) VALUES ('x', 'acme', '7', 0, 'jo', 0, 'public', 'hi', 1, 1)"
-    )
-    connection.close()
-    with HistoryStore(db_path) as history:
-        assert set(history.previous_posts("x", "acme", T0)) == {"7"}
-        assert history.fetched_posts("x", "acme", T0 - 400 * DAY) == []  # no record kept yet
-    columns = [row[1] for row in sqlite3.connect(db_path).execute("PRAGMA table_info(posts)")]
-    assert "record" in columns and SCHEMA_VERSION >= 2
-
-
-def test_record_fetch_keeps_records_and_the_cursor_in_one_go(history: HistoryStore) -> None:
-    history.record_fetch("x", "acme", T0, [kept("1"), kept("2")], cursor={"since": "2"})
-    assert [r["id"] for r in history.fetched_posts("x", "acme", T0 - 2 * DAY)] == ["2", "1"]
-    assert [r["id"] for r in history.fetched_posts_by_id("x", "acme", ["1", "9"])] == ["1"]
-    assert history.get_cursor("x", "acme") == {"since": "2"}
-    # A fetch is not an audit: no run was recorded.
-    assert history.runs() == []
-    # Without a cursor (an incomplete fetch) the saved one stays.
-    history.record_fetch("x", "acme", T0 + DAY, [kept("3")])
-    assert history.get_cursor("x", "acme") == {"since": "2"}
-
-
-def test_an_audit_without_records_keeps_the_record_a_fetch_stored(history: HistoryStore) -> None:
-    history.record_fetch("x", "acme", T0, [kept("1")])
-    audit(history, "run-1", T0 + DAY, [post("1", visibility="deleted", text="")], [])
-    (record,) = history.fetched_posts("x", "acme", T0 - 2 * DAY)
-    assert record["text"] == "where is my parcel?"
-    assert history.previous_posts("x", "acme", T0 + 2 * DAY)["1"].visibility == "deleted"
-    # A newer fetch replaces the record; an older one does not.
-    history.record_fetch("x", "acme", T0 + 2 * DAY, [kept("1", "edited")])
-    history.record_fetch("x", "acme", T0 - DAY, [kept("1", "stale")])
-    (record,) = history.fetched_posts("x", "acme", T0 - 2 * DAY)
-    assert record["text"] == "edited"
-
-
-def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
-    db_path: Path,
-) -> None:
-    with HistoryStore(db_path, retention_days=30) as history:
-        history.record_fetch(
-            "x", "acme", T0, [], [FetchedConversation("c1", T0, '{"id":"c1","messages":[1]}')]
-        )
-        history.record_fetch(
-            "x",
-            "acme",
-            T0 + DAY,
-            [],
-            [FetchedConversation("c1", T0, '{"id":"c1","messages":[1,2]}')],
-        )
-        assert history.fetched_conversations("x", "acme", T0 - DAY) == [
-            {"id": "c1", "messages": [1, 2]}
-        ]
-        assert history.fetched_conversations("x", "acme", T0 + DAY) == []
-        history.prune(T0 + 40 * DAY)
-        assert table_rows(db_path, "conversations") == []
-
-
 # --- posts keyed by account id (schema version 3) ---------------------------------------------
 
 
@@ -749,7 +431,7 @@ def test_an_empty_url_is_stored_as_no_url(history: HistoryStore) -> None:
 def test_many_posts_round_trip_across_statement_boundaries(
     history: HistoryStore, db_path: Path
 ) -> None:
-    count = store_module._POSTS_PER_STATEMENT * 65 + 3
+    count = store_posts._POSTS_PER_STATEMENT * 65 + 3
     posts = [
         Post(
             id=str(n),
@@ -793,87 +475,6 @@ def test_many_posts_round_trip_across_statement_boundaries(
     assert dump(db_path) == before
 
 
-def test_a_version_2_store_is_migrated_with_all_its_history(db_path: Path) -> None:
-    to_us = store_module._to_us
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    for migration in store_module.MIGRATIONS[:2]:
-        migration(connection)
-    connection.execute("PRAGMA user_version = 2")
-    t0, t1 = to_us(T0), to_us(T0 + DAY)
-    connection.execute(
-        "INSERT INTO runs VALUES ('week1', 'cfg-1', '0.1.0', ?, ?, 'ok')", (t0, t0 + 1)
-    )
-    connection.executemany(
-        "INSERT INTO run_accounts VALUES ('week1', ?, ?, 'ok', ?, ?)",
-        [("x", "acme", t0, 2), ("mastodon", "acme@social.example", t0, 1)],
-    )
-    connection.execute(
-        "INSERT INTO findings VALUES ('week1', 'x', 'acme', 'u1', 'RSP001', 'warning',"
-        " 'no reply', '1')"
-    )
-    posts = [
-        # platform, account, id, created, author, by_brand, visibility, deleted_by, text,
-        # text_seen_at, url, thread, first_seen, last_seen, record
-        ("x", "acme", "1", t0 - 5, "jo", 0, "public", None, "refund?", t0,
-         "https://x.example/1", "1", t0, t1, '{"kind":"post","id":"1"}'),
-        ("x", "acme", "2", t0 - 4, "acme", 1, "deleted", "brand", "sorry", t0,
-         None, "1", t0, t0, None),
-        ("mastodon", "acme@social.example", "1", t0 - 3, "sam", 0, "hidden", None, "", None,
-         None, None, t1, t1, None),
-    ]  # fmt: skip
-    connection.executemany(f"INSERT INTO posts VALUES ({', '.join('?' * 15)})", posts)
-    connection.execute(
-        "INSERT INTO conversations VALUES ('x', 'acme', 'c1', ?, '{\"id\":\"c1\"}', ?, ?)",
-        (t0, t0, t0),
-    )
-    connection.execute(
-        "INSERT INTO cursors VALUES ('x', 'acme', '{\"since_id\": \"2\"}', ?)", (t0,)
-    )
-    connection.close()
-
-    with HistoryStore(db_path) as history:
-        x_posts = history.previous_posts("x", "acme", T0 + 2 * DAY)
-        mastodon = history.previous_posts("mastodon", "acme@social.example", T0 + 2 * DAY)
-        assert set(x_posts) == {"1", "2"} and set(mastodon) == {"1"}
-        first = x_posts["1"]
-        assert (first.created_at, first.author, first.by_brand, first.visibility) == (
-            T0 - timedelta(microseconds=5),
-            "jo",
-            False,
-            "public",
-        )
-        assert (first.text, first.url, first.thread) == ("refund?", "https://x.example/1", "1")
-        assert (first.first_seen, first.last_seen) == (T0, T0 + DAY)
-        second = x_posts["2"]
-        assert (second.by_brand, second.visibility, second.deleted_by) == (True, "deleted", "brand")
-        assert second.url is None
-        assert (mastodon["1"].visibility, mastodon["1"].text, mastodon["1"].thread) == (
-            "hidden",
-            "",
-            None,
-        )
-        assert history.fetched_posts("x", "acme", T0 - DAY) == [{"kind": "post", "id": "1"}]
-        assert history.fetched_conversations("x", "acme", T0 - DAY) == [{"id": "c1"}]
-        assert history.get_cursor("x", "acme") == {"since_id": "2"}
-        assert history.previous_finding_uids("x", "acme") == {"u1"}
-        assert [(r.run_key, r.status) for r in history.runs()] == [("week1", "ok")]
-        # The merge rules carry on from the migrated rows: text seen before survives a deletion.
-        audit(
-            history, "week2", T0 + 7 * DAY, [changed(post("1"), visibility="deleted", text="")], []
-        )
-        merged = history.previous_posts("x", "acme", T0 + 8 * DAY)["1"]
-        assert (merged.first_seen, merged.visibility, merged.text) == (T0, "deleted", "refund?")
-
-    connection = sqlite3.connect(db_path)
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    columns = [row[1] for row in connection.execute("PRAGMA table_info(posts)")]
-    tables = {n for (n,) in connection.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
-    connection.close()
-    assert version == SCHEMA_VERSION >= 3
-    assert columns[:2] == ["account_id", "post_id"] and "platform" not in columns
-    assert "posts_v3" not in tables and "accounts" in tables
-
-
 def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(tmp_path: Path) -> None:
     dumps = []
     for name, accounts in (("ab", ["acme", "globo"]), ("ba", ["globo", "acme"])):
@@ -886,18 +487,10 @@ def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(tmp_path: 
     assert dumps[0] == dumps[1]
 
 
-def test_a_new_store_uses_16_kib_pages(db_path: Path) -> None:
-    HistoryStore(db_path).close()
-    connection = sqlite3.connect(db_path)
-    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-    connection.close()
-    assert page_size == store_module._PAGE_SIZE == 16384
-
-
 def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
     history: HistoryStore, db_path: Path
 ) -> None:
-    count = 2 * store_module._POSTS_PER_STATEMENT + 3
+    count = 2 * store_posts._POSTS_PER_STATEMENT + 3
     findings = [finding(f"u{n}") for n in range(count)]
     # Repeated inside the first statement: the later one must win.
     findings.insert(5, finding("u1", check_id="RSP002"))
@@ -910,95 +503,6 @@ def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
 
 
 # --- schema 4: findings as one row per account and run, prune by account ---------------------
-
-
-def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path: Path) -> None:
-    to_us = store_module._to_us
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    for migration in store_module.MIGRATIONS[:3]:
-        migration(connection)
-    connection.execute("PRAGMA user_version = 3")
-    t0, t1 = to_us(T0), to_us(T0 + DAY)
-    connection.executemany(
-        "INSERT INTO runs VALUES (?, 'cfg-1', '0.1.0', ?, ?, 'ok')",
-        [("week1", t0, t0 + 1), ("week2", t1, t1 + 1)],
-    )
-    connection.executemany(
-        "INSERT INTO run_accounts VALUES (?, 'x', ?, 'ok', ?, 1)",
-        [("week1", "acme", t0), ("week1", "globo", t0), ("week2", "acme", t1)],
-    )
-    connection.executemany(
-        "INSERT INTO findings VALUES (?, 'x', ?, ?, ?, 'warning', ?, ?)",
-        [
-            ("week1", "acme", "u2", "RSP002", "slow answer", "11"),
-            ("week1", "acme", "u1", "RSP001", 'no reply to "where\nis it"', "10"),
-            ("week1", "globo", "g1", "RSP001", "no reply", "20"),
-            ("week2", "acme", "u3", "RSP003", "no resolution", "12"),
-        ],
-    )
-    acme = store_module._new_account_id(connection, "x", "acme")
-    globo = store_module._new_account_id(connection, "x", "globo")
-    store_module._new_account_id(connection, "x", "silent")  # an account without posts
-    posts = [
-        (acme, "10", t0, "jo", 0, "public", None, "refund?", t0, None, "10", t0, t0, None),
-        (acme, "11", t0, "jo", 0, "public", None, "hello?", t0, None, "10", t0, t1, None),
-        (globo, "20", t0, "sam", 0, "public", None, "help", t0, None, "20", t1, t1, None),
-    ]
-    connection.executemany(f"INSERT INTO posts VALUES ({', '.join('?' * 14)})", posts)
-    connection.close()
-
-    with HistoryStore(db_path, retention_days=30) as history:
-        assert history.previous_finding_uids("x", "acme", before_run="week2") == {"u1", "u2"}
-        assert history.previous_finding_uids("x", "acme") == {"u3"}
-        assert history.previous_finding_uids("x", "globo") == {"g1"}
-        # Post 10 (last seen at t0) is older than the cutoff; 11 and 20 are not.
-        assert history.prune(T0 + 30 * DAY + timedelta(hours=1)) == 1 + 2 + 2 + 1
-        assert set(history.previous_posts("x", "acme", T0 + 60 * DAY)) == {"11"}
-        assert set(history.previous_posts("x", "globo", T0 + 60 * DAY)) == {"20"}
-
-    connection = sqlite3.connect(db_path)
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    columns = [row[1] for row in connection.execute("PRAGMA table_info(findings)")]
-    kept = connection.execute("SELECT account, findings FROM run_findings").fetchall()
-    connection.close()
-    assert version == SCHEMA_VERSION == 4
-    # The findings view keeps the old table's columns for SQL written against them.
-    assert columns == [
-        "run_key",
-        "platform",
-        "account",
-        "uid",
-        "check_id",
-        "severity",
-        "message",
-        "evidence_id",
-    ]
-    # week1 was pruned; week2's row is encoded exactly as a new write would encode it.
-    assert kept == [("acme", '[["u3","RSP003","warning","no resolution","12"]]')]
-
-
-def test_migrated_findings_keep_every_field_in_uid_order(db_path: Path) -> None:
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    for migration in store_module.MIGRATIONS[:3]:
-        migration(connection)
-    connection.execute("PRAGMA user_version = 3")
-    connection.execute("INSERT INTO runs VALUES ('r1', 'cfg-1', '0.1.0', 0, 1, 'ok')")
-    connection.execute("INSERT INTO run_accounts VALUES ('r1', 'x', 'acme', 'ok', 0, 0)")
-    connection.executemany(
-        "INSERT INTO findings VALUES ('r1', 'x', 'acme', ?, 'RSP001', 'high', ?, ?)",
-        [("b", "naïve \u2014 message", "2"), ("a", "first", "1")],
-    )
-    connection.close()
-    HistoryStore(db_path).close()
-    connection = sqlite3.connect(db_path)
-    rows = connection.execute("SELECT * FROM findings ORDER BY uid").fetchall()
-    encoded = connection.execute("SELECT findings FROM run_findings").fetchall()
-    connection.close()
-    assert rows == [
-        ("r1", "x", "acme", "a", "RSP001", "high", "first", "1"),
-        ("r1", "x", "acme", "b", "RSP001", "high", "naïve \u2014 message", "2"),
-    ]
-    assert [json.loads(text)[0][0] for (text,) in encoded] == ["a"]  # in uid order
 
 
 def posts_since(history: HistoryStore, account: str) -> int | None:
@@ -1014,14 +518,14 @@ def test_an_older_observation_recorded_later_is_still_pruned(history: HistorySto
     history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [])
     history.record_account("r", "x", "acme", "ok", T0, [post("2")], [])
     history.record_fetch("x", "globo", T0 + DAY, [kept("7")])
-    assert posts_since(history, "acme") == store_module._to_us(T0)
-    assert posts_since(history, "globo") == store_module._to_us(T0 + DAY)
+    assert posts_since(history, "acme") == store_encoding._to_us(T0)
+    assert posts_since(history, "globo") == store_encoding._to_us(T0 + DAY)
     cutoff = T0 + 2 * DAY
     assert history.prune(cutoff + history.retention) == 2  # post 2 and globo's post 7
     assert set(history.previous_posts("x", "acme", T0 + 90 * DAY)) == {"1"}
     assert history.fetched_posts("x", "globo", T0 - DAY) == []
     assert posts_since(history, "acme") == posts_since(history, "globo")
-    assert posts_since(history, "acme") == store_module._to_us(cutoff)
+    assert posts_since(history, "acme") == store_encoding._to_us(cutoff)
 
 
 def test_prune_leaves_accounts_without_old_posts_unread(history: HistoryStore) -> None:
@@ -1029,8 +533,8 @@ def test_prune_leaves_accounts_without_old_posts_unread(history: HistoryStore) -
     audit(history, "r2", T0 + 40 * DAY, [post("2")], [], account="globo")
     history.prune(T0 + 10 * DAY + history.retention)
     # acme was read (and its bound raised to the cutoff); globo's bound is untouched.
-    assert posts_since(history, "acme") == store_module._to_us(T0 + 10 * DAY)
-    assert posts_since(history, "globo") == store_module._to_us(T0 + 40 * DAY)
+    assert posts_since(history, "acme") == store_encoding._to_us(T0 + 10 * DAY)
+    assert posts_since(history, "globo") == store_encoding._to_us(T0 + 40 * DAY)
     assert set(history.previous_posts("x", "globo", T0 + 90 * DAY)) == {"2"}
 
 
@@ -1055,7 +559,7 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
         for step in steps:
             if isinstance(step, int):
                 now = T0 + step * DAY
-                cutoff = store_module._to_us(now - history.retention)
+                cutoff = store_encoding._to_us(now - history.retention)
                 expected = history._db.execute(
                     "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
                 ).fetchone()[0]
@@ -1078,7 +582,7 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
 
 
 def test_finding_rows_are_in_uid_order_and_a_repeated_uid_keeps_its_last_finding() -> None:
-    from auditor.store.history import FindingRecord, _finding_rows
+    from auditor.store.encoding import _finding_rows
 
     def record(uid: str, message: str) -> FindingRecord:
         return FindingRecord(uid, "RSP001", "high", message, f"post-{uid}")

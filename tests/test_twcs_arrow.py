@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+import auditor.sources.twcs.file as twcs_file
 from auditor.model import AccountData
-from auditor.sources import twcs
 from auditor.sources.twcs import TwcsFile, read_twcs_file
+from auditor.sources.twcs.arrow import _read_fast
 
 HEADER = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
 WHEN = "Tue Oct 31 22:10:47 +0000 2017"
@@ -46,7 +47,7 @@ def write(path: Path, rows: list[str], ending: str = "\n", prefix: str = "") -> 
 
 def row_by_row(path: Path, brands: list[str] | None = None) -> TwcsFile:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(twcs, "_read_fast", lambda _path: None)
+        patch.setattr(twcs_file, "_read_fast", lambda _path: None)
         return read_twcs_file(path, brands)
 
 
@@ -66,7 +67,7 @@ def assert_same_as_row_by_row(path: Path, brands: list[str] | None = None) -> Tw
 
 
 def uses_arrow(path: Path) -> bool:
-    return twcs._read_fast(path) is not None
+    return _read_fast(path) is not None
 
 
 def test_plain_file_read_by_arrow_as_row_by_row(tmp_path: Path) -> None:

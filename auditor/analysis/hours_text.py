@@ -32,8 +32,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditor.model import Profile
-from auditor.sources.platforms.facebook import hours_from_graph
-from auditor.sources.platforms.mastodon import html_to_text
+from auditor.platform_formats import GRAPH_HOURS_KEY, hours_from_graph, html_to_text
 
 __all__ = [
     "HoursReading",
@@ -383,15 +382,12 @@ def _profile_texts(profile: Profile) -> list[tuple[Source, str]]:
     return texts
 
 
-_GRAPH_KEY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)_\d+_(open|close)$")
-
-
 def _platform_field_hours(profile: Profile, default_timezone: str | None) -> ProfileHours | None:
     """The profile's ``hours`` field: the hours shape, or Facebook's raw ``mon_1_open`` keys."""
     hours = profile.hours
     if not hours:
         return None
-    if any(isinstance(k, str) and _GRAPH_KEY.match(k) for k in hours):
+    if any(isinstance(k, str) and GRAPH_HOURS_KEY.match(k) for k in hours):
         zone = hours.get("timezone") or profile.extra.get("timezone") or default_timezone
         if not isinstance(zone, str) or not _valid_zone(zone):
             return ProfileHours(

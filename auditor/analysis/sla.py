@@ -17,8 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
 from auditor.analysis.hours_text import ProfileHours, read_profile_hours
@@ -29,6 +31,7 @@ from auditor.model import Post
 __all__ = [
     "DEFAULT_BUSINESS_HOURS",
     "DEFAULT_CLOSING_PHRASES",
+    "DEFAULT_TARGET_MINUTES",
     "Breach",
     "CalendarChoice",
     "ClockTally",
@@ -36,6 +39,7 @@ __all__ = [
     "LocalClock",
     "OpenTimeTo",
     "Stopwatch",
+    "TargetMinutes",
     "activity",
     "calendar_choice",
     "calendar_for",
@@ -229,9 +233,10 @@ def index_metrics(index: ThreadIndex) -> dict[str, int]:
 # --------------------------------------------------------------------------------- clocks
 
 
-def target_minutes_parameter(description: str) -> dict[str, Any]:
-    """The JSON Schema of a response check's ``target_minutes`` (60 business minutes unless set)."""
-    return {"type": "number", "exclusiveMinimum": 0, "default": 60, "description": description}
+# A response check's ``target_minutes`` parameter: business minutes, above 0, 60 unless set.
+# Each check's typed parameters add the description of what it times.
+TargetMinutes = Annotated[float, msgspec.Meta(gt=0)]
+DEFAULT_TARGET_MINUTES = 60
 
 
 # Outcomes of one clock, as small ints: clocks are judged per post, so they stay cheap.

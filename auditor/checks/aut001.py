@@ -34,6 +34,18 @@ should reach you Friday ^JD"), with a bot acknowledgement on fewer than one repl
 ## How to fix
 Answer in the agent's own words, refer to what the customer wrote, and sign. Keep macros as
 drafts to edit, not as replies, and switch off auto-acknowledgements on public channels.
+
+## Known problems
+The ``fast`` signal is timing alone: an agent working a live queue who answers within
+``fast_reply_seconds`` is counted as a bot, and a bot with a built-in delay is not caught by it.
+
+Templates are found from the text alone. An agent who pastes the same right answer ("the app is
+back up, please update to 4.2") to many customers during an outage is counted as canned, while
+macros that agents reword a little for each customer can fall below ``similarity`` and pass.
+
+The ``source`` signal needs the client app on each post; sources that do not record it (the twcs
+dataset, most exports) never raise it. A reply to a post missing from the data takes the first
+@handle it names as its customer, which may be someone else the reply mentions.
 """
 
 from __future__ import annotations
@@ -42,11 +54,22 @@ import re
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.conduct import brand_handle, customer_classes, handle_of
 from auditor.analysis.templates import group_templates
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs, excerpt
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Evidence,
+    Needs,
+    excerpt,
+    typed_params,
+)
 from auditor.model import Post
 
 SIGNALS = ("flagged", "source", "template", "fast")
@@ -90,11 +113,9 @@ def brand_replies(ctx: AuditContext) -> list[Reply]:
 
 def _mark_templates(ctx: AuditContext, replies: list[Reply]) -> tuple[list[dict[str, Any]], int]:
     """Mark template replies; the top templates (with an example each) and how many there are."""
-    params = ctx.params
+    params = typed_params(ctx, AUT001Parameters)
     groups = group_templates(
-        (r.post.text for r in replies),
-        float(params["similarity"]),
-        min_words=int(params["min_template_words"]),
+        (r.post.text for r in replies), params.similarity, min_words=params.min_template_words
     )
     customers: dict[int, set[str]] = {}
     members: dict[int, list[int]] = {}
@@ -104,14 +125,14 @@ def _mark_templates(ctx: AuditContext, replies: list[Reply]) -> tuple[list[dict[
         members.setdefault(group, []).append(index)
         if reply.customer is not None:
             customers.setdefault(group, set()).add(reply.customer)
-    threshold = int(params["min_customers"])
+    threshold = params.min_customers
     templates = [g for g, people in customers.items() if len(people) >= threshold]
     for group in templates:
         for index in members[group]:
             replies[index].signals.add("template")
     templates.sort(key=lambda g: (-len(members[g]), groups.key_of(g)))
     top = []
-    for group in templates[: int(params["top_templates"])]:
+    for group in templates[: params.top_templates]:
         example = replies[members[group][0]].post
         top.append(
             {
@@ -144,9 +165,9 @@ def run(ctx: AuditContext) -> CheckOutput:
     replies = brand_replies(ctx)
     if not replies:
         return CheckOutput(not_applicable="the brand sent no replies")
-    params = ctx.params
+    params = typed_params(ctx, AUT001Parameters)
     sources = frozenset(ctx.policy.get("automation_sources") or ())
-    _mark_other_signals(replies, sources, float(params["fast_reply_seconds"]))
+    _mark_other_signals(replies, sources, params.fast_reply_seconds)
     top, template_count = _mark_templates(ctx, replies)
     automated = [r for r in replies if r.signals]
     ratio = len(automated) / len(replies)
@@ -159,7 +180,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         and (c := classes.get(r.parent.id)) is not None
         and c.label == "complaint"
     )
-    max_ratio = float(params["max_ratio"])
+    max_ratio = params.max_ratio
     metrics: dict[str, Any] = {
         "replies": len(replies),
         "automated": len(automated),
@@ -172,7 +193,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     }
     summary = f"{len(automated)} of {len(replies)} replies automated ({ratio:.0%})"
     notes: list[str] = []
-    enough = len(replies) >= int(params["min_replies"])
+    enough = len(replies) >= params.min_replies
     if not enough:
         notes.append(
             f"only {len(replies)} repl{'y' if len(replies) == 1 else 'ies'}: the ratio is "
@@ -203,12 +224,41 @@ def _evidence(automated: list[Reply], top: list[dict[str, Any]], signals: Counte
     )
 
 
-def _number(default: float, description: str, **limits: float) -> dict[str, Any]:
-    return {"type": "number", "default": default, "description": description, **limits}
-
-
-def _integer(default: int, description: str, minimum: int) -> dict[str, Any]:
-    return {"type": "integer", "default": default, "minimum": minimum, "description": description}
+class AUT001Parameters(CheckParameters, frozen=True):
+    max_ratio: Annotated[
+        float, Meta(ge=0, le=1, description="Highest share of automated replies that passes.")
+    ] = 0.2
+    min_customers: Annotated[
+        int,
+        Meta(
+            ge=2, description="A template sent to at least this many distinct customers is canned."
+        ),
+    ] = 5
+    similarity: Annotated[
+        float,
+        Meta(
+            gt=0,
+            le=1,
+            description="Jaccard similarity of word bigrams at which two templates are the same.",
+        ),
+    ] = 0.7
+    min_template_words: Annotated[
+        int, Meta(ge=1, description='Shorter templates ("thank you!") are not counted as canned.')
+    ] = 4
+    fast_reply_seconds: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="A reply sooner than this after the customer's post counts as automated.",
+        ),
+    ] = 30
+    min_replies: Annotated[
+        int,
+        Meta(ge=1, description="Below this many replies the ratio is reported but does not fail."),
+    ] = 10
+    top_templates: Annotated[
+        int, Meta(ge=1, description="How many top templates the evidence lists.")
+    ] = 5
 
 
 CHECK = Check(
@@ -216,40 +266,8 @@ CHECK = Check(
     title="Automated-reply ratio",
     version="1.0.0",
     severity="medium",
-    rationale="Canned and automated replies tell customers, and everyone reading, that nobody"
-    " read the complaint.",
-    remediation="Reply in the agent's own words and sign; switch off public auto-acknowledgements.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "max_ratio": _number(
-                0.2, "Highest share of automated replies that passes.", minimum=0, maximum=1
-            ),
-            "min_customers": _integer(
-                5, "A template sent to at least this many distinct customers is canned.", 2
-            ),
-            "similarity": _number(
-                0.7,
-                "Jaccard similarity of word bigrams at which two templates are the same.",
-                exclusiveMinimum=0,
-                maximum=1,
-            ),
-            "min_template_words": _integer(
-                4, 'Shorter templates ("thank you!") are not counted as canned.', 1
-            ),
-            "fast_reply_seconds": _number(
-                30,
-                "A reply sooner than this after the customer's post counts as automated.",
-                minimum=0,
-            ),
-            "min_replies": _integer(
-                10, "Below this many replies the ratio is reported but does not fail.", 1
-            ),
-            "top_templates": _integer(5, "How many top templates the evidence lists.", 1),
-        },
-    },
+    parameters=AUT001Parameters,
     needs=Needs(posts=True),
 )

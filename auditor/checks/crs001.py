@@ -34,6 +34,20 @@ updates here." posted at 09:30.
 ## How to fix
 Have a crisis template ready: post a top-level statement as soon as complaints spike, pin it,
 update it, and point replies to it.
+
+## Known problems
+A surge is a count of complaints, whatever they are about: on an account that usually gets one
+or two complaints an hour, any hour with ``floor_per_hour`` complaints is a surge, even ten
+unrelated ones on a busy sale day. Complaints the classifier misses (sarcasm, languages without
+lexicons) are not counted, so a real surge in such posts is not seen.
+
+Any top-level public brand post in the statement period counts as the statement, a promotion
+included. A statement made as a reply (in a thread of the brand's own), posted before
+``statement_lead_minutes``, or published elsewhere (a status page, another account) is not seen,
+and the surge is a finding.
+
+The baseline is read from the window only: the first ``min_baseline_hours`` are not judged, and
+a surge soon after that is scored against a baseline of only a day or so.
 """
 
 from __future__ import annotations
@@ -43,10 +57,20 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.conduct import classification_metrics, customer_classes, is_customer_post
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Evidence,
+    Finding,
+    Needs,
+)
 from auditor.model import Post
 
 HOUR = timedelta(hours=1)
@@ -231,12 +255,29 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
-def _number(default: float, description: str, minimum: float = 0) -> dict[str, Any]:
-    return {"type": "number", "minimum": minimum, "default": default, "description": description}
-
-
-def _integer(default: int, description: str, minimum: int = 1) -> dict[str, Any]:
-    return {"type": "integer", "minimum": minimum, "default": default, "description": description}
+class CRS001Parameters(CheckParameters, frozen=True):
+    floor_per_hour: Annotated[
+        int, Meta(ge=1, description="A surge has at least this many complaints within 60 minutes.")
+    ] = 10
+    z_threshold: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="Robust z-score (median and MAD) above the trailing baseline for a surge.",
+        ),
+    ] = 3.5
+    baseline_hours: Annotated[int, Meta(ge=1, description="Clock hours of trailing baseline.")] = (
+        168
+    )
+    min_baseline_hours: Annotated[
+        int, Meta(ge=0, description="Spans with fewer hours of window before them are not judged.")
+    ] = 24
+    statement_lead_minutes: Annotated[
+        float, Meta(ge=0, description="A statement this long before the surge starts still counts.")
+    ] = 60
+    statement_grace_minutes: Annotated[
+        float, Meta(ge=0, description="A statement this long after the surge ends still counts.")
+    ] = 120
 
 
 CHECK = Check(
@@ -244,31 +285,8 @@ CHECK = Check(
     title="Complaint surge without a public statement",
     version="1.0.0",
     severity="high",
-    rationale="In a crisis one public statement reaches everyone; one-by-one replies do not.",
-    remediation="Post, pin and update a top-level statement as soon as complaints spike.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "floor_per_hour": _integer(
-                10, "A surge has at least this many complaints within 60 minutes."
-            ),
-            "z_threshold": _number(
-                3.5, "Robust z-score (median and MAD) above the trailing baseline for a surge."
-            ),
-            "baseline_hours": _integer(168, "Clock hours of trailing baseline."),
-            "min_baseline_hours": _integer(
-                24, "Spans with fewer hours of window before them are not judged.", 0
-            ),
-            "statement_lead_minutes": _number(
-                60, "A statement this long before the surge starts still counts."
-            ),
-            "statement_grace_minutes": _number(
-                120, "A statement this long after the surge ends still counts."
-            ),
-        },
-    },
+    parameters=CRS001Parameters,
     needs=Needs(posts=True),
 )

@@ -48,6 +48,21 @@ we could sort out your refund!"
 Close every private case with one public reply in the thread it came from: thank the customer and
 say the problem is solved (without personal details). Help-desk tools can remind agents when a
 case that came from a public post is closed.
+
+## Known problems
+Any later public, human brand reply to the customer in the thread counts as the follow-up, even
+one that says nothing about the resolution ("sorry, could you DM us again?"). A follow-up posted
+as a new top-level post, or in another thread, is not seen, and the case is a finding.
+
+Resolutions are inferred when ``resolved_at`` is missing: a customer's last message that thanks
+the brand ("thanks, I'll try that") resolves the case although nothing may be fixed, and a
+customer who gave up after the brand's last message is "resolved" by silence after
+``silence_hours``; both can flag a missing follow-up for a problem that was never solved.
+
+Without ``linked_post``, a conversation is matched by the customer's handle and time: where the
+private handle differs from the public one the move has no conversation and is not judged; a
+customer with two conversations near the move may be matched to the wrong one. Only the first
+move to a private channel per customer and thread is judged.
 """
 
 from __future__ import annotations
@@ -57,7 +72,9 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.business_hours import BusinessCalendar
 from auditor.analysis.private_channel import (
@@ -69,7 +86,17 @@ from auditor.analysis.private_channel import (
 )
 from auditor.analysis.sla import calendar_choice
 from auditor.analysis.threads import is_automated
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs, excerpt
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Evidence,
+    Finding,
+    Needs,
+    excerpt,
+    typed_params,
+)
 from auditor.model import Conversation, Message, Post
 
 # A conversation that starts a little before the public move still belongs to it ("we've sent you
@@ -269,11 +296,11 @@ def _resolution_message(conversation: Conversation, message_id: str | None) -> M
 def run(ctx: AuditContext) -> CheckOutput:
     assert ctx.window is not None
     end = ctx.window.end
-    params = ctx.params
-    silence = timedelta(hours=float(params["silence_hours"]))
-    match_window = timedelta(hours=float(params["match_hours"]))
+    params = typed_params(ctx, FUP001Parameters)
+    silence = timedelta(hours=params.silence_hours)
+    match_window = timedelta(hours=params.match_hours)
     choice = calendar_choice(ctx)
-    business_days = BusinessDays(choice.calendar, int(params["followup_days"]))
+    business_days = BusinessDays(choice.calendar, params.followup_days)
     automation_sources = frozenset(ctx.policy.get("automation_sources") or ())
     threads = public_threads(ctx)
     found = moves(threads.exchanges, lambda text: reply_offer(ctx, text))
@@ -334,7 +361,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         **counts,
         "judged": judged,
         "followup_rate": None if rate is None else round(rate, 4),
-        "followup_days": int(params["followup_days"]),
+        "followup_days": params.followup_days,
         "calendar": choice.describe(),
     }
     notes = [choice.note] if choice.note else []
@@ -403,50 +430,49 @@ def _finding(
     )
 
 
+class FUP001Parameters(CheckParameters, frozen=True):
+    followup_days: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description=(
+                "Business days after the private resolution by which the brand must post in "
+                "the public thread: the close of the Nth local day with open time in the "
+                "policy's business_hours (N x 24 hours when always open)."
+            ),
+        ),
+    ] = 3
+    silence_hours: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description=(
+                "Without resolved_at, a conversation whose last message is the brand's is "
+                "resolved at that message once the customer has been silent this long "
+                "(wall-clock hours)."
+            ),
+        ),
+    ] = 48
+    match_hours: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description=(
+                "Without linked_post, a customer's conversation matches the public move to a "
+                "private channel when its first message is at most this many hours after the "
+                "move (or up to an hour before it)."
+            ),
+        ),
+    ] = 72
+
+
 CHECK = Check(
     id="FUP001",
     title="Public follow-up after private resolution",
     version="1.0.0",
     severity="medium",
-    rationale="Onlookers saw the complaint; without a public follow-up they never see the fix.",
-    remediation="Close each privately resolved case with a short public reply in its thread.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "followup_days": {
-                "type": "integer",
-                "minimum": 1,
-                "default": 3,
-                "description": (
-                    "Business days after the private resolution by which the brand must post in "
-                    "the public thread: the close of the Nth local day with open time in the "
-                    "policy's business_hours (N x 24 hours when always open)."
-                ),
-            },
-            "silence_hours": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": 48,
-                "description": (
-                    "Without resolved_at, a conversation whose last message is the brand's is "
-                    "resolved at that message once the customer has been silent this long "
-                    "(wall-clock hours)."
-                ),
-            },
-            "match_hours": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": 72,
-                "description": (
-                    "Without linked_post, a customer's conversation matches the public move to a "
-                    "private channel when its first message is at most this many hours after the "
-                    "move (or up to an hour before it)."
-                ),
-            },
-        },
-    },
+    parameters=FUP001Parameters,
     needs=Needs(posts=True, conversations=True),
 )

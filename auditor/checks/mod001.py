@@ -33,6 +33,19 @@ post that left the window (older than the fetch's start).
 ## How to fix
 Stop deleting complaints: answer them in public or move them to a private channel. Remove only
 spam, abuse and posts exposing personal data, and keep a record of why.
+
+## Known problems
+A post missing from a complete fetch is taken as deleted (deleter unknown, ``medium``): a post
+its author made private, a suspended or deactivated customer account, or a platform that
+silently drops posts from its API all look the same, and are findings.
+
+Without a history store only the bundle's own deletion marks are read, and most sources cannot
+mark deletions: a complaint deleted before it was ever fetched is never seen. ``deleted_by`` is
+taken as the platform states it.
+
+Only what the classifier labels a complaint is reported, from the text last seen: a deleted
+angry question or a complaint in a language without lexicons is counted under its label, not
+reported.
 """
 
 from __future__ import annotations
@@ -228,10 +241,6 @@ CHECK = Check(
     title="Deleted complaints",
     version="1.0.0",
     severity="high",
-    rationale="A deleted complaint survives in archives and screenshots; the deletion becomes"
-    " the story.",
-    remediation="Answer complaints instead of deleting them; remove only spam, abuse and"
-    " exposed personal data.",
     docs=__doc__ or "",
     run=run,
     # Concluding from absence needs a complete fetch; history is used when there is a store.

@@ -27,6 +27,16 @@ Passes: the same complaint answered in public; "buy followers cheap at spam.exam
 Unhide the complaints and answer them, in public or by moving to a private channel. Keep hiding
 for spam, abuse and personal data, and put persistent trolls on `abuse_authors` with a note of
 why.
+
+## Known problems
+``visibility: hidden`` is taken to be the brand's doing: posts hidden by the platform's own
+automatic filters look the same, and are findings when they are complaints.
+
+The spam and abuse exemption follows the classifier: an angry complaint full of swearing may be
+labelled abuse and exempted, and a name on ``abuse_authors`` exempts every post of that author,
+genuine complaints included. The metrics list the exempted posts so that this can be reviewed.
+
+Complaints in languages without lexicons are ``unclassified`` and never reported.
 """
 
 from __future__ import annotations
@@ -99,9 +109,6 @@ CHECK = Check(
     title="Hidden complaints",
     version="1.0.0",
     severity="high",
-    rationale="A hidden complaint tells the customer, and whoever they show, that the brand buries"
-    " criticism instead of answering it.",
-    remediation="Unhide complaints and answer them; hide only spam, abuse and personal data.",
     docs=__doc__ or "",
     run=run,
     needs=Needs(posts=True, observes=frozenset({"hidden"})),

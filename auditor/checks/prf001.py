@@ -21,6 +21,15 @@ hours field is filled in.
 ## How to fix
 Add the hours the team answers, with their time zone, to the bio (or the platform's hours field),
 for example "Here to help Mon-Fri 9am-6pm GMT".
+
+## Known problems
+Any hours-like text counts, whatever it is about: "Streaming live 24/7" or "Store open 9-5
+Mon-Sat" (shop hours, not reply hours) pass. Hours that are stated but cannot be read (no time
+zone, an unusual form) pass too, with a note, by design.
+
+Hours written without a time ("we answer weekday mornings", "office hours"), given only in a
+pinned post, a linked page or an image, or in a language the reader does not know, are not seen,
+and the check fails.
 """
 
 from __future__ import annotations
@@ -84,8 +93,6 @@ CHECK = Check(
     title="Response hours posted",
     version="1.1.0",
     severity="medium",
-    rationale="Customers can only expect replies when the brand says when it is there.",
-    remediation="State the answering hours and time zone in the bio or the hours field.",
     docs=__doc__ or "",
     run=run,
     needs=Needs(profile=True),

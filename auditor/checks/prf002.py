@@ -18,6 +18,16 @@ Passes: "Need help? DM us or visit help.acme.example" or "Support: care@acme.exa
 ## How to fix
 Add one line to the bio: where to go for help (a help-centre link, "DM us", a phone number or an
 email address).
+
+## Known problems
+A link counts as a help link when a part of its host or path starts with a help word, so
+"careers.acme.example" (care...) passes as a support channel. Any run of seven or more digits
+that is not a date, a time range or a thousands-separated count is a phone number: "Company no.
+01234567" passes.
+
+A plain homepage link ("acme.example") is not a channel even when its help pages are one click
+away, and help words and "DM us" phrasings are read in English (plus a few German, French and
+Spanish help words): a channel stated in another language may be missed.
 """
 
 from __future__ import annotations
@@ -123,8 +133,6 @@ CHECK = Check(
     title="Support channel stated",
     version="1.1.0",
     severity="low",
-    rationale="Customers look at the profile for where to get help before they complain.",
-    remediation="Name a help-centre link, 'DM us', a phone number or an email in the bio.",
     docs=__doc__ or "",
     run=run,
     needs=Needs(profile=True),

@@ -36,6 +36,19 @@ here, send us a private message instead".
 ## How to fix
 Never ask for identifying details in a public reply: invite the customer to a DM, a secure form or
 a phone call, and refer to them there. Remove replies that repeat a customer's details.
+
+## Known problems
+An ask that does not say where to answer passes whenever the reply offers a private channel
+anywhere: "please share your account number and we'll DM you" is not flagged, though the
+customer may well post the number in public.
+
+Only the listed kinds of data are asked about: a date of birth, a postcode or a national id number
+asked for in public is not flagged. Only emails and phone numbers are checked for repeats: a
+reply that repeats the customer's order number or address is not flagged. The verbs and data
+are English; asks in other languages are missed.
+
+A phone number in a customer's post needs formatting or a phone word; a bare run of digits is
+taken for an order number, so a reply repeating it is not flagged.
 """
 
 from __future__ import annotations
@@ -252,8 +265,6 @@ CHECK = Check(
     title="Personal data in public",
     version="1.0.0",
     severity="high",
-    rationale="Personal data asked for or repeated in public replies is exposed to everyone.",
-    remediation="Ask for identifying details only through a private channel.",
     docs=__doc__ or "",
     run=run,
     needs=Needs(posts=True),

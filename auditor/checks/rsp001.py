@@ -24,14 +24,41 @@ Passes: the brand replies in the thread to that customer, even if it then moves 
 ## How to fix
 Route every mention and reply to the care team's queue, staff the hours you post, and reply in
 the thread, at least to acknowledge and move the conversation to a private channel.
+
+## Known problems
+Any later brand reply to the customer in the thread answers every earlier post of theirs,
+whatever it says: "we're looking into it" or "sorry, we can't help with that" counts as an
+answer.
+
+Answers the data does not show are missed: a reply in another thread, a new top-level post, a
+private message, or a reply from another of the brand's accounts leaves the post unanswered, and
+a finding.
+
+Every post that mentions the brand is addressed, asked or not: praise, a news share tagging the
+brand or thanks to another customer wait for an answer too (only the classifier's spam is left
+out). A customer who writes in a thread someone else started, without mentioning the brand or
+replying to it, is not addressed, even when the post is a question for the brand. With the
+default always-open calendar a post made at night counts hours the brand never promised.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
+
+from msgspec import Meta
 
 from auditor.analysis.sla import OpenTimeTo, calendar_choice, index_metrics, thread_index
-from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Finding,
+    Needs,
+    PostFindings,
+    typed_params,
+)
 
 __all__ = ["CHECK", "thread_index"]  # thread_index: kept importable for older third-party checks
 
@@ -45,7 +72,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     index = thread_index(ctx)
     choice = calendar_choice(ctx)
     calendar = choice.calendar
-    grace = timedelta(hours=float(ctx.params["grace_hours"]))
+    grace = timedelta(hours=typed_params(ctx, RSP001Parameters).grace_hours)
     end = ctx.window.end
     answered = unanswered = pending = 0
     findings: list[Finding] = []
@@ -121,29 +148,26 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
+class RSP001Parameters(CheckParameters, frozen=True):
+    grace_hours: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description=(
+                "How long a post may wait for a reply before it is unanswered, in business "
+                "hours (the policy's business_hours)."
+            ),
+        ),
+    ] = 8
+
+
 CHECK = Check(
     id="RSP001",
     title="Unanswered customer posts",
     version="1.2.0",
     severity="high",
-    rationale="An unanswered customer post is a public complaint the brand ignored.",
-    remediation="Reply in the thread to every customer post addressed to the brand.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "grace_hours": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": 8,
-                "description": (
-                    "How long a post may wait for a reply before it is unanswered, in business "
-                    "hours (the policy's business_hours)."
-                ),
-            }
-        },
-    },
+    parameters=RSP001Parameters,
     needs=Needs(posts=True),
 )

@@ -27,23 +27,48 @@ Passes: the same post answered at 10:40, or posted Friday at 16:30 and answered 
 ## How to fix
 Staff the posted hours for the volume customers bring (see the activity metrics for when they
 come), route mentions to the care queue, and acknowledge first, then solve.
+
+## Known problems
+The clock is per customer and thread: a customer who opens a second thread starts a second
+clock, and one whose thread began before the window (the bundle starts mid-conversation) is
+timed from their first post in the bundle, which may be a follow-up rather than a first ask.
+
+Any public human reply stops the clock, whatever it says ("please see our FAQ"); a first answer
+sent privately, in another thread or from another of the brand's accounts is not seen, so the
+post is late or unanswered. Posts that mention the brand without asking anything (praise, a
+news share) start clocks too.
+
+With the default always-open calendar, night and weekend posts count minutes the brand never
+promised; set ``business_hours`` (or ``from_profile: true``) to judge against posted hours.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.sla import (
+    DEFAULT_TARGET_MINUTES,
     LATE,
     ClockTally,
     Stopwatch,
+    TargetMinutes,
     activity,
     calendar_choice,
     index_metrics,
-    target_minutes_parameter,
     thread_index,
 )
-from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Finding,
+    Needs,
+    PostFindings,
+    typed_params,
+)
 
 
 def _rounded(value: float | None) -> float | None:
@@ -54,7 +79,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     assert ctx.window is not None
     index = thread_index(ctx)
     choice = calendar_choice(ctx)
-    target_minutes = float(ctx.params["target_minutes"])
+    target_minutes = typed_params(ctx, RSP002Parameters).target_minutes
     end = ctx.window.end
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
@@ -100,23 +125,19 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
+class RSP002Parameters(CheckParameters, frozen=True):
+    target_minutes: Annotated[
+        TargetMinutes, Meta(description="Target for the first response, in business minutes.")
+    ] = DEFAULT_TARGET_MINUTES
+
+
 CHECK = Check(
     id="RSP002",
     title="First response time",
     version="1.1.0",
     severity="medium",
-    rationale="Customers who ask on social media expect a first answer within the hour.",
-    remediation="Staff the posted hours for the volume and acknowledge every customer quickly.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "target_minutes": target_minutes_parameter(
-                "Target for the first response, in business minutes."
-            ),
-        },
-    },
+    parameters=RSP002Parameters,
     needs=Needs(posts=True),
 )

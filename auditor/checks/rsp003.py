@@ -23,6 +23,16 @@ opens no clock.
 ## How to fix
 Keep conversations assigned to an agent until the customer is done, and alert on customers who
 replied and are waiting.
+
+## Known problems
+Closing posts are recognised by a word list (the policy's ``closing_phrases``, English by
+default): "merci !" or "perfect, cheers mate" (a word not in the list) opens a clock that the
+brand need not answer, and so does a follow-up that needs no reply ("ok, I'll try that
+tonight").
+
+A customer's posts before the brand's next answer make one clock from the oldest: a new question
+added hours later is timed from the first post of the run, not from itself. Next answers sent
+privately or in another thread are not seen.
 """
 
 from __future__ import annotations
@@ -30,21 +40,33 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.sla import (
+    DEFAULT_TARGET_MINUTES,
     LATE,
     ClockTally,
     ClosingPhrases,
     Stopwatch,
+    TargetMinutes,
     calendar_choice,
     closing_phrases,
     index_metrics,
-    target_minutes_parameter,
     thread_index,
 )
 from auditor.analysis.threads import Engagement
-from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, PostFindings
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Finding,
+    Needs,
+    PostFindings,
+    typed_params,
+)
 from auditor.model import Post
 
 _CREATED = attrgetter("created_at")
@@ -99,7 +121,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     index = thread_index(ctx)
     choice = calendar_choice(ctx)
     closing = closing_phrases(ctx)
-    target_minutes = float(ctx.params["target_minutes"])
+    target_minutes = typed_params(ctx, RSP003Parameters).target_minutes
     end = ctx.window.end
     tally = ClockTally(Stopwatch(choice.calendar, end, target_minutes))
     findings: list[Finding] = []
@@ -153,23 +175,19 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
+class RSP003Parameters(CheckParameters, frozen=True):
+    target_minutes: Annotated[
+        TargetMinutes, Meta(description="Target for each next response, in business minutes.")
+    ] = DEFAULT_TARGET_MINUTES
+
+
 CHECK = Check(
     id="RSP003",
     title="Next response time",
     version="1.1.0",
     severity="medium",
-    rationale="A conversation the brand drops after its first reply is still an ignored customer.",
-    remediation="Keep each conversation with an agent until the customer is done.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "target_minutes": target_minutes_parameter(
-                "Target for each next response, in business minutes."
-            ),
-        },
-    },
+    parameters=RSP003Parameters,
     needs=Needs(posts=True),
 )

@@ -21,29 +21,55 @@ Passes: 95% of the posts made in the posted hours answered within the hour.
 
 ## How to fix
 Staff the hours you post, or post the hours you staff.
+
+## Known problems
+The hours are read from the profile as fetched and applied to the whole window: a brand that
+changed its posted hours during the window is judged against the new ones. Text that reads as
+hours but is not about replies ("24/7 streaming", shop opening hours) is taken as the promise
+(see PRF001).
+
+On the night test, one answer to anyone at night makes the whole night answered, however many
+customers waited. Nights are 22:00-06:00 in the posted hours' time zone, else the policy's, else
+UTC: a "24/7" promise with no zone is judged on UTC nights, which are daytime in the Americas
+and Asia.
+
+Only posts made inside the posted hours are judged, by design: a brand that answers nothing
+outside them passes.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
+
+from msgspec import Meta
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
 from auditor.analysis.sla import (
+    DEFAULT_TARGET_MINUTES,
     MET,
     PENDING,
     LocalClock,
     Stopwatch,
+    TargetMinutes,
     index_metrics,
     policy_timezone,
     profile_hours,
     shared_calendar,
-    target_minutes_parameter,
     thread_index,
 )
 from auditor.analysis.threads import ThreadIndex
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Evidence,
+    Finding,
+    Needs,
+    typed_params,
+)
 
 EXAMPLES = 10
 
@@ -58,8 +84,8 @@ def _kept_share(
 ) -> tuple[dict[str, Any], Finding | None]:
     assert ctx.window is not None
     end = ctx.window.end
-    target_minutes = float(ctx.params["target_minutes"])
-    min_share = float(ctx.params["min_share"])
+    params = typed_params(ctx, RSP004Parameters)
+    target_minutes, min_share = params.target_minutes, params.min_share
     stopwatch = Stopwatch(calendar, end, target_minutes)
     always_open = calendar.is_always_open
     inside = met = judged = pending = 0
@@ -124,7 +150,7 @@ def _nights(
     # Only whole nights inside the window: a night the window cuts cannot be judged.
     nights = [n for n in asked if n not in (first_night, last_night)]
     silent = sorted(n for n in nights if n not in answered)
-    min_nights = int(ctx.params["min_nights"])
+    min_nights = typed_params(ctx, RSP004Parameters).min_nights
     metrics = {
         "timezone": clock.name,
         "nights_with_customer_posts": len(nights),
@@ -184,38 +210,42 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
+class RSP004Parameters(CheckParameters, frozen=True):
+    target_minutes: Annotated[
+        TargetMinutes,
+        Meta(
+            description=(
+                "Target for answering posts made in the posted hours, in business minutes of "
+                "those hours."
+            )
+        ),
+    ] = DEFAULT_TARGET_MINUTES
+    min_share: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="Least share of posts in the posted hours answered within target.",
+        ),
+    ] = 0.9
+    min_nights: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description=(
+                "Nights with customer posts needed before a 24/7 promise is judged at night."
+            ),
+        ),
+    ] = 3
+
+
 CHECK = Check(
     id="RSP004",
     title="Posted hours kept",
     version="1.1.0",
     severity="medium",
-    rationale="Posted hours are a promise to customers; missing them breaks it in public.",
-    remediation="Staff the hours you post, or post the hours you staff.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "target_minutes": target_minutes_parameter(
-                "Target for answering posts made in the posted hours, in business minutes of "
-                "those hours."
-            ),
-            "min_share": {
-                "type": "number",
-                "minimum": 0,
-                "maximum": 1,
-                "default": 0.9,
-                "description": "Least share of posts in the posted hours answered within target.",
-            },
-            "min_nights": {
-                "type": "integer",
-                "minimum": 1,
-                "default": 3,
-                "description": "Nights with customer posts needed before a 24/7 promise is "
-                "judged at night.",
-            },
-        },
-    },
+    parameters=RSP004Parameters,
     needs=Needs(profile=True, posts=True),
 )

@@ -25,15 +25,36 @@ even if the brand answers twice more in public afterwards; or a thread with thre
 ## How to fix
 Set a rule for agents: by the second or third public reply, invite the customer to a private
 channel (DM, email, phone) and continue there; then close the loop in public (see FUP001).
+
+## Known problems
+Replies are counted per thread and customer: a customer who keeps the exchange going in new
+threads (a fresh mention each time) starts from zero each time, and is never flagged.
+
+Every public brand reply counts, automated acknowledgements included, and the tone of the
+exchange is not read: a long, friendly exchange (a customer chatting about a product they love)
+is flagged like a dispute. Any reply up to the limit that offers a private channel passes the
+exchange, even when the offer is in passing and the thread goes on in public.
 """
 
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.private_channel import PublicExchange, public_threads, reply_offer
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs, excerpt
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Evidence,
+    Finding,
+    Needs,
+    excerpt,
+    typed_params,
+)
 
 
 def offer_in_time(ctx: AuditContext, exchange: PublicExchange, limit: int) -> bool:
@@ -42,7 +63,7 @@ def offer_in_time(ctx: AuditContext, exchange: PublicExchange, limit: int) -> bo
 
 
 def run(ctx: AuditContext) -> CheckOutput:
-    limit = int(ctx.params["max_brand_replies"])
+    limit = typed_params(ctx, THR001Parameters).max_brand_replies
     threads = public_threads(ctx)
     counts = [len(e.brand_replies) for e in threads.exchanges]
     lengthy = moved = 0
@@ -102,29 +123,26 @@ def _finding(ctx: AuditContext, exchange: PublicExchange, limit: int) -> Finding
     )
 
 
+class THR001Parameters(CheckParameters, frozen=True):
+    max_brand_replies: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description=(
+                "Most public brand replies to one customer in one thread before the brand "
+                "must have offered to continue privately."
+            ),
+        ),
+    ] = 4
+
+
 CHECK = Check(
     id="THR001",
     title="Lengthy public threads",
     version="1.0.0",
     severity="low",
-    rationale="Long public back-and-forths keep a problem in view and draw personal details out.",
-    remediation="Offer a private channel by the time a public exchange reaches the limit.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "max_brand_replies": {
-                "type": "integer",
-                "minimum": 1,
-                "default": 4,
-                "description": (
-                    "Most public brand replies to one customer in one thread before the brand "
-                    "must have offered to continue privately."
-                ),
-            }
-        },
-    },
+    parameters=THR001Parameters,
     needs=Needs(posts=True),
 )

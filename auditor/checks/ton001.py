@@ -32,6 +32,15 @@ you should have received a refund email by now, sorry, we'll chase it".
 Train agents to acknowledge first ("sorry", "that's not the experience we want"), explain without
 blaming, and take responsibility where it is due; keep a list of phrases never to use and review
 replies to complaints.
+
+## Known problems
+Only the listed phrases are found, whole words, in English: a defensive reply phrased otherwise
+("that's simply how it works, read our terms") or in another language passes.
+
+A listed phrase is flagged whatever surrounds it: "sorry! as we already said in DM, a refund is
+on its way" is a finding. The acknowledgement share counts any acknowledgement phrase, so "sorry,
+we can't help with that" counts as acknowledging. Replies are judged only in threads where the
+classifier found a complaint by that customer: a misread complaint leaves its replies unjudged.
 """
 
 from __future__ import annotations
@@ -39,11 +48,22 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.conduct import customer_classes
 from auditor.analysis.private_channel import lowered, negated_before, phrase_key, public_threads
-from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.check import (
+    AuditContext,
+    Check,
+    CheckOutput,
+    CheckParameters,
+    Finding,
+    Needs,
+    post_evidence,
+    typed_params,
+)
 from auditor.model import Post
 
 DEFAULT_DEFENSIVE_PHRASES: tuple[str, ...] = (
@@ -117,8 +137,9 @@ def _complaints_among(posts: Sequence[Post], complaints: frozenset[str]) -> list
 def run(ctx: AuditContext) -> CheckOutput:
     classes = customer_classes(ctx)
     complaints = frozenset(i for i, c in classes.items() if c.label == "complaint")
-    defensive = phrase_pattern(tuple(ctx.params["defensive_phrases"]))
-    acknowledging = phrase_pattern(tuple(ctx.params["acknowledgement_phrases"]))
+    params = typed_params(ctx, TON001Parameters)
+    defensive = phrase_pattern(params.defensive_phrases)
+    acknowledging = phrase_pattern(params.acknowledgement_phrases)
     threads = public_threads(ctx)
     # Replies repeat templates addressed to different customers: judge each template once.
     judged: dict[str, tuple[bool, str | None]] = {}
@@ -176,39 +197,38 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
+Phrases = tuple[Annotated[str, Meta(min_length=1)], ...]
+
+
+class TON001Parameters(CheckParameters, frozen=True):
+    defensive_phrases: Annotated[
+        Phrases,
+        Meta(
+            description=(
+                "Phrases that blame the customer or argue (whole words, case-insensitive); "
+                "a reply to a complaint containing one is a finding. Replaces the built-in "
+                "list."
+            )
+        ),
+    ] = DEFAULT_DEFENSIVE_PHRASES
+    acknowledgement_phrases: Annotated[
+        Phrases,
+        Meta(
+            description=(
+                "Phrases that acknowledge the problem or apologise; the share of complaint "
+                "replies with one is reported as acknowledge_share."
+            )
+        ),
+    ] = DEFAULT_ACKNOWLEDGEMENT_PHRASES
+
+
 CHECK = Check(
     id="TON001",
     title="Defensive replies",
     version="1.0.0",
     severity="medium",
-    rationale="Blaming or arguing with a complaining customer in public escalates the complaint.",
-    remediation="Acknowledge and apologise where due; explain without blaming the customer.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "defensive_phrases": {
-                "type": "array",
-                "items": {"type": "string", "minLength": 1},
-                "default": list(DEFAULT_DEFENSIVE_PHRASES),
-                "description": (
-                    "Phrases that blame the customer or argue (whole words, case-insensitive); "
-                    "a reply to a complaint containing one is a finding. Replaces the built-in "
-                    "list."
-                ),
-            },
-            "acknowledgement_phrases": {
-                "type": "array",
-                "items": {"type": "string", "minLength": 1},
-                "default": list(DEFAULT_ACKNOWLEDGEMENT_PHRASES),
-                "description": (
-                    "Phrases that acknowledge the problem or apologise; the share of complaint "
-                    "replies with one is reported as acknowledge_share."
-                ),
-            },
-        },
-    },
+    parameters=TON001Parameters,
     needs=Needs(posts=True),
 )

@@ -27,17 +27,27 @@ Passes: "@ann so sorry about that! A replacement is on its way. ^JD" on at least
 ## How to fix
 Give every agent initials or a first name and add them to the reply template in the publishing
 tool, so that signing is the default rather than a habit.
+
+## Known problems
+Only the end of a reply is read. A signature at the start ("Jo here: ...") is not found, and a
+reply that ends with something shaped like a mark is counted signed: "it ships Monday - Tuesday"
+(a name after a dash), or "glad it's sorted. Thanks, Ann" where Ann is the customer.
+
+Replies from a source not listed in ``automation_sources`` count as human even when a bot sent
+them, which lowers the signed share.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from auditor.analysis.private_channel import phrase_key, public_threads
 from auditor.analysis.threads import is_automated
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+from auditor.check import AuditContext, Check, CheckOutput, CheckParameters, Evidence, Needs
 from auditor.model import Post
 
 # Greedy ".*" first: the engine tries the end of the text first, where a signature is.
@@ -142,30 +152,25 @@ def run(ctx: AuditContext) -> CheckOutput:
     )
 
 
+class TON002Parameters(CheckParameters, frozen=True):
+    min_signed_share: Annotated[
+        Annotated[float, Meta(ge=0, le=1)] | None,
+        Meta(
+            description=(
+                "Minimum share (0-1) of human brand replies signed by an agent. null (the "
+                "default) turns the check off: not_applicable, with the share in the metrics."
+            )
+        ),
+    ] = None
+
+
 CHECK = Check(
     id="TON002",
     title="Signed replies",
     version="1.0.0",
     severity="low",
-    rationale="Signed replies show a person answered and make agents accountable.",
-    remediation="Have agents sign every reply with initials or a first name.",
     docs=__doc__ or "",
     run=run,
-    parameters={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "min_signed_share": {
-                "type": ["number", "null"],
-                "minimum": 0,
-                "maximum": 1,
-                "default": None,
-                "description": (
-                    "Minimum share (0-1) of human brand replies signed by an agent. null (the "
-                    "default) turns the check off: not_applicable, with the share in the metrics."
-                ),
-            }
-        },
-    },
+    parameters=TON002Parameters,
     needs=Needs(posts=True),
 )

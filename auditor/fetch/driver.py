@@ -1,7 +1,8 @@
 """Runs a sans-I/O protocol against the shared HTTP layer.
 
 :func:`fetch_account` executes one account's requests in order (start → receive/failed →
-finish); :func:`fetch_accounts` runs many accounts on threads, the HTTP layer's per-(platform,
+finish); :func:`recheck_deletions` asks a platform that can say so which kept posts are gone;
+:func:`fetch_accounts` runs many accounts on threads, the HTTP layer's per-(platform,
 token) semaphores keeping each token within its concurrency limit. :func:`plan` answers
 ``--dry-run``: the first requests and the share of each documented rate limit they use.
 """
@@ -83,6 +84,7 @@ def fetch_account(
                 try:
                     response = http_client.request_json(
                         platform=protocol.platform,
+                        read_rate_limit=protocol.read_rate_limit,
                         url=url,
                         params=request.params,
                         token=token,
@@ -113,6 +115,61 @@ def fetch_account(
     closing, cursor = protocol.finish()
     records.extend(closing)
     return FetchOutcome(records, cursor, pages, requests_made, list(protocol.missing))
+
+
+@dataclass(slots=True)
+class Recheck:
+    """What re-checking kept posts found. Holds no token: safe to print, log or store."""
+
+    deleted: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    pages: int = 0
+    requests_made: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        """Every batch answered: only then does the window observe what re-checks show."""
+        return not self.problems
+
+
+def recheck_deletions(
+    protocol: Protocol,
+    http_client: HttpClient,
+    *,
+    token: Secret | None,
+    post_ids: Sequence[str],
+) -> Recheck:
+    """Asks again for ``post_ids`` through the protocol's re-check requests.
+
+    Only what the protocol reads as an explicit "not found" counts as deleted: a batch that
+    fails leaves its posts as they were and names the failure in ``problems``.
+    """
+    result = Recheck()
+    root = protocol.base_url().rstrip("/")
+    for request in protocol.recheck_requests(post_ids):
+        try:
+            response = http_client.request_json(
+                platform=protocol.platform,
+                read_rate_limit=protocol.read_rate_limit,
+                url=resolve_url(root, request.path),
+                params=request.params,
+                token=token,
+                purpose=request.purpose,
+                method=request.method,
+                auth_style=protocol.auth_style,
+            )
+        except HttpError as error:
+            result.requests_made += error.attempts
+            result.problems.append(f"{request.purpose}: {error.reason}")
+            continue
+        result.requests_made += response.attempts
+        if not 200 <= response.status < 300:
+            result.problems.append(f"{request.purpose}: HTTP {response.status}")
+            continue
+        result.pages += 1
+        page = Page(response.status, response.headers, response.body)
+        result.deleted |= protocol.parse_recheck(request, page)
+    return result
 
 
 def _status_reason(status: int) -> str:

@@ -1,8 +1,9 @@
 """The one HTTP layer every platform goes through.
 
-Timeouts, retries with exponential backoff and jitter, each platform's rate-limit headers,
-proactive throttling, a concurrency limit per (platform, token) and token redaction live here
-and nowhere else. The clock and the sleep are injected so that tests of waiting take no time.
+Timeouts, retries with exponential backoff and jitter, proactive throttling on what each
+platform's rate-limit headers say (its protocol reads them: ``Protocol.read_rate_limit``), a
+concurrency limit per (platform, token) and token redaction live here and nowhere else. The clock
+and the sleep are injected so that tests of waiting take no time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from auditor.fetch.secrets import RedactingFilter, Secret, redact
+from auditor.sources.platforms.base import RateInfo, RateLimitReader, header_float
 
 log = logging.getLogger(__name__)
 
@@ -72,125 +73,14 @@ class ManualClock:
             self._now += max(0.0, seconds)
 
 
-# --- rate-limit headers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RateInfo:
-    """What one answer said about the budget: calls left, and when (epoch seconds) it refills."""
-
-    remaining: int | None = None
-    reset_at: float | None = None
-
-
-ResetParser = Callable[[Mapping[str, str], float], RateInfo]
-
-
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return int(float(text)) if text is not None else None
-    except ValueError:
-        return None
-
-
-def _float_or_none(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
-
-
-def parse_x_headers(headers: Mapping[str, str], now: float) -> RateInfo:
-    """X: ``x-rate-limit-remaining`` and ``x-rate-limit-reset`` in epoch seconds."""
-    return RateInfo(
-        _int_or_none(headers.get("x-rate-limit-remaining")),
-        _float_or_none(headers.get("x-rate-limit-reset")),
-    )
-
-
-def parse_mastodon_headers(headers: Mapping[str, str], now: float) -> RateInfo:
-    """Mastodon: ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` as an ISO 8601 time."""
-    reset_text = headers.get("x-ratelimit-reset")
-    reset_at: float | None = None
-    if reset_text:
-        try:
-            moment = datetime.fromisoformat(reset_text.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None:
-            reset_at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    return RateInfo(_int_or_none(headers.get("x-ratelimit-remaining")), reset_at)
-
-
-def parse_bluesky_headers(headers: Mapping[str, str], now: float) -> RateInfo:
-    """Bluesky: ``RateLimit-Remaining`` and ``RateLimit-Reset`` in epoch seconds."""
-    return RateInfo(
-        _int_or_none(headers.get("ratelimit-remaining")),
-        _float_or_none(headers.get("ratelimit-reset")),
-    )
-
-
-def parse_facebook_headers(headers: Mapping[str, str], now: float) -> RateInfo:
-    """Meta Graph API: ``X-Business-Use-Case-Usage`` (JSON) or ``X-App-Usage``.
-
-    Business use case usage is ``{business_id: [{"call_count": %, ...,
-    "estimated_time_to_regain_access": minutes}]}``; usage at 100 % means no calls are left.
-    """
-    longest_wait = 0.0
-    exhausted = False
-    for name in ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage"):
-        raw = headers.get(name)
-        if not raw:
-            continue
-        try:
-            usage = json.loads(raw)
-        except ValueError:
-            continue
-        for entry in _usage_entries(usage):
-            minutes = _float_or_none(str(entry.get("estimated_time_to_regain_access", 0)))
-            longest_wait = max(longest_wait, (minutes or 0.0) * 60.0)
-            percents = [
-                _float_or_none(str(entry.get(key)))
-                for key in ("call_count", "total_cputime", "total_time")
-            ]
-            exhausted = exhausted or any(p is not None and p >= 100 for p in percents)
-    if longest_wait > 0:
-        return RateInfo(0, now + longest_wait)
-    return RateInfo(0 if exhausted else None, None)
-
-
-def _usage_entries(usage: Any) -> list[Mapping[str, Any]]:
-    if isinstance(usage, Mapping):
-        if any(k in usage for k in ("call_count", "estimated_time_to_regain_access")):
-            return [usage]
-        found: list[Mapping[str, Any]] = []
-        for value in usage.values():
-            found.extend(_usage_entries(value))
-        return found
-    if isinstance(usage, list):
-        return [e for e in usage if isinstance(e, Mapping)]
-    return []
-
-
-# Per-platform pure functions; another platform registers with :func:`register_reset_parser`.
-RESET_PARSERS: dict[str, ResetParser] = {
-    "x": parse_x_headers,
-    "mastodon": parse_mastodon_headers,
-    "bluesky": parse_bluesky_headers,
-    "facebook": parse_facebook_headers,
-    "instagram": parse_facebook_headers,
-}
-
-
-def register_reset_parser(platform: str, parser: ResetParser) -> None:
-    RESET_PARSERS[platform] = parser
+# --- waits the server asks for -------------------------------------------------------------
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """``Retry-After`` as seconds to wait: either a number of seconds or an HTTP date."""
     if not value:
         return None
-    seconds = _float_or_none(value.strip())
+    seconds = header_float(value.strip())
     if seconds is not None:
         return max(0.0, seconds)
     try:
@@ -335,6 +225,7 @@ class HttpClient:
         self,
         *,
         platform: str,
+        read_rate_limit: RateLimitReader,
         url: str,
         params: Sequence[tuple[str, str]] = (),
         token: Secret | None = None,
@@ -343,6 +234,10 @@ class HttpClient:
         auth_style: str = "bearer",
     ) -> Response:
         """Sends one request, retrying what is worth retrying; raises :class:`HttpError`.
+
+        ``read_rate_limit`` is the platform protocol's reader of its rate-limit headers: when an
+        answer says no calls are left, the next request of this (platform, token, purpose)
+        waits for the reset instead of earning a 429.
 
         Answers that retrying cannot change (2xx, and 4xx other than 429) are returned as
         they are: the caller decides what a 404 means.
@@ -356,7 +251,9 @@ class HttpClient:
         for attempt in range(1, retry.max_attempts + 1):
             waited += self._wait_for_budget(budget_key, waited, attempt, token)
             with self._semaphores.get((platform, token_key)):
-                outcome = self._attempt(platform, method, url, query, headers, budget_key, token)
+                outcome = self._attempt(
+                    read_rate_limit, method, url, query, headers, budget_key, token
+                )
             if outcome.response is not None:
                 return Response(
                     outcome.response.status,
@@ -398,7 +295,7 @@ class HttpClient:
 
     def _attempt(
         self,
-        platform: str,
+        read_rate_limit: RateLimitReader,
         method: str,
         url: str,
         query: list[tuple[str, str]],
@@ -423,7 +320,7 @@ class HttpClient:
             return _Attempt(failure=f"connection error ({type(exc).__name__}: {detail})")
         lowered = {k.lower(): v for k, v in answer.headers.items()}
         now = self.clock.now()
-        info = RESET_PARSERS.get(platform, parse_x_headers)(lowered, now)
+        info = read_rate_limit(lowered, now)
         self._remember_budget(budget_key, info)
         status = answer.status_code
         if status == 429 or status >= 500:

@@ -3,8 +3,9 @@
 For each account: the protocol of its platform (``auditor.sources.*``) runs through the shared
 HTTP layer on a thread of its own, from the cursor the history store saved last time; then the
 new records are merged with what the store kept of the lookback window (an incremental run asks
-the platform only for what is new, yet the audit must see the whole window); X posts still
-inside the window are re-checked for deletion in batches; the account's bundle is written
+the platform only for what is new, yet the audit must see the whole window); where the platform's
+protocol can re-check deletions, kept posts this fetch did not bring back are asked for again;
+the account's bundle is written
 atomically; last, the store keeps the records and, only when the fetch was complete, the new
 cursor. Failures stay with their account: its window says ``complete: false`` and why.
 
@@ -24,40 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from auditor.config import AccountConfig, Config
-from auditor.fetch.driver import (
-    FetchOutcome,
-    FetchPlan,
-    LimitShare,
-    fetch_account,
-    limit_shares,
-    plan,
-    resolve_url,
-)
-from auditor.fetch.http import Clock, HttpClient, HttpConfig, HttpError, RetryPolicy, SystemClock
-from auditor.fetch.secrets import Secret, TokenLookup, load_token, redact
+from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
+from auditor.fetch.http import Clock, HttpClient, HttpConfig, RetryPolicy, SystemClock
+from auditor.fetch.secrets import TokenLookup, load_token, redact
 from auditor.model import AccountData, AccountKey
 from auditor.sources.bundle import RecordError, add_record, dump_record, parse_time, write_bundle
+from auditor.sources.platforms import protocol_class
 from auditor.sources.platforms.base import FetchSpec, Protocol, Record, window_record
-from auditor.sources.platforms.bluesky import BlueskyProtocol
-from auditor.sources.platforms.facebook import FacebookProtocol
-from auditor.sources.platforms.instagram import InstagramProtocol
-from auditor.sources.platforms.mastodon import MastodonProtocol
-from auditor.sources.platforms.x import XProtocol
 from auditor.store.history import FetchedConversation, FetchedPost, HistoryStore
 
 log = logging.getLogger(__name__)
-
-PROTOCOLS: dict[str, type[Protocol]] = {
-    "x": XProtocol,
-    "mastodon": MastodonProtocol,
-    "facebook": FacebookProtocol,
-    "instagram": InstagramProtocol,
-    "bluesky": BlueskyProtocol,
-}
-
-# X answers ``GET /2/tweets?ids=`` for at most 100 ids at a time.
-X_LOOKUP_BATCH = 100
-X_NOT_FOUND = "resource-not-found"
 
 
 # --- results ------------------------------------------------------------------------------
@@ -116,11 +93,8 @@ class _Prepared:
 @dataclass(slots=True)
 class _Fetched:
     outcome: FetchOutcome
-    deleted: set[str] = field(default_factory=set)
-    recheck_problems: list[str] = field(default_factory=list)
-    recheck_pages: int = 0
-    recheck_requests: int = 0
-    rechecked: bool = False
+    # None when no re-check ran (the platform cannot, or the fetch itself got nowhere).
+    recheck: Recheck | None = None
 
 
 def default_clock() -> Clock:
@@ -152,11 +126,7 @@ def make_spec(
 
 
 def make_protocol(spec: FetchSpec) -> Protocol:
-    try:
-        protocol_class = PROTOCOLS[spec.platform]
-    except KeyError:
-        raise ValueError(f"no fetcher for platform {spec.platform!r}") from None
-    return protocol_class(spec)
+    return protocol_class(spec.platform)(spec)
 
 
 def token_for(
@@ -282,25 +252,21 @@ def _referenced(posts: Iterable[Record]) -> set[str]:
 
 
 def _fetch_one(item: _Prepared, client: HttpClient) -> _Fetched:
-    """Runs on a worker thread: the protocol, then (X) the deletion re-check."""
-    protocol = item.protocol
-    outcome = fetch_account(
-        protocol, client, token=item.token.secret, token_problem=item.token.problem
-    )
-    fetched = _Fetched(outcome)
-    if isinstance(protocol, XProtocol) and item.token.secret is not None:
-        arrived = any(r.get("kind") == "profile" for r in outcome.records)
-        if arrived:
-            returned = {str(r.get("id")) for r in outcome.records if r.get("kind") == "post"}
-            ids = [
-                str(p["id"])
-                for p in item.kept_posts
-                if str(p.get("id")) not in returned
-                and p.get("visibility") != "deleted"
-                and str(p.get("id", "")).isdigit()
-            ]
-            _recheck_x(fetched, client, item.token.secret, protocol.base_url(), ids)
-    return fetched
+    """Runs on a worker thread: the protocol, then (where it can) the deletion re-check."""
+    protocol, token = item.protocol, item.token.secret
+    outcome = fetch_account(protocol, client, token=token, token_problem=item.token.problem)
+    if not protocol.rechecks_deletions or (token is None and protocol.requires_token):
+        return _Fetched(outcome)
+    if not any(r.get("kind") == "profile" for r in outcome.records):
+        # The account itself never answered: asking after its posts would prove nothing.
+        return _Fetched(outcome)
+    returned = {str(r.get("id")) for r in outcome.records if r.get("kind") == "post"}
+    post_ids = [
+        str(p.get("id", ""))
+        for p in item.kept_posts
+        if str(p.get("id")) not in returned and p.get("visibility") != "deleted"
+    ]
+    return _Fetched(outcome, recheck_deletions(protocol, client, token=token, post_ids=post_ids))
 
 
 def _result_of(future: Future[_Fetched], item: _Prepared) -> _Fetched:
@@ -314,53 +280,6 @@ def _result_of(future: Future[_Fetched], item: _Prepared) -> _Fetched:
         spec = item.protocol.spec
         closing = window_record(spec, missing=[reason], observes=(), fetched_at=spec.window_end)
         return _Fetched(FetchOutcome([closing], dict(spec.cursor), 0, 0, [reason]))
-
-
-def _recheck_x(
-    fetched: _Fetched, client: HttpClient, token: Secret, base_url: str, ids: Sequence[str]
-) -> None:
-    """``GET /2/tweets?ids=``: which kept posts are gone. Only an explicit "not found" counts:
-    a batch that fails leaves its posts as they were, and the window incomplete."""
-    for start in range(0, len(ids), X_LOOKUP_BATCH):
-        batch = ids[start : start + X_LOOKUP_BATCH]
-        try:
-            response = client.request_json(
-                platform="x",
-                url=resolve_url(base_url, "/2/tweets"),
-                params=(("ids", ",".join(batch)), ("tweet.fields", "id")),
-                token=token,
-                purpose="recheck",
-            )
-        except HttpError as error:
-            fetched.recheck_requests += error.attempts
-            fetched.recheck_problems.append(f"recheck: {error.reason}")
-            continue
-        fetched.recheck_requests += response.attempts
-        if not 200 <= response.status < 300:
-            fetched.recheck_problems.append(f"recheck: HTTP {response.status}")
-            continue
-        fetched.recheck_pages += 1
-        fetched.deleted |= _not_found_ids(response.body, set(batch))
-    fetched.rechecked = not fetched.recheck_problems
-
-
-def _not_found_ids(body: Any, asked: set[str]) -> set[str]:
-    if not isinstance(body, Mapping):
-        return set()
-    present = {
-        str(t.get("id")) for t in body.get("data") or [] if isinstance(t, Mapping) and "id" in t
-    }
-    gone: set[str] = set()
-    for error in body.get("errors") or []:
-        if not isinstance(error, Mapping):
-            continue
-        problem = f"{error.get('type', '')} {error.get('title', '')}".lower()
-        if X_NOT_FOUND not in problem and "not found" not in problem:
-            continue
-        ident = str(error.get("resource_id") or error.get("value") or "")
-        if ident in asked and ident not in present:
-            gone.add(ident)
-    return gone
 
 
 # --- merging and writing ------------------------------------------------------------------
@@ -503,7 +422,7 @@ def _usable(records: list[Record]) -> tuple[list[Record], list[str]]:
 
 def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: datetime) -> AccountFetch:
     """Merge, write the bundle, then keep records and (if complete) the cursor."""
-    account, outcome = item.account, fetched.outcome
+    account, outcome, recheck = item.account, fetched.outcome, fetched.recheck
     spec = item.protocol.spec
     nothing_arrived = outcome.pages == 0
     merged = merge_records(
@@ -513,21 +432,21 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
         [] if nothing_arrived else item.kept_conversations,
         window_start=spec.window_start,
         window_end=spec.window_end,
-        deleted=fetched.deleted,
+        deleted=recheck.deleted if recheck is not None else (),
     )
-    missing = [*outcome.missing, *fetched.recheck_problems]
+    missing = [*outcome.missing, *(recheck.problems if recheck is not None else ())]
     if merged.problems:
         missing.append(f"{len(merged.problems)} records unusable: {merged.problems[0]}")
     window = _closing_window(merged.records, spec)
     observes = set(window.get("observes") or [])
-    if fetched.rechecked:
-        observes.add("deleted")
+    if recheck is not None and recheck.succeeded:
+        observes |= item.protocol.rechecked
     window.update(
         complete=not missing,
         reason="; ".join(missing) if missing else None,
         observes=sorted(observes),
-        pages=outcome.pages + fetched.recheck_pages,
-        requests=outcome.requests_made + fetched.recheck_requests,
+        pages=outcome.pages + (recheck.pages if recheck is not None else 0),
+        requests=outcome.requests_made + (recheck.requests_made if recheck is not None else 0),
         posts_fetched=merged.posts_fetched,
         posts_kept=merged.posts_kept,
     )
@@ -639,124 +558,6 @@ def _conversations(records: Iterable[Record]) -> list[FetchedConversation]:
         if times:
             kept.append(FetchedConversation(str(record["id"]), max(times), _json(record)))
     return kept
-
-
-# --- dry runs and secrets -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AccountPlan:
-    account: AccountConfig
-    plan: FetchPlan
-    token: str
-    rechecks: int
-
-
-@dataclass(frozen=True, slots=True)
-class DryRun:
-    accounts: list[AccountPlan]
-    # Summed over accounts: the same token's budget is shared by every account using it.
-    totals: list[LimitShare]
-
-
-def dry_run(
-    config: Config,
-    accounts: Sequence[AccountConfig] | None = None,
-    *,
-    clock: Clock | None = None,
-    store: HistoryStore | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> DryRun:
-    """What a fetch would ask, per account, and which share of each limit; requests nothing."""
-    now = now_from(clock or SystemClock())
-    base_dir = config.path.resolve().parent
-    plans: list[AccountPlan] = []
-    protocols: list[Protocol] = []
-    for account in api_accounts(config.accounts() if accounts is None else accounts):
-        cursor = store.get_cursor(account.platform, account.handle) if store else {}
-        spec = make_spec(account, now, config.fetch.lookback_days, cursor)
-        protocol = make_protocol(spec)
-        # A fresh one for the totals: planning has already asked this one to start.
-        protocols.append(make_protocol(spec))
-        lookup = token_for(account, protocol, environ, base_dir)
-        token = "present" if lookup.secret is not None else (lookup.problem or "missing token")
-        if lookup.secret is None and not protocol.requires_token:
-            token = "none needed (public API)"
-        rechecks = 0
-        if account.platform == "x" and store is not None:
-            kept = store.fetched_posts(account.platform, account.handle, spec.window_start)
-            live = sum(1 for p in kept if p.get("visibility") != "deleted")
-            rechecks = -(-live // X_LOOKUP_BATCH)
-        plans.append(AccountPlan(account, plan(protocol), token, rechecks))
-    return DryRun(plans, limit_shares(protocols))
-
-
-def render_dry_run(result: DryRun) -> str:
-    lines: list[str] = []
-    for item in result.accounts:
-        account = item.account
-        lines.append(
-            f"{account.client} / {account.platform}:{account.handle} -> {account.source.path}"
-        )
-        lines.append(f"  token: {item.token}")
-        for request in item.plan.requests:
-            lines.append(f"  {request.method} {request.url}  ({request.purpose})")
-        if item.rechecks:
-            lines.append(f"  then {item.rechecks} deletion re-check batch(es): GET /2/tweets?ids=")
-        lines.append("  then pages as the answers lead; least share of each rate limit:")
-        lines += [f"    {_share_line(s)}" for s in item.plan.shares]
-    if result.accounts:
-        lines.append("all accounts together (a token's budget is shared):")
-        lines += [f"  {_share_line(s)}" for s in result.totals]
-    else:
-        lines.append("no account with source {type: api}: nothing to fetch")
-    lines.append("dry run: no request was made")
-    return "\n".join(lines)
-
-
-def _share_line(share: LimitShare) -> str:
-    if share.limit is None or share.share is None:
-        return f"{share.bucket}: {share.requests} requests (limit not documented)"
-    per = f"{share.window_seconds // 60} min" if share.window_seconds else "window"
-    return (
-        f"{share.bucket}: {share.requests} of {share.limit} per {per} ({share.scope})"
-        f" = {share.share:.1%}"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SecretProblem:
-    account: AccountConfig
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.account.client} / {self.account.platform}:{self.account.handle}: " + (
-            self.problem
-        )
-
-
-def check_secrets(
-    config: Config, environ: Mapping[str, str] | None = None
-) -> tuple[int, list[SecretProblem]]:
-    """Every named token present? Returns (tokens checked, problems). Reads, never shows them.
-
-    A platform that needs a token is checked for its default variable too; one that does not
-    (Bluesky's public API) only when the account names a token.
-    """
-    base_dir = config.path.resolve().parent
-    checked = 0
-    problems: list[SecretProblem] = []
-    for account in api_accounts(config.accounts()):
-        protocol_class = PROTOCOLS[account.platform]
-        options = account.source.options
-        named = "token_env" in options or "token_file" in options
-        if not named and not protocol_class.requires_token:
-            continue
-        checked += 1
-        lookup = token_for(account, protocol_class, environ, base_dir)
-        if lookup.secret is None:
-            problems.append(SecretProblem(account, lookup.problem or "missing token"))
-    return checked, problems
 
 
 def describe(result: AccountFetch) -> str:

@@ -1,4 +1,9 @@
-"""Report writers. Each reads only the :class:`auditor.result.AuditResult` it is given."""
+"""Report writers, one module per format, registered by name in ``WRITERS``.
+
+Each reads only the :class:`auditor.result.AuditResult` it is given: a writer may import
+``auditor.result``, ``auditor.check``, ``auditor.model`` and ``auditor.fsutil`` (atomic
+writes), never the engine, the config, the store, a source or a check.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
 """The history store (SQLite): every run, every post seen, findings by uid, fetch cursors.
 
-May import ``auditor.model`` and nothing else of the project.
+Callers import from ``auditor.store.history`` (:class:`~auditor.store.history.HistoryStore` and
+its types); the other modules are its parts. May import ``auditor.model`` and nothing else of
+the project.
 """

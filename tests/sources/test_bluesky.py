@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.platforms.base import FetchSpec, Record, Request
-from auditor.sources.platforms.bluesky import BlueskyProtocol, bluesky_reset_seconds, tid_time
+from auditor.sources.platforms.base import FetchSpec, RateInfo, Record, Request
+from auditor.sources.platforms.bluesky import BlueskyProtocol, tid_time
 
 from .conftest import drive as drive_with
 from .conftest import posts_by_id, window_of
@@ -202,12 +202,12 @@ def test_cursor_round_trip_rereads_threads_and_stops_at_the_last_run() -> None:
     assert posts_by_id(records)[SPAM_REPLY]["visibility"] == "hidden"
 
 
-def test_bluesky_reset_seconds_reads_epoch_reset() -> None:
-    assert bluesky_reset_seconds({"ratelimit-reset": "1718000300"}, now=1718000000.0) == 300.0
-    assert bluesky_reset_seconds({"RateLimit-Reset": "1718000000"}, now=1718000100.0) == 0.0
-    assert bluesky_reset_seconds({"ratelimit-reset": "45"}, now=1718000000.0) == 45.0
-    assert bluesky_reset_seconds({"ratelimit-reset": "soon"}) is None
-    assert bluesky_reset_seconds({}) is None
+def test_rate_limit_headers_are_epoch_seconds() -> None:
+    now = 1_700_000_000.0
+    headers = {"ratelimit-remaining": "3", "ratelimit-reset": "1700000060"}
+    assert BlueskyProtocol.read_rate_limit(headers, now) == RateInfo(3, now + 60)
+    unreadable = {"ratelimit-remaining": "lots", "ratelimit-reset": "soon"}
+    assert BlueskyProtocol.read_rate_limit(unreadable, now) == RateInfo()
 
 
 def test_tid_time_reads_record_keys() -> None:

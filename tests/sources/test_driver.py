@@ -17,6 +17,7 @@ from auditor.fetch.driver import (
     fetch_accounts,
     limit_shares,
     plan,
+    recheck_deletions,
     resolve_url,
     run_account,
 )
@@ -262,3 +263,59 @@ def test_plan_makes_no_request_and_sums_shares() -> None:
     mastodon = MastodonProtocol(make_spec("mastodon", "a@social.example"))
     (api,) = [s for s in limit_shares([mastodon]) if s.bucket == "mastodon:api"]
     assert api.requests == 4 and api.limit == 300 and api.window_seconds == 300
+
+
+# --- deletion re-checks ---------------------------------------------------------------------
+
+
+class FakeLookup:
+    """``GET /2/tweets?ids=``: the recorded re-check answer; the first ``failing`` calls 503."""
+
+    def __init__(self, failing: int = 0) -> None:
+        self.failing = failing
+        self.asked: list[list[str]] = []
+
+    def __call__(self, request: WsgiRequest) -> Response:
+        self.asked.append(request.args["ids"].split(","))
+        if len(self.asked) <= self.failing:
+            return Response(json.dumps({"title": "Service Unavailable"}), status=503)
+        return Response(json.dumps(payload("x", "tweets_recheck")), content_type="application/json")
+
+
+KEPT = [str(1786900000000000000 + n) for n in range(11, 14)]
+
+
+def test_a_recheck_finds_the_posts_the_platform_says_are_gone(
+    httpserver: HTTPServer, http_factory: Any
+) -> None:
+    fake = FakeLookup()
+    httpserver.expect_request("/2/tweets").respond_with_handler(fake)
+    result = recheck_deletions(
+        x_protocol(httpserver), http_factory(), token=Secret(TOKEN), post_ids=KEPT
+    )
+    assert fake.asked == [KEPT]
+    assert result.deleted == {"1786900000000000012"} and result.succeeded
+    assert (result.pages, result.requests_made, result.problems) == (1, 1, [])
+
+
+def test_a_failed_recheck_batch_deletes_nothing_and_says_why(
+    httpserver: HTTPServer, http_factory: Any
+) -> None:
+    fake = FakeLookup(failing=2)
+    httpserver.expect_request("/2/tweets").respond_with_handler(fake)
+    ids = [str(1786900000000000000 + n) for n in range(11, 111)] + ["1786900000000000200"]
+    result = recheck_deletions(
+        x_protocol(httpserver), http_factory(max_attempts=2), token=Secret(TOKEN), post_ids=ids
+    )
+    # The first batch of 100 fails both attempts; the second (one id) is answered.
+    assert [len(a) for a in fake.asked] == [100, 100, 1]
+    assert result.problems == ["recheck: HTTP 503 (gave up after 2 attempts)"]
+    assert not result.succeeded and result.deleted == set()
+    assert (result.pages, result.requests_made) == (1, 3)
+
+
+def test_a_protocol_that_cannot_recheck_says_so() -> None:
+    protocol = MastodonProtocol(make_spec("mastodon", "acmehelp@social.example"))
+    assert not protocol.rechecks_deletions
+    with pytest.raises(NotImplementedError):
+        protocol.recheck_requests(["1"])

@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.platforms.base import FetchSpec, Record, Request
+from auditor.sources.platforms.base import FetchSpec, RateInfo, Record, Request
 from auditor.sources.platforms.facebook import (
     FacebookProtocol,
-    facebook_reset_seconds,
-    hours_from_graph,
     next_page_params,
 )
 
@@ -93,33 +91,6 @@ def test_profile_hours_have_two_intervals_a_day_and_a_closed_day() -> None:
     assert hours["weekly"]["sun"] == []
     assert hours["weekly"]["fri"] == [["09:00", "24:00"]]
     assert hours["weekly"]["sat"] == [["21:00", "02:00"]]
-
-
-def test_hours_from_graph_orders_intervals_and_skips_unknown_keys() -> None:
-    hours = hours_from_graph(
-        {
-            "tue_2_open": "14:00",
-            "tue_2_close": "16:00",
-            "tue_1_open": "08:00",
-            "tue_1_close": "11:00",
-            "holiday_note": "closed",
-            "wed_1_open": "25:00",
-        },
-        "Europe/Paris",
-    )
-    assert hours["timezone"] == "Europe/Paris"
-    assert hours["weekly"]["tue"] == [["08:00", "11:00"], ["14:00", "16:00"]]
-    assert hours["weekly"]["wed"] == []
-    assert set(hours["weekly"]) == {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
-
-
-def test_hours_from_graph_all_day_every_day_is_always_open_and_empty_is_nothing() -> None:
-    every_day = {}
-    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
-        every_day[f"{day}_1_open"] = "00:00"
-        every_day[f"{day}_1_close"] = "00:00"
-    assert hours_from_graph(every_day, "UTC") == {"always_open": True}
-    assert hours_from_graph({}, "UTC") == {}
 
 
 def test_timezone_falls_back_to_utc_without_option() -> None:
@@ -299,9 +270,10 @@ def test_next_page_params_drops_the_token_and_keeps_the_cursor() -> None:
     assert next_page_params({"data": [], "paging": {"cursors": {"after": "x"}}}) is None
 
 
-def test_facebook_reset_seconds_reads_usage_headers() -> None:
+def test_business_use_case_usage_gives_minutes_to_wait() -> None:
+    now = 1_700_000_000.0
     business = {
-        "104000000000001": [
+        PAGE_ID: [
             {
                 "type": "pages",
                 "call_count": 100,
@@ -311,10 +283,18 @@ def test_facebook_reset_seconds_reads_usage_headers() -> None:
             }
         ]
     }
-    assert facebook_reset_seconds({"x-business-use-case-usage": json.dumps(business)}) == 420.0
-    app_full = {"call_count": 100, "total_cputime": 10, "total_time": 12}
-    assert facebook_reset_seconds({"X-App-Usage": json.dumps(app_full)}) == 3600.0
-    app_fine = {"call_count": 28, "total_cputime": 10, "total_time": 12}
-    assert facebook_reset_seconds({"x-app-usage": json.dumps(app_fine)}) is None
-    assert facebook_reset_seconds({"x-app-usage": "not json"}) is None
-    assert facebook_reset_seconds({}) is None
+    headers = {"x-business-use-case-usage": json.dumps(business)}
+    assert FacebookProtocol.read_rate_limit(headers, now) == RateInfo(0, now + 7 * 60)
+    calm = {PAGE_ID: [{"call_count": 10, "estimated_time_to_regain_access": 0}]}
+    headers = {"x-business-use-case-usage": json.dumps(calm)}
+    assert FacebookProtocol.read_rate_limit(headers, now) == RateInfo()
+
+
+def test_app_usage_at_100_percent_leaves_no_calls_without_a_known_reset() -> None:
+    now = 1_700_000_000.0
+    full = {"x-app-usage": json.dumps({"call_count": 100, "total_cputime": 10, "total_time": 12})}
+    assert FacebookProtocol.read_rate_limit(full, now) == RateInfo(0, None)
+    fine = {"x-app-usage": json.dumps({"call_count": 28, "total_cputime": 10, "total_time": 12})}
+    assert FacebookProtocol.read_rate_limit(fine, now) == RateInfo()
+    assert FacebookProtocol.read_rate_limit({"x-app-usage": "not json"}, now) == RateInfo()
+    assert FacebookProtocol.read_rate_limit({}, now) == RateInfo()

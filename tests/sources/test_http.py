@@ -1,8 +1,7 @@
-"""The shared HTTP layer against local servers on 127.0.0.1 (and pure header parsers)."""
+"""The shared HTTP layer against local servers on 127.0.0.1 (the protocols read their own rate-limit headers: see their tests)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -20,11 +19,7 @@ from auditor.fetch.http import (
     HttpClient,
     HttpError,
     ManualClock,
-    parse_bluesky_headers,
-    parse_facebook_headers,
-    parse_mastodon_headers,
     parse_retry_after,
-    parse_x_headers,
 )
 from auditor.fetch.secrets import (
     RedactingFilter,
@@ -33,6 +28,9 @@ from auditor.fetch.secrets import (
     load_token,
     redact,
 )
+from auditor.sources.platforms.facebook import read_graph_rate_limit
+from auditor.sources.platforms.mastodon import read_mastodon_rate_limit
+from auditor.sources.platforms.x import read_x_rate_limit
 
 TOKEN = "AAAAtest-bearer-7f3c9e1d2b"
 NOW = 1_700_000_000.0
@@ -40,40 +38,7 @@ NOW = 1_700_000_000.0
 HttpFactory = Callable[..., HttpClient]
 
 
-# --- pure parsers ---------------------------------------------------------------------------
-
-
-def test_x_headers_are_epoch_seconds() -> None:
-    info = parse_x_headers({"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1700000900"}, NOW)
-    assert info.remaining == 0 and info.reset_at == 1_700_000_900
-
-
-def test_mastodon_reset_is_an_iso_timestamp() -> None:
-    headers = {"x-ratelimit-remaining": "12", "x-ratelimit-reset": "2023-11-14T22:18:20.000Z"}
-    info = parse_mastodon_headers(headers, NOW)
-    assert info.remaining == 12 and info.reset_at == NOW + 300
-
-
-def test_bluesky_headers_are_epoch_seconds() -> None:
-    info = parse_bluesky_headers({"ratelimit-remaining": "3", "ratelimit-reset": "1700000060"}, NOW)
-    assert info.remaining == 3 and info.reset_at == NOW + 60
-
-
-def test_facebook_business_use_case_usage_gives_minutes_to_wait() -> None:
-    usage = {"123": [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 7}]}
-    info = parse_facebook_headers({"x-business-use-case-usage": json.dumps(usage)}, NOW)
-    assert info.remaining == 0 and info.reset_at == NOW + 7 * 60
-    calm = {"123": [{"call_count": 10, "estimated_time_to_regain_access": 0}]}
-    assert (
-        parse_facebook_headers({"x-business-use-case-usage": json.dumps(calm)}, NOW).reset_at
-        is None
-    )
-
-
-def test_unparseable_headers_mean_unknown() -> None:
-    info = parse_x_headers({"x-rate-limit-remaining": "lots", "x-rate-limit-reset": ""}, NOW)
-    assert info.remaining is None and info.reset_at is None
-    assert parse_mastodon_headers({"x-ratelimit-reset": "tomorrow"}, NOW).reset_at is None
+# --- Retry-After ------------------------------------------------------------------------------
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
@@ -100,7 +65,10 @@ def test_429_waits_for_the_announced_reset_on_the_injected_clock(
     )
     started = clock.now()
     response = http_factory().request_json(
-        platform="x", url=httpserver.url_for("/2/users/by/username/acme"), token=Secret(TOKEN)
+        platform="x",
+        read_rate_limit=read_x_rate_limit,
+        url=httpserver.url_for("/2/users/by/username/acme"),
+        token=Secret(TOKEN),
     )
     assert response.body == {"data": {"id": "1"}} and response.attempts == 2
     assert clock.now() - started == pytest.approx(37)
@@ -114,7 +82,9 @@ def test_retry_after_takes_precedence(
         "", status=429, headers={"Retry-After": "5"}
     )
     httpserver.expect_ordered_request("/x").respond_with_json([])
-    http_factory().request_json(platform="mastodon", url=httpserver.url_for("/x"))
+    http_factory().request_json(
+        platform="mastodon", read_rate_limit=read_mastodon_rate_limit, url=httpserver.url_for("/x")
+    )
     assert clock.sleeps == [5.0]
 
 
@@ -124,7 +94,9 @@ def test_500_then_success_backs_off_with_jitter(
     httpserver.expect_ordered_request("/x").respond_with_data("oops", status=500)
     httpserver.expect_ordered_request("/x").respond_with_data("oops", status=502)
     httpserver.expect_ordered_request("/x").respond_with_json({"ok": True})
-    response = http_factory().request_json(platform="x", url=httpserver.url_for("/x"))
+    response = http_factory().request_json(
+        platform="x", read_rate_limit=read_x_rate_limit, url=httpserver.url_for("/x")
+    )
     assert response.body == {"ok": True} and response.attempts == 3
     first, second = clock.sleeps
     assert 1.0 <= first <= 1.5 and 2.0 <= second <= 3.0
@@ -139,7 +111,7 @@ def test_read_timeout_is_retried(threaded_server: HTTPServer, http_factory: Http
     threaded_server.expect_ordered_request("/x").respond_with_handler(slow)
     threaded_server.expect_ordered_request("/x").respond_with_json({"fast": True})
     response = http_factory(read_timeout=0.1).request_json(
-        platform="x", url=threaded_server.url_for("/x")
+        platform="x", read_rate_limit=read_x_rate_limit, url=threaded_server.url_for("/x")
     )
     assert response.body == {"fast": True} and response.attempts == 2
 
@@ -149,7 +121,9 @@ def test_truncated_json_is_retried(httpserver: HTTPServer, http_factory: HttpFac
         '{"data": [{"id": "1", "te', content_type="application/json"
     )
     httpserver.expect_ordered_request("/x").respond_with_json({"data": []})
-    response = http_factory().request_json(platform="x", url=httpserver.url_for("/x"))
+    response = http_factory().request_json(
+        platform="x", read_rate_limit=read_x_rate_limit, url=httpserver.url_for("/x")
+    )
     assert response.body == {"data": []} and response.attempts == 2
 
 
@@ -173,7 +147,9 @@ def test_body_cut_short_of_its_content_length_is_retried(http_factory: HttpFacto
     server = threading.Thread(target=serve, daemon=True)
     server.start()
     try:
-        response = http_factory().request_json(platform="x", url=f"http://127.0.0.1:{port}/x")
+        response = http_factory().request_json(
+            platform="x", read_rate_limit=read_x_rate_limit, url=f"http://127.0.0.1:{port}/x"
+        )
     finally:
         server.join(timeout=5)
         listener.close()
@@ -185,7 +161,9 @@ def test_a_request_that_never_succeeds_gives_up_with_the_reason(
 ) -> None:
     httpserver.expect_request("/x").respond_with_data("down", status=503)
     with pytest.raises(HttpError) as caught:
-        http_factory(max_attempts=3).request_json(platform="x", url=httpserver.url_for("/x"))
+        http_factory(max_attempts=3).request_json(
+            platform="x", read_rate_limit=read_x_rate_limit, url=httpserver.url_for("/x")
+        )
     assert caught.value.attempts == 3
     assert "HTTP 503" in str(caught.value) and "3 attempts" in str(caught.value)
     assert len(clock.sleeps) == 2
@@ -200,7 +178,9 @@ def test_a_wait_beyond_the_maximum_gives_up_at_once(
         "", status=429, headers={"x-rate-limit-reset": str(reset)}
     )
     with pytest.raises(HttpError, match="max wait 600s"):
-        http_factory(max_wait=600).request_json(platform="x", url=httpserver.url_for("/x"))
+        http_factory(max_wait=600).request_json(
+            platform="x", read_rate_limit=read_x_rate_limit, url=httpserver.url_for("/x")
+        )
     assert clock.sleeps == [] and len(httpserver.log) == 1
 
 
@@ -215,9 +195,19 @@ def test_exhausted_budget_waits_for_the_reset_instead_of_eating_a_429(
         {"page": 2}, headers={"x-rate-limit-remaining": "449"}
     )
     client = http_factory()
-    client.request_json(platform="x", url=httpserver.url_for("/x"), purpose="mentions")
+    client.request_json(
+        platform="x",
+        read_rate_limit=read_x_rate_limit,
+        url=httpserver.url_for("/x"),
+        purpose="mentions",
+    )
     assert clock.sleeps == []
-    second = client.request_json(platform="x", url=httpserver.url_for("/x"), purpose="mentions")
+    second = client.request_json(
+        platform="x",
+        read_rate_limit=read_x_rate_limit,
+        url=httpserver.url_for("/x"),
+        purpose="mentions",
+    )
     assert second.body == {"page": 2}
     assert clock.sleeps == [pytest.approx(60)]
     assert [r.status_code for _, r in httpserver.log] == [200, 200]
@@ -227,7 +217,9 @@ def test_client_errors_are_returned_not_retried(
     httpserver: HTTPServer, http_factory: HttpFactory, clock: ManualClock
 ) -> None:
     httpserver.expect_request("/x").respond_with_json({"error": "Record not found"}, status=404)
-    response = http_factory().request_json(platform="mastodon", url=httpserver.url_for("/x"))
+    response = http_factory().request_json(
+        platform="mastodon", read_rate_limit=read_mastodon_rate_limit, url=httpserver.url_for("/x")
+    )
     assert response.status == 404 and response.body == {"error": "Record not found"}
     assert clock.sleeps == []
 
@@ -242,6 +234,7 @@ def test_headers_and_next_link_query_are_sent(
     ).respond_with_json([])
     http_factory().request_json(
         platform="mastodon",
+        read_rate_limit=read_mastodon_rate_limit,
         url=httpserver.url_for("/api/v1/notifications") + "?max_id=5&types%5B%5D=mention",
         params=(("limit", "80"),),
         token=Secret(TOKEN),
@@ -259,6 +252,7 @@ def test_query_token_never_reaches_an_error_message(
     with pytest.raises(HttpError) as caught:
         http_factory(max_attempts=2).request_json(
             platform="facebook",
+            read_rate_limit=read_graph_rate_limit,
             url="http://127.0.0.1:9/v19.0/me",
             token=Secret(TOKEN),
             auth_style="query:access_token",
@@ -277,6 +271,7 @@ def test_query_token_is_redacted_from_library_logs(
     )
     http_factory().request_json(
         platform="facebook",
+        read_rate_limit=read_graph_rate_limit,
         url=httpserver.url_for("/v19.0/me"),
         token=Secret(TOKEN),
         auth_style="query:access_token",
@@ -327,7 +322,12 @@ def test_concurrency_limit_per_platform_and_token(
     token = Secret(TOKEN)
 
     def one() -> None:
-        client.request_json(platform="x", url=threaded_server.url_for("/x"), token=token)
+        client.request_json(
+            platform="x",
+            read_rate_limit=read_x_rate_limit,
+            url=threaded_server.url_for("/x"),
+            token=token,
+        )
 
     threads = [threading.Thread(target=one) for _ in range(8)]
     for thread in threads:
@@ -348,7 +348,12 @@ def test_other_tokens_have_their_own_limit(
     threads = [
         threading.Thread(
             target=client.request_json,
-            kwargs={"platform": "x", "url": threaded_server.url_for("/x"), "token": t},
+            kwargs={
+                "platform": "x",
+                "read_rate_limit": read_x_rate_limit,
+                "url": threaded_server.url_for("/x"),
+                "token": t,
+            },
         )
         for t in tokens
     ]

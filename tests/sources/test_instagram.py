@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.platforms.base import FetchSpec, Record, Request
+from auditor.sources.platforms.base import FetchSpec, RateInfo, Record, Request
 from auditor.sources.platforms.instagram import InstagramProtocol
 
 from .conftest import drive as drive_with
@@ -140,3 +140,9 @@ def test_cursor_round_trip_asks_only_for_newer_media() -> None:
     assert not {MEDIA_1, MEDIA_2, MEDIA_3} & set(posts_by_id(records))
     # Comments on media seen before are read again: they can be new, or newly hidden.
     assert "17900000000000203" in posts_by_id(records)
+
+
+def test_rate_limit_headers_are_the_graph_apis() -> None:
+    usage = {"1": [{"call_count": 100, "estimated_time_to_regain_access": 3}]}
+    headers = {"x-business-use-case-usage": json.dumps(usage)}
+    assert InstagramProtocol.read_rate_limit(headers, 0.0) == RateInfo(0, 180.0)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
-
-from auditor.sources.platforms.base import Page, Request
-from auditor.sources.platforms.mastodon import MastodonProtocol, html_to_text, next_max_id
+from auditor.sources.platforms.base import Page, RateInfo, Request
+from auditor.sources.platforms.mastodon import MastodonProtocol, next_max_id
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
 
@@ -44,24 +42,6 @@ def run(
 ) -> tuple[Any, Any, list[Request]]:
     protocol = MastodonProtocol(make_spec("mastodon", "acmehelp@social.example", **spec))
     return walk(protocol, lambda r: answers(r, overrides))
-
-
-@pytest.mark.parametrize(
-    ("html", "text"),
-    [
-        ("<p>Hello &amp; welcome</p><p>Second</p>", "Hello & welcome\n\nSecond"),
-        ("<p>line one<br>line two<br />three</p>", "line one\nline two\nthree"),
-        (
-            '<p><a href="https://a.example/x"><span class="invisible">https://</span>'
-            '<span class="ellipsis">a.example/x</span><span class="invisible"></span></a></p>',
-            "https://a.example/x",
-        ),
-        ("", ""),
-        (None, ""),
-    ],
-)
-def test_html_to_text(html: str | None, text: str) -> None:
-    assert html_to_text(html) == text
 
 
 def test_next_max_id_reads_the_rel_next_link() -> None:
@@ -189,3 +169,11 @@ def test_lookup_answer_without_account() -> None:
     step = protocol.receive(protocol.start()[0], Page(200, {}, {"error": "Record not found"}))
     assert step.records == [] and step.requests == []
     assert protocol.finish()[0][-1]["observes"] == []
+
+
+def test_rate_limit_reset_is_an_iso_timestamp() -> None:
+    now = 1_700_000_000.0
+    headers = {"x-ratelimit-remaining": "12", "x-ratelimit-reset": "2023-11-14T22:18:20.000Z"}
+    assert MastodonProtocol.read_rate_limit(headers, now) == RateInfo(12, now + 300)
+    unreadable = {"x-ratelimit-remaining": "lots", "x-ratelimit-reset": "tomorrow"}
+    assert MastodonProtocol.read_rate_limit(unreadable, now) == RateInfo()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.fetch.driver import plan
-from auditor.sources.platforms.base import Page, Request
+from auditor.sources.platforms.base import Page, RateInfo, Request
 from auditor.sources.platforms.x import XProtocol
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
@@ -216,3 +216,71 @@ def test_page_body_that_is_not_an_object_is_survived() -> None:
     assert step.requests == []
     records, _ = protocol.finish()
     assert records[-1]["complete"] is False
+
+
+def test_rate_limit_headers_are_epoch_seconds() -> None:
+    now = 1_700_000_000.0
+    headers = {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1700000900"}
+    assert XProtocol.read_rate_limit(headers, now) == RateInfo(0, 1_700_000_900)
+    unreadable = {"x-rate-limit-remaining": "lots", "x-rate-limit-reset": ""}
+    assert XProtocol.read_rate_limit(unreadable, now) == RateInfo()
+
+
+# --- re-checking kept posts for deletion ----------------------------------------------------
+
+KEPT = ["1786900000000000011", "1786900000000000012", "1786900000000000013"]
+
+
+def test_x_rechecks_deletions_as_the_observability_table_says() -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    assert protocol.rechecks_deletions and protocol.rechecked == {"deleted"}
+    assert "deleted" not in protocol.observes  # seen only when the re-check succeeds
+
+
+def test_recheck_asks_for_kept_ids_a_hundred_at_a_time() -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    ids = [str(1786900000000000000 + n) for n in range(250)]
+    requests = protocol.recheck_requests([*ids[:10], "not-an-x-id", "", *ids[10:]])
+    assert [len(dict(r.params)["ids"].split(",")) for r in requests] == [100, 100, 50]
+    assert ",".join(dict(r.params)["ids"] for r in requests).split(",") == ids
+    assert {(r.method, r.path, r.purpose) for r in requests} == {("GET", "/2/tweets", "recheck")}
+    assert all(dict(r.params)["tweet.fields"] == "id" for r in requests)
+    assert protocol.recheck_requests([]) == []
+
+
+def test_recheck_counts_only_an_explicit_not_found_of_an_id_it_asked() -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    (request,) = protocol.recheck_requests(KEPT)
+    # Found: ...011; not found: ...012; protected (not authorized): ...013; ...099 not asked.
+    assert protocol.parse_recheck(request, ok(payload("x", "tweets_recheck"))) == {KEPT[1]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"data": [{"id": KEPT[1]}]},
+        # An id both found and reported missing is not taken for deleted.
+        {
+            "data": [{"id": KEPT[1]}],
+            "errors": [{"resource_id": KEPT[1], "title": "Not Found Error"}],
+        },
+        {"errors": ["not a mapping", {"value": KEPT[1], "title": "Authorization Error"}]},
+    ],
+)
+def test_recheck_finds_nothing_deleted_without_an_explicit_not_found(body: Any) -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    (request,) = protocol.recheck_requests(KEPT)
+    assert protocol.parse_recheck(request, Page(200, {}, body)) == set()
+
+
+def test_recheck_reads_the_id_from_value_when_resource_id_is_absent() -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    (request,) = protocol.recheck_requests(KEPT)
+    body = {
+        "errors": [
+            {"value": KEPT[2], "type": "https://api.twitter.com/2/problems/resource-not-found"}
+        ]
+    }
+    assert protocol.parse_recheck(request, Page(200, {}, body)) == {KEPT[2]}

@@ -6,6 +6,10 @@ the shared HTTP layer (``auditor.fetch.http``) and feeds the answers back. That 
 platform knowledge testable on recorded payloads, and every piece of waiting, retrying and rate
 limiting in one place.
 
+What each platform lets the auditor see is one table, ``observes.yaml`` beside this module
+(:func:`observability`): the protocols' ``observes`` and ``rechecked`` come from it, and so does
+the demo's.
+
 Records are plain dicts in the bundle format (``docs/bundle.md``): ``kind`` is ``profile``,
 ``post``, ``conversation`` or ``window``; every record carries ``platform`` and ``account``; times
 are ISO 8601 strings with an offset.
@@ -14,13 +18,41 @@ are ISO 8601 strings with an offset.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from typing import Any, ClassVar
+
+import yaml
 
 Record = dict[str, Any]
 Cursor = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Observability:
+    """One row of ``observes.yaml``: what a platform's fetch can see."""
+
+    observes: frozenset[str]
+    rechecked: frozenset[str]
+
+    @property
+    def everything(self) -> frozenset[str]:
+        """What a complete fetch whose re-check succeeded observes."""
+        return self.observes | self.rechecked
+
+
+@cache
+def observability() -> dict[str, Observability]:
+    """``observes.yaml`` by platform."""
+    text = resources.files(__package__).joinpath("observes.yaml").read_text(encoding="utf-8")
+    table = yaml.safe_load(text)
+    return {
+        platform: Observability(frozenset(row["observes"]), frozenset(row["rechecked"]))
+        for platform, row in table.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +116,35 @@ class RateLimit:
     scope: str = "app"
 
 
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """What one answer's headers said about the budget: calls left, and when (epoch seconds)
+    it refills. ``None`` is "not said"."""
+
+    remaining: int | None = None
+    reset_at: float | None = None
+
+
+# A protocol's reader of rate-limit headers: (lower-case headers, now in epoch seconds) -> info.
+RateLimitReader = Callable[[Mapping[str, str], float], RateInfo]
+
+
+def header_int(text: str | None) -> int | None:
+    """A header's whole number (``"12"``, ``"12.0"``); None when absent or not a number."""
+    try:
+        return int(float(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
+def header_float(text: str | None) -> float | None:
+    """A header's number; None when absent or not a number."""
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 class Protocol(ABC):
     """One account's conversation with one platform, without I/O.
 
@@ -94,8 +155,13 @@ class Protocol(ABC):
     """
 
     platform: ClassVar[str]
-    # What this platform lets the auditor see; the window record's ``observes``.
+    # What walking this platform's pages lets the auditor see; the window record's ``observes``.
+    # Subclasses take it from ``observability()`` (observes.yaml), never write it out.
     observes: ClassVar[frozenset[str]]
+    # What only asking again for posts kept from earlier runs shows (``rechecked`` in
+    # observes.yaml): ``deleted`` where the platform answers a lookup of ids with an explicit
+    # "not found". Such a protocol implements :meth:`recheck_requests` and :meth:`parse_recheck`.
+    rechecked: ClassVar[frozenset[str]] = frozenset()
     # Documented limits by request purpose (dry-run plans); purposes not listed are unknown.
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {}
     # Where requests go unless the account's options say ``base_url``.
@@ -110,6 +176,13 @@ class Protocol(ABC):
     def __init__(self, spec: FetchSpec) -> None:
         self.spec = spec
         self.missing: list[str] = []
+
+    @staticmethod
+    def read_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+        """What an answer's headers (lower-case names) say of the budget, ``now`` in epoch
+        seconds. Pure; the HTTP layer calls it on every answer and waits for the reset once
+        nothing is left. The default reads nothing: only 429s and ``Retry-After`` pace then."""
+        return RateInfo()
 
     def base_url(self) -> str:
         """The account's ``base_url`` option (proxies, tests), else the platform default."""
@@ -147,6 +220,25 @@ class Protocol(ABC):
 
     @abstractmethod
     def finish(self) -> tuple[list[Record], Cursor]: ...
+
+    # --- re-checking kept posts for deletion (platforms whose ``rechecked`` has ``deleted``) ---
+
+    @property
+    def rechecks_deletions(self) -> bool:
+        return "deleted" in self.rechecked
+
+    def recheck_requests(self, post_ids: Sequence[str]) -> list[Request]:
+        """Requests that ask again for ``post_ids`` (posts kept from earlier runs that this
+        fetch did not bring back); ids the platform cannot be asked about are left out."""
+        raise NotImplementedError(f"{self.platform} does not re-check deletions")
+
+    def parse_recheck(self, request: Request, page: Page) -> set[str]:
+        """The ids asked by ``request`` that the 2xx answer ``page`` says no longer exist.
+
+        Only an explicit "not found" counts: an id merely missing from the answer (withheld,
+        protected, a partial answer) is not taken for deleted.
+        """
+        raise NotImplementedError(f"{self.platform} does not re-check deletions")
 
 
 def iso(moment: datetime) -> str:

@@ -39,11 +39,15 @@ from auditor.sources.platforms.base import (
     Page,
     PageBudget,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_float,
+    header_int,
     iso,
+    observability,
     window_record,
 )
 
@@ -73,24 +77,12 @@ _TID_LENGTH = 13
 # --- pure helpers ---------------------------------------------------------------------------
 
 
-def bluesky_reset_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds until the rate limit refills, from ``RateLimit-Reset`` (epoch seconds).
-
-    None when the header is absent or unreadable. ``now`` is epoch seconds (the current time
-    when not given). A value too small to be an epoch time is read as a delay in seconds, as
-    the IETF draft's own ``RateLimit-Reset`` is.
-    """
-    raw = next((v for k, v in headers.items() if k.lower() == "ratelimit-reset"), None)
-    if raw is None:
-        return None
-    try:
-        reset = float(raw.strip())
-    except ValueError:
-        return None
-    if reset < 1_000_000_000:
-        return max(0.0, reset)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, reset - current)
+def read_bluesky_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """``RateLimit-Remaining`` and ``RateLimit-Reset`` in epoch seconds."""
+    return RateInfo(
+        header_int(headers.get("ratelimit-remaining")),
+        header_float(headers.get("ratelimit-reset")),
+    )
 
 
 def atproto_time(value: Any) -> datetime | None:
@@ -309,13 +301,14 @@ class BlueskyProtocol(Protocol):
     """One Bluesky account for one window."""
 
     platform: ClassVar[str] = PLATFORM
-    observes: ClassVar[frozenset[str]] = frozenset({"deleted", "hidden"})
+    observes: ClassVar[frozenset[str]] = observability()[PLATFORM].observes
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "BLUESKY_TOKEN"
     requires_token: ClassVar[bool] = False
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {
         purpose: XRPC_LIMIT for purpose in ("profile", "author_feed", "notifications", "thread")
     }
+    read_rate_limit = staticmethod(read_bluesky_rate_limit)
 
     def __init__(self, spec: FetchSpec) -> None:
         super().__init__(spec)
@@ -633,6 +626,5 @@ def _positive_int(value: Any, default: int) -> int:
 __all__ = [
     "DEFAULT_BASE_URL",
     "BlueskyProtocol",
-    "bluesky_reset_seconds",
     "tid_time",
 ]

@@ -22,24 +22,27 @@ is used when absent), ``timezone`` (IANA name for the stated hours when the Page
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from auditor.platform_formats import hours_from_graph
 from auditor.sources.platforms.base import (
     Cursor,
     FetchSpec,
     Page,
     PageBudget,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_float,
     iso,
+    observability,
     window_record,
 )
 
@@ -54,7 +57,6 @@ COMMENT_FIELDS = "id,message,from,created_time,is_hidden,parent{id},permalink_ur
 MESSAGE_FIELDS = "id,message,from,created_time"
 CONVERSATION_FIELDS = f"participants,updated_time,messages{{{MESSAGE_FIELDS}}}"
 
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_MAX_PAGES = 50
 PAGE_LIMIT = "100"
 
@@ -64,9 +66,6 @@ HOUR = 3600
 # tokens: 200 x users per rolling hour), all calls sharing one budget. 200 an hour is the floor
 # of those formulas, a conservative figure for dry-run plans.
 GRAPH_HOURLY_FLOOR = 200
-
-_HOURS_KEY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)_(\d+)_(open|close)$")
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
 # --- small pure helpers shared with the Instagram module (same Graph API) -------------------
@@ -175,51 +174,50 @@ def later(a: datetime, b: datetime | None) -> datetime:
 # --- rate limits ----------------------------------------------------------------------------
 
 
-def _usage_json(headers: Mapping[str, str], name: str) -> Any:
-    for key, value in headers.items():
-        if key.lower() == name:
-            try:
-                return json.loads(value)
-            except (TypeError, ValueError):
-                return None
-    return None
+def read_graph_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """Graph API: ``X-Business-Use-Case-Usage`` (JSON), ``X-App-Usage`` or
+    ``X-Ad-Account-Usage``. Shared by Facebook Pages and Instagram.
 
-
-def _usage_entries(headers: Mapping[str, str]) -> list[Mapping[str, Any]]:
-    """Every usage object the Graph API put in the response headers."""
-    entries: list[Mapping[str, Any]] = []
-    for name in ("x-app-usage", "x-page-usage"):
-        usage = _usage_json(headers, name)
-        if isinstance(usage, Mapping):
-            entries.append(usage)
-    business = _usage_json(headers, "x-business-use-case-usage")
-    if isinstance(business, Mapping):
-        for per_business in business.values():
-            if isinstance(per_business, list):
-                entries.extend(e for e in per_business if isinstance(e, Mapping))
-    return entries
-
-
-def facebook_reset_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait before calling again, from the Graph API usage headers; None if none.
-
-    ``X-Business-Use-Case-Usage`` (Page and Instagram calls with Page or system-user tokens)
-    says ``estimated_time_to_regain_access`` in minutes. ``X-App-Usage`` only gives usage
-    percentages over a rolling hour, so at 100% the safe wait is that hour.
+    Business use case usage is ``{business_id: [{"call_count": %, ...,
+    "estimated_time_to_regain_access": minutes}]}``; usage at 100 % means no calls are left.
     """
-    wait: float | None = None
-    for entry in _usage_entries(headers):
-        minutes = entry.get("estimated_time_to_regain_access")
-        if isinstance(minutes, int | float) and minutes > 0:
-            wait = max(wait or 0.0, float(minutes) * 60.0)
+    longest_wait = 0.0
+    exhausted = False
+    for name in ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage"):
+        raw = headers.get(name)
+        if not raw:
             continue
-        percentages = [entry.get(k) for k in ("call_count", "total_cputime", "total_time")]
-        if any(isinstance(p, int | float) and p >= 100 for p in percentages):
-            wait = max(wait or 0.0, 3600.0)
-    return wait
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        for entry in _usage_entries(usage):
+            minutes = header_float(str(entry.get("estimated_time_to_regain_access", 0)))
+            longest_wait = max(longest_wait, (minutes or 0.0) * 60.0)
+            percents = [
+                header_float(str(entry.get(key)))
+                for key in ("call_count", "total_cputime", "total_time")
+            ]
+            exhausted = exhausted or any(p is not None and p >= 100 for p in percents)
+    if longest_wait > 0:
+        return RateInfo(0, now + longest_wait)
+    return RateInfo(0 if exhausted else None, None)
 
 
-# --- hours ----------------------------------------------------------------------------------
+def _usage_entries(usage: Any) -> list[Mapping[str, Any]]:
+    if isinstance(usage, Mapping):
+        if any(k in usage for k in ("call_count", "estimated_time_to_regain_access")):
+            return [usage]
+        found: list[Mapping[str, Any]] = []
+        for value in usage.values():
+            found.extend(_usage_entries(value))
+        return found
+    if isinstance(usage, list):
+        return [e for e in usage if isinstance(e, Mapping)]
+    return []
+
+
+# --- time zones -----------------------------------------------------------------------------
 
 
 def _valid_timezone(name: Any) -> str | None:
@@ -230,40 +228,6 @@ def _valid_timezone(name: Any) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return name
-
-
-def hours_from_graph(hours: Mapping[str, Any], timezone: str) -> dict[str, Any]:
-    """The Page ``hours`` map (``mon_1_open: "09:00"``...) in the bundle's hours shape.
-
-    Every day is listed; a day the Page names no interval for is closed (``[]``). A close of
-    ``00:00`` means midnight at the end of the day (``24:00``) unless it opens at 00:00 too,
-    in which case the day is open all day. A week of seven all-day intervals is
-    ``{"always_open": true}``. An empty map gives ``{}``: the Page states no hours.
-    """
-    slots: dict[str, dict[int, dict[str, str]]] = {day: {} for day in DAYS}
-    for key, value in hours.items():
-        match = _HOURS_KEY.match(str(key))
-        if not match or not isinstance(value, str) or not _CLOCK.match(value):
-            continue
-        day, number, edge = match.group(1), int(match.group(2)), match.group(3)
-        slots[day].setdefault(number, {})[edge] = value
-    if not any(slots.values()):
-        return {}
-    weekly: dict[str, list[list[str]]] = {}
-    for day in DAYS:
-        intervals: list[list[str]] = []
-        for number in sorted(slots[day]):
-            slot = slots[day][number]
-            if "open" not in slot or "close" not in slot:
-                continue
-            opens, closes = slot["open"], slot["close"]
-            if closes == "00:00":
-                closes = "24:00"
-            intervals.append([opens, closes])
-        weekly[day] = intervals
-    if all(weekly[day] == [["00:00", "24:00"]] for day in DAYS):
-        return {"always_open": True}
-    return {"timezone": timezone, "weekly": weekly}
 
 
 # --- records --------------------------------------------------------------------------------
@@ -408,10 +372,11 @@ class FacebookProtocol(Protocol):
     """One Facebook Page for one window."""
 
     platform: ClassVar[str] = PLATFORM
-    observes: ClassVar[frozenset[str]] = frozenset({"hidden", "conversations"})
+    observes: ClassVar[frozenset[str]] = observability()[PLATFORM].observes
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "FACEBOOK_PAGE_TOKEN"
     auth_style: ClassVar[str] = "query:access_token"
+    read_rate_limit = staticmethod(read_graph_rate_limit)
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {
         purpose: RateLimit("graph", GRAPH_HOURLY_FLOOR, HOUR, "page")
         for purpose in ("profile", "feed", "comments", "conversations", "messages")
@@ -667,6 +632,5 @@ def _gone(reason: str) -> bool:
 __all__ = [
     "DEFAULT_BASE_URL",
     "FacebookProtocol",
-    "facebook_reset_seconds",
-    "hours_from_graph",
+    "read_graph_rate_limit",
 ]

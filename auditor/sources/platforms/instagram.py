@@ -32,6 +32,7 @@ from auditor.sources.platforms.base import (
     Request,
     Step,
     iso,
+    observability,
     window_record,
 )
 from auditor.sources.platforms.facebook import (
@@ -45,6 +46,7 @@ from auditor.sources.platforms.facebook import (
     max_pages_option,
     new_in_window,
     next_page_params,
+    read_graph_rate_limit,
     window_listing,
 )
 
@@ -135,10 +137,11 @@ class InstagramProtocol(Protocol):
     """One Instagram professional account for one window."""
 
     platform: ClassVar[str] = PLATFORM
-    observes: ClassVar[frozenset[str]] = frozenset({"hidden"})
+    observes: ClassVar[frozenset[str]] = observability()[PLATFORM].observes
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_token_env: ClassVar[str] = "INSTAGRAM_TOKEN"
     auth_style: ClassVar[str] = "query:access_token"
+    read_rate_limit = staticmethod(read_graph_rate_limit)
     # Instagram calls are Business Use Case limited (4,800 x impressions per 24 h, reported as
     # percentages in X-Business-Use-Case-Usage): no fixed count, so the Graph API floor.
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {

@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from html.parser import HTMLParser
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from auditor.platform_formats import html_to_text
 from auditor.sources.platforms.base import (
     Cursor,
     FetchSpec,
     Page,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_int,
     iso,
+    observability,
     parse_time,
     window_record,
 )
@@ -39,31 +43,18 @@ _PAGED = ("mentions", "notification_requests", "own_posts")
 _WEBSITE_NAME = re.compile(r"web|site|home|url|www", re.IGNORECASE)
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in {"p", "li", "blockquote"} and self.parts:
-            self.parts.append("\n\n" if tag == "p" else "\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(html: str | None) -> str:
-    """Mastodon's HTML (paragraphs, ``<br>``, links split into invisible spans) as text."""
-    if not html:
-        return ""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    text = "".join(extractor.parts)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+def read_mastodon_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """``X-RateLimit-Remaining``, and ``X-RateLimit-Reset`` as an ISO 8601 time."""
+    reset_text = headers.get("x-ratelimit-reset")
+    reset_at: float | None = None
+    if reset_text:
+        try:
+            moment = datetime.fromisoformat(reset_text.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None:
+            reset_at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return RateInfo(header_int(headers.get("x-ratelimit-remaining")), reset_at)
 
 
 def next_max_id(headers: Mapping[str, str]) -> str | None:
@@ -84,12 +75,13 @@ def _id_key(status_id: str) -> tuple[int, str]:
 
 class MastodonProtocol(Protocol):
     platform: ClassVar[str] = "mastodon"
-    observes: ClassVar[frozenset[str]] = frozenset({"conversations"})
+    observes: ClassVar[frozenset[str]] = observability()["mastodon"].observes
     default_token_env: ClassVar[str] = "MASTODON_TOKEN"
     rate_limits: ClassVar[Mapping[str, RateLimit]] = {
         purpose: _API_BUDGET
         for purpose in ("profile", "mentions", "notification_requests", "own_posts", "context")
     }
+    read_rate_limit = staticmethod(read_mastodon_rate_limit)
 
     def __init__(self, spec: FetchSpec) -> None:
         super().__init__(spec)

@@ -7,12 +7,16 @@ mentions: when it stops before the window's start, recent search (last 7 days on
 gap as far as it can, and whatever neither covers makes the window incomplete. Last, parents
 of the brand's replies that no page included are looked up with ``GET /2/tweets?ids=``.
 
+Posts kept from earlier runs that the pages no longer list are re-checked the same way
+(:meth:`XProtocol.recheck_requests`): X answers a lookup of a deleted post's id with an explicit
+"not found" error, which is how ``deleted`` is observed here.
+
 Hidden replies cannot be read through the API, so ``observes`` never has ``hidden``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -21,11 +25,15 @@ from auditor.sources.platforms.base import (
     FetchSpec,
     Page,
     Protocol,
+    RateInfo,
     RateLimit,
     Record,
     Request,
     Step,
+    header_float,
+    header_int,
     iso,
+    observability,
     parse_time,
     window_record,
 )
@@ -41,7 +49,11 @@ DM_EVENT_FIELDS = "id,text,event_type,created_at,dm_conversation_id,sender_id,pa
 RECENT_SEARCH_REACH = timedelta(days=7)
 # Recent search refuses a start_time at the very edge of its 7 days; keep a margin.
 RECENT_SEARCH_MARGIN = timedelta(minutes=5)
+# ``GET /2/tweets`` takes at most 100 ids.
 LOOKUP_BATCH = 100
+# The end of the error ``type`` X gives, inside a 200 answer, for an id that does not exist
+# (``https://api.twitter.com/2/problems/resource-not-found``).
+NOT_FOUND = "resource-not-found"
 
 
 def _x_time(moment: datetime) -> str:
@@ -58,9 +70,18 @@ def _newest(a: str | None, b: str | None) -> str | None:
     return a if int(a) >= int(b) else b
 
 
+def read_x_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
+    """``x-rate-limit-remaining`` and ``x-rate-limit-reset`` in epoch seconds."""
+    return RateInfo(
+        header_int(headers.get("x-rate-limit-remaining")),
+        header_float(headers.get("x-rate-limit-reset")),
+    )
+
+
 class XProtocol(Protocol):
     platform: ClassVar[str] = "x"
-    observes: ClassVar[frozenset[str]] = frozenset({"conversations"})
+    observes: ClassVar[frozenset[str]] = observability()["x"].observes
+    rechecked: ClassVar[frozenset[str]] = observability()["x"].rechecked
     default_base_url: ClassVar[str] = "https://api.x.com"
     default_token_env: ClassVar[str] = "X_BEARER_TOKEN"
     # Documented per-15-minute limits; app (bearer token) limits except DMs, which need a user
@@ -75,6 +96,7 @@ class XProtocol(Protocol):
     }
     # The mentions timeline serves at most this many of the newest mentions.
     mentions_cap: ClassVar[int] = 800
+    read_rate_limit = staticmethod(read_x_rate_limit)
 
     def __init__(self, spec: FetchSpec) -> None:
         super().__init__(spec)
@@ -355,6 +377,24 @@ class XProtocol(Protocol):
             return Step([], [self._dm_request(next_token)])
         return Step()
 
+    # --- re-checking kept posts -------------------------------------------------------------
+
+    def recheck_requests(self, post_ids: Sequence[str]) -> list[Request]:
+        # X ids are numbers: anything else was not kept from X and cannot be asked about.
+        wanted = [i for i in post_ids if i.isdigit()]
+        return [
+            Request(
+                "recheck",
+                "/2/tweets",
+                (("ids", ",".join(wanted[i : i + LOOKUP_BATCH])), ("tweet.fields", "id")),
+            )
+            for i in range(0, len(wanted), LOOKUP_BATCH)
+        ]
+
+    def parse_recheck(self, request: Request, page: Page) -> set[str]:
+        asked = set(dict(request.params).get("ids", "").split(","))
+        return not_found_ids(page.body, asked)
+
     # --- closing ----------------------------------------------------------------------------
 
     def finish(self) -> tuple[list[Record], Cursor]:
@@ -416,6 +456,32 @@ class XProtocol(Protocol):
             if candidate and candidate not in {self.user_id, "None"}:
                 return candidate
         return "unknown"
+
+
+def not_found_ids(body: Any, asked: set[str]) -> set[str]:
+    """The ``asked`` ids that a ``GET /2/tweets?ids=`` answer reports as not found.
+
+    X answers 200 with the posts it found in ``data`` and one ``errors`` entry per id it did
+    not (``type`` ending in ``resource-not-found``, title "Not Found Error", the id in
+    ``resource_id`` and ``value``). Other errors (``not-authorized-for-resource`` for a
+    protected account's post) do not mean deleted, nor does an id found in ``data``.
+    """
+    if not isinstance(body, Mapping):
+        return set()
+    present = {
+        str(t.get("id")) for t in body.get("data") or [] if isinstance(t, Mapping) and "id" in t
+    }
+    gone: set[str] = set()
+    for error in body.get("errors") or []:
+        if not isinstance(error, Mapping):
+            continue
+        problem = f"{error.get('type', '')} {error.get('title', '')}".lower()
+        if NOT_FOUND not in problem and "not found" not in problem:
+            continue
+        ident = str(error.get("resource_id") or error.get("value") or "")
+        if ident in asked and ident not in present:
+            gone.add(ident)
+    return gone
 
 
 def _usernames(users: Iterable[Any]) -> dict[str, str]:

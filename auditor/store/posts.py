@@ -1,0 +1,217 @@
+"""How posts go into the store: what it reads of a post, and the multi-row upsert that merges them.
+
+Posts are read from the caller's own objects (:class:`PostLike`, e.g. ``auditor.model.Post``)
+without copying them first: an audit hands over a million posts at a time. Observation times (a
+post's first and last seen) come from the caller (the bundle's ``fetched_at`` or window end),
+never from the wall clock, so replaying the same bundles in any order gives the same history.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from functools import cache, partial
+from operator import attrgetter
+from typing import Any, Protocol, TypeVar
+
+from auditor.store.encoding import _EPOCH, _ONE_US, StoreError
+from auditor.store.migrations import _POSTS_V3_COLUMNS
+
+
+class PostLike(Protocol):
+    """What the store reads of a post: ``auditor.model.Post`` has it, so has :class:`FetchedPost`.
+
+    ``thread`` None (or empty) means the post roots its own thread: it is stored as ``id``. An
+    empty ``url`` or ``deleted_by`` is stored as NULL, like None.
+    """
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def by_brand(self) -> bool: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def deleted_by(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def thread(self) -> str | None: ...
+
+
+class KeptPost(PostLike, Protocol):
+    """A post a fetch keeps, with its canonical bundle record."""
+
+    # The post's canonical bundle record as one JSON object (no newline), kept so that a later
+    # incremental run can hand the audit the whole lookback window.
+    @property
+    def record(self) -> str: ...
+
+
+# An observation is "newest" when it is at least as recent as last_seen; only then does it
+# replace the descriptive fields. Text has its own clock (text_seen_at) because an empty text
+# (a deleted post) must not erase the evidence; SET expressions all read the old row. The WHERE
+# skips updates that would change nothing (an observation at the same time with the same data,
+# i.e. a rerun), so an idempotent rerun reads pages but writes none; any observation at another
+# time goes through the full merge.
+_MERGE_POST = """
+ON CONFLICT (account_id, post_id) DO UPDATE SET
+    created_at = iif(excluded.last_seen >= last_seen, excluded.created_at, created_at),
+    author     = iif(excluded.last_seen >= last_seen, excluded.author, author),
+    by_brand   = iif(excluded.last_seen >= last_seen, excluded.by_brand, by_brand),
+    visibility = iif(excluded.last_seen >= last_seen, excluded.visibility, visibility),
+    deleted_by = iif(excluded.last_seen >= last_seen, excluded.deleted_by, deleted_by),
+    url        = iif(excluded.last_seen >= last_seen,
+                     coalesce(excluded.url, url), coalesce(url, excluded.url)),
+    thread     = iif(excluded.last_seen >= last_seen,
+                     coalesce(excluded.thread, thread), coalesce(thread, excluded.thread)),
+    record     = iif(excluded.last_seen >= last_seen,
+                     coalesce(excluded.record, record), coalesce(record, excluded.record)),
+    text       = iif(excluded.text_seen_at >= coalesce(text_seen_at, excluded.text_seen_at),
+                     excluded.text, text),
+    text_seen_at = max(coalesce(text_seen_at, excluded.text_seen_at),
+                       coalesce(excluded.text_seen_at, text_seen_at)),
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen  = max(last_seen, excluded.last_seen)
+WHERE excluded.last_seen <> last_seen
+   OR created_at IS NOT excluded.created_at
+   OR author IS NOT excluded.author
+   OR by_brand IS NOT excluded.by_brand
+   OR visibility IS NOT excluded.visibility
+   OR deleted_by IS NOT excluded.deleted_by
+   OR (excluded.url IS NOT NULL AND url IS NOT excluded.url)
+   OR (excluded.thread IS NOT NULL AND thread IS NOT excluded.thread)
+   OR (excluded.record IS NOT NULL AND record IS NOT excluded.record)
+   OR (excluded.text_seen_at IS NOT NULL
+       AND (text IS NOT excluded.text OR text_seen_at IS NOT excluded.text_seen_at))
+"""
+
+# Bound per post, in this order: id, created_at (µs), author, by_brand (int), visibility,
+# deleted_by ('' for none), text, url ('' for none), thread (never empty), and for fetches the
+# record. Everything else is derived in SQL from the statement's two leading parameters
+# (?1 account id, ?2 observation time): Python's sqlite3 binds None and bool through its slow
+# adapter lookup, and each parameter costs, so rows carry only plain str and int values.
+_POST_PARAMETERS = 9
+# Posts per INSERT statement: one statement step and reset per this many posts instead of per
+# post (measured: about 20% off the write). Below SQLite's 32766-parameter limit with room.
+_POSTS_PER_STATEMENT = 64
+
+
+@cache
+def _upsert_posts_sql(rows: int, with_record: bool) -> str:
+    """The upsert of ``rows`` posts in one statement (with their records, for fetches)."""
+    width = _POST_PARAMETERS + with_record
+    values = []
+    for row in range(rows):
+        base = 3 + row * width
+        pid, created, author, by_brand, visibility, deleted_by, text, url, thread = (
+            f"?{base + k}" for k in range(_POST_PARAMETERS)
+        )
+        record = f"?{base + _POST_PARAMETERS}" if with_record else "NULL"
+        values.append(
+            f"(?1, {pid}, {created}, {author}, {by_brand}, {visibility}, nullif({deleted_by}, ''),"
+            f" {text}, iif({text} <> '', ?2, NULL), nullif({url}, ''), {thread}, ?2, ?2, {record})"
+        )
+    return (
+        f"INSERT INTO posts (account_id, {_POSTS_V3_COLUMNS}) VALUES\n"
+        + ",\n".join(values)
+        + _MERGE_POST
+    )
+
+
+# Readers name an account by (platform, account); an account never written has no id, so the
+# subquery is NULL and matches nothing.
+_ACCOUNT_ID = "(SELECT id FROM accounts WHERE platform = ? AND account = ?)"
+
+
+_Post = TypeVar("_Post", bound=PostLike)
+
+
+def _in_key_order(posts: Iterable[_Post]) -> list[_Post]:
+    # In key order (a stable sort: repeated ids keep their order, so their merge is unchanged),
+    # each statement touches a few neighbouring B-tree pages instead of one page per post:
+    # SQLite copies every page a multi-row statement changes into its statement journal.
+    return sorted(posts, key=attrgetter("id"))
+
+
+def _upsert_posts(
+    db: sqlite3.Connection, account_id: int, observed: int, values: list[Any], *, with_record: bool
+) -> None:
+    """Merge posts, given as their flattened parameters, into the account's history."""
+    if values:
+        db.execute(
+            "UPDATE accounts SET posts_since = min(coalesce(posts_since, ?1), ?1) WHERE id = ?2",
+            (observed, account_id),
+        )
+    _execute_batched(
+        db,
+        partial(_upsert_posts_sql, with_record=with_record),
+        [account_id, observed],
+        values,
+        _POST_PARAMETERS + with_record,
+    )
+
+
+def _execute_batched(
+    db: sqlite3.Connection,
+    sql_of: Callable[[int], str],
+    leading: list[Any],
+    values: list[Any],
+    width: int,
+) -> None:
+    """Run the multi-row statement ``sql_of(rows)`` over ``values``, rows of ``width`` each.
+
+    Each statement takes ``leading`` then up to _POSTS_PER_STATEMENT rows' parameters.
+    """
+    per_statement = _POSTS_PER_STATEMENT * width
+    whole = len(values) // per_statement * per_statement
+    if whole:
+        statements = range(0, whole, per_statement)
+        db.executemany(
+            sql_of(_POSTS_PER_STATEMENT),
+            [leading + values[at : at + per_statement] for at in statements],
+        )
+    if whole < len(values):
+        db.execute(sql_of((len(values) - whole) // width), leading + values[whole:])
+
+
+# The hottest Python in an audit's write: one flat list per account, extended with one tuple per
+# post (faster than a list of tuples regrouped afterwards). ``+`` turns by_brand into a plain
+# int; ``or ''`` keeps None out of the parameters.
+def _values(posts: Sequence[PostLike]) -> list[Any]:
+    values: list[Any] = []
+    extend = values.extend
+    try:
+        for p in posts:
+            extend(
+                (
+                    p.id,
+                    (p.created_at - _EPOCH) // _ONE_US,
+                    p.author,
+                    +p.by_brand,
+                    p.visibility,
+                    p.deleted_by or "",
+                    p.text,
+                    p.url or "",
+                    p.thread or p.id,
+                )
+            )
+    except TypeError as exc:
+        raise StoreError("post created_at must be a timezone-aware datetime") from exc
+    return values
+
+
+def _kept_values(posts: Sequence[KeptPost]) -> list[Any]:
+    # Fetches keep far fewer posts than audits write: each post's values, then its record.
+    values: list[Any] = []
+    for post in posts:
+        values += _values((post,))
+        values.append(post.record)
+    return values
