@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
-from typing import Any, overload
+from typing import Any, Protocol, runtime_checkable
 
-import orjson
-
-from auditor.check import Evidence, Finding, Status, severity_rank
+from auditor.check import Finding, Status, severity_rank
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -21,80 +18,19 @@ EXIT_INCOMPLETE = 3
 ACCOUNT_STATUS_ORDER: tuple[str, ...] = ("error", "fail", "incomplete", "pass", "not_applicable")
 
 
-_SEVERITY = attrgetter("severity")
+@runtime_checkable
+class EncodedFindings(Protocol):
+    """Findings that arrive already written as JSON (from a worker process): writers embed
+    ``json`` as it is, and ``worst``, the rank of the most severe (-1 for none), is known
+    without decoding them."""
 
-
-class PackedFindings(Sequence[Finding]):
-    """A check's findings as one JSON document, for the trip from a worker process.
-
-    A large audit sends hundreds of thousands of findings to the parent: pickled as objects
-    they cost several microseconds each on both sides, as JSON one orjson call, and the JSON
-    report embeds them as they are. They are decoded only if something asks for them.
-    """
-
-    __slots__ = ("_items", "json", "length", "worst")
-
-    def __init__(self, json: bytes, length: int, worst: int) -> None:
-        self.json, self.length, self.worst = json, length, worst
-        self._items: list[Finding] | None = None
-
-    @classmethod
-    def pack(cls, findings: Sequence[Finding]) -> PackedFindings:
-        # Severities are few: rank each distinct one (a set built in C), not every finding.
-        severities = set(map(_SEVERITY, findings))
-        worst = max(map(severity_rank, severities), default=-1)
-        return cls(orjson.dumps(list(findings)), len(findings), worst)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (PackedFindings, (self.json, self.length, self.worst))
-
-    def __len__(self) -> int:
-        return self.length
-
-    @overload
-    def __getitem__(self, index: int) -> Finding: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Finding]: ...
-    def __getitem__(self, index: int | slice) -> Finding | Sequence[Finding]:
-        return self._decoded()[index]
-
-    def __iter__(self) -> Iterator[Finding]:
-        return iter(self._decoded())
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def _decoded(self) -> list[Finding]:
-        if self._items is None:
-            self._items = [_finding(item) for item in orjson.loads(self.json)]
-        return self._items
-
-
-def _finding(item: dict[str, Any]) -> Finding:
-    evidence = item["evidence"]
-    return Finding(
-        check_id=item["check_id"],
-        platform=item["platform"],
-        account=item["account"],
-        evidence_id=item["evidence_id"],
-        message=item["message"],
-        severity=item["severity"],
-        evidence=Evidence(
-            post_ids=tuple(evidence["post_ids"]),
-            conversation_ids=tuple(evidence["conversation_ids"]),
-            urls=tuple(evidence["urls"]),
-            timestamps=tuple(datetime.fromisoformat(t) for t in evidence["timestamps"]),
-            excerpt=evidence["excerpt"],
-            data=evidence["data"],
-        ),
-    )
+    json: bytes
+    worst: int
 
 
 def worst_severity(findings: Sequence[Finding]) -> int:
     """The rank of the most severe finding, -1 for none; packed findings know it unopened."""
-    if isinstance(findings, PackedFindings):
+    if isinstance(findings, EncodedFindings):
         return findings.worst
     return max((severity_rank(f.severity) for f in findings), default=-1)
 

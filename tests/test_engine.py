@@ -8,19 +8,31 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+import auditor.engine.audit as engine_module
 from auditor.config import load_config, load_schema
-from auditor.engine.audit import Engine
+from auditor.engine.audit import Audited, Engine
+from auditor.engine.parallel import map_in_workers
+from auditor.model import Post
 from auditor.registry import load_registry
+from auditor.reports import json_report
+from auditor.result import EncodedFindings
+from auditor.sources.inputs import BundleInput
 from auditor.store.history import HistoryStore
 
 from conftest import END, healthy_account, neglected_account, post, profile, read_reports, window
 from tests_support import run_cli
+
+Audit = Callable[..., Path]
+WriteConfig = Callable[[str], Path]
+WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 
 RAISING_CHECK = '''
 """ZZZ001 Always raises.
@@ -73,10 +85,15 @@ CHECK = Check(id="LOC001", title="Counts", version="0.1", severity="info",
 
 
 @pytest.fixture
-def audit(tmp_path, write_bundle_file, write_config):
+def audit(tmp_path: Path, write_bundle_file: WriteBundle, write_config: WriteConfig) -> Audit:
     """Write bundles and a config for two clients; return a function that runs the CLI."""
 
-    def make(acme=None, globo=None, extra_config="", client_name="acme"):
+    def make(
+        acme: list[dict[str, Any]] | None = None,
+        globo: list[dict[str, Any]] | None = None,
+        extra_config: str = "",
+        client_name: str = "acme",
+    ) -> Path:
         acme_path = write_bundle_file("acme.jsonl", healthy_account() if acme is None else acme)
         globo_path = write_bundle_file(
             "globo.jsonl", neglected_account() if globo is None else globo
@@ -98,7 +115,7 @@ def audit(tmp_path, write_bundle_file, write_config):
     return make
 
 
-def test_demo_like_run_fails_with_exit_1_and_writes_reports(audit, tmp_path):
+def test_demo_like_run_fails_with_exit_1_and_writes_reports(audit: Audit, tmp_path: Path) -> None:
     config = audit()
     code, out, _ = run_cli(["run", str(config)])
     assert code == 1
@@ -112,24 +129,24 @@ def test_demo_like_run_fails_with_exit_1_and_writes_reports(audit, tmp_path):
     assert rsp["metrics"]["response_rate"] == 0.0
 
 
-def test_exit_0_when_nothing_fails(audit):
+def test_exit_0_when_nothing_fails(audit: Audit) -> None:
     config = audit(globo=healthy_account("GloboCare"))
     assert run_cli(["run", str(config)])[0] == 0
 
 
-def test_fail_on_threshold_from_command_line_wins(audit):
+def test_fail_on_threshold_from_command_line_wins(audit: Audit) -> None:
     config = audit(extra_config="policy: {fail_on: medium}")
     assert run_cli(["run", str(config), "--fail-on", "critical"])[0] == 0
     assert run_cli(["run", str(config), "--fail-on", "low"])[0] == 1
     assert run_cli(["run", str(config), "--fail-on", "urgent"])[0] == 2
 
 
-def test_severity_override_changes_exit(audit):
+def test_severity_override_changes_exit(audit: Audit) -> None:
     config = audit(extra_config="policy: {severity: {RSP001: low, PRF001: low}}")
     assert run_cli(["run", str(config)])[0] == 0
 
 
-def test_incomplete_window_exits_3_and_never_passes(audit, tmp_path):
+def test_incomplete_window_exits_3_and_never_passes(audit: Audit, tmp_path: Path) -> None:
     records = healthy_account("GloboCare")
     records[1] = window("GloboCare", complete=False, reason="mentions page 2 failed")
     config = audit(globo=records)
@@ -145,7 +162,7 @@ def test_incomplete_window_exits_3_and_never_passes(audit, tmp_path):
     assert rsp["status"] == "incomplete"
 
 
-def test_bad_bundle_line_exits_2_others_still_audited(audit, tmp_path):
+def test_bad_bundle_line_exits_2_others_still_audited(audit: Audit, tmp_path: Path) -> None:
     config = audit()
     bundle = tmp_path / "globo.jsonl"
     lines = bundle.read_text().splitlines()
@@ -166,7 +183,7 @@ def test_bad_bundle_line_exits_2_others_still_audited(audit, tmp_path):
     assert globo["status"] == "fail"
 
 
-def test_skip_invalid_marks_account_incomplete(audit, tmp_path):
+def test_skip_invalid_marks_account_incomplete(audit: Audit, tmp_path: Path) -> None:
     records = [*healthy_account("GloboCare"), post("9", "x", 1, account="GloboCare", by_brand=3)]
     config = audit(globo=records)
     assert run_cli(["run", str(config)])[0] == 2
@@ -176,13 +193,13 @@ def test_skip_invalid_marks_account_incomplete(audit, tmp_path):
     assert globo["status"] == "incomplete"
 
 
-def test_account_missing_from_its_bundle_is_an_error(audit, tmp_path):
+def test_account_missing_from_its_bundle_is_an_error(audit: Audit, tmp_path: Path) -> None:
     config = audit(globo=healthy_account("SomeoneElse"))
     code, _, err = run_cli(["run", str(config)])
     assert code == 2 and "no records for account x:GloboCare" in err
 
 
-def test_missing_bundle_file_is_bad_input(audit, tmp_path):
+def test_missing_bundle_file_is_bad_input(audit: Audit, tmp_path: Path) -> None:
     config = audit()
     (tmp_path / "globo.jsonl").unlink()
     code, _, err = run_cli(["run", str(config)])
@@ -190,7 +207,7 @@ def test_missing_bundle_file_is_bad_input(audit, tmp_path):
     assert read_reports(tmp_path / "out")["acme"]["accounts"][0]["status"] == "pass"
 
 
-def test_no_profile_is_not_applicable_not_pass(audit, tmp_path):
+def test_no_profile_is_not_applicable_not_pass(audit: Audit, tmp_path: Path) -> None:
     config = audit(acme=healthy_account()[1:])
     run_cli(["run", str(config)])
     acme = read_reports(tmp_path / "out")["acme"]["accounts"][0]
@@ -198,7 +215,7 @@ def test_no_profile_is_not_applicable_not_pass(audit, tmp_path):
     assert prf["status"] == "not_applicable" and prf["summary"] == "no profile in the data"
 
 
-def test_raising_check_is_error_others_run_exit_3(audit, tmp_path):
+def test_raising_check_is_error_others_run_exit_3(audit: Audit, tmp_path: Path) -> None:
     checks = tmp_path / "local_checks"
     checks.mkdir()
     (checks / "raises.py").write_text(RAISING_CHECK)
@@ -213,7 +230,7 @@ def test_raising_check_is_error_others_run_exit_3(audit, tmp_path):
     assert error.startswith("RuntimeError: boom (raises.py:")
 
 
-def test_check_from_checks_dir_runs_with_its_parameters(audit, tmp_path):
+def test_check_from_checks_dir_runs_with_its_parameters(audit: Audit, tmp_path: Path) -> None:
     checks = tmp_path / "local_checks"
     checks.mkdir()
     (checks / "counting.py").write_text(COUNTING_CHECK)
@@ -229,7 +246,7 @@ def test_check_from_checks_dir_runs_with_its_parameters(audit, tmp_path):
     assert "LOC001" in out and "counting.py" in out
 
 
-def test_duplicate_check_id_is_refused(tmp_path):
+def test_duplicate_check_id_is_refused(tmp_path: Path) -> None:
     checks = tmp_path / "dups"
     checks.mkdir()
     (checks / "one.py").write_text(COUNTING_CHECK)
@@ -238,7 +255,7 @@ def test_duplicate_check_id_is_refused(tmp_path):
     assert code == 2 and "duplicate check id LOC001" in err
 
 
-def test_check_from_an_entry_point(tmp_path):
+def test_check_from_an_entry_point(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "thirdparty_checks-1.0.dist-info").mkdir(parents=True)
     (site / "thirdparty_checks.py").write_text(COUNTING_CHECK.replace("LOC001", "TPC001"))
@@ -261,7 +278,7 @@ def test_check_from_an_entry_point(tmp_path):
     assert "max_brand_posts (default 5)" in completed.stdout
 
 
-def test_report_is_valid_against_its_schema(audit, tmp_path):
+def test_report_is_valid_against_its_schema(audit: Audit, tmp_path: Path) -> None:
     config = audit(extra_config="privacy: {pseudonymize_customers: true, key_env: TEST_KEY}")
     import os
 
@@ -281,7 +298,9 @@ def test_report_is_valid_against_its_schema(audit, tmp_path):
     assert reports["globo"]["accounts"][0]["policy"]["checks"]["RSP001"] == {"grace_hours": 8}
 
 
-def test_pseudonymised_customers_never_reach_report_or_store(audit, tmp_path, monkeypatch):
+def test_pseudonymised_customers_never_reach_report_or_store(
+    audit: Audit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = audit(extra_config="privacy: {pseudonymize_customers: true, key_env: TEST_KEY}")
     code, _, err = run_cli(["run", str(config)])
     assert code == 2 and "TEST_KEY is empty" in err
@@ -298,14 +317,14 @@ def test_pseudonymised_customers_never_reach_report_or_store(audit, tmp_path, mo
         assert not any(re.search(rf"\b{customer}\b", str(v)) for row in rows for v in row)
 
 
-def _strip_times(report: dict) -> dict:
-    report = json.loads(json.dumps(report))
+def _strip_times(report: dict[str, Any]) -> dict[str, Any]:
+    report = dict(json.loads(json.dumps(report)))
     report["run"].pop("started_at")
     report["run"].pop("finished_at")
     return report
 
 
-def test_replay_gives_the_same_report_twice(audit, tmp_path):
+def test_replay_gives_the_same_report_twice(audit: Audit, tmp_path: Path) -> None:
     config = audit()
     run_cli(["run", str(config), "--output", str(tmp_path / "one")])
     run_cli(["run", str(config), "--output", str(tmp_path / "two")])
@@ -315,7 +334,7 @@ def test_replay_gives_the_same_report_twice(audit, tmp_path):
     }
 
 
-def _history(path: Path) -> dict[str, list[tuple]]:
+def _history(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     with sqlite3.connect(path) as db:
         return {
             "posts": sorted(db.execute("SELECT * FROM posts")),
@@ -324,7 +343,7 @@ def _history(path: Path) -> dict[str, list[tuple]]:
         }
 
 
-def test_history_is_idempotent_across_two_runs(audit, tmp_path):
+def test_history_is_idempotent_across_two_runs(audit: Audit, tmp_path: Path) -> None:
     config = audit()
     run_cli(["run", str(config)])
     first = _history(tmp_path / "out" / "history.sqlite")
@@ -333,7 +352,9 @@ def test_history_is_idempotent_across_two_runs(audit, tmp_path):
     assert len(first["runs"]) == 1 and len(first["posts"]) == 4 and len(first["findings"]) >= 3
 
 
-def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path, monkeypatch):
+def test_crash_mid_run_leaves_history_intact_and_rerun_completes(
+    audit: Audit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config_path = audit()
     registry = load_registry()
     config = load_config(config_path, registry)
@@ -342,18 +363,16 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path
         Engine(config, registry, store=store).run(started_at=END)
     clean = _history(clean_path)
 
-    import auditor.engine.audit as engine_module
-
     real = engine_module.record
 
-    def crashing(posts):
+    def crashing(posts: Iterable[Post]) -> Iterator[Post]:
         items = list(posts)
         if items and items[0].author == "dora":
             yield items[0]
             raise KeyboardInterrupt("power cut")
         yield from items
 
-    def crashing_record(store, run_id, audited):
+    def crashing_record(store: HistoryStore, run_id: str, audited: Audited) -> None:
         audited.posts = crashing(audited.posts)
         real(store, run_id, audited)
 
@@ -372,7 +391,9 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(audit, tmp_path
     assert _history(store_path) == clean
 
 
-def test_an_export_dated_after_the_run_does_not_prune_the_run_that_audited_it(audit, tmp_path):
+def test_an_export_dated_after_the_run_does_not_prune_the_run_that_audited_it(
+    audit: Audit, tmp_path: Path
+) -> None:
     # Posts are kept by the data's clock, runs by the wall clock: data newer than the run's
     # retention must not delete the run itself (a tiled benchmark export reaches 2052).
     config = load_config(audit(), load_registry())
@@ -385,7 +406,7 @@ def test_an_export_dated_after_the_run_does_not_prune_the_run_that_audited_it(au
     assert kept["findings"] and kept["posts"]
 
 
-def test_client_names_never_escape_the_output_folder(audit, tmp_path):
+def test_client_names_never_escape_the_output_folder(audit: Audit, tmp_path: Path) -> None:
     config = audit(client_name="../../etc/passwd")
     run_cli(["run", str(config)])
     written = list(tmp_path.rglob("report.json"))
@@ -393,7 +414,7 @@ def test_client_names_never_escape_the_output_folder(audit, tmp_path):
     assert not (tmp_path.parent / "etc").exists()
 
 
-def test_client_filter(audit, tmp_path):
+def test_client_filter(audit: Audit, tmp_path: Path) -> None:
     config = audit()
     code, out, _ = run_cli(["run", str(config), "--client", "acme"])
     assert code == 0 and "GloboCare" not in out
@@ -401,19 +422,21 @@ def test_client_filter(audit, tmp_path):
     assert run_cli(["run", str(config), "--client", "nobody"])[0] == 2
 
 
-def test_python_dash_m_and_version():
+def test_python_dash_m_and_version() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "auditor", "--version"], capture_output=True, text=True, check=False
     )
     assert completed.returncode == 0 and completed.stdout.startswith("social-care-auditor ")
 
 
-def test_unknown_check_show_exits_2():
+def test_unknown_check_show_exits_2() -> None:
     code, _, err = run_cli(["checks", "show", "NOPE001"])
     assert code == 2 and "unknown check id NOPE001" in err
 
 
-def test_profile_kept_in_bundle_for_other_platform(write_bundle_file, write_config, tmp_path):
+def test_profile_kept_in_bundle_for_other_platform(
+    write_bundle_file: WriteBundle, write_config: WriteConfig, tmp_path: Path
+) -> None:
     records = [
         profile("acme", platform="mastodon", bio="Support 24/7"),
         window("acme", platform="mastodon"),
@@ -433,7 +456,9 @@ def test_profile_kept_in_bundle_for_other_platform(write_bundle_file, write_conf
     assert code == 1 and "mastodon:acme" in out and "hours stated in the bio" in out
 
 
-def test_parallel_audit_gives_the_sequential_result(tmp_path, write_config, monkeypatch):
+def test_parallel_audit_gives_the_sequential_result(
+    tmp_path: Path, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from auditor.demo.generator import generate_records, plan_accounts
     from auditor.sources.bundle import write_bundle
 
@@ -446,15 +471,16 @@ def test_parallel_audit_gives_the_sequential_result(tmp_path, write_config, monk
     config_path = write_config(f"clients:\n  - name: c\n    accounts:\n{accounts}\n")
     registry = load_registry()
     config = load_config(config_path, registry)
-    monkeypatch.setattr(Engine, "PARALLEL_MIN_BYTES", 0)
-    pooled = []
-    real_parallel = Engine._audit_parallel
+    monkeypatch.setattr(BundleInput, "parallel_min_size", 0)
+    pooled: list[int] = []
 
-    def spy(self, tasks):
-        pooled.append(len(tasks))
-        yield from real_parallel(self, tasks)
+    def spy(
+        function: Callable[[Any], Any], items: Sequence[Any], workers: int, **options: Any
+    ) -> Iterator[Any]:
+        pooled.append(len(items))
+        yield from map_in_workers(function, items, workers, **options)
 
-    monkeypatch.setattr(Engine, "_audit_parallel", spy)
+    monkeypatch.setattr(engine_module, "map_in_workers", spy)
     outputs = {}
     for workers in (1, 2):
         with HistoryStore(tmp_path / f"h{workers}.sqlite") as store:
@@ -463,16 +489,26 @@ def test_parallel_audit_gives_the_sequential_result(tmp_path, write_config, monk
         outputs[workers] = (result, _history(tmp_path / f"h{workers}.sqlite"))
     assert pooled == [4]  # only the two-worker run used the pool
     sequential, parallel = outputs[1], outputs[2]
+    # Findings came back from the workers as JSON, and read back the same.
+    checks = [c for a in parallel[0].accounts() for c in a.checks if c.findings]
+    assert checks and all(isinstance(c.findings, EncodedFindings) for c in checks)
     assert parallel[0].accounts() == sequential[0].accounts()
     assert parallel[1]["posts"] == sequential[1]["posts"]
     assert parallel[1]["findings"] == sequential[1]["findings"]
+    # The JSON report embeds packed findings as they came: the same bytes.
+    written = [
+        json_report.write(outputs[w][0], tmp_path / f"report{w}")[0].read_bytes() for w in (1, 2)
+    ]
+    assert written[0] == written[1] and b'"evidence_id"' in written[0]
     assert sum(len(c.findings) for a in sequential[0].accounts() for c in a.checks) > 0
 
 
 TWCS_DATA = Path(__file__).parent / "data" / "twcs"
 
 
-def test_twcs_source_is_audited_and_unreadable_rows_make_it_incomplete(write_config, tmp_path):
+def test_twcs_source_is_audited_and_unreadable_rows_make_it_incomplete(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
     clean, messy = TWCS_DATA / "twcs_indexed.csv", TWCS_DATA / "twcs_bom_crlf.csv"
     config = write_config(f"""
         output: {{dir: out}}
@@ -496,7 +532,7 @@ def test_twcs_source_is_audited_and_unreadable_rows_make_it_incomplete(write_con
     assert {i["path"] for i in report["inputs"]} == {str(clean), str(messy)}
 
 
-def test_twcs_source_without_the_brand_is_bad_input(write_config):
+def test_twcs_source_without_the_brand_is_bad_input(write_config: WriteConfig) -> None:
     config = write_config(f"""
         output: {{dir: out}}
         store: {{path: out/h.sqlite}}

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-import auditor.engine.audit as engine_module
 from auditor.config import load_config
 from auditor.engine.audit import Engine
 from auditor.registry import load_registry
+from auditor.sources.inputs import TwcsInput
 from auditor.store.history import HistoryStore
 
 from conftest import END
@@ -123,7 +123,7 @@ def test_parallel_twcs_audit_gives_the_sequential_result(
     )
     registry = load_registry()
     config = load_config(config_path, registry)
-    monkeypatch.setattr(engine_module, "TWCS_PARALLEL_MIN_POSTS", 0)
+    monkeypatch.setattr(TwcsInput, "parallel_min_size", 0)
     forks: list[str] = []
     real_context = multiprocessing.get_context
 
@@ -162,7 +162,7 @@ def test_small_twcs_file_is_audited_without_a_pool(
     config = load_config(config_path, registry)
 
     def no_pool(method: str | None = None) -> Any:
-        raise AssertionError("a pool for a file below TWCS_PARALLEL_MIN_POSTS")
+        raise AssertionError("a pool for a file below TwcsInput.parallel_min_size")
 
     monkeypatch.setattr(multiprocessing, "get_context", no_pool)
     result = Engine(config, registry, workers=2).run(started_at=END)

@@ -1,32 +1,27 @@
 """The audit engine: accounts in, one :class:`~auditor.result.AuditResult` out.
 
-It reads each bundle once, audits each account as soon as its records are complete, runs every
-enabled check from the registry (it names none), keeps history in the store, and leaves rendering
-to the writers.
+It reads each input once through the source contract (it names no source), audits each account
+as soon as its records are complete, runs every enabled check from the registry (it names none),
+keeps history in the store, and leaves rendering to the writers. Worker processes are
+``auditor.engine.parallel``'s business: the engine hands it the function to run.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import hmac
-import multiprocessing
-import os
 import re
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
-from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
 from auditor import __version__
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
+from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
 from auditor.model import OBSERVABLES, AccountData, AccountKey, Post, SeenPost, Window
 from auditor.registry import Registry
 from auditor.result import (
@@ -37,17 +32,8 @@ from auditor.result import (
     ClientResult,
     Coverage,
     InputFile,
-    PackedFindings,
 )
-from auditor.sources.bundle import (
-    BundleError,
-    BundleIndex,
-    file_sha256,
-    index_bundle,
-    read_bundle,
-    read_span,
-)
-from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
+from auditor.sources.inputs import AccountInput, Indexed, InputError, open_inputs
 from auditor.store.history import HistoryStore
 
 
@@ -67,7 +53,7 @@ class StoreHistory:
 
 
 def effective_window(data: AccountData) -> Window | None:
-    """The bundle's window, or the span of the posts with completeness unknown."""
+    """The input's window, or the span of the posts with completeness unknown."""
     if data.window is not None:
         return data.window
     if not data.posts:
@@ -232,85 +218,36 @@ class Audited:
     recorded: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Task:
-    index: BundleIndex
-    key: AccountKey
-    run_id: str
+class _AuditInWorker:
+    """What each worker process runs for one account (an input's position, the account's key).
 
+    Workers inherit it by fork, with all it holds: the engine (its config, registry and
+    plug-ins) and the inputs. Each worker writes its accounts to the history store through a
+    connection of its own, opened on its first account (a connection must never be used across
+    fork), and sends back only the result: millions of post rows never cross between processes.
+    """
 
-# Set in the parent just before the pool forks, so that workers inherit the engine (its
-# config, registry and plug-ins) instead of receiving it pickled.
-_WORKER_ENGINE: Engine | None = None
-# A worker's own connection to the history store, opened on its first account: a connection
-# must never be used across fork.
-_WORKER_STORE: HistoryStore | None = None
+    def __init__(self, engine: Engine, inputs: list[AccountInput], run_id: str) -> None:
+        self.engine, self.inputs, self.run_id = engine, inputs, run_id
+        self.store: HistoryStore | None = None
 
+    def tasks(self) -> list[tuple[int, AccountKey]]:
+        return [(n, key) for n, source in enumerate(self.inputs) for key in source.accounts()]
 
-def _forked_pool(processes: int) -> Pool:
-    return multiprocessing.get_context("fork").Pool(processes)
+    def size(self, task: tuple[int, AccountKey]) -> int:
+        position, key = task
+        return self.inputs[position].size(key)
 
-
-def _size(task: _Task) -> int:
-    span = task.index.spans[task.key]
-    return span.end - span.start
-
-
-def _audit_in_worker(task: _Task) -> Audited:
-    engine = _WORKER_ENGINE
-    assert engine is not None
-    return _sent_from_worker(engine, task.run_id, engine.audit(read_span(task.index, task.key)))
-
-
-def _sent_from_worker(engine: Engine, run_id: str, audited: Audited) -> Audited:
-    """Record an account in the worker's own store connection; pack what goes to the parent."""
-    global _WORKER_STORE
-    if engine.store is not None:
-        if _WORKER_STORE is None:
-            _WORKER_STORE = HistoryStore(engine.store.path, engine.config.retention_days)
-        record(_WORKER_STORE, run_id, audited)
-        audited.posts, audited.recorded = [], True
-    for check in audited.result.checks:
-        if check.findings:
-            check.findings = PackedFindings.pack(check.findings)
-    return audited
-
-
-@dataclass(frozen=True, slots=True)
-class _TwcsJob:
-    """One twcs file read in the parent, and what its accounts' audits need besides."""
-
-    twcs: TwcsFile
-    accounts: dict[str, AccountConfig]  # by the dataset's handle
-    run_id: str
-
-
-# Set in the parent just before a twcs pool forks: workers inherit the file's tweets (a million
-# rows) instead of receiving them pickled.
-_WORKER_TWCS: _TwcsJob | None = None
-# Below this many posts, starting processes costs more than auditing twcs accounts in parallel
-# saves.
-TWCS_PARALLEL_MIN_POSTS = 100_000
-
-
-def _twcs_account(job: _TwcsJob, handle: str) -> AccountData:
-    """One twcs account under its config's key, incomplete when rows could not be read."""
-    twcs, account = job.twcs, job.accounts[handle]
-    # The dataset spells a handle its own way; the config's account is the one audited.
-    data = twcs.account_data(handle, account.key)
-    stats = twcs.stats
-    if stats.rows_unreadable and data.window is not None:
-        # The rows that could not be read may have been this brand's.
-        data.window.complete = False
-        data.window.reason = f"{stats.rows_unreadable} rows of {twcs.path} could not be read"
-        data.errors.extend(stats.unreadable_examples)
-    return data
-
-
-def _audit_twcs_in_worker(handle: str) -> Audited:
-    engine, job = _WORKER_ENGINE, _WORKER_TWCS
-    assert engine is not None and job is not None
-    return _sent_from_worker(engine, job.run_id, engine.audit(_twcs_account(job, handle)))
+    def __call__(self, task: tuple[int, AccountKey]) -> Audited:
+        position, key = task
+        engine = self.engine
+        audited = engine.audit(self.inputs[position].read(key))
+        if engine.store is not None:
+            if self.store is None:
+                self.store = HistoryStore(engine.store.path, engine.config.retention_days)
+            record(self.store, self.run_id, audited)
+            audited.posts, audited.recorded = [], True
+        return audited
 
 
 def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
@@ -329,31 +266,7 @@ def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
     )
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Pause the cycle collector for the audit.
-
-    An audit allocates millions of small objects that live until their account is done, and
-    none of them form cycles: every automatic collection rescans them all for nothing, which
-    measured as a third of the run. Forked workers inherit the paused state.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def default_workers() -> int:
-    return min(os.cpu_count() or 1, 8)
-
-
 class Engine:
-    # Below this much bundle data the cost of starting processes outweighs what they save.
-    PARALLEL_MIN_BYTES = 32 << 20
-
     def __init__(
         self,
         config: Config,
@@ -371,10 +284,7 @@ class Engine:
         self.fail_on = fail_on
         self.skip_invalid = skip_invalid
         self.client_filter = None if clients is None else set(clients)
-        self.workers = default_workers() if workers is None else workers
-        if "fork" not in multiprocessing.get_all_start_methods():
-            # Workers inherit the engine by fork; without it (Windows) audits run here.
-            self.workers = 1
+        self.workers = worker_count(workers)
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
         self._policies: dict[AccountKey, EffectivePolicy] = {}
@@ -387,7 +297,7 @@ class Engine:
         ]
 
     def run(self, started_at: datetime | None = None) -> AuditResult:
-        with _cycle_collector_paused():
+        with cycle_collector_paused():
             return self._run(started_at)
 
     def _run(self, started_at: datetime | None) -> AuditResult:
@@ -402,38 +312,28 @@ class Engine:
             fail_on=self.fail_on,
             checks={c.id: c.version for c in self.registry},
         )
-        by_path: dict[Path, list[AccountConfig]] = {}
-        twcs_paths: dict[Path, list[AccountConfig]] = {}
-        for account in accounts:
-            assert account.source.path is not None
-            sources = twcs_paths if account.source.type == "twcs" else by_path
-            sources.setdefault(account.source.path, []).append(account)
-
         results: dict[AccountKey, AccountResult] = {}
-        indexes: list[BundleIndex] = []
-        for path, wanted in by_path.items():
+        # First what can be learnt of each input without reading its accounts (a bundle's
+        # index): its hash keys the run. Inputs that must be read in full wait for their turn.
+        indexed: list[AccountInput] = []
+        unread: list[AccountInput] = []
+        for source in open_inputs(self._sources(accounts)):
             try:
-                index = index_bundle(path)
-            except BundleError as error:
-                result.input_errors.append(str(error))
-                for account in wanted:
-                    results[account.key] = self._error_result(account, [str(error)])
+                known = source.index()
+            except InputError as error:
+                self._input_failed(source, str(error), result, results)
                 continue
-            indexes.append(index)
-            result.inputs.append(InputFile(str(path), index.sha256))
-            for account in wanted:
-                if account.key not in index.spans:
-                    message = f"{path}: no records for account {account.key}"
-                    result.input_errors.append(message)
-                    results[account.key] = self._error_result(account, [message])
+            if known is None:
+                unread.append(source)
+            else:
+                self._input_indexed(source, known, result, results)
+                indexed.append(source)
 
         result.run_id = self._run_key(result)
         if self.store is not None:
             self.store.begin_run(result.run_id, self.config.sha256, __version__, started)
         newest: datetime | None = None
-        audits = chain(
-            self._audit_all(indexes, by_path, result), self._audit_twcs(twcs_paths, result)
-        )
+        audits = self._audit_all(indexed, unread, result, results)
         for audited in audits:
             if self.store is not None and not audited.recorded:
                 record(self.store, result.run_id, audited)
@@ -458,94 +358,95 @@ class Engine:
                 self.store.prune(newest, runs_now=started)
         return result
 
+    def _sources(self, accounts: list[AccountConfig]) -> Iterator[tuple[str, Path, AccountKey]]:
+        for account in accounts:
+            assert account.source.path is not None
+            yield account.source.type, account.source.path, account.key
+
+    def _input_failed(
+        self,
+        source: AccountInput,
+        message: str,
+        result: AuditResult,
+        results: dict[AccountKey, AccountResult],
+    ) -> None:
+        result.input_errors.append(message)
+        for key in source.wanted:
+            results[key] = self._error_result(self._configs[key], [message])
+
+    def _input_indexed(
+        self,
+        source: AccountInput,
+        known: Indexed,
+        result: AuditResult,
+        results: dict[AccountKey, AccountResult],
+    ) -> None:
+        result.inputs.append(InputFile(str(source.path), known.sha256))
+        for key, message in known.missing:
+            result.input_errors.append(message)
+            results[key] = self._error_result(self._configs[key], [message])
+
     def _audit_all(
         self,
-        indexes: list[BundleIndex],
-        by_path: dict[Path, list[AccountConfig]],
+        indexed: list[AccountInput],
+        unread: list[AccountInput],
         result: AuditResult,
+        results: dict[AccountKey, AccountResult],
     ) -> Iterator[Audited]:
-        """Every account's audit: grouped plain bundles on a pool of processes, the rest here."""
-        tasks = [
-            _Task(index, account.key, result.run_id)
-            for index in indexes
-            if index.seekable
-            for account in by_path[index.path]
-            if account.key in index.spans
-        ]
-        size = sum(_size(t) for t in tasks)
-        parallel = self.workers > 1 and len(tasks) > 1 and size >= self.PARALLEL_MIN_BYTES
-        if parallel:
-            yield from self._audit_parallel(tasks)
-        for index in indexes:
-            if parallel and index.seekable:
-                continue
-            wanted = [a.key for a in by_path[index.path] if a.key in index.spans]
-            try:
-                for data in read_bundle(index, wanted):
-                    yield self.audit(data)
-            except BundleError as error:
-                result.input_errors.append(str(error))
+        """Every account's audit, on pools of worker processes where there is enough work.
 
-    def _audit_twcs(
-        self, paths: dict[Path, list[AccountConfig]], result: AuditResult
-    ) -> Iterator[Audited]:
-        """Accounts read from files in the layout of the public twcs dataset.
-
-        Each file is read once, in this process; its accounts are then audited on a pool of
-        forked processes when there are several and enough posts, else here.
+        The indexed inputs first: those whose accounts can be read one by one share one pool
+        per input type (many small bundles of api accounts make one big audit); the others are
+        read here. Then each input that must be read in full, one at a time, its accounts on a
+        pool of their own or here.
         """
-        global _WORKER_ENGINE, _WORKER_TWCS
-        for path, accounts in paths.items():
-            wanted = {a.handle.lower(): a for a in accounts}
-            try:
-                # The file's hash for the report's provenance, on a thread while the reader
-                # parses: hashing releases the GIL, and the read is the run's longest serial part.
-                with ThreadPoolExecutor(max_workers=1) as hasher:
-                    digest = hasher.submit(file_sha256, path)
-                    twcs = read_twcs_file(path, wanted, TwcsStats())
-                    result.inputs.append(InputFile(str(path), digest.result()))
-            except (OSError, ValueError) as error:
-                message = f"{path}: cannot read twcs file: {error}"
-                result.input_errors.append(message)
-                for account in accounts:
-                    yield Audited(self._error_result(account, [message]), None, [], [])
+        pooled: set[AccountInput] = set()
+        by_type: dict[type[AccountInput], list[AccountInput]] = {}
+        for source in indexed:
+            if source.readable_by_account:
+                by_type.setdefault(type(source), []).append(source)
+        for batch in by_type.values():
+            if self._worth_a_pool(batch):
+                yield from self._audit_in_workers(batch, result.run_id)
+                for source in batch:
+                    source.close()
+                pooled.update(batch)
+        for source in [*indexed, *unread]:
+            if source in pooled:
                 continue
-            handles = twcs.handles()
-            job = _TwcsJob(twcs, {h: wanted[h.lower()] for h in handles}, result.run_id)
-            parallel = (
-                self.workers > 1
-                and len(handles) > 1
-                and twcs.stats.posts >= TWCS_PARALLEL_MIN_POSTS
-            )
-            if parallel:
-                _WORKER_ENGINE, _WORKER_TWCS = self, job
-                try:
-                    with _forked_pool(min(self.workers, len(handles))) as pool:
-                        # Largest accounts first, so that no worker is left with a big one last.
-                        ordered = sorted(handles, key=twcs.size, reverse=True)
-                        yield from pool.imap_unordered(_audit_twcs_in_worker, ordered)
-                finally:
-                    _WORKER_ENGINE = _WORKER_TWCS = None
-            else:
-                for handle in handles:
-                    yield self.audit(_twcs_account(job, handle))
-            seen = {handle.lower() for handle in handles}
-            for handle, account in wanted.items():
-                if handle not in seen:
-                    message = f"{path}: no tweets by brand {account.handle}"
-                    result.input_errors.append(message)
-                    yield Audited(self._error_result(account, [message]), None, [], [])
+            try:
+                known = source.open()
+            except InputError as error:
+                self._input_failed(source, str(error), result, results)
+                continue
+            if known is not None:
+                self._input_indexed(source, known, result, results)
+            yield from self._audit_input(source, result)
+            source.close()
 
-    def _audit_parallel(self, tasks: list[_Task]) -> Iterator[Audited]:
-        global _WORKER_ENGINE
-        _WORKER_ENGINE = self
+    def _audit_input(self, source: AccountInput, result: AuditResult) -> Iterator[Audited]:
+        """One input's accounts, on a pool of their own when there is enough work, else here."""
+        if self._worth_a_pool([source]):
+            yield from self._audit_in_workers([source], result.run_id)
+            return
         try:
-            with _forked_pool(min(self.workers, len(tasks))) as pool:
-                # Largest accounts first, so that no worker is left with a big one at the end.
-                ordered = sorted(tasks, key=_size, reverse=True)
-                yield from pool.imap_unordered(_audit_in_worker, ordered)
-        finally:
-            _WORKER_ENGINE = None
+            for data in source.read_all():
+                yield self.audit(data)
+        except InputError as error:
+            result.input_errors.append(str(error))
+
+    def _worth_a_pool(self, inputs: list[AccountInput]) -> bool:
+        """Several accounts, each readable on its own, and more work than starting processes
+        costs (inputs of one type: their sizes share a unit)."""
+        if self.workers < 2 or not all(source.readable_by_account for source in inputs):
+            return False
+        keys = [(source, key) for source in inputs for key in source.accounts()]
+        work = sum(source.size(key) for source, key in keys)
+        return len(keys) > 1 and work >= type(inputs[0]).parallel_min_size
+
+    def _audit_in_workers(self, inputs: list[AccountInput], run_id: str) -> Iterator[Audited]:
+        worker = _AuditInWorker(self, inputs, run_id)
+        yield from map_in_workers(worker, worker.tasks(), self.workers, weight=worker.size)
 
     def _run_key(self, result: AuditResult) -> str:
         # The same config, inputs, tool and options are the same audit: rerunning it replaces

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from auditor.fsutil import atomic_write_bytes, run_folder, safe_name
-from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult, PackedFindings
+from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult, EncodedFindings
 
 REPORT_SCHEMA_VERSION = "1.0"
 
@@ -35,7 +35,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         # already are: no copy per finding.
         "findings": (
             orjson.Fragment(check.findings.json)
-            if isinstance(check.findings, PackedFindings)
+            if isinstance(check.findings, EncodedFindings)
             else check.findings
         ),
     }
