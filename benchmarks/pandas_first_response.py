@@ -1,7 +1,7 @@
 """Per-brand first response times of a twcs file, the way an analyst would compute them: pandas.
 
 The peer of the auditor's RSP002 in ``benchmarks/bench_twcs_pandas.py``. Same definition
-(``docs/sla.md``, ``auditor/threads.py``), vectorised:
+(``docs/sla.md``, ``auditor/analysis/threads.py``), vectorised:
 
 * threads are rebuilt from the reply links: a tweet's thread is its topmost ancestor in the file;
 * a thread belongs to every brand (``inbound`` false) that posts in it and is judged under each;
