@@ -416,7 +416,9 @@ def test_a_shared_calendar_is_one_per_config_and_answers_as_a_new_one() -> None:
         shared_calendar({"weekly": OFFICE["weekly"]})  # no timezone: still an error
 
 
-def test_always_open_clock_tally_counts_what_the_stopwatch_judges() -> None:
+def test_always_open_arithmetic_judges_as_the_calendar_does() -> None:
+    """The stopwatch's plain arithmetic for an always-open calendar gives what walking that
+    calendar gives: the same breaches, counts and minutes, every outcome exercised."""
     end = datetime(2026, 11, 16, tzinfo=UTC)
     fast = ClockTally(Stopwatch(BusinessCalendar.always_open(), end, 60))
     general_watch = Stopwatch(BusinessCalendar.always_open(), end, 60)
