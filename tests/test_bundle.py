@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,6 @@ from auditor.model import AccountData, AccountKey, Post
 from auditor.sources.bundle import (
     BundleError,
     RecordError,
-    _post_run,
     account_records,
     add_record,
     dump_record,
@@ -26,9 +27,11 @@ from auditor.sources.bundle import (
     record_key,
     write_bundle,
 )
+from auditor.sources.bundle.reader import _post_run
 
 from conftest import healthy_account, neglected_account, post, profile, window
 
+WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 VALIDATOR = Draft202012Validator(load_schema("bundle.schema.json"))
 
 GOOD: list[dict[str, Any]] = [
@@ -74,7 +77,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({k: v for k, v in post("1", "bob", 1).items() if k != "author"}, "missing 'author'"),
     (post("1", "bob", 1, visibility="secret"), "'visibility' must be one of"),
     (post("1", "bob", 1, deleted_by="mods"), "'deleted_by' must be"),
-    (post("1", "bob", 1, text=42), "'text' must be a string"),
+    ({**post("1", "bob", 1), "text": 42}, "'text' must be a string"),
     (post("1", "bob", 1, automated="yes"), "'automated' must be true, false or null"),
     (window(observes=["likes"]), "'observes' has 'likes'"),
     (window(complete="yes"), "'complete' must be true, false or null"),
@@ -102,23 +105,23 @@ def _parse(record: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("record", GOOD, ids=lambda r: f"{r.get('kind')}-{r.get('id', '')}")
-def test_good_records_pass_reader_and_schema(record):
+def test_good_records_pass_reader_and_schema(record: dict[str, Any]) -> None:
     _parse(record)
     assert not list(VALIDATOR.iter_errors(json.loads(json.dumps(record))))
 
 
 @pytest.mark.parametrize("record,message", BAD, ids=lambda v: str(v)[:30])
-def test_bad_records_fail_reader_and_schema(record, message):
+def test_bad_records_fail_reader_and_schema(record: dict[str, Any], message: str) -> None:
     with pytest.raises(RecordError, match=message.replace("[", r"\[").replace("]", r"\]")):
         _parse(record)
     assert list(VALIDATOR.iter_errors(record)), "the schema must reject what the reader rejects"
 
 
-def _read(path, wanted=None):
+def _read(path: Path, wanted: Iterable[AccountKey] | None = None) -> list[AccountData]:
     return list(read_bundle(index_bundle(path), wanted))
 
 
-def test_round_trip_keeps_unknown_keys(write_bundle_file):
+def test_round_trip_keeps_unknown_keys(write_bundle_file: WriteBundle) -> None:
     (data,) = _read(write_bundle_file("b.jsonl", GOOD[:7]))
     (reread,) = _read(write_bundle_file("again.jsonl", account_records(data)))
     assert reread.posts == data.posts
@@ -126,7 +129,7 @@ def test_round_trip_keeps_unknown_keys(write_bundle_file):
     assert reread.conversations[0].messages[0].text == "order 5521"
 
 
-def _with_bad_lines(tmp_path):
+def _with_bad_lines(tmp_path: Path) -> Path:
     path = tmp_path / "b.jsonl"
     lines = [json.dumps(r) for r in healthy_account()]
     lines.insert(2, '{"kind": "post", "platform": "x", "account": "AcmeHelp", "id": "5"')
@@ -135,7 +138,7 @@ def _with_bad_lines(tmp_path):
     return path
 
 
-def test_bad_line_reported_as_file_and_line(tmp_path):
+def test_bad_line_reported_as_file_and_line(tmp_path: Path) -> None:
     path = _with_bad_lines(tmp_path)
     index = index_bundle(path)
     assert str(index.unattributed[0]).startswith(f"{path}:3: not JSON")
@@ -147,7 +150,9 @@ def test_bad_line_reported_as_file_and_line(tmp_path):
     assert len(data.posts) == 2
 
 
-def test_read_span_gives_what_streaming_gives(tmp_path, write_bundle_file):
+def test_read_span_gives_what_streaming_gives(
+    tmp_path: Path, write_bundle_file: WriteBundle
+) -> None:
     path = write_bundle_file("b.jsonl", healthy_account() + GOOD[4:9] + neglected_account())
     index = index_bundle(path)
     assert index.grouped and index.seekable
@@ -160,15 +165,22 @@ def test_read_span_gives_what_streaming_gives(tmp_path, write_bundle_file):
     assert read_span(bad_index, streamed_bad.key) == streamed_bad
 
 
-def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file, monkeypatch):
+def test_grouped_bundle_streams_one_account_at_a_time(
+    write_bundle_file: WriteBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
     index = index_bundle(path)
     assert index.grouped and index.lines == len(healthy_account()) + len(neglected_account())
-    parsed = []
-    import auditor.sources.bundle as bundle_module
+    parsed: list[int] = []
+    import auditor.sources.bundle.reader as bundle_module
 
     real = bundle_module._parse_line
-    monkeypatch.setattr(bundle_module, "_parse_line", lambda *a: parsed.append(a[1]) or real(*a))
+
+    def counting(*args: Any) -> AccountData | None:
+        parsed.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(bundle_module, "_parse_line", counting)
     stream = read_bundle(index)
     first = next(stream)
     assert first.key == AccountKey("x", "AcmeHelp")
@@ -177,7 +189,7 @@ def test_grouped_bundle_streams_one_account_at_a_time(write_bundle_file, monkeyp
     assert second.key == AccountKey("x", "GloboCare") and len(second.posts) == 2
 
 
-def test_interleaved_bundle_is_read_whole(write_bundle_file):
+def test_interleaved_bundle_is_read_whole(write_bundle_file: WriteBundle) -> None:
     a, b = healthy_account(), neglected_account()
     mixed = [r for pair in zip(a, b, strict=True) for r in pair]
     path = write_bundle_file("b.jsonl", mixed)
@@ -187,7 +199,7 @@ def test_interleaved_bundle_is_read_whole(write_bundle_file):
     assert accounts["AcmeHelp"].profile is not None
 
 
-def test_hand_written_key_order_is_read_too(tmp_path):
+def test_hand_written_key_order_is_read_too(tmp_path: Path) -> None:
     path = tmp_path / "b.jsonl"
     records = [dict(reversed(list(r.items()))) for r in healthy_account()]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
@@ -195,7 +207,7 @@ def test_hand_written_key_order_is_read_too(tmp_path):
     assert len(data.posts) == 2 and not data.errors
 
 
-def test_gzip_bundle_and_its_hash(write_bundle_file):
+def test_gzip_bundle_and_its_hash(write_bundle_file: WriteBundle) -> None:
     path = write_bundle_file("b.jsonl.gz", healthy_account())
     with gzip.open(path, "rt") as stream:
         assert stream.readline().startswith('{"kind":"profile","platform":"x","account":')
@@ -207,12 +219,12 @@ def test_gzip_bundle_and_its_hash(write_bundle_file):
     assert index.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_wanted_accounts_only(write_bundle_file):
+def test_wanted_accounts_only(write_bundle_file: WriteBundle) -> None:
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
     assert [d.account for d in _read(path, [AccountKey("x", "GloboCare")])] == ["GloboCare"]
 
 
-def test_unreadable_bundles_raise_bundle_error(tmp_path):
+def test_unreadable_bundles_raise_bundle_error(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="cannot open bundle"):
         index_bundle(tmp_path / "missing.jsonl")
     broken = tmp_path / "broken.jsonl.gz"
@@ -221,7 +233,7 @@ def test_unreadable_bundles_raise_bundle_error(tmp_path):
         index_bundle(broken)
 
 
-def test_several_windows_merge_and_stay_incomplete(write_bundle_file):
+def test_several_windows_merge_and_stay_incomplete(write_bundle_file: WriteBundle) -> None:
     records = [
         window(),
         window(
@@ -238,12 +250,12 @@ def test_several_windows_merge_and_stay_incomplete(write_bundle_file):
     assert merged.start.isoformat() == "2026-10-20T00:00:00+00:00"
 
 
-def test_writer_is_atomic(tmp_path):
+def test_writer_is_atomic(tmp_path: Path) -> None:
     path = tmp_path / "b.jsonl"
     write_bundle(path, healthy_account())
     before = path.read_bytes()
 
-    def failing():
+    def failing() -> Iterator[dict[str, Any]]:
         yield from healthy_account()
         raise RuntimeError("crash while writing")
 
@@ -253,7 +265,7 @@ def test_writer_is_atomic(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["b.jsonl"]
 
 
-def test_demo_bundle_is_valid_against_schema(tmp_path):
+def test_demo_bundle_is_valid_against_schema() -> None:
     from auditor.demo.generator import generate_records
 
     for record in generate_records(300, 3, seed=4):
@@ -262,7 +274,7 @@ def test_demo_bundle_is_valid_against_schema(tmp_path):
         _parse(record)
 
 
-_SPAN_LINES = {
+_SPAN_LINES: dict[str, Callable[[int], bytes]] = {
     "profile": lambda n: dump_record(profile("AcmeHelp")),
     "window": lambda n: dump_record(window("AcmeHelp")),
     "post": lambda n: dump_record(post(str(n), "bob", n % 50, "where is my parcel?")),
@@ -276,7 +288,9 @@ _SPAN_LINES = {
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(sorted(_SPAN_LINES)), min_size=1, max_size=20))
-def test_read_span_decodes_a_run_of_posts_at_once_as_line_by_line(tmp_path_factory, kinds):
+def test_read_span_decodes_a_run_of_posts_at_once_as_line_by_line(
+    tmp_path_factory: pytest.TempPathFactory, kinds: list[str]
+) -> None:
     """read_span decodes an account's run of post lines in one call when every one is plain;
     whatever the lines, it gives what streaming line by line gives, line numbers included."""
     path = tmp_path_factory.mktemp("span") / "b.jsonl"
@@ -292,7 +306,7 @@ def test_read_span_decodes_a_run_of_posts_at_once_as_line_by_line(tmp_path_facto
     assert read_span(index, key) == streamed[key]
 
 
-def test_a_clean_run_of_posts_is_decoded_in_one_call(write_bundle_file):
+def test_a_clean_run_of_posts_is_decoded_in_one_call(write_bundle_file: WriteBundle) -> None:
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
     index = index_bundle(path)
     key = AccountKey("x", "AcmeHelp")
@@ -308,7 +322,9 @@ def test_a_clean_run_of_posts_is_decoded_in_one_call(write_bundle_file):
     assert _post_run(broken, key) is None
 
 
-def test_truncated_line_of_a_known_account_counts_against_it(tmp_path, write_bundle_file):
+def test_truncated_line_of_a_known_account_counts_against_it(
+    tmp_path: Path, write_bundle_file: WriteBundle
+) -> None:
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
     lines = path.read_bytes().splitlines(keepends=True)
     lines[2] = lines[2][:60] + b"\n"  # cut mid-record: the account prefix survives
@@ -326,9 +342,12 @@ def test_truncated_line_of_a_known_account_counts_against_it(tmp_path, write_bun
     assert read_span(index, AccountKey("x", "AcmeHelp")) == acme
 
 
-def _reference_index(path):
+def _reference_index(
+    path: Path,
+) -> tuple[dict[AccountKey, tuple[int, int, int, int]], bool, list[int]]:
     """The index worked out the plain way: every line parsed on its own."""
-    spans, grouped, previous, unattributed = {}, True, None, []
+    spans: dict[AccountKey, tuple[int, int, int, int]] = {}
+    grouped, previous, unattributed = True, None, []
     offset = 0
     for number, line in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
         start, offset = offset, offset + len(line)
@@ -361,7 +380,9 @@ def _reference_index(path):
         max_size=25,
     )
 )
-def test_index_agrees_with_parsing_every_line(tmp_path_factory, lines):
+def test_index_agrees_with_parsing_every_line(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[str, str] | str]
+) -> None:
     path = tmp_path_factory.mktemp("idx") / "b.jsonl"
     out = []
     for item in lines:
@@ -369,7 +390,7 @@ def test_index_agrees_with_parsing_every_line(tmp_path_factory, lines):
             out.append(b"\n")
         elif item == "broken":
             out.append(b'{"kind": "post", "platf\n')
-        else:
+        elif isinstance(item, tuple):
             account, kind = item
             record = post("1", "ann", 1, account=account) if kind == "post" else window(account)
             out.append(dump_record(record))
@@ -383,10 +404,16 @@ def test_index_agrees_with_parsing_every_line(tmp_path_factory, lines):
 
 @pytest.mark.parametrize(
     "record",
-    [*GOOD, *(r for r, _ in BAD), post("9", "ann", 1, extra={"x": 1}), post("", "ann", 1)],
+    [
+        *GOOD,
+        *(r for r, _ in BAD),
+        post("9", "ann", 1, extra={"x": 1}),
+        post("9", "ann", 1, extra={}),
+        post("", "ann", 1),
+    ],
     ids=lambda r: f"{r.get('kind')}-{str(r)[:40]}",
 )
-def test_a_line_reads_as_its_record_does(tmp_path, record):
+def test_a_line_reads_as_its_record_does(tmp_path: Path, record: dict[str, Any]) -> None:
     """The one-call decoder of canonical post lines agrees with the general path."""
     path = tmp_path / "b.jsonl"
     path.write_bytes(dump_record(record))
@@ -409,5 +436,5 @@ def test_a_line_reads_as_its_record_does(tmp_path, record):
         assert data.errors == [f"{path}:1: {key}: {problem}"] and not data.posts
 
 
-def vars_of(post):
+def vars_of(post: Post) -> dict[str, Any]:
     return {f: getattr(post, f) for f in Post.__struct_fields__}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ from auditor.registry import load_registry
 
 from conftest import END, healthy_account, post, profile, read_reports, window
 from tests_support import run_cli
+
+WriteConfig = Callable[..., Path]
+WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 
 REGISTRY = load_registry()
 SCHEMA_DIR = Path(__file__).parents[1] / "config" / "schema"
@@ -92,7 +96,9 @@ def test_config_schema_inlines_the_business_hours_schema_unchanged() -> None:
     assert load_schema("config.schema.json")["$defs"]["policy"]["properties"]["business_hours"]
 
 
-def test_default_policy_validates_as_a_top_level_policy(write_config, write_bundle_file) -> None:
+def test_default_policy_validates_as_a_top_level_policy(
+    write_config: WriteConfig, write_bundle_file: WriteBundle
+) -> None:
     write_bundle_file("acme.jsonl", healthy_account())
     policy = json.dumps(default_policy())
     path = write_config(
@@ -128,7 +134,7 @@ def _config(body: str) -> str:
     ],
 )
 def test_a_calendar_error_is_a_config_error_with_file_line_and_key(
-    write_config, write_bundle_file, hours: str, key: str, message: str
+    write_config: WriteConfig, write_bundle_file: WriteBundle, hours: str, key: str, message: str
 ) -> None:
     write_bundle_file("acme.jsonl", healthy_account())
     path = write_config(_config(f"policy:\n  fail_on: high\n  business_hours: {hours}\n"))
@@ -140,7 +146,9 @@ def test_a_calendar_error_is_a_config_error_with_file_line_and_key(
     assert code == 2 and f"policy.business_hours.{key}" in err
 
 
-def test_an_account_calendar_error_points_at_the_account(write_config, write_bundle_file) -> None:
+def test_an_account_calendar_error_points_at_the_account(
+    write_config: WriteConfig, write_bundle_file: WriteBundle
+) -> None:
     write_bundle_file("acme.jsonl", healthy_account())
     path = write_config(
         "clients:\n"
@@ -161,7 +169,7 @@ def test_an_account_calendar_error_points_at_the_account(write_config, write_bun
 
 
 def test_a_more_specific_calendar_replaces_the_inherited_one(
-    write_config, write_bundle_file
+    write_config: WriteConfig, write_bundle_file: WriteBundle
 ) -> None:
     write_bundle_file("acme.jsonl", healthy_account())
     path = write_config(
@@ -269,8 +277,8 @@ def test_closing_phrases_come_from_the_list_given() -> None:
 
 def _context(
     policy: dict[str, Any],
-    posts: list[Post] = (),
-    bio: str | None = None,  # type: ignore[assignment]
+    posts: Sequence[Post] = (),
+    bio: str | None = None,
 ) -> AuditContext:
     data = AccountData(key=AccountKey("x", "AcmeHelp"), posts=list(posts))
     if bio is not None:
@@ -339,7 +347,9 @@ def test_activity_is_in_local_time_and_finds_the_busiest_hour() -> None:
 # ------------------------------------------------------------------ end to end
 
 
-def test_audit_with_business_hours_end_to_end(write_config, write_bundle_file, tmp_path) -> None:
+def test_audit_with_business_hours_end_to_end(
+    write_config: WriteConfig, write_bundle_file: WriteBundle, tmp_path: Path
+) -> None:
     friday = "2026-11-06T16:30:00-05:00"
     records = [
         profile(bio="We reply Mon-Fri 9am-5pm ET. Need help? DM us"),
@@ -416,7 +426,9 @@ def test_a_shared_calendar_is_one_per_config_and_answers_as_a_new_one() -> None:
         shared_calendar({"weekly": OFFICE["weekly"]})  # no timezone: still an error
 
 
-def test_always_open_clock_tally_counts_what_the_stopwatch_judges() -> None:
+def test_always_open_arithmetic_judges_as_the_calendar_does() -> None:
+    """The stopwatch's plain arithmetic for an always-open calendar gives what walking that
+    calendar gives: the same breaches, counts and minutes, every outcome exercised."""
     end = datetime(2026, 11, 16, tzinfo=UTC)
     fast = ClockTally(Stopwatch(BusinessCalendar.always_open(), end, 60))
     general_watch = Stopwatch(BusinessCalendar.always_open(), end, 60)
@@ -473,7 +485,7 @@ def _expected_grid(posts: list[Post], clock_zone: ZoneInfo | None) -> list[list[
     return expected
 
 
-_POST_ZONES = {
+_POST_ZONES: dict[str, list[tzinfo]] = {
     "plus-2": [timezone(timedelta(hours=2))],
     "minus-9": [timezone(timedelta(hours=-9))],
     "plus-5:45": [timezone(timedelta(hours=5, minutes=45))],
@@ -562,7 +574,7 @@ def test_post_findings_uid_is_finding_uid_even_for_an_unencodable_account() -> N
 def test_post_findings_are_the_findings_ctx_finding_makes(text: str, url: str | None) -> None:
     ctx = _context({})
     made = Post(id="1", author="c", by_brand=False, created_at=END, text=text, url=url, thread="0")
-    data = {"thread": "0", "age_hours": 2.5}
+    data: dict[str, Any] = {"thread": "0", "age_hours": 2.5}
     fast = PostFindings(ctx).make(made, "post by c unanswered", dict(data))
     usual = ctx.finding(made.id, "post by c unanswered", evidence=post_evidence(made, **data))
     assert fast == usual and fast.uid == usual.uid

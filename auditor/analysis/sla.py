@@ -341,44 +341,22 @@ class ClockTally:
     unanswered: int = 0
 
     def judge(self, start: datetime, answered_at: datetime | None) -> Breach | None:
-        """Count one clock; a breach comes back, a met or pending clock gives None."""
-        watch = self.stopwatch
-        if watch.always_open:
-            return self._judge_always_open(start, answered_at)
-        outcome, business_minutes, wall_minutes = watch.judge(start, answered_at)
+        """Count one clock as the stopwatch judges it; a breach comes back, a met or pending
+        clock gives None."""
+        outcome, business_minutes, wall_minutes = self.stopwatch.judge(start, answered_at)
         if outcome == PENDING:
             self.pending += 1
             return None
-        if business_minutes is not None and wall_minutes is not None:
-            self.business.append(business_minutes)
-            self.wall.append(wall_minutes)
+        if outcome == UNANSWERED:
+            self.unanswered += 1
+            return Breach(UNANSWERED, self.stopwatch.waited(start), None)
+        assert business_minutes is not None and wall_minutes is not None
+        self.business.append(business_minutes)
+        self.wall.append(wall_minutes)
         if outcome == MET:
             return None
-        if outcome == LATE:
-            self.late += 1
-            assert business_minutes is not None
-            return Breach(LATE, business_minutes, wall_minutes)
-        self.unanswered += 1
-        return Breach(UNANSWERED, watch.waited(start), None)
-
-    def _judge_always_open(self, start: datetime, answered_at: datetime | None) -> Breach | None:
-        # What judge() does through Stopwatch.judge, with the always-open arithmetic inline:
-        # hundreds of thousands of clocks in a large audit.
-        watch = self.stopwatch
-        end = watch.end
-        if answered_at is not None and answered_at <= end:
-            taken = (answered_at - start) / _MINUTE
-            self.business.append(taken)
-            self.wall.append(taken)
-            if taken <= watch.target_minutes:
-                return None
-            self.late += 1
-            return Breach(LATE, taken, taken)
-        if start + watch.target > end:
-            self.pending += 1
-            return None
-        self.unanswered += 1
-        return Breach(UNANSWERED, (end - start) / _MINUTE, None)
+        self.late += 1
+        return Breach(LATE, business_minutes, wall_minutes)
 
     @property
     def judged(self) -> int:
