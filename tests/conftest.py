@@ -7,11 +7,18 @@ import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from auditor.sources.bundle import write_bundle
+
+if TYPE_CHECKING:
+    # For the annotations only: the fixtures below import fetch_fakes (and with it werkzeug and
+    # the HTTP server) when a test asks for a fake server, as before.
+    from pytest_httpserver import HTTPServer
+
+    from fetch_fakes import FakeMastodon, FakeX
 
 END = datetime(2026, 11, 16, tzinfo=UTC)
 
@@ -104,8 +111,18 @@ def neglected_account(account: str = "GloboCare") -> list[dict[str, Any]]:
     ]
 
 
+WriteBundleFile = Callable[[str, Iterable[Mapping[str, Any]]], Path]
+"""The ``write_bundle_file`` fixture: writes records as a bundle named ``name`` in tmp_path."""
+
+
+class WriteConfig(Protocol):
+    """The ``write_config`` fixture: writes dedented YAML into tmp_path, returns its path."""
+
+    def __call__(self, text: str, name: str = "audit.yaml") -> Path: ...
+
+
 @pytest.fixture
-def write_bundle_file(tmp_path: Path) -> Callable[[str, Iterable[Mapping[str, Any]]], Path]:
+def write_bundle_file(tmp_path: Path) -> WriteBundleFile:
     def write(name: str, records: Iterable[Mapping[str, Any]]) -> Path:
         path = tmp_path / name
         write_bundle(path, records)
@@ -115,7 +132,7 @@ def write_bundle_file(tmp_path: Path) -> Callable[[str, Iterable[Mapping[str, An
 
 
 @pytest.fixture
-def write_config(tmp_path: Path) -> Callable[[str], Path]:
+def write_config(tmp_path: Path) -> WriteConfig:
     def write(text: str, name: str = "audit.yaml") -> Path:
         path = tmp_path / name
         path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
@@ -132,28 +149,28 @@ def read_reports(folder: Path) -> dict[str, dict[str, Any]]:
 
 # The fake platform servers of the fetch tests (tests/fetch_fakes.py), shared by those files.
 @pytest.fixture
-def fake_x() -> Any:
+def fake_x() -> FakeX:
     from fetch_fakes import FakeX
 
     return FakeX()
 
 
 @pytest.fixture
-def x_server(fake_x: Any) -> Iterator[Any]:
+def x_server(fake_x: FakeX) -> Iterator[HTTPServer]:
     from fetch_fakes import serve
 
     yield from serve(fake_x)
 
 
 @pytest.fixture
-def fake_mastodon() -> Any:
+def fake_mastodon() -> FakeMastodon:
     from fetch_fakes import FakeMastodon
 
     return FakeMastodon()
 
 
 @pytest.fixture
-def mastodon_server(fake_mastodon: Any) -> Iterator[Any]:
+def mastodon_server(fake_mastodon: FakeMastodon) -> Iterator[HTTPServer]:
     from fetch_fakes import serve
 
     for server in serve(fake_mastodon):

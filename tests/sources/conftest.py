@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,26 +98,46 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+class HttpFactory(typing.Protocol):
+    """The ``http_factory`` fixture: a client on the manual clock; the keywords override the
+    test defaults."""
+
+    def __call__(
+        self,
+        *,
+        max_attempts: int = 4,
+        max_wait: float = 900.0,
+        read_timeout: float = 2.0,
+        concurrency: int = 4,
+    ) -> HttpClient: ...
+
+
 @pytest.fixture
-def http_factory(clock: ManualClock) -> Iterator[Callable[..., HttpClient]]:
+def http_factory(clock: ManualClock) -> Iterator[HttpFactory]:
     """HTTP clients on the manual clock, short timeouts, small backoff; closed after the test."""
     made: list[HttpClient] = []
 
-    def build(**overrides: Any) -> HttpClient:
+    def build(
+        *,
+        max_attempts: int = 4,
+        max_wait: float = 900.0,
+        read_timeout: float = 2.0,
+        concurrency: int = 4,
+    ) -> HttpClient:
         retry = RetryPolicy(
-            max_attempts=overrides.pop("max_attempts", 4),
+            max_attempts=max_attempts,
             base_delay=1.0,
             max_delay=30.0,
-            max_wait=overrides.pop("max_wait", 900.0),
+            max_wait=max_wait,
             jitter=0.5,
         )
         config = HttpConfig(
             connect_timeout=1.0,
-            read_timeout=overrides.pop("read_timeout", 2.0),
+            read_timeout=read_timeout,
             retry=retry,
-            concurrency=overrides.pop("concurrency", 4),
+            concurrency=concurrency,
         )
-        client = HttpClient(config, clock=overrides.pop("clock", clock))
+        client = HttpClient(config, clock=clock)
         made.append(client)
         return client
 

@@ -21,7 +21,7 @@ from auditor.fetch.driver import (
     resolve_url,
     run_account,
 )
-from auditor.fetch.http import HttpClient, same_origin
+from auditor.fetch.http import HttpClient, ManualClock, same_origin
 from auditor.fetch.secrets import Secret
 from auditor.sources.platforms.base import (
     Cursor,
@@ -35,7 +35,7 @@ from auditor.sources.platforms.base import (
 from auditor.sources.platforms.mastodon import MastodonProtocol
 from auditor.sources.platforms.x import XProtocol
 
-from .conftest import make_spec, of_kind, payload
+from .conftest import HttpFactory, make_spec, of_kind, payload
 
 TOKEN = "AAAAdriver-secret-token-91b2"
 BRAND_ID = "1500000000000000001"
@@ -76,7 +76,7 @@ def x_protocol(server: HTTPServer, **options: Any) -> XProtocol:
     return XProtocol(make_spec("x", "acmehelp", options=options))
 
 
-def test_x_fetch_over_http(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_x_fetch_over_http(httpserver: HTTPServer, http_factory: HttpFactory) -> None:
     fake = FakeX()
     httpserver.expect_request("").respond_with_handler(fake)
     outcome = fetch_account(x_protocol(httpserver), http_factory(), token=Secret(TOKEN))
@@ -90,7 +90,7 @@ def test_x_fetch_over_http(httpserver: HTTPServer, http_factory: Any) -> None:
 
 
 def test_a_page_that_never_succeeds_marks_the_window_and_keeps_the_rest(
-    httpserver: HTTPServer, http_factory: Any, clock: Any
+    httpserver: HTTPServer, http_factory: HttpFactory, clock: ManualClock
 ) -> None:
     fake = FakeX(broken={f"/2/users/{BRAND_ID}/mentions:page2": 503})
     httpserver.expect_request("").respond_with_handler(fake)
@@ -109,14 +109,16 @@ def test_a_page_that_never_succeeds_marks_the_window_and_keeps_the_rest(
     assert len(clock.sleeps) == 2
 
 
-def test_a_client_error_names_the_purpose(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_a_client_error_names_the_purpose(
+    httpserver: HTTPServer, http_factory: HttpFactory
+) -> None:
     fake = FakeX(broken={f"/2/users/{BRAND_ID}/tweets": 403})
     httpserver.expect_request("").respond_with_handler(fake)
     outcome = fetch_account(x_protocol(httpserver), http_factory(), token=Secret(TOKEN))
     assert outcome.missing == ["own_posts: HTTP 403 forbidden (token lacks access or scope)"]
 
 
-def test_missing_token_makes_no_request(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_missing_token_makes_no_request(httpserver: HTTPServer, http_factory: HttpFactory) -> None:
     httpserver.expect_request("").respond_with_handler(FakeX())
     outcome = run_account(x_protocol(httpserver), http_factory(), environ={})
     assert len(httpserver.log) == 0 and outcome.requests_made == 0
@@ -125,7 +127,7 @@ def test_missing_token_makes_no_request(httpserver: HTTPServer, http_factory: An
     assert window["reason"] == "missing token: env X_BEARER_TOKEN not set"
 
 
-def test_token_named_by_options_is_used(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_token_named_by_options_is_used(httpserver: HTTPServer, http_factory: HttpFactory) -> None:
     fake = FakeX()
     httpserver.expect_request("").respond_with_handler(fake)
     protocol = x_protocol(httpserver, token_env="ACME_X")
@@ -134,7 +136,7 @@ def test_token_named_by_options_is_used(httpserver: HTTPServer, http_factory: An
 
 
 def test_token_appears_in_no_log_error_or_result(
-    httpserver: HTTPServer, http_factory: Any, caplog: pytest.LogCaptureFixture
+    httpserver: HTTPServer, http_factory: HttpFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake = FakeX(broken={f"/2/users/{BRAND_ID}/mentions": 401, f"/2/users/{BRAND_ID}/tweets": 500})
@@ -161,7 +163,7 @@ def test_token_appears_in_no_log_error_or_result(
 # --- Mastodon through the driver: Link header pagination over HTTP ---------------------------
 
 
-def test_mastodon_fetch_over_http(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_mastodon_fetch_over_http(httpserver: HTTPServer, http_factory: HttpFactory) -> None:
     base = httpserver.url_for("/").rstrip("/")
     brand = payload("mastodon", "accounts_lookup")
     next_link = f'<{base}/api/v1/notifications?max_id=34975899>; rel="next"'
@@ -215,7 +217,7 @@ class LinkFollower(Protocol):
         return [window], {}
 
 
-def test_links_to_other_hosts_get_no_token(http_factory: Any) -> None:
+def test_links_to_other_hosts_get_no_token(http_factory: HttpFactory) -> None:
     spec = make_spec("x", "acmehelp", options={"base_url": "http://127.0.0.1:9"})
     outcome = fetch_account(LinkFollower(spec), http_factory(), token=Secret(TOKEN))
     assert outcome.requests_made == 0
@@ -230,7 +232,7 @@ def test_resolve_url_and_same_origin() -> None:
     assert not same_origin("https://h:1/a", "http://h:1")
 
 
-def test_request_budget_bounds_a_run(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_request_budget_bounds_a_run(httpserver: HTTPServer, http_factory: HttpFactory) -> None:
     httpserver.expect_request("").respond_with_handler(FakeX())
     outcome = fetch_account(
         x_protocol(httpserver), http_factory(), token=Secret(TOKEN), max_requests=2
@@ -239,7 +241,9 @@ def test_request_budget_bounds_a_run(httpserver: HTTPServer, http_factory: Any) 
     assert any("request budget of 2 used up" in m for m in outcome.missing)
 
 
-def test_many_accounts_share_the_token_limit(httpserver: HTTPServer, http_factory: Any) -> None:
+def test_many_accounts_share_the_token_limit(
+    httpserver: HTTPServer, http_factory: HttpFactory
+) -> None:
     httpserver.expect_request("").respond_with_handler(FakeX())
     client: HttpClient = http_factory(concurrency=2)
     token = Secret(TOKEN)
@@ -286,7 +290,7 @@ KEPT = [str(1786900000000000000 + n) for n in range(11, 14)]
 
 
 def test_a_recheck_finds_the_posts_the_platform_says_are_gone(
-    httpserver: HTTPServer, http_factory: Any
+    httpserver: HTTPServer, http_factory: HttpFactory
 ) -> None:
     fake = FakeLookup()
     httpserver.expect_request("/2/tweets").respond_with_handler(fake)
@@ -299,7 +303,7 @@ def test_a_recheck_finds_the_posts_the_platform_says_are_gone(
 
 
 def test_a_failed_recheck_batch_deletes_nothing_and_says_why(
-    httpserver: HTTPServer, http_factory: Any
+    httpserver: HTTPServer, http_factory: HttpFactory
 ) -> None:
     fake = FakeLookup(failing=2)
     httpserver.expect_request("/2/tweets").respond_with_handler(fake)

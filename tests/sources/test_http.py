@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 
@@ -16,7 +16,6 @@ from werkzeug import Request, Response
 
 from auditor.fetch.http import (
     USER_AGENT,
-    HttpClient,
     HttpError,
     ManualClock,
     parse_retry_after,
@@ -32,10 +31,10 @@ from auditor.sources.platforms.facebook import read_graph_rate_limit
 from auditor.sources.platforms.mastodon import read_mastodon_rate_limit
 from auditor.sources.platforms.x import read_x_rate_limit
 
+from .conftest import HttpFactory
+
 TOKEN = "AAAAtest-bearer-7f3c9e1d2b"
 NOW = 1_700_000_000.0
-
-HttpFactory = Callable[..., HttpClient]
 
 
 # --- Retry-After ------------------------------------------------------------------------------
