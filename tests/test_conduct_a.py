@@ -7,6 +7,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from auditor.result import CheckResult
 from auditor.sources.bundle import add_record
 from auditor.store.history import SeenPost
 
-from conftest import END, post, read_reports, window
+from conftest import END, WriteBundleFile, WriteConfig, post, read_reports, window
 from tests_support import run_cli
 
 REGISTRY = load_registry()
@@ -94,7 +95,7 @@ def seen(
 # --------------------------------------------------------------------------------- MOD001
 
 
-def test_mod001_complaint_seen_before_and_missing_now_is_removed_deleter_unknown():
+def test_mod001_complaint_seen_before_and_missing_now_is_removed_deleter_unknown() -> None:
     data = account(window(), post("2", "ben", 10, "@AcmeHelp do you ship to Canada?"))
     history = FakeHistory(
         {
@@ -117,7 +118,7 @@ def test_mod001_complaint_seen_before_and_missing_now_is_removed_deleter_unknown
     assert not result.notes
 
 
-def test_mod001_history_knows_the_brand_deleted_it():
+def test_mod001_history_knows_the_brand_deleted_it() -> None:
     data = account(window())
     history = FakeHistory(
         {
@@ -134,7 +135,7 @@ def test_mod001_history_knows_the_brand_deleted_it():
     assert [f.severity for f in result.findings] == ["high"]
 
 
-def test_mod001_a_post_older_than_the_window_is_not_judged():
+def test_mod001_a_post_older_than_the_window_is_not_judged() -> None:
     data = account(window(days=2))
     history = FakeHistory({"1": seen("1", "@AcmeHelp you charged me twice, sort it out", 100)})
     result = audit("MOD001", data, history=history)
@@ -142,7 +143,7 @@ def test_mod001_a_post_older_than_the_window_is_not_judged():
     assert result.metrics["outside_window"] == 1
 
 
-def test_mod001_incomplete_fetch_is_never_reported():
+def test_mod001_incomplete_fetch_is_never_reported() -> None:
     data = account(window(complete=False, reason="rate limited"))
     from auditor.engine.audit import _needs_unmet
 
@@ -151,7 +152,7 @@ def test_mod001_incomplete_fetch_is_never_reported():
     assert unmet is not None and "complete" in unmet
 
 
-def test_mod001_deleted_text_gone_from_the_bundle_keeps_the_text_history_saw():
+def test_mod001_deleted_text_gone_from_the_bundle_keeps_the_text_history_saw() -> None:
     data = account(window(), post("1", "ann", 40, " ", visibility="deleted", deleted_by="brand"))
     data.posts[0].text = ""
     history = FakeHistory({"1": seen("1", "@AcmeHelp still no refund after 3 weeks", 40)})
@@ -160,7 +161,7 @@ def test_mod001_deleted_text_gone_from_the_bundle_keeps_the_text_history_saw():
     assert finding.severity == "high" and "no refund" in (finding.evidence.excerpt or "")
 
 
-def test_mod001_excluded_authors_and_brand_posts_are_not_customers():
+def test_mod001_excluded_authors_and_brand_posts_are_not_customers() -> None:
     data = account(window())
     history = FakeHistory(
         {
@@ -172,7 +173,9 @@ def test_mod001_excluded_authors_and_brand_posts_are_not_customers():
     assert result.status == "pass" and result.metrics["removed_posts"] == 0
 
 
-def test_mod001_two_audits_through_the_cli(write_bundle_file, write_config, tmp_path):
+def test_mod001_two_audits_through_the_cli(
+    write_bundle_file: WriteBundleFile, write_config: WriteConfig, tmp_path: Path
+) -> None:
     """A complaint in Monday's fetch and gone from Tuesday's complete fetch of the same days."""
     complaint = post("1", "ann", 40, "@AcmeHelp you charged me twice and nobody answers")
     question = post("2", "ben", 38, "@AcmeHelp do you ship to Canada?")
@@ -214,7 +217,7 @@ def test_mod001_two_audits_through_the_cli(write_bundle_file, write_config, tmp_
 # --------------------------------------------------------------------------------- MOD002
 
 
-def test_mod002_abuse_authors_match_case_and_at_sign_insensitively():
+def test_mod002_abuse_authors_match_case_and_at_sign_insensitively() -> None:
     data = account(
         window(observes=["hidden"]),
         post("1", "Grumbler", 30, "@AcmeHelp worst service ever, awful", visibility="hidden"),
@@ -223,7 +226,7 @@ def test_mod002_abuse_authors_match_case_and_at_sign_insensitively():
     assert result.status == "pass" and result.metrics["exempt_abuse_author_ids"] == ["1"]
 
 
-def test_mod002_help_desk_spam_label_exempts():
+def test_mod002_help_desk_spam_label_exempts() -> None:
     record = post("1", "ann", 30, "@AcmeHelp my order is late", visibility="hidden", label="spam")
     result = audit("MOD002", account(window(observes=["hidden"]), record))
     assert result.status == "pass" and result.metrics["exempt_spam"] == 1
@@ -247,7 +250,7 @@ def _hourly(counts: list[int], start: datetime) -> list[datetime]:
     return times
 
 
-def test_crs001_busy_hours_against_a_busy_baseline_are_no_surge():
+def test_crs001_busy_hours_against_a_busy_baseline_are_no_surge() -> None:
     rng = random.Random(4)
     start = END - timedelta(days=14)
     counts = [max(0, round(rng.gauss(14, 3))) for _ in range(14 * 24)]
@@ -255,7 +258,7 @@ def test_crs001_busy_hours_against_a_busy_baseline_are_no_surge():
     assert peak >= 14 and surges == []
 
 
-def test_crs001_a_spike_over_the_baseline_is_a_surge_with_robust_statistics():
+def test_crs001_a_spike_over_the_baseline_is_a_surge_with_robust_statistics() -> None:
     rng = random.Random(5)
     start = END - timedelta(days=14)
     counts = [max(0, round(rng.gauss(6, 2))) for _ in range(14 * 24)]
@@ -267,7 +270,7 @@ def test_crs001_a_spike_over_the_baseline_is_a_surge_with_robust_statistics():
     assert surge.z >= 3.5
 
 
-def test_crs001_threshold_decides_for_a_moderate_spike():
+def test_crs001_threshold_decides_for_a_moderate_spike() -> None:
     start = END - timedelta(days=14)
     counts = [4, 6] * (7 * 24)  # median 5, MAD 1: scale 1.48
     counts[250] = 12
@@ -276,7 +279,7 @@ def test_crs001_threshold_decides_for_a_moderate_spike():
     assert not find_surges(times, start, END, {**PARAMS, "z_threshold": 6.0})[0]
 
 
-def test_crs001_publishes_the_classification_metrics():
+def test_crs001_publishes_the_classification_metrics() -> None:
     data = account(
         window(),
         post("1", "ann", 30, "@AcmeHelp my parcel never arrived, this is ridiculous"),
@@ -320,7 +323,9 @@ def demo() -> dict[str, AccountData]:
 
 
 @pytest.mark.parametrize("check_id", ["MOD001", "MOD002", "AUT001", "CRS001"])
-def test_demo_data_passes_for_the_exemplary_and_fails_for_the_negligent(demo, check_id):
+def test_demo_data_passes_for_the_exemplary_and_fails_for_the_negligent(
+    demo: dict[str, AccountData], check_id: str
+) -> None:
     good = audit(check_id, demo["good.example"])
     bad = audit(check_id, demo["bad.example"])
     assert (good.status, bad.status) == ("pass", "fail"), (good.summary, bad.summary)

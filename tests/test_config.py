@@ -11,14 +11,14 @@ from auditor.cli import app
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.registry import load_registry
 
-from conftest import healthy_account
+from conftest import WriteBundleFile, WriteConfig, healthy_account
 from tests_support import run_cli
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def bundle(write_bundle_file):
+def bundle(write_bundle_file: WriteBundleFile) -> Path:
     return write_bundle_file("acme.jsonl", healthy_account())
 
 
@@ -28,7 +28,7 @@ def _error(config_path: Path) -> ConfigError:
     return caught.value
 
 
-def test_bad_yaml_names_the_line(write_config, bundle):
+def test_bad_yaml_names_the_line(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config("""
         clients:
           - name: acme
@@ -40,7 +40,7 @@ def test_bad_yaml_names_the_line(write_config, bundle):
     assert error.line is not None and error.line >= 3
 
 
-def test_unknown_key_suggests_the_right_one(write_config, bundle):
+def test_unknown_key_suggests_the_right_one(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         clients:
           - name: acme
@@ -54,7 +54,7 @@ def test_unknown_key_suggests_the_right_one(write_config, bundle):
     assert "unknown key 'polcy'" in str(error) and "did you mean 'policy'" in str(error)
 
 
-def test_wrong_type_names_key_and_line(write_config, bundle):
+def test_wrong_type_names_key_and_line(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         store:
           retention_days: "ninety"
@@ -68,7 +68,7 @@ def test_wrong_type_names_key_and_line(write_config, bundle):
     assert "expected integer" in str(error)
 
 
-def test_unknown_platform_lists_the_allowed_ones(write_config, bundle):
+def test_unknown_platform_lists_the_allowed_ones(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         clients:
           - name: acme
@@ -80,7 +80,7 @@ def test_unknown_platform_lists_the_allowed_ones(write_config, bundle):
     assert "'myspace' is not one of" in str(error) and "bluesky" in str(error)
 
 
-def test_unknown_check_id_anywhere_in_policy(write_config, bundle):
+def test_unknown_check_id_anywhere_in_policy(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         policy:
           severity: {{RSP009: low}}
@@ -94,7 +94,7 @@ def test_unknown_check_id_anywhere_in_policy(write_config, bundle):
     assert "unknown check id RSP009" in str(error)
 
 
-def test_unknown_selector_in_account_policy(write_config, bundle):
+def test_unknown_selector_in_account_policy(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         clients:
           - name: acme
@@ -110,7 +110,9 @@ def test_unknown_selector_in_account_policy(write_config, bundle):
     assert error.line == 8
 
 
-def test_bad_check_parameter_points_at_the_layer_that_set_it(write_config, bundle):
+def test_bad_check_parameter_points_at_the_layer_that_set_it(
+    write_config: WriteConfig, bundle: Path
+) -> None:
     path = write_config(f"""
         clients:
           - name: acme
@@ -126,7 +128,7 @@ def test_bad_check_parameter_points_at_the_layer_that_set_it(write_config, bundl
     assert error.line == 5
 
 
-def test_wrong_parameter_type(write_config, bundle):
+def test_wrong_parameter_type(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         policy:
           checks:
@@ -140,7 +142,7 @@ def test_wrong_parameter_type(write_config, bundle):
     assert error.key == "policy.checks.RSP001.grace_hours"
 
 
-def test_duplicate_key_is_an_error(write_config, bundle):
+def test_duplicate_key_is_an_error(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         clients:
           - name: acme
@@ -152,7 +154,9 @@ def test_duplicate_key_is_an_error(write_config, bundle):
     assert "duplicate key" in str(error) and error.line == 3
 
 
-def test_policies_inherit_defaults_top_client_account(write_config, bundle):
+def test_policies_inherit_defaults_top_client_account(
+    write_config: WriteConfig, bundle: Path
+) -> None:
     path = write_config(f"""
         exclude_authors: [StaffBot]
         policy:
@@ -183,7 +187,7 @@ def test_policies_inherit_defaults_top_client_account(write_config, bundle):
     assert first.source.path == bundle
 
 
-def test_cli_validate_exits_2_with_one_line(write_config, bundle):
+def test_cli_validate_exits_2_with_one_line(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config("clients: []\n")
     result = runner.invoke(app, ["config", "validate", str(path)])
     assert result.exit_code == 2
@@ -191,7 +195,7 @@ def test_cli_validate_exits_2_with_one_line(write_config, bundle):
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}:1: clients")
 
 
-def test_cli_validate_ok(write_config, bundle):
+def test_cli_validate_ok(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         clients:
           - name: acme
@@ -202,7 +206,9 @@ def test_cli_validate_ok(write_config, bundle):
     assert code == 0 and "valid (1 clients, 1 accounts)" in out
 
 
-def test_config_error_writes_nothing(write_config, bundle, tmp_path):
+def test_config_error_writes_nothing(
+    write_config: WriteConfig, bundle: Path, tmp_path: Path
+) -> None:
     path = write_config(f"""
         output: {{dir: reports}}
         store: {{path: reports/history.sqlite}}
@@ -216,7 +222,7 @@ def test_config_error_writes_nothing(write_config, bundle, tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
-def test_config_show_prints_the_effective_policy(write_config, bundle):
+def test_config_show_prints_the_effective_policy(write_config: WriteConfig, bundle: Path) -> None:
     path = write_config(f"""
         clients:
           - name: acme

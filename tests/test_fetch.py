@@ -10,7 +10,7 @@ import json
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -267,7 +267,7 @@ def test_a_crashing_protocol_stays_with_its_account(
     mastodon_server: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def explode(self: XProtocol, *args: Any) -> Any:
+    def explode(self: XProtocol, *args: object) -> NoReturn:
         raise RuntimeError(f"bad page for token {X_TOKEN}")
 
     monkeypatch.setattr(XProtocol, "receive", explode)

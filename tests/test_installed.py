@@ -9,6 +9,8 @@ from pathlib import Path
 
 import auditor
 
+from conftest import WriteBundleFile, WriteConfig, healthy_account
+
 REPO = Path(__file__).resolve().parents[1]
 
 PROBE = """
@@ -21,7 +23,9 @@ c.load_schema("bundle.schema.json"); print(sorted(c.default_policy()))
 """
 
 
-def test_resources_load_from_outside_the_source_tree(tmp_path, write_bundle_file, write_config):
+def test_resources_load_from_outside_the_source_tree(
+    tmp_path: Path, write_bundle_file: WriteBundleFile, write_config: WriteConfig
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = subprocess.run(
         [sys.executable, "-c", PROBE],
@@ -38,8 +42,6 @@ def test_resources_load_from_outside_the_source_tree(tmp_path, write_bundle_file
         # CI installs with a plain `pip install .`: nothing may come from the checkout.
         assert REPO / "auditor" not in Path(module_file).resolve().parents
         assert REPO / "config" not in Path(schema_file).resolve().parents
-    from conftest import healthy_account
-
     bundle = write_bundle_file("acme.jsonl", healthy_account())
     config = write_config(f"""
         output: {{dir: out}}
@@ -61,5 +63,5 @@ def test_resources_load_from_outside_the_source_tree(tmp_path, write_bundle_file
     assert list((tmp_path / "out").rglob("report.json"))
 
 
-def test_package_version_is_the_distribution_version():
+def test_package_version_is_the_distribution_version() -> None:
     assert auditor.__version__ != "0.0.0+unknown"

@@ -34,23 +34,23 @@ from auditor.analysis.templates import (
         ("", ""),
     ],
 )  # fmt: skip
-def test_template_key_strips_what_varies_between_customers(text, key):
+def test_template_key_strips_what_varies_between_customers(text: str, key: str) -> None:
     assert template_key(text) == key
 
 
-def test_a_dash_inside_the_text_is_not_a_signature():
+def test_a_dash_inside_the_text_is_not_a_signature() -> None:
     assert template_key("Sorry - Anna from our team will call you") == (
         "sorry anna from our team will call you"
     )
 
 
 @given(st.text(max_size=200))
-def test_template_key_is_idempotent(text):
+def test_template_key_is_idempotent(text: str) -> None:
     key = template_key(text)
     assert template_key(key) == key
 
 
-def test_near_duplicates_are_grouped_and_different_texts_are_not():
+def test_near_duplicates_are_grouped_and_different_texts_are_not() -> None:
     texts = [
         "@ann We're sorry to hear that. Please send us a DM with more details. ^JD",
         "@ben Hi, we're sorry to hear that! Please send us a DM with more details -Anna",
@@ -64,13 +64,13 @@ def test_near_duplicates_are_grouped_and_different_texts_are_not():
     assert groups.key_of(groups.group[2]) == template_key(texts[0])
 
 
-def test_short_keys_are_left_out():
+def test_short_keys_are_left_out() -> None:
     groups = group_templates(["Thank you! ^JD", "thank you", "Thanks for the photo, checking now"],
                              min_words=4)  # fmt: skip
     assert groups.group[:2] == [-1, -1] and groups.group[2] >= 0
 
 
-def test_leaders_do_not_chain():
+def test_leaders_do_not_chain() -> None:
     # a~b and b~c but a is far from c: leader clustering keeps c out of a's group.
     words = [f"w{i}" for i in range(30)]
     a = " ".join(words[:20])
@@ -80,7 +80,7 @@ def test_leaders_do_not_chain():
     assert group_keys([a, b, c], 0.7) == [0, 0, 2]
 
 
-def test_minhash_estimates_jaccard():
+def test_minhash_estimates_jaccard() -> None:
     rng = random.Random(3)
     vocabulary = [f"word{i}" for i in range(400)]
     errors = []
@@ -98,7 +98,7 @@ def test_minhash_estimates_jaccard():
     assert sum(errors) / len(errors) < 0.08
 
 
-def test_recall_of_near_duplicates_and_no_false_groups():
+def test_recall_of_near_duplicates_and_no_false_groups() -> None:
     rng = random.Random(7)
     vocabulary = [f"word{i}" for i in range(2000)]
     keys, expected_pairs = [], []
@@ -116,11 +116,13 @@ def test_recall_of_near_duplicates_and_no_false_groups():
         assert leader == index or leader == index - 1
 
 
-def test_grouping_compares_each_key_with_a_bounded_number_of_leaders(monkeypatch):
+def test_grouping_compares_each_key_with_a_bounded_number_of_leaders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     calls = 0
     real = templates.jaccard
 
-    def counting(left, right):
+    def counting(left: frozenset[int], right: frozenset[int]) -> float:
         nonlocal calls
         calls += 1
         return real(left, right)
@@ -133,7 +135,7 @@ def test_grouping_compares_each_key_with_a_bounded_number_of_leaders(monkeypatch
     assert calls <= templates.DEFAULT_BANDS * templates.LEADERS_PER_BUCKET * len(keys)
 
 
-def test_grouping_is_deterministic():
+def test_grouping_is_deterministic() -> None:
     texts = [f"@u{i} Sorry about order {i}, we're checking it now ^JD" for i in range(50)]
     texts += [f"Thanks {i}, the refund is on its way to card ending {i}" for i in range(50)]
     assert group_templates(texts).group == group_templates(list(texts)).group

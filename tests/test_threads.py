@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from auditor.analysis.threads import analyse
+from typing import Any
+
+from auditor.analysis.threads import ThreadIndex, analyse
 from auditor.model import AccountData, AccountKey
 from auditor.sources.bundle import add_record
 
 from conftest import post
 
 
-def _account(*records):
+def _account(*records: dict[str, Any]) -> AccountData:
     data = AccountData(key=AccountKey("x", "AcmeHelp"))
     for record in records:
         add_record(data, record)
     return data
 
 
-def _status(index):
+def _status(index: ThreadIndex) -> dict[str, str | None]:
     """post id -> id of the brand post that answered it, or None."""
     return {p.id: (a.id if a else None) for _, p, a in index.answered_posts()}
 
 
-def test_brand_post_with_comments_from_several_customers():
+def test_brand_post_with_comments_from_several_customers() -> None:
     index = analyse(
         _account(
             post("1", "AcmeHelp", 50, "Our app update is out today"),
@@ -38,7 +40,7 @@ def test_brand_post_with_comments_from_several_customers():
     assert len(index.engagements) == 2
 
 
-def test_answer_to_one_customer_does_not_answer_another():
+def test_answer_to_one_customer_does_not_answer_another() -> None:
     index = analyse(
         _account(
             post("1", "ann", 10, "@AcmeHelp where is my parcel?"),
@@ -49,7 +51,7 @@ def test_answer_to_one_customer_does_not_answer_another():
     assert _status(index) == {"1": "3", "2": None}
 
 
-def test_customer_thread_answered_by_brand_counts_later_posts_without_mention():
+def test_customer_thread_answered_by_brand_counts_later_posts_without_mention() -> None:
     index = analyse(
         _account(
             post("1", "ann", 10, "@AcmeHelp my card was charged twice"),
@@ -62,7 +64,7 @@ def test_customer_thread_answered_by_brand_counts_later_posts_without_mention():
     assert _status(index) == {"1": "2", "3": None, "4": None}
 
 
-def test_thread_not_mentioning_or_answered_by_brand_is_not_addressed():
+def test_thread_not_mentioning_or_answered_by_brand_is_not_addressed() -> None:
     index = analyse(
         _account(
             post("1", "ann", 10, "Anyone else's Acme parcel late?"),
@@ -73,7 +75,7 @@ def test_thread_not_mentioning_or_answered_by_brand_is_not_addressed():
     assert index.not_addressed == 2
 
 
-def test_automated_and_hidden_brand_replies_do_not_answer():
+def test_automated_and_hidden_brand_replies_do_not_answer() -> None:
     index = analyse(
         _account(
             post("1", "ann", 10, "@AcmeHelp refund?"),
@@ -97,7 +99,7 @@ def test_automated_and_hidden_brand_replies_do_not_answer():
     assert index.automated_brand_replies == 2
 
 
-def test_excluded_authors_and_a_longer_handle_are_not_customers_or_mentions():
+def test_excluded_authors_and_a_longer_handle_are_not_customers_or_mentions() -> None:
     index = analyse(
         _account(
             post("1", "AcmeStaffer", 10, "@AcmeHelp FYI outage"),
@@ -109,7 +111,7 @@ def test_excluded_authors_and_a_longer_handle_are_not_customers_or_mentions():
     assert index.excluded_posts == 1 and index.not_addressed == 1
 
 
-def test_answer_must_come_after_the_post():
+def test_answer_must_come_after_the_post() -> None:
     index = analyse(
         _account(
             post("1", "ann", 10, "@AcmeHelp hi"),

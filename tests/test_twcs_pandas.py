@@ -21,7 +21,7 @@ from auditor.engine.audit import Engine
 from auditor.registry import load_registry
 from auditor.sources.twcs import read_twcs_file
 
-from conftest import END
+from conftest import END, WriteConfig
 
 pytest.importorskip("pandas")
 
@@ -39,7 +39,7 @@ def pandas_peer() -> ModuleType:
     return module
 
 
-def auditor_figures(data: Path, write_config: Any) -> Figures:
+def auditor_figures(data: Path, write_config: WriteConfig) -> Figures:
     """RSP002's count and wall-clock median for every brand of the file (always open)."""
     accounts = "\n".join(
         f"      - {{platform: x, handle: {handle}, source: {{type: twcs, path: {data}}}}}"
@@ -64,7 +64,9 @@ def auditor_figures(data: Path, write_config: Any) -> Figures:
 
 
 @pytest.mark.parametrize("name", ["twcs_indexed.csv", "twcs_bom_crlf.csv", "invented"])
-def test_pandas_peer_agrees_with_rsp002(name: str, tmp_path: Path, write_config: Any) -> None:
+def test_pandas_peer_agrees_with_rsp002(
+    name: str, tmp_path: Path, write_config: WriteConfig
+) -> None:
     data = write_twcs_file(tmp_path / "invented.csv") if name == "invented" else DATA / name
     expected = auditor_figures(data, write_config)
     assert expected  # some brand answered someone: the comparison says something
@@ -72,7 +74,7 @@ def test_pandas_peer_agrees_with_rsp002(name: str, tmp_path: Path, write_config:
 
 
 def test_invented_file_has_the_cases_that_tell_definitions_apart(
-    tmp_path: Path, write_config: Any
+    tmp_path: Path, write_config: WriteConfig
 ) -> None:
     data = write_twcs_file(tmp_path / "invented.csv")
     figures = auditor_figures(data, write_config)
