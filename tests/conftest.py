@@ -111,7 +111,7 @@ def neglected_account(account: str = "GloboCare") -> list[dict[str, Any]]:
     ]
 
 
-WriteBundleFile = Callable[[str, Iterable[Mapping[str, Any]]], Path]
+WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 """The ``write_bundle_file`` fixture: writes records as a bundle named ``name`` in tmp_path."""
 
 
@@ -122,7 +122,7 @@ class WriteConfig(Protocol):
 
 
 @pytest.fixture
-def write_bundle_file(tmp_path: Path) -> WriteBundleFile:
+def write_bundle_file(tmp_path: Path) -> WriteBundle:
     def write(name: str, records: Iterable[Mapping[str, Any]]) -> Path:
         path = tmp_path / name
         write_bundle(path, records)

@@ -22,7 +22,7 @@ from auditor.result import CheckResult
 from auditor.sources.bundle import add_record
 from auditor.store.history import SeenPost
 
-from conftest import END, WriteBundleFile, WriteConfig, post, read_reports, window
+from conftest import END, WriteBundle, WriteConfig, post, read_reports, window
 from tests_support import run_cli
 
 REGISTRY = load_registry()
@@ -174,7 +174,7 @@ def test_mod001_excluded_authors_and_brand_posts_are_not_customers() -> None:
 
 
 def test_mod001_two_audits_through_the_cli(
-    write_bundle_file: WriteBundleFile, write_config: WriteConfig, tmp_path: Path
+    write_bundle_file: WriteBundle, write_config: WriteConfig, tmp_path: Path
 ) -> None:
     """A complaint in Monday's fetch and gone from Tuesday's complete fetch of the same days."""
     complaint = post("1", "ann", 40, "@AcmeHelp you charged me twice and nobody answers")

@@ -11,14 +11,14 @@ from auditor.cli import app
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.registry import load_registry
 
-from conftest import WriteBundleFile, WriteConfig, healthy_account
+from conftest import WriteBundle, WriteConfig, healthy_account
 from tests_support import run_cli
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def bundle(write_bundle_file: WriteBundleFile) -> Path:
+def bundle(write_bundle_file: WriteBundle) -> Path:
     return write_bundle_file("acme.jsonl", healthy_account())
 
 

@@ -6,9 +6,7 @@ import ast
 import gzip
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,9 +21,8 @@ from auditor.sources.inputs import (
     open_inputs,
 )
 
-from conftest import healthy_account, neglected_account
+from conftest import WriteBundle, healthy_account, neglected_account
 
-WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 TWCS_DATA = Path(__file__).parent / "data" / "twcs"
 ACME, GLOBO = AccountKey("x", "AcmeHelp"), AccountKey("x", "GloboCare")
 

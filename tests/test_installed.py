@@ -9,7 +9,7 @@ from pathlib import Path
 
 import auditor
 
-from conftest import WriteBundleFile, WriteConfig, healthy_account
+from conftest import WriteBundle, WriteConfig, healthy_account
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ c.load_schema("bundle.schema.json"); print(sorted(c.default_policy()))
 
 
 def test_resources_load_from_outside_the_source_tree(
-    tmp_path: Path, write_bundle_file: WriteBundleFile, write_config: WriteConfig
+    tmp_path: Path, write_bundle_file: WriteBundle, write_config: WriteConfig
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = subprocess.run(
