@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pytest
 
 from auditor.sources.bundle import write_bundle
+from auditor.store.history import HistoryStore
 
 if TYPE_CHECKING:
     # For the annotations only: the fixtures below import fetch_fakes (and with it werkzeug and
@@ -176,3 +177,16 @@ def mastodon_server(fake_mastodon: FakeMastodon) -> Iterator[HTTPServer]:
     for server in serve(fake_mastodon):
         fake_mastodon.base_url = server.url_for("/")
         yield server
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's history store lives."""
+    return tmp_path / "history.sqlite3"
+
+
+@pytest.fixture
+def history(db_path: Path) -> Iterator[HistoryStore]:
+    """An open history store at ``db_path``, closed after the test."""
+    with HistoryStore(db_path) as opened:
+        yield opened

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,8 @@ from auditor.sources.bundle import (
 )
 from auditor.sources.bundle.reader import _post_run
 
-from conftest import healthy_account, neglected_account, post, profile, window
+from conftest import WriteBundle, healthy_account, neglected_account, post, profile, window
 
-WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 VALIDATOR = Draft202012Validator(load_schema("bundle.schema.json"))
 
 GOOD: list[dict[str, Any]] = [

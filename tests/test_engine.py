@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,20 @@ from auditor.result import EncodedFindings
 from auditor.sources.inputs import BundleInput
 from auditor.store.history import HistoryStore
 
-from conftest import END, healthy_account, neglected_account, post, profile, read_reports, window
+from conftest import (
+    END,
+    WriteBundle,
+    WriteConfig,
+    healthy_account,
+    neglected_account,
+    post,
+    profile,
+    read_reports,
+    window,
+)
 from tests_support import run_cli
 
 Audit = Callable[..., Path]
-WriteConfig = Callable[[str], Path]
-WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 
 RAISING_CHECK = '''
 """ZZZ001 Always raises.

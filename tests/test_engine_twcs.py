@@ -18,7 +18,7 @@ from auditor.registry import load_registry
 from auditor.sources.inputs import TwcsInput
 from auditor.store.history import HistoryStore
 
-from conftest import END
+from conftest import END, WriteConfig
 
 BRANDS = ("AcmeHelp", "ShipFastCare", "globo_care", "NovaSupport")
 HEADER = ["", "tweet_id", "author_id", "inbound", "created_at", "text", "response_tweet_id",
@@ -110,7 +110,7 @@ def _history(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_parallel_twcs_audit_gives_the_sequential_result(
-    tmp_path: Path, write_config: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = write_twcs_file(tmp_path / "twcs.csv")
     accounts = "\n".join(
@@ -150,7 +150,7 @@ def test_parallel_twcs_audit_gives_the_sequential_result(
 
 
 def test_small_twcs_file_is_audited_without_a_pool(
-    tmp_path: Path, write_config: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = write_twcs_file(tmp_path / "twcs.csv", threads=20)
     config_path = write_config(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from pathlib import Path
@@ -48,11 +48,17 @@ from auditor.config import ConfigError, EffectivePolicy, default_policy, load_co
 from auditor.model import AccountData, AccountKey, Post, Profile, Window
 from auditor.registry import load_registry
 
-from conftest import END, healthy_account, post, profile, read_reports, window
+from conftest import (
+    END,
+    WriteBundle,
+    WriteConfig,
+    healthy_account,
+    post,
+    profile,
+    read_reports,
+    window,
+)
 from tests_support import run_cli
-
-WriteConfig = Callable[..., Path]
-WriteBundle = Callable[[str, Iterable[Mapping[str, Any]]], Path]
 
 REGISTRY = load_registry()
 SCHEMA_DIR = Path(__file__).parents[1] / "config" / "schema"

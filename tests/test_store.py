@@ -23,18 +23,6 @@ from auditor.store.history import (
 
 from store_support import DAY, T0, audit, changed, dump, finding, kept, post, table_rows
 
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "history.sqlite3"
-
-
-@pytest.fixture
-def history(db_path: Path) -> Iterator[HistoryStore]:
-    with HistoryStore(db_path) as opened:
-        yield opened
-
-
 # --- first and last seen ----------------------------------------------------------------------
 
 

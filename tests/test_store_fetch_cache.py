@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,18 +14,6 @@ from auditor.store.history import (
 )
 
 from store_support import DAY, T0, audit, kept, post, table_rows
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "history.sqlite3"
-
-
-@pytest.fixture
-def history(db_path: Path) -> Iterator[HistoryStore]:
-    with HistoryStore(db_path) as opened:
-        yield opened
-
 
 # --- cursors ----------------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,18 +19,6 @@ from auditor.store.history import (
 )
 
 from store_support import DAY, T0, audit, changed, dump, finding, post
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "history.sqlite3"
-
-
-@pytest.fixture
-def history(db_path: Path) -> Iterator[HistoryStore]:
-    with HistoryStore(db_path) as opened:
-        yield opened
-
 
 # --- schema and migrations --------------------------------------------------------------------
 
