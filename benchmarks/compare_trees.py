@@ -121,12 +121,12 @@ def main() -> None:
     print("\nmedians (after / before)")
     for name, by_tree in times.items():
         before, after = (statistics.median(by_tree[label]) for label in ("before", "after"))
-        peak = ""
+        peak_note = ""
         if name in peaks:
-            peak = "; peak MB " + " / ".join(
+            peak_note = "; peak MB " + " / ".join(
                 f"{max(peaks[name][label]):.0f}" for label in ("after", "before")
             )
-        print(f"{name:16} {after:.2f} / {before:.2f} s = {after / before:.3f}{peak}")
+        print(f"{name:16} {after:.2f} / {before:.2f} s = {after / before:.3f}{peak_note}")
 
 
 if __name__ == "__main__":
