@@ -1,10 +1,10 @@
 """Runs a sans-I/O protocol against the shared HTTP layer.
 
 :func:`fetch_account` executes one account's requests in order (start → receive, refused
-or failed → finish); :func:`recheck_deletions` asks a platform that can say so which kept posts are gone;
-:func:`fetch_accounts` runs many accounts on threads, the HTTP layer's per-(platform,
-token) semaphores keeping each token within its concurrency limit. :func:`plan` answers
-``--dry-run``: the first requests and the share of each documented rate limit they use.
+or failed → finish); :func:`recheck_deletions` asks a platform that can say so which kept
+posts are gone; :func:`fetch_accounts` runs many accounts on threads, the HTTP layer's
+per-(platform, token) semaphores keeping each token within its concurrency limit. :func:`plan`
+answers ``--dry-run``: the first requests and the share of each documented rate limit they use.
 """
 
 from __future__ import annotations
