@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request as WsgiRequest
+from werkzeug import Response as WsgiResponse
 
 from auditor.config import Config, api_bundle_path, load_config
 from auditor.fetch.http import HttpClient, HttpConfig, ManualClock, RetryPolicy
@@ -31,6 +33,7 @@ from fetch_fakes import (
     X_TOKEN,
     FakeMastodon,
     FakeX,
+    json_response,
     serve,
 )
 
@@ -407,3 +410,82 @@ def test_merge_joins_conversation_messages_and_drops_unreadable_records() -> Non
     assert [m["id"] for m in joined["messages"]] == ["c1", "b1", "c2"]
     assert not any(r.get("id") == "bad" for r in merged.records)
     assert len(merged.problems) == 1 and "visibility" in merged.problems[0]
+
+
+# --- Bluesky: only the platform's own "not found" is a deletion ---------------------------
+
+BLUESKY_NOW = datetime(2024, 6, 15, tzinfo=UTC)
+BLUESKY_PAYLOADS = Path(__file__).resolve().parent / "data" / "payloads" / "bluesky"
+
+
+def bluesky_payload(name: str) -> Any:
+    return json.loads((BLUESKY_PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+BRAND_ROOT = bluesky_payload("thread_P")["thread"]["post"]["uri"]  # the brand's own post
+
+
+class FakeBluesky:
+    """The public AppView on the recorded payloads. ``proxy_404`` thread URIs are answered the
+    way a proxy or gateway in front of it answers: a plain-text 404, not the XRPC error."""
+
+    def __init__(self, proxy_404: frozenset[str] = frozenset()) -> None:
+        self.proxy_404 = proxy_404
+        self.threads = {
+            bluesky_payload(name)["thread"]["post"]["uri"]: bluesky_payload(name)
+            for name in ("thread_A", "thread_P")
+        }
+
+    def __call__(self, request: WsgiRequest) -> WsgiResponse:
+        method = request.path.rsplit("/", 1)[-1]
+        if method == "app.bsky.actor.getProfile":
+            return json_response(bluesky_payload("profile"))
+        if method == "app.bsky.feed.getAuthorFeed":
+            page = "author_feed_page2" if request.args.get("cursor") else "author_feed_page1"
+            return json_response(bluesky_payload(page))
+        uri = request.args.get("uri", "")
+        if uri in self.proxy_404:
+            return WsgiResponse("404 page not found", status=404, content_type="text/plain")
+        if uri in self.threads:
+            return json_response(self.threads[uri])
+        return json_response(bluesky_payload("error_thread_not_found"), 400)
+
+
+def bluesky_config(folder: Path, url: str) -> Config:
+    text = textwrap.dedent(
+        f"""\
+        output: {{dir: out, formats: [json]}}
+        store: {{path: out/history.sqlite}}
+        fetch: {{lookback_days: 14, dir: out/bundles, max_wait_seconds: 120}}
+        clients:
+          - name: Acme
+            accounts:
+              - platform: bluesky
+                handle: acmecoffee.bsky.social
+                source: {{type: api, base_url: "{url}"}}
+        """
+    )
+    path = folder / "audit.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load(path)
+
+
+def test_a_proxys_plain_text_404_is_a_failed_page_never_a_deletion(tmp_path: Path) -> None:
+    for server in serve(FakeBluesky()):
+        config = bluesky_config(tmp_path, server.url_for("/"))
+        (first,), _ = run_fetch(config, {}, BLUESKY_NOW)
+    assert first.complete, first.reason
+    # An hour later a proxy answers the brand's thread with its own 404 page.
+    for server in serve(FakeBluesky(proxy_404=frozenset({BRAND_ROOT}))):
+        config = bluesky_config(tmp_path, server.url_for("/"))
+        (second,), _ = run_fetch(config, {}, BLUESKY_NOW + timedelta(hours=1))
+    assert not second.complete
+    assert second.reason == ("thread: HTTP 404 not found (no error from the platform in the body)")
+    records = bundle_records(second.path)
+    assert records[1]["complete"] is False
+    posts = {p["id"]: p for p in of_kind(records, "post")}
+    assert posts[BRAND_ROOT]["visibility"] == "public" and posts[BRAND_ROOT]["by_brand"]
+    assert second.deleted_found == 0
+    with HistoryStore(config.store_path) as store:
+        (stored,) = store.fetched_posts_by_id("bluesky", "acmecoffee.bsky.social", {BRAND_ROOT})
+    assert stored["visibility"] == "public"  # the store keeps no false deletion either

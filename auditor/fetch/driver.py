@@ -1,10 +1,10 @@
 """Runs a sans-I/O protocol against the shared HTTP layer.
 
-:func:`fetch_account` executes one account's requests in order (start → receive/failed →
-finish); :func:`recheck_deletions` asks a platform that can say so which kept posts are gone;
-:func:`fetch_accounts` runs many accounts on threads, the HTTP layer's per-(platform,
-token) semaphores keeping each token within its concurrency limit. :func:`plan` answers
-``--dry-run``: the first requests and the share of each documented rate limit they use.
+:func:`fetch_account` executes one account's requests in order (start → receive, refused
+or failed → finish); :func:`recheck_deletions` asks a platform that can say so which kept
+posts are gone; :func:`fetch_accounts` runs many accounts on threads, the HTTP layer's
+per-(platform, token) semaphores keeping each token within its concurrency limit. :func:`plan`
+answers ``--dry-run``: the first requests and the share of each documented rate limit they use.
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ from urllib.parse import urlencode
 
 from auditor.fetch.http import HttpClient, HttpError, same_origin
 from auditor.fetch.secrets import Secret, load_token
-from auditor.sources.platforms.base import Cursor, Page, Protocol, RateLimit, Record, Request
+from auditor.sources.platforms.base import (
+    Cursor,
+    Page,
+    Protocol,
+    RateLimit,
+    Record,
+    Request,
+    refusal_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +112,14 @@ def fetch_account(
                     step = protocol.failed(request, error.reason)
                 else:
                     requests_made += response.attempts
+                    page = Page(response.status, response.headers, response.body)
                     if 200 <= response.status < 300:
                         pages += 1
-                        page = Page(response.status, response.headers, response.body)
                         step = protocol.receive(request, page)
                     else:
-                        step = protocol.failed(request, _status_reason(response.status))
+                        # The body goes along: only the platform's own words can make a 4xx
+                        # mean more than a failed page (a post it says no longer exists).
+                        step = protocol.refused(request, page)
         records.extend(step.records)
         queue.extend(step.requests)
     closing, cursor = protocol.finish()
@@ -163,23 +173,13 @@ def recheck_deletions(
             result.problems.append(f"{request.purpose}: {error.reason}")
             continue
         result.requests_made += response.attempts
+        page = Page(response.status, response.headers, response.body)
         if not 200 <= response.status < 300:
-            result.problems.append(f"{request.purpose}: HTTP {response.status}")
+            result.problems.append(f"{request.purpose}: {refusal_reason(page)}")
             continue
         result.pages += 1
-        page = Page(response.status, response.headers, response.body)
         result.deleted |= protocol.parse_recheck(request, page)
     return result
-
-
-def _status_reason(status: int) -> str:
-    meaning = {
-        400: "bad request",
-        401: "unauthorized (token rejected)",
-        403: "forbidden (token lacks access or scope)",
-        404: "not found",
-    }.get(status, "error")
-    return f"HTTP {status} {meaning}"
 
 
 def run_account(

@@ -38,13 +38,16 @@ def make_spec(platform: str, account: str, **kwargs: Any) -> FetchSpec:
     return FetchSpec(platform=platform, account=account, **values)
 
 
-Answer = Page | str  # a page, or a failure reason
+Answer = Page | str  # a page (2xx, or a refusal with its body), or a failure reason
 
 
 def walk(
     protocol: Protocol, answer: Callable[[Request], Answer]
 ) -> tuple[list[Record], dict[str, Any], list[Request]]:
-    """Drives a protocol without any HTTP: ``answer`` maps each request to a page or a failure."""
+    """Drives a protocol without any HTTP: ``answer`` maps each request to a page or a failure.
+
+    As the driver does: a 2xx page is received, any other page refused (with its body), a
+    reason string failed."""
     queue = list(protocol.start())
     seen: list[Request] = []
     records: list[Record] = []
@@ -53,11 +56,12 @@ def walk(
         seen.append(request)
         assert len(seen) < 1000, "runaway paging"
         result = answer(request)
-        step = (
-            protocol.receive(request, result)
-            if isinstance(result, Page)
-            else protocol.failed(request, result)
-        )
+        if not isinstance(result, Page):
+            step = protocol.failed(request, result)
+        elif 200 <= result.status < 300:
+            step = protocol.receive(request, result)
+        else:
+            step = protocol.refused(request, result)
         records.extend(step.records)
         queue.extend(step.requests)
     closing, cursor = protocol.finish()
@@ -68,13 +72,21 @@ def ok(body: Any, headers: dict[str, str] | None = None) -> Page:
     return Page(200, headers or {}, body)
 
 
+def refusal(status: int, body: Any) -> Page:
+    """A 4xx answer with its body: a recorded platform error, or None for a non-JSON one."""
+    return Page(status, {}, body)
+
+
 def drive(
     protocol: Protocol, route: Callable[[Request], Any]
 ) -> tuple[list[Record], dict[str, Any], list[Request]]:
-    """walk() for routes that answer with a JSON body, or an int: the HTTP status of a failure."""
+    """walk() for routes that answer with a JSON body, a Page (a refusal with its body) or an
+    int: the HTTP status of a failure."""
 
     def answer(request: Request) -> Answer:
         body = route(request)
+        if isinstance(body, Page):
+            return body
         return f"HTTP {body} error" if isinstance(body, int) else ok(body)
 
     return walk(protocol, answer)

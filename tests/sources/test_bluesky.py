@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.platforms.base import FetchSpec, RateInfo, Record, Request
+import pytest
+
+from auditor.sources.platforms.base import FetchSpec, Page, RateInfo, Record, Request
 from auditor.sources.platforms.bluesky import BlueskyProtocol, tid_time
 
 from .conftest import drive as drive_with
-from .conftest import posts_by_id, window_of
+from .conftest import posts_by_id, refusal, window_of
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads" / "bluesky"
 WINDOW_START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -54,7 +56,7 @@ def spec(cursor: dict[str, Any] | None = None, **options: Any) -> FetchSpec:
 
 
 def recorded(request: Request) -> Answer:
-    """Recorded answers; getPostThread on the deleted root answers 400 NotFound."""
+    """Recorded answers; getPostThread on the deleted root answers the XRPC error NotFound."""
     params = dict(request.params)
     if request.purpose == "profile":
         return payload("profile")
@@ -71,7 +73,7 @@ def recorded(request: Request) -> Answer:
         if uri == ROOT_P:
             return THREAD_P
         if uri == DELETED_ROOT:
-            return 400
+            return refusal(400, payload("error_thread_not_found"))
         if uri == MENTION:
             return payload("thread_mention")
     raise AssertionError(f"unexpected request {request}")
@@ -153,6 +155,49 @@ def test_not_found_thread_payload_is_deleted_too() -> None:
 
     records, _, _ = drive(BlueskyProtocol(spec()), not_found_body)
     assert posts_by_id(records)[DELETED_ROOT]["visibility"] == "deleted"
+
+
+def deleted_ids(records: list[Record]) -> set[str]:
+    return {i for i, p in posts_by_id(records).items() if p["visibility"] == "deleted"}
+
+
+@pytest.mark.parametrize(
+    ("refused", "why"),
+    [
+        (refusal(404, None), "HTTP 404 not found (no error from the platform in the body)"),
+        (refusal(400, None), "HTTP 400 bad request (no error from the platform in the body)"),
+        (
+            refusal(400, payload("error_invalid_request")),
+            "HTTP 400 bad request: InvalidRequest: Error: uri must be a valid at-uri",
+        ),
+    ],
+    ids=["plain-text-404", "plain-text-400", "invalid-request"],
+)
+def test_a_refused_thread_is_unread_never_deleted(refused: Page, why: str) -> None:
+    def refuse_thread_a(request: Request) -> Answer:
+        if request.purpose == "thread" and dict(request.params)["uri"] == ROOT_A:
+            return refused
+        return recorded(request)
+
+    records, _, _ = drive(BlueskyProtocol(spec()), refuse_thread_a)
+    # Only what the platform itself said is gone is deleted: the notFoundPost views elsewhere.
+    assert deleted_ids(records) == {GONE_REPLY, DELETED_ROOT}
+    assert posts_by_id(records)[ROOT_A]["visibility"] == "public"
+    assert LEE_REPLY not in posts_by_id(records)  # the thread was never read
+    window = window_of(records)
+    assert window["complete"] is False
+    assert window["reason"] == f"thread: {why}"
+
+
+def test_the_xrpc_error_name_decides_whatever_the_status() -> None:
+    def not_found_as_404(request: Request) -> Answer:
+        if request.purpose == "thread" and dict(request.params)["uri"] == DELETED_ROOT:
+            return refusal(404, payload("error_thread_not_found"))
+        return recorded(request)
+
+    records, _, _ = drive(BlueskyProtocol(spec()), not_found_as_404)
+    assert DELETED_ROOT in deleted_ids(records)
+    assert window_of(records)["complete"] is True
 
 
 def test_window_observes_deleted_and_hidden() -> None:

@@ -115,7 +115,9 @@ def test_a_client_error_names_the_purpose(
     fake = FakeX(broken={f"/2/users/{BRAND_ID}/tweets": 403})
     httpserver.expect_request("").respond_with_handler(fake)
     outcome = fetch_account(x_protocol(httpserver), http_factory(), token=Secret(TOKEN))
-    assert outcome.missing == ["own_posts: HTTP 403 forbidden (token lacks access or scope)"]
+    assert outcome.missing == [
+        "own_posts: HTTP 403 forbidden (token lacks access or scope): error"  # X's own title
+    ]
 
 
 def test_missing_token_makes_no_request(httpserver: HTTPServer, http_factory: HttpFactory) -> None:
@@ -316,6 +318,22 @@ def test_a_failed_recheck_batch_deletes_nothing_and_says_why(
     assert result.problems == ["recheck: HTTP 503 (gave up after 2 attempts)"]
     assert not result.succeeded and result.deleted == set()
     assert (result.pages, result.requests_made) == (1, 3)
+
+
+def test_a_proxys_404_on_a_recheck_deletes_nothing(
+    httpserver: HTTPServer, http_factory: HttpFactory
+) -> None:
+    # X says "deleted" only with errors[].type resource-not-found inside a 200 answer.
+    httpserver.expect_request("/2/tweets").respond_with_data(
+        "404 page not found", status=404, content_type="text/plain"
+    )
+    result = recheck_deletions(
+        x_protocol(httpserver), http_factory(), token=Secret(TOKEN), post_ids=KEPT
+    )
+    assert result.deleted == set() and not result.succeeded
+    assert result.problems == [
+        "recheck: HTTP 404 not found (no error from the platform in the body)"
+    ]
 
 
 def test_a_protocol_that_cannot_recheck_says_so() -> None:

@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.sources.platforms.base import FetchSpec, RateInfo, Record, Request
+import pytest
+
+from auditor.sources.platforms.base import FetchSpec, Page, RateInfo, Record, Request
 from auditor.sources.platforms.facebook import (
     FacebookProtocol,
     next_page_params,
 )
 
 from .conftest import drive as drive_with
-from .conftest import posts_by_id, window_of
+from .conftest import posts_by_id, refusal, window_of
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads" / "facebook"
 PAGE_ID = "104000000000001"
@@ -239,19 +241,50 @@ def test_post_gone_since_last_run_is_dropped_quietly() -> None:
     vanished = f"{PAGE_ID}_6500"
     previous = {"posts": {vanished: "2024-06-02T08:00:00+00:00"}}
 
-    def answer_for_vanished(status: int) -> Callable[[Request], Answer]:
+    def answer_for_vanished(answer: Answer) -> Callable[[Request], Answer]:
         def route(request: Request) -> Answer:
-            return status if request.path == f"{vanished}/comments" else recorded(request)
+            return answer if request.path == f"{vanished}/comments" else recorded(request)
 
         return route
 
-    records, cursor, made = drive(FacebookProtocol(spec(cursor=previous)), answer_for_vanished(400))
+    gone = refusal(400, payload("error_object_does_not_exist"))
+    records, cursor, made = drive(
+        FacebookProtocol(spec(cursor=previous)), answer_for_vanished(gone)
+    )
     assert any(r.path == f"{vanished}/comments" for r in made)
     assert window_of(records)["complete"] is True
     assert vanished not in cursor["posts"]
     # A server error on the same request is a real gap.
     records, _, _ = drive(FacebookProtocol(spec(cursor=previous)), answer_for_vanished(500))
     assert window_of(records)["complete"] is False
+
+
+@pytest.mark.parametrize(
+    ("refused", "why"),
+    [
+        (refusal(404, None), "HTTP 404 not found (no error from the platform in the body)"),
+        (refusal(400, None), "HTTP 400 bad request (no error from the platform in the body)"),
+        (
+            refusal(400, payload("error_invalid_parameter")),
+            "HTTP 400 bad request: (#100) Tried accessing nonexisting field (comments) on node "
+            "type (Photo)",
+        ),
+    ],
+    ids=["plain-text-404", "plain-text-400", "another-graph-error"],
+)
+def test_a_refusal_without_the_graph_not_found_keeps_the_post_and_fails(
+    refused: Page, why: str
+) -> None:
+    vanished = f"{PAGE_ID}_6500"
+    previous = {"posts": {vanished: "2024-06-02T08:00:00+00:00"}}
+
+    def route(request: Request) -> Answer:
+        return refused if request.path == f"{vanished}/comments" else recorded(request)
+
+    records, cursor, _ = drive(FacebookProtocol(spec(cursor=previous)), route)
+    window = window_of(records)
+    assert window["complete"] is False and window["reason"] == f"comments: {why}"
+    assert vanished in cursor["posts"]  # asked again next run
 
 
 # --- pure helpers ---------------------------------------------------------------------------

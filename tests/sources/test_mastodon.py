@@ -8,7 +8,7 @@ from typing import Any
 from auditor.sources.platforms.base import Page, RateInfo, Request
 from auditor.sources.platforms.mastodon import MastodonProtocol, next_max_id
 
-from .conftest import Answer, make_spec, of_kind, ok, payload, walk
+from .conftest import Answer, make_spec, of_kind, ok, payload, refusal, walk
 
 BRAND_ID = "109350000000000001"
 NEXT = (
@@ -123,9 +123,20 @@ def test_cursor_makes_paged_requests_incremental() -> None:
 
 
 def test_servers_without_notification_filtering_are_complete() -> None:
-    records, _, _ = run(overrides={"notification_requests": "HTTP 404 not found"})
+    # Mastodon before 4.3 answers a route it lacks with its own JSON 404.
+    lacking = refusal(404, payload("mastodon", "error_route_not_found"))
+    records, _, _ = run(overrides={"notification_requests": lacking})
     (window,) = of_kind(records, "window")
     assert window["complete"] is True
+
+
+def test_a_proxys_404_on_notification_requests_is_a_gap() -> None:
+    records, _, _ = run(overrides={"notification_requests": refusal(404, None)})
+    (window,) = of_kind(records, "window")
+    assert window["complete"] is False
+    assert window["reason"] == (
+        "notification_requests: HTTP 404 not found (no error from the platform in the body)"
+    )
 
 
 def test_partly_readable_filtered_mentions_make_the_window_incomplete() -> None:

@@ -204,6 +204,15 @@ class Protocol(ABC):
         self.missing.append(f"{request.purpose}: {reason}")
         return Step()
 
+    def refused(self, request: Request, page: Page) -> Step:
+        """A non-2xx answer that retrying cannot change (a 4xx other than 429), body included.
+
+        The default is a failed request. A protocol overrides this only to read a platform's
+        explicit answer in the body (the XRPC error ``NotFound`` for a deleted post): a status
+        alone means nothing more, since a proxy, a gateway or a moved route answers 404 too.
+        """
+        return self.failed(request, refusal_reason(page))
+
     def abandon(self, reason: str) -> None:
         """Nothing could be requested at all (a missing token): the reason is kept as given."""
         self.missing.append(reason)
@@ -239,6 +248,38 @@ class Protocol(ABC):
         protected, a partial answer) is not taken for deleted.
         """
         raise NotImplementedError(f"{self.platform} does not re-check deletions")
+
+
+_STATUS_MEANING = {
+    400: "bad request",
+    401: "unauthorized (token rejected)",
+    403: "forbidden (token lacks access or scope)",
+    404: "not found",
+}
+
+
+def error_words(body: Any) -> str | None:
+    """What an error body says in the platform's own words, if it is the platform's JSON.
+
+    Covers the shapes the supported APIs document: XRPC and Mastodon (``error``, ``message``),
+    the Graph API (``error.message``) and X (``title``, ``detail``).
+    """
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        error = error.get("message")
+    words = [error, body.get("message"), body.get("title"), body.get("detail")]
+    said = [w for w in words if isinstance(w, str) and w]
+    return ": ".join(dict.fromkeys(said)) if said else None
+
+
+def refusal_reason(page: Page) -> str:
+    """``HTTP 404 not found: Record not found``; a body that is not the platform's JSON (a
+    proxy's plain-text or HTML page) is said to be so, since that is often the whole story."""
+    reason = f"HTTP {page.status} {_STATUS_MEANING.get(page.status, 'error')}"
+    words = error_words(page.body)
+    return f"{reason}: {words}" if words else f"{reason} (no error from the platform in the body)"
 
 
 def iso(moment: datetime) -> str:

@@ -11,7 +11,9 @@ Which endpoints, and why:
 - ``app.bsky.feed.getPostThread`` on the root of every thread the brand took part in: the
   customers' replies, deleted posts (``notFoundPost`` → visibility ``deleted``, deleted_by
   ``unknown``) and the root's threadgate, whose ``hiddenReplies`` are the replies the brand hid
-  (visibility ``hidden``).
+  (visibility ``hidden``). A root is deleted only when the answer says so: a ``notFoundPost``
+  view or the XRPC error ``NotFound``; any other refusal (a proxy's plain-text 404) leaves the
+  thread unread and the window incomplete.
 - ``app.bsky.notification.listNotifications`` (reasons ``mention`` and ``reply``) only with the
   account option ``notifications: true``: it needs the brand's own session, so the account's
   ``base_url`` must then be its PDS (``https://bsky.social`` for Bluesky-hosted accounts) and a
@@ -62,6 +64,9 @@ GET_PROFILE = "xrpc/app.bsky.actor.getProfile"
 GET_AUTHOR_FEED = "xrpc/app.bsky.feed.getAuthorFeed"
 GET_POST_THREAD = "xrpc/app.bsky.feed.getPostThread"
 LIST_NOTIFICATIONS = "xrpc/app.bsky.notification.listNotifications"
+# The error getPostThread's lexicon declares for a post that does not exist; the AppView sends
+# it as an XRPC error body (HTTP 400). Only this name, never a bare status, means deleted.
+THREAD_NOT_FOUND = "NotFound"
 
 # Bluesky's PDS limits every API request to 3,000 per 5 minutes per IP; the AppView's limits
 # are documented only as "generous", so the PDS figure is the conservative plan.
@@ -153,6 +158,12 @@ def hidden_replies(body: Any) -> set[str]:
         if isinstance(uris, list):
             hidden.update(u for u in uris if isinstance(u, str))
     return hidden
+
+
+def xrpc_error(body: Any) -> str | None:
+    """The ``error`` name of an XRPC error body (``{"error": "NotFound", "message": ...}``)."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, str) and error else None
 
 
 def _is_not_found(node: Any) -> bool:
@@ -396,12 +407,16 @@ class BlueskyProtocol(Protocol):
             return self._on_thread(request, page.body)
         return Step()
 
-    def failed(self, request: Request, reason: str) -> Step:
-        if request.purpose == "thread" and reason.startswith(("HTTP 400", "HTTP 404")):
-            # getPostThread answers NotFound for a root that is gone: a deleted post.
+    def refused(self, request: Request, page: Page) -> Step:
+        if request.purpose == "thread" and xrpc_error(page.body) == THREAD_NOT_FOUND:
+            # getPostThread's documented error for a root that no longer exists: deleted.
             uri = dict(request.params).get("uri", "")
             self._keep(absent_record(self.spec, self.brand, uri, visibility="deleted"))
             return Step()
+        # Any other refusal (a proxy's plain-text 404, InvalidRequest ...) read nothing.
+        return super().refused(request, page)
+
+    def failed(self, request: Request, reason: str) -> Step:
         if request.purpose in self.listing_ok:
             self.listing_ok[request.purpose] = False
         return super().failed(request, reason)
@@ -594,6 +609,10 @@ class BlueskyProtocol(Protocol):
         self.posts[record["id"]] = merge_post(self.posts.get(record["id"]), record)
 
     def _note_newest(self, purpose: str, created: datetime) -> None:
+        if created > self.spec.window_end:
+            # Written while this fetch ran, so not kept (the window ends at the fetch's start):
+            # the mark must stay below it, or the next run would take it for already read.
+            return
         current = self.seen_newest[purpose]
         if current is None or created > current:
             self.seen_newest[purpose] = created

@@ -428,13 +428,17 @@ class FacebookProtocol(Protocol):
             return Step()
         return handler(request, page.body)
 
-    def failed(self, request: Request, reason: str) -> Step:
+    def refused(self, request: Request, page: Page) -> Step:
         post_id = request.path.split("/")[0]
-        if request.purpose == "comments" and post_id in self.carried_posts and _gone(reason):
-            # A post an earlier run saw is gone (deleted or unpublished). The Graph API says no
-            # more than that, so nothing is recorded and the window stays complete.
+        if request.purpose == "comments" and post_id in self.carried_posts and gone(page.body):
+            # A post an earlier run saw is gone (deleted or unpublished), in the Graph API's own
+            # words. It says no more than that, so nothing is recorded and the window stays
+            # complete. Any other refusal (a proxy's 404) fails: the post is asked again.
             self.known_posts.pop(post_id, None)
             return Step()
+        return super().refused(request, page)
+
+    def failed(self, request: Request, reason: str) -> Step:
         step = super().failed(request, reason)
         if request.purpose == "feed":
             self.feed_ok = False
@@ -624,9 +628,23 @@ class FacebookProtocol(Protocol):
         return cursor
 
 
-def _gone(reason: str) -> bool:
-    """Whether a failure reason reads like an object that no longer exists (400/404)."""
-    return reason.startswith(("HTTP 400", "HTTP 404"))
+# The Graph API's error for an id it cannot load: code 100 (invalid parameter), subcode 33
+# ("Object with ID ... does not exist, cannot be loaded due to missing permissions, or does not
+# support this operation"), sent with HTTP 400; older versions answer code 33 itself ("This
+# object does not exist or does not support this action").
+GRAPH_INVALID_PARAMETER = 100
+GRAPH_OBJECT_DOES_NOT_EXIST = 33
+
+
+def gone(body: Any) -> bool:
+    """Whether an error body is the Graph API saying the object does not exist."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return False
+    code, subcode = error.get("code"), error.get("error_subcode")
+    return code == GRAPH_OBJECT_DOES_NOT_EXIST or (
+        code == GRAPH_INVALID_PARAMETER and subcode == GRAPH_OBJECT_DOES_NOT_EXIST
+    )
 
 
 __all__ = [

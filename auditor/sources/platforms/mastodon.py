@@ -94,10 +94,10 @@ class MastodonProtocol(Protocol):
         self._context_started = False
         self._context_done: set[str] = set()
         self._context_budget = int(spec.options.get("max_context_requests", 100))
-        self._newest: dict[str, str | None] = {
-            "mentions": spec.cursor.get("mentions_newest_id"),
-            "own_posts": spec.cursor.get("own_posts_newest_id"),
-        }
+        # By cursored listing: the ids read and settled (kept, or older than the window) and
+        # the ids held back (created after the window's end, while this fetch ran).
+        self._listed: dict[str, list[str]] = {"mentions": [], "own_posts": []}
+        self._held_back: dict[str, list[str]] = {"mentions": [], "own_posts": []}
         self._partly_read_requests = 0
         self._partly_read_mentions = 0
         self._incremental = False
@@ -169,21 +169,31 @@ class MastodonProtocol(Protocol):
             # The last page reaches past the window's start; what lies before it stays out.
             if self._in_window(status):
                 self._keep(status)
-        if request.purpose in self._newest and not any(k == "max_id" for k, _ in request.params):
-            newest = max((str(i["id"]) for i in items if "id" in i), key=_id_key, default=None)
-            self._newest[request.purpose] = _later_id(self._newest[request.purpose], newest)
+        if request.purpose in self._listed:
+            self._note_listed(request.purpose, items)
         requests: list[Request] = []
         max_id = next_max_id(page.headers)
         if max_id and items and not self._passed_window_start(times):
             requests.append(self._paged_request(request.purpose, max_id))
         return Step([], requests + self._context_when_paged())
 
+    def refused(self, request: Request, page: Page) -> Step:
+        if (
+            request.purpose == "notification_requests"
+            and page.status == 404
+            and mastodon_error(page.body) is not None
+        ):
+            # Mastodon's own JSON 404 (``{"error": "Not Found"}`` for a route it lacks): a server
+            # before 4.3 has no notification filtering, so nothing was set aside. A 404 in any
+            # other body (a proxy's page) proves nothing and fails like any other answer.
+            return self._settled(request, Step())
+        return super().refused(request, page)
+
     def failed(self, request: Request, reason: str) -> Step:
-        if request.purpose == "notification_requests" and reason.startswith("HTTP 404"):
-            # Servers before 4.3 have no notification filtering: nothing was set aside.
-            step = Step()
-        else:
-            step = super().failed(request, reason)
+        return self._settled(request, super().failed(request, reason))
+
+    def _settled(self, request: Request, step: Step) -> Step:
+        """After a request that brought no page: the next requests that were waiting on it."""
         if request.purpose == "context":
             step.requests.extend(self._next_context())
         elif request.purpose in _PAGED:
@@ -232,6 +242,30 @@ class MastodonProtocol(Protocol):
             if count > 1:
                 self._partly_read_requests += 1
                 self._partly_read_mentions += count - 1
+
+    def _note_listed(self, purpose: str, items: Iterable[Mapping[str, Any]]) -> None:
+        for item in items:
+            if "id" not in item:
+                continue
+            status = item.get("status") if purpose == "mentions" else item
+            if isinstance(status, Mapping) and self._after_window(status):
+                self._held_back[purpose].append(str(item["id"]))
+            else:
+                self._listed[purpose].append(str(item["id"]))
+
+    def _next_cursor_id(self, purpose: str) -> str | None:
+        """The ``since_id`` for the next run: the newest id read, but below every id held back.
+
+        A status written while this fetch ran is newer than the window's end and not kept; a
+        cursor past it would make the next run ask ``since_id`` beyond it and lose it for good.
+        """
+        ceiling = min(self._held_back[purpose], key=_id_key, default=None)
+        below = [
+            i for i in self._listed[purpose] if ceiling is None or _id_key(i) < _id_key(ceiling)
+        ]
+        newest = max(below, key=_id_key, default=None)
+        previous = self.spec.cursor.get(f"{purpose}_newest_id")
+        return _later_id(str(previous) if previous else None, newest)
 
     def _passed_window_start(self, times: Iterable[str]) -> bool:
         moments = [parse_time(t) for t in times if t and t != "None"]
@@ -314,6 +348,10 @@ class MastodonProtocol(Protocol):
             return False
         return self.spec.window_start <= parse_time(created) <= self.spec.window_end
 
+    def _after_window(self, status: Mapping[str, Any]) -> bool:
+        created = status.get("created_at")
+        return isinstance(created, str) and parse_time(created) > self.spec.window_end
+
     # --- closing ----------------------------------------------------------------------------
 
     def finish(self) -> tuple[list[Record], Cursor]:
@@ -345,7 +383,8 @@ class MastodonProtocol(Protocol):
         cursor: Cursor = dict(self.spec.cursor)
         if self.account_id:
             cursor["account_id"] = self.account_id
-        for purpose, newest in self._newest.items():
+        for purpose in self._listed:
+            newest = self._next_cursor_id(purpose)
             if newest:
                 cursor[f"{purpose}_newest_id"] = newest
         return records, cursor
@@ -406,6 +445,12 @@ class MastodonProtocol(Protocol):
                 for s in statuses
             ],
         }
+
+
+def mastodon_error(body: Any) -> str | None:
+    """The ``error`` of a Mastodon error body (``{"error": "Record not found"}``)."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, str) and error else None
 
 
 def _status_text(status: Mapping[str, Any]) -> str:
