@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from auditor.analysis.sla import (
+from auditor.analysis.closing import (
     CLOSING_WORDS,
     DEFAULT_CLOSING_PHRASES,
     ClosingPhrases,

@@ -55,9 +55,9 @@ from typing import Annotated
 
 from msgspec import Meta
 
+from auditor.analysis.closing import awaiting_answer
 from auditor.analysis.sla import (
     OpenTimeTo,
-    awaiting_answer,
     calendar_choice,
     closing_phrases,
     index_metrics,

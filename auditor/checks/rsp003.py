@@ -44,17 +44,16 @@ from typing import Annotated, Any
 
 from msgspec import Meta
 
+from auditor.analysis.closing import ClosingPhrases, is_closing_post
 from auditor.analysis.sla import (
     DEFAULT_TARGET_MINUTES,
     LATE,
     ClockTally,
-    ClosingPhrases,
     Stopwatch,
     TargetMinutes,
     calendar_choice,
     closing_phrases,
     index_metrics,
-    is_closing_post,
     thread_index,
 )
 from auditor.analysis.threads import Engagement

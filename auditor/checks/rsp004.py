@@ -47,15 +47,14 @@ from zoneinfo import ZoneInfo
 from msgspec import Meta
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.closing import Awaiting, awaiting_answer
 from auditor.analysis.sla import (
     DEFAULT_TARGET_MINUTES,
     MET,
     PENDING,
-    Awaiting,
     LocalClock,
     Stopwatch,
     TargetMinutes,
-    awaiting_answer,
     closing_phrases,
     index_metrics,
     policy_timezone,
