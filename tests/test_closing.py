@@ -40,6 +40,7 @@ CLOSINGS = [
     "👍",
     "👍🏽👍🏽",
     "❤️",
+    "🎃",
     "all sorted",
     "Thank you, all sorted now 🙏",
     "appreciate the quick help",
@@ -66,7 +67,9 @@ NOT_CLOSINGS = [
     "done, sent it",
     "done",
     "ok 👎",
+    "ok 👎🏽",
     "thanks 😡",
+    "thanks 🤦‍♀️",
     "great. just great.",
     "ok :(",
     "not fixed",
@@ -96,24 +99,28 @@ def test_fillers_close_nothing_alone() -> None:
         assert closing.only_closing(f"{filler}, thanks!"), filler
 
 
-def test_every_listed_phrase_and_emoji_closes_alone() -> None:
+def test_every_listed_phrase_closes_alone_and_no_mark_closes() -> None:
     closing = ClosingPhrases(DEFAULT_CLOSING_PHRASES)
-    for phrase in (*CLOSING_WORDS.phrases, *CLOSING_WORDS.emoji):
+    for phrase in CLOSING_WORDS.phrases:
         assert closing.only_closing(phrase), phrase
         for mark in CLOSING_WORDS.marks:
             assert not closing.only_closing(f"{phrase} {mark}"), (phrase, mark)
+            assert not closing.only_closing(f"{phrase}{mark}"), (phrase, mark)
+    for mark in CLOSING_WORDS.marks:
+        assert not closing.only_closing(mark), mark
 
 
-def test_the_policy_phrases_replace_the_built_in_ones_but_not_the_emoji_or_marks() -> None:
+def test_the_policy_phrases_replace_the_built_in_ones_but_not_the_fillers_or_marks() -> None:
     closing = ClosingPhrases(["merci"])
     assert closing.only_closing("Merci ! 👍")
+    assert closing.only_closing("done, merci")
     assert not closing.only_closing("thanks!")
     assert not closing.only_closing("merci ?")
     assert not closing.only_closing("merci 👎")
 
 
 def test_the_closing_words_file_refuses_a_slip() -> None:
-    good = "phrases: [thanks]\nfillers: [done]\nemoji: ['👍']\nmarks: ['?']\n"
+    good = "phrases: [thanks]\nfillers: [done]\nmarks: ['?']\n"
     assert read_closing_words(good, "x.yaml").phrases == ("thanks",)
     with pytest.raises(ValueError, match=r"x\.yaml: expected the lists"):
         read_closing_words("phrases: [thanks]\n", "x.yaml")

@@ -39,7 +39,6 @@ class ClosingWords:
 
     phrases: tuple[str, ...]
     fillers: tuple[str, ...]
-    emoji: tuple[str, ...]
     marks: tuple[str, ...]
 
 
@@ -62,10 +61,10 @@ DEFAULT_CLOSING_PHRASES: tuple[str, ...] = CLOSING_WORDS.phrases
 class ClosingPhrases:
     """Whether a text is nothing but a closing ("thanks!", "done, thanks 🙏", "bye @Acme").
 
-    Its words must be a run of closing phrases and fillers with at least one phrase, it must
-    carry no mark that asks or complains ("thanks?", "ok :(") and every emoji in it must be an
-    acknowledging one. A text of acknowledging emoji alone is a closing; one with no words and
-    no such emoji (a bare mention, a link: the screenshot the brand asked for) is not.
+    Its words must be a run of closing phrases and fillers with at least one phrase, and it
+    must carry no mark that asks or complains ("thanks?", "ok :(", "ok 👎"). A text of emoji
+    alone ("👍") is a closing; one with no words and no emoji (a bare mention, a link: the
+    screenshot the brand asked for) is not.
     """
 
     def __init__(self, phrases: Iterable[str], words: ClosingWords = CLOSING_WORDS) -> None:
@@ -74,7 +73,6 @@ class ClosingPhrases:
         self._pieces = self._phrases | fillers
         self._longest = max((len(p) for p in self._pieces), default=0)
         self._first_words = {p[0] for p in self._pieces}
-        self._emoji = frozenset(_emoji_in(" ".join(words.emoji)))
         self._marks = tuple(words.marks)
         self._seen: dict[str, bool] = {}  # texts repeat (templates, "thanks!"): decide once
 
@@ -87,15 +85,12 @@ class ClosingPhrases:
     def _decide(self, text: str) -> bool:
         bare = _MENTION_OR_LINK.sub(" ", text)
         if any(mark in bare for mark in self._marks):
-            return False
-        emoji = _emoji_in(bare)
-        if not emoji <= self._emoji:
-            return False  # 👎, 😡, 🙄: not a goodbye, whatever the words say
+            return False  # "thanks?", "ok 👎": not a goodbye, whatever the words say
         words = _words(text)
         if not words:
             # An acknowledgement ("👍"), unless there is nothing to acknowledge with: a bare
             # mention or a link (the screenshot or order page the brand asked for).
-            return bool(emoji) and _LINK.search(text) is None
+            return _has_emoji(bare) and _LINK.search(text) is None
         return self._made_of_closing_phrases(words)
 
     def _made_of_closing_phrases(self, words: list[str]) -> bool:
@@ -118,11 +113,6 @@ class ClosingPhrases:
 _MENTION_OR_LINK = re.compile(r"@[\w.]+|https?://\S+|www\.\S+")
 _LINK = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[^\w\s]|_")
-# Parts of an emoji that do not change what it says: skin tones, variation selectors, the
-# zero-width joiner and the keycap.
-_EMOJI_MODIFIERS = frozenset(
-    {"\ufe0e", "\ufe0f", "\u200d", "\u20e3", *map(chr, range(0x1F3FB, 0x1F400))}
-)
 
 
 def _words(text: str) -> list[str]:
@@ -130,15 +120,9 @@ def _words(text: str) -> list[str]:
     return _NOT_WORD.sub(" ", text).split()
 
 
-def _emoji_in(text: str) -> set[str]:
-    """The pictographs in a text (Unicode "other symbols"), modifiers aside."""
-    return {
-        char
-        for char in text
-        if char not in _EMOJI_MODIFIERS
-        and not char.isalnum()
-        and unicodedata.category(char) == "So"
-    }
+def _has_emoji(text: str) -> bool:
+    """Whether a text holds a pictograph (a Unicode "other symbol": 👍, ❤, ✅)."""
+    return any(unicodedata.category(char) == "So" for char in text)
 
 
 def is_closing_post(post: Post, engagement: Engagement, closing: ClosingPhrases) -> bool:
