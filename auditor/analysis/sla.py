@@ -3,13 +3,13 @@ the statistics and the activity metrics. The definitions are in ``docs/sla.md``.
 
 Checks reach the policy through ``ctx.policy`` (the effective policy's raw dict); the keys read
 here are ``business_hours``, ``automation_sources``, ``automated_replies_answer`` and
-``closing_phrases``, each with the default of ``config/policy.default.yaml`` when absent.
+``closing_phrases``, each with the default of ``config/policy.default.yaml`` when absent
+(``closing_phrases``: the built-in phrases, ``auditor.analysis.closing``).
 Everything per account is computed once and kept in ``ctx.cache`` (``ctx.derived``).
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 from bisect import bisect_right
 from collections import Counter
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.closing import DEFAULT_CLOSING_PHRASES, ClosingPhrases
 from auditor.analysis.hours_text import ProfileHours, read_profile_hours
 from auditor.analysis.threads import ThreadIndex, analyse
 from auditor.check import AuditContext
@@ -43,6 +44,7 @@ __all__ = [
     "activity",
     "calendar_choice",
     "calendar_for",
+    "closing_phrases",
     "distribution",
     "p90",
     "policy_timezone",
@@ -54,13 +56,6 @@ __all__ = [
 ]
 
 DEFAULT_BUSINESS_HOURS: Mapping[str, Any] = {"always_open": True}
-DEFAULT_CLOSING_PHRASES: tuple[str, ...] = (
-    "thanks", "thank you", "thank u", "thx", "ty", "ta", "cheers", "many thanks",
-    "thanks so much", "thank you so much", "thanks a lot", "much appreciated", "appreciate it",
-    "bye", "goodbye", "ok", "okay", "great", "perfect", "awesome", "brilliant", "amazing",
-    "solved", "sorted", "resolved", "fixed", "all good", "all sorted", "got it", "will do",
-    "no worries", "sounds good", "have a nice day", "have a good day", "have a great day",
-)  # fmt: skip
 # Labels a classifier (or a help-desk export) may put on a post's ``label`` key: left out.
 SPAM_LABELS: frozenset[str] = frozenset({"spam", "abuse"})
 NIGHT_START_HOUR = 22
@@ -404,50 +399,9 @@ def distribution(values: Sequence[float], target: float, judged: int) -> dict[st
     }
 
 
-class ClosingPhrases:
-    """Whether a post is nothing but closing words ("thanks!", "ok thanks 🙏", "bye @Acme")."""
-
-    def __init__(self, phrases: Iterable[str]) -> None:
-        self._phrases = {tuple(_words(p)) for p in phrases if _words(p)}
-        self._longest = max((len(p) for p in self._phrases), default=0)
-        self._first_words = {p[0] for p in self._phrases}
-        self._seen: dict[str, bool] = {}  # texts repeat (templates, "thanks!"): decide once
-
-    def only_closing(self, text: str) -> bool:
-        known = self._seen.get(text)
-        if known is None:
-            known = self._seen[text] = self._decide(text)
-        return known
-
-    def _decide(self, text: str) -> bool:
-        words = _words(text)
-        if not words:
-            # Only emoji or mentions: an acknowledgement, unless it asks something ("???") or
-            # carries a link (the screenshot or order page the brand asked for).
-            return "?" not in text and _LINK.search(text) is None
-        if words[0] not in self._first_words:
-            return False
-        reachable = [True] + [False] * len(words)
-        for position in range(len(words)):
-            if not reachable[position]:
-                continue
-            for size in range(1, min(self._longest, len(words) - position) + 1):
-                if tuple(words[position : position + size]) in self._phrases:
-                    reachable[position + size] = True
-        return reachable[-1]
-
-
-_MENTION_OR_LINK = re.compile(r"@[\w.]+|https?://\S+|www\.\S+")
-_LINK = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_NOT_WORD = re.compile(r"[^\w\s]|_")
-
-
-def _words(text: str) -> list[str]:
-    text = _MENTION_OR_LINK.sub(" ", text.lower()).replace("'", "").replace("’", "")
-    return _NOT_WORD.sub(" ", text).split()
-
-
 def closing_phrases(ctx: AuditContext) -> ClosingPhrases:
+    """The closing words under this account's policy (``closing_phrases`` replaces the
+    built-in phrases; fillers, emoji and marks are the built-in ones)."""
     phrases = ctx.policy.get("closing_phrases")
     return ctx.derived(
         "sla.closing",

@@ -10,6 +10,8 @@ Addressed and answered are judged per thread and customer (``docs/architecture.m
 addressed when it replies to a brand post, mentions the brand, or sits in a thread the customer
 started that mentions or is answered by the brand; it is answered by the first later brand post
 in that thread that replies to one of that customer's posts. Automated replies do not answer.
+A closing post ("thanks!", "done, thanks!", 👍 after the brand's answer; ``docs/sla.md``)
+awaits no answer: it is counted as ``closing_posts``, never unanswered.
 
 ## Why it matters
 An unanswered complaint stays in public view with the brand's silence beside it. About 40% of
@@ -39,6 +41,11 @@ brand or thanks to another customer wait for an answer too (only the classifier'
 out). A customer who writes in a thread someone else started, without mentioning the brand or
 replying to it, is not addressed, even when the post is a question for the brand. With the
 default always-open calendar a post made at night counts hours the brand never promised.
+
+Closings are known by their words alone (English unless the policy's ``closing_phrases`` says
+otherwise) and only after the brand answered that customer: "thanks Sarah!", a "thanks!" in
+another language or a 👍 under a brand announcement still waits for an answer, and a sarcastic
+"great." after an unhelpful answer is taken as a goodbye.
 """
 
 from __future__ import annotations
@@ -48,7 +55,14 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from auditor.analysis.sla import OpenTimeTo, calendar_choice, index_metrics, thread_index
+from auditor.analysis.closing import awaiting_answer
+from auditor.analysis.sla import (
+    OpenTimeTo,
+    calendar_choice,
+    closing_phrases,
+    index_metrics,
+    thread_index,
+)
 from auditor.check import (
     AuditContext,
     Check,
@@ -74,13 +88,18 @@ def run(ctx: AuditContext) -> CheckOutput:
     calendar = choice.calendar
     grace = timedelta(hours=typed_params(ctx, RSP001Parameters).grace_hours)
     end = ctx.window.end
-    answered = unanswered = pending = 0
+    closing = closing_phrases(ctx)
+    answered = unanswered = pending = closing_posts = 0
     findings: list[Finding] = []
     make_finding = PostFindings(ctx).make
     always_open = calendar.is_always_open
     open_to_end = OpenTimeTo(calendar, end)
     for engagement in index.engagements:
-        posts, first_answers = engagement.posts, engagement.first_answers()
+        awaiting = awaiting_answer(engagement, closing)
+        closing_posts += awaiting.closing_posts
+        posts, first_answers = awaiting.posts, awaiting.answers
+        if not posts:
+            continue  # nothing but a closing after the brand's answer
         if (
             first_answers[-1] is not None
             and posts[-1].created_at <= end
@@ -130,6 +149,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "answered": answered,
         "unanswered": unanswered,
         "pending": pending,
+        "closing_posts": closing_posts,
         "response_rate": None if rate is None else round(rate, 4),
         **index_metrics(index),
         "threads": index.threads,
@@ -164,7 +184,7 @@ class RSP001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP001",
     title="Unanswered customer posts",
-    version="1.2.0",
+    version="1.3.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -2,9 +2,9 @@
 
 Once the brand has answered a customer in a thread, every later run of that customer's posts
 starts a clock at its oldest post, and the brand's next answer to that customer stops it: a
-burst of three posts before one reply is one clock. A post that, once mentions, links, emoji and
-punctuation are removed, is only closing words ("thanks!", "ok bye", "great, solved"; the
-policy's ``closing_phrases``) opens no clock; "thanks, still broken" does. Clocks run in
+burst of three posts before one reply is one clock. A closing post ("thanks!", "done, thanks!",
+"ok bye", 👍; the same definition as RSP001 and RSP004, ``docs/sla.md``) opens no clock; "thanks,
+still broken", "thanks?" and "thanks 👎" do. Clocks run in
 business time (the policy's ``business_hours``) against a target; a clock whose deadline falls
 after the window's end is pending. Definitions: ``docs/sla.md``.
 
@@ -25,8 +25,8 @@ Keep conversations assigned to an agent until the customer is done, and alert on
 replied and are waiting.
 
 ## Known problems
-Closing posts are recognised by a word list (the policy's ``closing_phrases``, English by
-default): "merci !" or "perfect, cheers mate" (a word not in the list) opens a clock that the
+Closing posts are recognised by word lists (the policy's ``closing_phrases``, English by
+default): "merci !" or "perfect, cheers Sarah" (a word not in the lists) opens a clock that the
 brand need not answer, and so does a follow-up that needs no reply ("ok, I'll try that
 tonight").
 
@@ -44,11 +44,11 @@ from typing import Annotated, Any
 
 from msgspec import Meta
 
+from auditor.analysis.closing import ClosingPhrases, is_closing_post
 from auditor.analysis.sla import (
     DEFAULT_TARGET_MINUTES,
     LATE,
     ClockTally,
-    ClosingPhrases,
     Stopwatch,
     TargetMinutes,
     calendar_choice,
@@ -85,8 +85,8 @@ def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
 
     Nothing for a customer the brand never answered. The later posts are those the first
     answer did not answer (a post in the same second as that answer counts as later unless the
-    answer replies to it). A closing-only post opens no clock and is counted; the run's clock
-    starts at its oldest post that is not closing-only.
+    answer replies to it). A closing post (``is_closing_post``) opens no clock and is counted;
+    the run's clock starts at its oldest post that is not a closing.
     """
     result = NextClocks()
     if not engagement.answers:
@@ -97,13 +97,12 @@ def next_clocks(engagement: Engagement, closing: ClosingPhrases) -> NextClocks:
     current_answer: Post | None = None
     answers = engagement.first_answers()
     start = bisect_left(posts, first_answer.created_at, key=_CREATED)
-    only_closing = closing.only_closing
     for index in range(start, len(posts)):
         post = posts[index]
         answer = answers[index]
         if answer is first_answer:
             continue  # answered by the first answer: part of the first response
-        if only_closing(post.text):
+        if is_closing_post(post, engagement, closing):
             result.closing_posts += 1
             continue
         if current is not None and answer is current_answer:
@@ -184,7 +183,7 @@ class RSP003Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP003",
     title="Next response time",
-    version="1.1.0",
+    version="1.2.0",
     severity="medium",
     docs=__doc__ or "",
     run=run,

@@ -6,7 +6,8 @@ the brand while it says it is open, the share answered within the target (in bus
 the posted hours) must be at least a policy share. And a brand that posts "24/7" must be there
 at night: when it answers nothing at night (local 22:00-06:00) on most of the nights on which
 customers wrote to it, it fails. Posts whose deadline falls after the window's end are pending.
-Definitions: ``docs/sla.md``.
+A closing post ("thanks!", "done, thanks!", 👍 after the brand's answer) awaits no answer and
+is not counted, by day or at night. Definitions: ``docs/sla.md``.
 
 ## Why it matters
 Posted hours set the customer's expectation. Missing them is worse than posting none: the
@@ -46,6 +47,7 @@ from zoneinfo import ZoneInfo
 from msgspec import Meta
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.closing import Awaiting, awaiting_answer
 from auditor.analysis.sla import (
     DEFAULT_TARGET_MINUTES,
     MET,
@@ -53,6 +55,7 @@ from auditor.analysis.sla import (
     LocalClock,
     Stopwatch,
     TargetMinutes,
+    closing_phrases,
     index_metrics,
     policy_timezone,
     profile_hours,
@@ -79,8 +82,14 @@ def _night_zone(hours: dict[str, Any], ctx: AuditContext) -> str:
     return zone if isinstance(zone, str) else "UTC"
 
 
+def _awaiting(ctx: AuditContext, index: ThreadIndex) -> list[Awaiting]:
+    """Each conversation's posts that await an answer: closing posts are not counted."""
+    closing = closing_phrases(ctx)
+    return [awaiting_answer(engagement, closing) for engagement in index.engagements]
+
+
 def _kept_share(
-    ctx: AuditContext, calendar: BusinessCalendar, index: ThreadIndex
+    ctx: AuditContext, calendar: BusinessCalendar, conversations: list[Awaiting]
 ) -> tuple[dict[str, Any], Finding | None]:
     assert ctx.window is not None
     end = ctx.window.end
@@ -92,8 +101,8 @@ def _kept_share(
     missed: list[str] = []
     is_open = calendar.is_open
     judge = stopwatch.judge
-    for engagement in index.engagements:
-        for post, answer in zip(engagement.posts, engagement.first_answers(), strict=True):
+    for awaiting in conversations:
+        for post, answer in zip(awaiting.posts, awaiting.answers, strict=True):
             created = post.created_at
             if created > end or not (always_open or is_open(created)):
                 continue
@@ -129,20 +138,22 @@ def _kept_share(
 
 
 def _nights(
-    ctx: AuditContext, clock: LocalClock, index: ThreadIndex
+    ctx: AuditContext, clock: LocalClock, index: ThreadIndex, conversations: list[Awaiting]
 ) -> tuple[dict[str, Any], Finding | None]:
-    """Nights on which customers wrote, and those on which the brand answered nobody."""
+    """Nights on which customers wrote (a closing post asks for nobody at night), and those on
+    which the brand answered nobody."""
     assert ctx.window is not None
     start, end = ctx.window.start, ctx.window.end
     first_night = clock.night_of(clock.bucket(start))
     last_night = clock.night_of(clock.bucket(end))
     asked: dict[date, int] = {}
     answered: set[date] = set()
-    for engagement in index.engagements:
-        for post in engagement.posts:
+    for awaiting in conversations:
+        for post in awaiting.posts:
             night = clock.night_of(clock.bucket(post.created_at))
             if night is not None and start <= post.created_at <= end:
                 asked[night] = asked.get(night, 0) + 1
+    for engagement in index.engagements:
         for answer in engagement.answers:
             night = clock.night_of(clock.bucket(answer.created_at))
             if night is not None:
@@ -180,12 +191,14 @@ def run(ctx: AuditContext) -> CheckOutput:
         return CheckOutput(not_applicable=f"the posted hours cannot be used: {error}")
     index = thread_index(ctx)
     metrics: dict[str, Any] = {"posted_hours": posted.hours, "hours_source": posted.source}
-    kept, finding = _kept_share(ctx, calendar, index)
+    conversations = _awaiting(ctx, index)
+    kept, finding = _kept_share(ctx, calendar, conversations)
     metrics["kept"] = kept
+    metrics["closing_posts"] = sum(a.closing_posts for a in conversations)
     findings = [finding] if finding else []
     if calendar.is_always_open:
         clock = LocalClock(ZoneInfo(_night_zone(posted.hours, ctx)))
-        night_metrics, night_finding = _nights(ctx, clock, index)
+        night_metrics, night_finding = _nights(ctx, clock, index, conversations)
         metrics["nights"] = night_metrics
         findings += [night_finding] if night_finding else []
     metrics.update(index_metrics(index))
@@ -242,7 +255,7 @@ class RSP004Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP004",
     title="Posted hours kept",
-    version="1.1.0",
+    version="1.2.0",
     severity="medium",
     docs=__doc__ or "",
     run=run,
