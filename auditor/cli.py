@@ -257,17 +257,16 @@ def run(
         written += WRITERS[name](result, out_dir)
     for message in result.input_errors:
         typer.echo(f"error: {message}", err=True)
-    code = result.exit_code()
-    if fetched is not None and fetched.incomplete:
-        for account in fetched.incomplete:
-            typer.echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
-        if code == EXIT_OK:
-            code = EXIT_INCOMPLETE
+    fetch_incomplete: dict[str, str] = {}
+    for account in fetched.incomplete if fetched is not None else []:
+        typer.echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
+        fetch_incomplete[account.key] = account.reason or "fetch incomplete"
+    totals = result.totals(fetch_incomplete)
     if not quiet:
         for path in written:
             typer.echo(f"wrote {path}")
-        typer.echo(f"exit {code}")
-    raise typer.Exit(code)
+        typer.echo(terminal.closing_line(totals))
+    raise typer.Exit(totals.code)
 
 
 @app.command("fetch")
