@@ -20,6 +20,7 @@ from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, 
 from auditor.fetch.secrets import install_log_redaction
 from auditor.registry import Registry, RegistryError, load_registry
 from auditor.result import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
+from auditor.wording import count
 
 if TYPE_CHECKING:
     from auditor.fetch.run import FetchReport
@@ -256,17 +257,16 @@ def run(
         written += WRITERS[name](result, out_dir)
     for message in result.input_errors:
         typer.echo(f"error: {message}", err=True)
-    code = result.exit_code()
-    if fetched is not None and fetched.incomplete:
-        for account in fetched.incomplete:
-            typer.echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
-        if code == EXIT_OK:
-            code = EXIT_INCOMPLETE
+    fetch_incomplete: dict[str, str] = {}
+    for account in fetched.incomplete if fetched is not None else []:
+        typer.echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
+        fetch_incomplete[account.key] = account.reason or "fetch incomplete"
+    totals = result.totals(fetch_incomplete)
     if not quiet:
         for path in written:
             typer.echo(f"wrote {path}")
-        typer.echo(f"exit {code}")
-    raise typer.Exit(code)
+        typer.echo(terminal.closing_line(totals))
+    raise typer.Exit(totals.code)
 
 
 @app.command("fetch")
@@ -380,6 +380,14 @@ def checks_show(
 def config_validate(
     config_path: Annotated[Path, typer.Argument(metavar="FILE")],
     checks_dir: ChecksDirs = None,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Read every input file whole, every line parsed as run parses it (same "
+            "file:line messages); without it, each input is only opened and its start read.",
+        ),
+    ] = False,
     secrets: Annotated[
         bool,
         typer.Option(
@@ -389,10 +397,27 @@ def config_validate(
         ),
     ] = False,
 ) -> None:
-    """Check a config against its schema and the registered checks; exit 2 if it is wrong."""
+    """Check a config against its schema and the registered checks, and that every input file
+    exists and can be read; exit 2 if run would reject it, 3 if run would audit some account
+    as incomplete (--deep: rows it cannot read)."""
+    from auditor.input_check import check_inputs
+
     _, config = _load(config_path, checks_dir)
-    accounts = config.accounts()
-    typer.echo(f"{config_path}: valid ({len(config.clients)} clients, {len(accounts)} accounts)")
+    found = check_inputs(config, deep=deep)
+    for message in dict.fromkeys(found.errors):
+        typer.echo(f"error: {message}", err=True)
+    for message in dict.fromkeys(found.warnings):
+        typer.echo(f"warning: {message}", err=True)
+    if found.errors:
+        errors = count(len(dict.fromkeys(found.errors)), "input error")
+        fail(f"{config_path}: the config itself is valid, but run would stop on {errors}")
+    inputs = f"{count(found.files, 'input file')} {'read whole' if deep else 'readable'}"
+    if found.api_accounts:
+        inputs += f", {count(found.api_accounts, 'api account')} to fetch"
+    clients, accounts = len(config.clients), len(config.accounts())
+    typer.echo(
+        f"{config_path}: valid ({count(clients, 'client')}, {count(accounts, 'account')}; {inputs})"
+    )
     if secrets:
         from auditor.fetch.preflight import check_secrets
 
@@ -402,6 +427,8 @@ def config_validate(
         if problems:
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"tokens: {checked} named, all present")
+    if found.warnings:
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @config_app.command("show")

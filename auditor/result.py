@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -117,17 +118,70 @@ class AuditResult:
 
     def exit_code(self) -> int:
         """0 clean, 1 a failure at or above fail_on, 2 bad input, 3 incomplete or error."""
-        if self.input_errors:
-            return EXIT_BAD_INPUT
-        incomplete = False
+        return self.totals().code
+
+    def totals(self, fetch_incomplete: Mapping[str, str] | None = None) -> Totals:
+        """The run in figures and the reasons for its exit code; ``fetch_incomplete`` (account
+        key: reason) adds the accounts whose fetch was incomplete, as the command exits."""
+        statuses: Counter[str] = Counter()
+        failing: dict[str, list[CheckResult]] = {}
+        incomplete: dict[str, list[str]] = {}
+        fail_on: dict[str, str] = {}
         for account in self.accounts():
-            threshold = account.policy.get("fail_on", "high")
-            if account.status == "error":
-                incomplete = True
+            threshold = fail_on[account.key] = account.policy.get("fail_on", "high")
+            if account.status == "error" and not account.checks:
+                incomplete[account.key] = ["not audited"]
             for check in account.checks:
-                failing = worst_severity(check.findings) >= severity_rank(threshold)
-                if check.status == "fail" and failing:
-                    return EXIT_FAILED
-                if check.status in ("incomplete", "error"):
-                    incomplete = True
-        return EXIT_INCOMPLETE if incomplete else EXIT_OK
+                statuses[check.status] += 1
+                failing_check = worst_severity(check.findings) >= severity_rank(threshold)
+                if check.status == "fail" and failing_check:
+                    failing.setdefault(account.key, []).append(check)
+                elif check.status in ("incomplete", "error"):
+                    label = check.id if check.status == "incomplete" else f"{check.id} error"
+                    incomplete.setdefault(account.key, []).append(label)
+        for key in fetch_incomplete or {}:
+            incomplete.setdefault(key, []).insert(0, "fetch")
+        if self.input_errors:
+            code = EXIT_BAD_INPUT
+        elif failing:
+            code = EXIT_FAILED
+        else:
+            code = EXIT_INCOMPLETE if incomplete else EXIT_OK
+        return Totals(
+            code=code,
+            accounts=len(self.accounts()),
+            checks=dict(statuses),
+            failing=failing,
+            fail_on=fail_on,
+            incomplete=incomplete,
+            input_errors=len(self.input_errors),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A run in a few figures and why it exits as it does: what the terminal's closing line
+    says, computed by the same rule as the exit code."""
+
+    code: int
+    accounts: int
+    # Checks by status.
+    checks: dict[str, int]
+    # Per account key: its checks that failed with a finding at or above its fail_on.
+    failing: dict[str, list[CheckResult]]
+    # Per account key: its fail_on.
+    fail_on: dict[str, str]
+    # Per account key: what is incomplete (check ids, "RSP001 error", "fetch", "not audited").
+    incomplete: dict[str, list[str]]
+    input_errors: int
+
+    def failing_findings(self) -> int:
+        """The findings at or above their account's fail_on, in the failing checks (findings
+        packed by a worker are decoded only here, and only for those checks)."""
+        total = 0
+        for key, checks in self.failing.items():
+            threshold = severity_rank(self.fail_on[key])
+            total += sum(
+                1 for c in checks for f in c.findings if severity_rank(f.severity) >= threshold
+            )
+        return total

@@ -203,7 +203,7 @@ def test_cli_validate_ok(write_config: WriteConfig, bundle: Path) -> None:
               - {{platform: x, handle: AcmeHelp, source: {bundle}}}
     """)
     code, out, _ = run_cli(["config", "validate", str(path)])
-    assert code == 0 and "valid (1 clients, 1 accounts)" in out
+    assert code == 0 and "valid (1 client, 1 account; 1 input file readable)" in out
 
 
 def test_config_error_writes_nothing(

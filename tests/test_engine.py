@@ -201,6 +201,44 @@ def test_skip_invalid_marks_account_incomplete(audit: Audit, tmp_path: Path) -> 
     assert globo["status"] == "incomplete"
 
 
+def test_skipped_records_make_coverage_incomplete_too(audit: Audit, tmp_path: Path) -> None:
+    # Coverage and the checks give one answer: records left out by --skip-invalid make the
+    # window incomplete, with how many, for the report's coverage and for every check.
+    records = [*healthy_account("GloboCare"), post("9", "x", 1, account="GloboCare", by_brand=3)]
+    config = audit(globo=records)
+    code, out, _ = run_cli(["run", str(config), "--skip-invalid"])
+    assert code == 3
+    globo = read_reports(tmp_path / "out")["globo"]["accounts"][0]
+    assert globo["coverage"]["complete"] is False
+    assert globo["coverage"]["reason"] == "1 invalid record skipped"
+    reading_posts = [c for c in globo["checks"] if not c["id"].startswith("PRF")]
+    assert reading_posts and "pass" not in {c["status"] for c in reading_posts}
+    assert "(incomplete: 1 invalid record skipped)" in out
+
+
+def test_a_skipped_record_is_never_taken_for_a_deleted_post(
+    audit: Audit, tmp_path: Path, write_bundle_file: WriteBundle
+) -> None:
+    # A complaint seen by an earlier audit whose line is now invalid was skipped, not deleted:
+    # with the window incomplete MOD001 cannot judge deletions, and raises no finding.
+    config = audit()
+    assert run_cli(["run", str(config)])[0] == 1
+    later = [
+        window("GloboCare", window_end=(END + timedelta(days=1)).isoformat(),
+               fetched_at=(END + timedelta(days=1)).isoformat()),
+        *[r for r in neglected_account() if r["kind"] != "window"],
+    ]  # fmt: skip
+    bundle = write_bundle_file("globo.jsonl", later)
+    lines = bundle.read_text().splitlines()
+    broken = next(i for i, line in enumerate(lines) if '"id":"10"' in line)
+    lines[broken] = lines[broken].replace('"by_brand":false', '"by_brand":"nope"')
+    bundle.write_text("\n".join(lines) + "\n")
+    run_cli(["run", str(config), "--skip-invalid"])
+    globo = read_reports(tmp_path / "out")["globo"]["accounts"][0]
+    mod = next(c for c in globo["checks"] if c["id"] == "MOD001")
+    assert mod["findings"] == [] and mod["status"] != "pass"
+
+
 def test_account_missing_from_its_bundle_is_an_error(audit: Audit, tmp_path: Path) -> None:
     config = audit(globo=healthy_account("SomeoneElse"))
     code, _, err = run_cli(["run", str(config)])
@@ -535,7 +573,7 @@ def test_twcs_source_is_audited_and_unreadable_rows_make_it_incomplete(
     assert clean_account["account"] == "acmehelp" and clean_account["status"] == "pass"
     assert clean_account["coverage"]["complete"] is None  # a dataset says nothing of completeness
     assert messy_account["status"] == "incomplete"
-    assert "1 rows of" in messy_account["coverage"]["reason"]
+    assert "1 row of" in messy_account["coverage"]["reason"]
     assert any("not a date" in e for e in messy_account["errors"])
     assert {i["path"] for i in report["inputs"]} == {str(clean), str(messy)}
 

@@ -117,7 +117,7 @@ def test_unreadable_twcs_rows_make_every_account_incomplete() -> None:
     source.open()
     data = source.read(key)
     assert data.window is not None and data.window.complete is False
-    assert data.window.reason is not None and "rows of" in data.window.reason
+    assert data.window.reason is not None and "could not be read" in data.window.reason
     assert any("not a date" in error for error in data.errors)
 
 

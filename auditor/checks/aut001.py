@@ -71,6 +71,7 @@ from auditor.check import (
     typed_params,
 )
 from auditor.model import Post
+from auditor.wording import part_of
 
 SIGNALS = ("flagged", "source", "template", "fast")
 _FIRST_HANDLE = re.compile(r"@([\w.-]+(?:@[\w.-]+)*)")
@@ -191,7 +192,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "top_templates": top,
         "automated_replies_to_complaints": to_complaints,
     }
-    summary = f"{len(automated)} of {len(replies)} replies automated ({ratio:.0%})"
+    summary = f"{part_of(len(automated), len(replies), 'reply', 'replies')} automated ({ratio:.0%})"
     notes: list[str] = []
     enough = len(replies) >= params.min_replies
     if not enough:
@@ -264,7 +265,7 @@ class AUT001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="AUT001",
     title="Automated-reply ratio",
-    version="1.0.0",
+    version="1.0.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

@@ -72,6 +72,7 @@ from auditor.check import (
     Needs,
 )
 from auditor.model import Post
+from auditor.wording import count
 
 HOUR = timedelta(hours=1)
 MAD_TO_SIGMA = 1.4826
@@ -247,10 +248,10 @@ def run(ctx: AuditContext) -> CheckOutput:
         "classification": classification_metrics(ctx),
     }
     summary = (
-        f"{len(surges)} complaint surges, {len(findings)} without a public statement"
-        + (f", {pending} pending" if pending else "")
+        f"{count(len(surges), 'complaint surge')}, {len(findings)} without a public statement"
+        + (f", {count(pending, 'surge')} pending" if pending else "")
         if surges
-        else f"no complaint surge (peak {peak} complaints an hour)"
+        else f"no complaint surge (peak {count(peak, 'complaint')} an hour)"
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
@@ -283,7 +284,7 @@ class CRS001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="CRS001",
     title="Complaint surge without a public statement",
-    version="1.0.0",
+    version="1.0.1",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -98,6 +98,7 @@ from auditor.check import (
     typed_params,
 )
 from auditor.model import Conversation, Message, Post
+from auditor.wording import count, part_of
 
 # A conversation that starts a little before the public move still belongs to it ("we've sent you
 # a DM" is often posted after the DM).
@@ -373,10 +374,10 @@ def run(ctx: AuditContext) -> CheckOutput:
             not_applicable="no public thread moved to a private conversation that was resolved",
         )
     summary = (
-        f"{counts['missing'] + counts['late']} of {judged} privately resolved threads without a "
-        "timely public follow-up"
+        f"{part_of(counts['missing'] + counts['late'], judged, 'privately resolved thread')} "
+        "without a timely public follow-up"
         + (f" ({rate:.0%} followed up)" if rate is not None else "")
-        + (f", {waiting} pending" if waiting else "")
+        + (f", {count(waiting, 'thread')} pending" if waiting else "")
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
@@ -469,7 +470,7 @@ class FUP001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="FUP001",
     title="Public follow-up after private resolution",
-    version="1.0.0",
+    version="1.0.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

@@ -65,6 +65,7 @@ from auditor.analysis.conduct import (
 )
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs, excerpt
 from auditor.model import Post, SeenPost
+from auditor.wording import count
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +228,15 @@ def run(ctx: AuditContext) -> CheckOutput:
     parts = []
     if removed_by_others:
         parts.append(
-            f"{removed_by_others} complaints removed ({by_deleter['brand']} by the brand, "
-            f"{by_deleter['unknown']} deleter unknown)"
+            f"{count(removed_by_others, 'complaint')} removed ({by_deleter['brand']} by the "
+            f"brand, {by_deleter['unknown']} deleter unknown)"
         )
     if by_deleter["author"]:
-        parts.append(f"{by_deleter['author']} deleted by their authors")
+        authors = by_deleter["author"]
+        parts.append(
+            f"{count(authors, 'complaint')} deleted by "
+            + ("its author" if authors == 1 else "their authors")
+        )
     summary = ", ".join(parts) if parts else "no complaint removed"
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
@@ -239,7 +244,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="MOD001",
     title="Deleted complaints",
-    version="1.0.0",
+    version="1.0.1",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -51,6 +51,7 @@ from auditor.analysis.conduct import (
     is_spam,
 )
 from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.wording import count
 
 # Exempt posts listed in the metrics; beyond this many, only counted.
 LISTED_LIMIT = 50
@@ -98,8 +99,9 @@ def run(ctx: AuditContext) -> CheckOutput:
     if hidden == 0:
         return CheckOutput(metrics=metrics, summary="no customer post hidden")
     exempt = len(exempt_spam) + len(exempt_authors)
-    summary = f"{len(findings)} complaints hidden of {hidden} hidden customer posts" + (
-        f" ({exempt} spam or abuse exempt)" if exempt else ""
+    summary = (
+        f"{count(len(findings), 'complaint')} among {count(hidden, 'hidden customer post')}"
+        + (f" ({exempt} spam or abuse exempt)" if exempt else "")
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
@@ -107,7 +109,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="MOD002",
     title="Hidden complaints",
-    version="1.0.0",
+    version="1.0.1",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -66,6 +66,7 @@ from auditor.analysis.private_channel import (
 )
 from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
 from auditor.model import Post
+from auditor.wording import part_of
 
 # The data, one named group per kind (the group name is the kind reported).
 _NOUNS = (
@@ -241,7 +242,10 @@ def run(ctx: AuditContext) -> CheckOutput:
     }
     if replies == 0:
         return CheckOutput(metrics=metrics, not_applicable="no public brand replies to customers")
-    summary = f"{len(findings)} of {replies} public replies ask for or repeat personal data"
+    summary = (
+        "personal data asked for or repeated in "
+        f"{part_of(len(findings), replies, 'public reply', 'public replies')}"
+    )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
@@ -263,7 +267,7 @@ def _finding(
 CHECK = Check(
     id="PRV001",
     title="Personal data in public",
-    version="1.0.0",
+    version="1.0.1",
     severity="high",
     docs=__doc__ or "",
     run=run,

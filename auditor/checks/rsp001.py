@@ -73,6 +73,7 @@ from auditor.check import (
     PostFindings,
     typed_params,
 )
+from auditor.wording import count, part_of
 
 __all__ = ["CHECK", "thread_index"]  # thread_index: kept importable for older third-party checks
 
@@ -161,9 +162,9 @@ def run(ctx: AuditContext) -> CheckOutput:
             metrics=metrics, notes=notes, not_applicable="no customer posts addressed the brand"
         )
     summary = (
-        f"{unanswered} of {judged} customer posts unanswered"
+        f"{part_of(unanswered, judged, 'customer post')} unanswered"
         + (f" ({rate:.0%} answered)" if rate is not None else "")
-        + (f", {pending} pending" if pending else "")
+        + (f", {count(pending, 'post')} pending" if pending else "")
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
@@ -184,7 +185,7 @@ class RSP001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP001",
     title="Unanswered customer posts",
-    version="1.3.0",
+    version="1.3.1",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -69,6 +69,7 @@ from auditor.check import (
     PostFindings,
     typed_params,
 )
+from auditor.wording import business_minutes, count, part_of, plural
 
 
 def _rounded(value: float | None) -> float | None:
@@ -117,10 +118,10 @@ def run(ctx: AuditContext) -> CheckOutput:
         )
     median = metrics["business_minutes"]["median"]
     summary = (
-        f"{tally.late + tally.unanswered} of {judged} first responses over {target_minutes:g} "
-        "business minutes"
-        + (f", median {median:g}" if median is not None else "")
-        + (f", {pending} pending" if pending else "")
+        f"{part_of(tally.late + tally.unanswered, judged, 'first response')} over "
+        f"{target_minutes:g} {plural(target_minutes, 'business minute')}"
+        + (f", median {business_minutes(median)}" if median is not None else "")
+        + (f", {count(pending, 'response')} pending" if pending else "")
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
@@ -134,7 +135,7 @@ class RSP002Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP002",
     title="First response time",
-    version="1.1.0",
+    version="1.1.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

@@ -68,6 +68,7 @@ from auditor.check import (
     typed_params,
 )
 from auditor.model import Post
+from auditor.wording import count, part_of, plural
 
 _CREATED = attrgetter("created_at")
 
@@ -168,8 +169,9 @@ def run(ctx: AuditContext) -> CheckOutput:
         )
         return CheckOutput(metrics=metrics, notes=notes, not_applicable=reason)
     summary = (
-        f"{tally.late + tally.unanswered} of {judged} next responses over {target_minutes:g} "
-        "business minutes" + (f", {pending} pending" if pending else "")
+        f"{part_of(tally.late + tally.unanswered, judged, 'next response')} over "
+        f"{target_minutes:g} {plural(target_minutes, 'business minute')}"
+        + (f", {count(pending, 'response')} pending" if pending else "")
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
@@ -183,7 +185,7 @@ class RSP003Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP003",
     title="Next response time",
-    version="1.2.0",
+    version="1.2.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

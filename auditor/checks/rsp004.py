@@ -73,6 +73,7 @@ from auditor.check import (
     Needs,
     typed_params,
 )
+from auditor.wording import count, part_of, plural
 
 EXAMPLES = 10
 
@@ -210,16 +211,15 @@ def run(ctx: AuditContext) -> CheckOutput:
         )
     share = kept["share_within_target"]
     summary = (
-        f"{share:.0%} of {kept['judged']} posts in the posted hours answered within "
-        f"{kept['target_minutes']:g} business minutes"
+        f"{share:.0%} of {count(kept['judged'], 'post')} in the posted hours answered within "
+        f"{kept['target_minutes']:g} {plural(kept['target_minutes'], 'business minute')}"
         if share is not None
-        else f"{kept['pending']} posts in the posted hours pending"
+        else f"{count(kept['pending'], 'post')} in the posted hours pending"
     )
     if "nights" in metrics:
-        summary += (
-            f"; silent on {metrics['nights']['silent_nights']} of "
-            f"{metrics['nights']['nights_with_customer_posts']} nights"
-        )
+        nights = metrics["nights"]
+        silent = part_of(nights["silent_nights"], nights["nights_with_customer_posts"], "night")
+        summary += f"; silent on {silent}"
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
 
@@ -255,7 +255,7 @@ class RSP004Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP004",
     title="Posted hours kept",
-    version="1.2.0",
+    version="1.2.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

@@ -55,6 +55,7 @@ from auditor.check import (
     excerpt,
     typed_params,
 )
+from auditor.wording import count, part_of
 
 
 def offer_in_time(ctx: AuditContext, exchange: PublicExchange, limit: int) -> bool:
@@ -92,8 +93,8 @@ def run(ctx: AuditContext) -> CheckOutput:
     if not counts:
         return CheckOutput(metrics=metrics, not_applicable="no public brand replies to customers")
     summary = (
-        f"{len(findings)} of {len(counts)} public exchanges ran past {limit} brand replies "
-        "without an offer to continue privately"
+        f"{part_of(len(findings), len(counts), 'public exchange')} ran past "
+        f"{count(limit, 'brand reply', 'brand replies')} without an offer to continue privately"
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
 
@@ -139,7 +140,7 @@ class THR001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="THR001",
     title="Lengthy public threads",
-    version="1.0.0",
+    version="1.0.1",
     severity="low",
     docs=__doc__ or "",
     run=run,

@@ -65,6 +65,7 @@ from auditor.check import (
     typed_params,
 )
 from auditor.model import Post
+from auditor.wording import part_of
 
 DEFAULT_DEFENSIVE_PHRASES: tuple[str, ...] = (
     "you should have", "you should've", "you shouldn't have", "you need to read",
@@ -191,7 +192,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     if replies == 0:
         return CheckOutput(metrics=metrics, not_applicable="no brand replies to complaints")
     summary = (
-        f"{len(findings)} of {replies} replies to complaints defensive; "
+        f"{part_of(len(findings), replies, 'reply', 'replies')} to complaints defensive; "
         f"{share:.0%} acknowledge or apologise"
     )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary)
@@ -225,7 +226,7 @@ class TON001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="TON001",
     title="Defensive replies",
-    version="1.0.0",
+    version="1.0.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

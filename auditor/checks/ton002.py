@@ -49,6 +49,7 @@ from auditor.analysis.private_channel import phrase_key, public_threads
 from auditor.analysis.threads import is_automated
 from auditor.check import AuditContext, Check, CheckOutput, CheckParameters, Evidence, Needs
 from auditor.model import Post
+from auditor.wording import part_of
 
 # Greedy ".*" first: the engine tries the end of the text first, where a signature is.
 _SIGNATURE = re.compile(
@@ -127,7 +128,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     }
     if human == 0 or share is None:
         return CheckOutput(metrics=metrics, not_applicable="no human brand replies to customers")
-    measured = f"{signed} of {human} human replies signed ({share:.0%})"
+    measured = f"{part_of(signed, human, 'human reply', 'human replies')} signed ({share:.0%})"
     if minimum is None:
         return CheckOutput(
             metrics=metrics,
@@ -167,7 +168,7 @@ class TON002Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="TON002",
     title="Signed replies",
-    version="1.0.0",
+    version="1.0.1",
     severity="low",
     docs=__doc__ or "",
     run=run,

@@ -35,6 +35,7 @@ from auditor.result import (
 )
 from auditor.sources.inputs import AccountInput, Indexed, InputError, open_inputs
 from auditor.store.history import HistoryStore
+from auditor.wording import count
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,20 @@ def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage
         pages=_pages(window),
         not_observable=_not_observable(window),
     )
+
+
+def _with_skipped_records(window: Window | None, skipped: int) -> Window | None:
+    """The window as the checks and the coverage must see it when --skip-invalid left records
+    out: incomplete, with how many, so that coverage and the checks give one answer and no
+    check takes a skipped record for a missing (deleted) one."""
+    if window is None or not skipped:
+        return window
+    reason = f"{count(skipped, 'invalid record')} skipped"
+    window.reason = (
+        f"{window.reason}; {reason}" if window.complete is False and window.reason else reason
+    )
+    window.complete = False
+    return window
 
 
 def _not_observable(window: Window | None) -> list[str]:
@@ -505,7 +520,7 @@ class Engine:
             )
         if self.pseudonym_key is not None:
             pseudonymise(data, self.pseudonym_key, policy.exclude_authors)
-        window = effective_window(data)
+        window = _with_skipped_records(effective_window(data), data.invalid_records)
         window_complete = window.complete if window is not None else None
         observed_at = (window.fetched_at or window.end) if window is not None else None
         history = (

@@ -1,10 +1,21 @@
-"""The terminal table: per client and account, one row per check."""
+"""The terminal table: per client and account, one row per check; then one closing line."""
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 from tabulate import tabulate
 
-from auditor.result import AuditResult
+from auditor.result import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    AccountResult,
+    AuditResult,
+    Totals,
+)
+from auditor.wording import count
 
 _MARK = {
     "pass": "pass",
@@ -13,36 +24,60 @@ _MARK = {
     "error": "ERROR",
     "not_applicable": "n/a",
 }
+# Wider summaries wrap onto more lines: a summary is never cut, so no figure is lost.
+SUMMARY_WIDTH = 72
+# Where a summary may wrap first: after a clause's comma or semicolon, before a parenthesis,
+# so that a figure stays on one line with its unit ("median 15.1 business min").
+_CLAUSE_END = re.compile(r"(?<=[,;]) | (?=\()")
+# Past this many, the closing line names the first few incomplete checks of an account.
+_LISTED_CHECKS = 5
 
 
-def _clip(text: str, width: int = 72) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def wrap_summary(text: str, width: int = SUMMARY_WIDTH) -> str:
+    """The summary on lines of at most ``width``, broken between clauses where it can, within
+    a clause only when the clause alone is wider; never cut."""
+    lines: list[str] = []
+    line = ""
+    for clause in _CLAUSE_END.split(_one_line(text)):
+        joined = f"{line} {clause}" if line else clause
+        if line and len(joined) > width:
+            lines.append(line)
+            line = clause
+        else:
+            line = joined
+    lines.append(line)
+    wrapped = [part for line in lines for part in textwrap.wrap(line, width) or [""]]
+    return "\n".join(wrapped)
+
+
+def _header(account: AccountResult) -> str:
+    coverage = account.coverage
+    parts = [count(coverage.posts, "post")]
+    if coverage.pages is not None:
+        parts.append(count(coverage.pages, "page"))
+    if coverage.window_start and coverage.window_end:
+        window = f"window {coverage.window_start:%Y-%m-%d}..{coverage.window_end:%Y-%m-%d}"
+        if coverage.complete is False:
+            reason = coverage.reason
+            window += f" (incomplete: {_one_line(reason)})" if reason else " (incomplete)"
+        parts.append(window)
+    details = ", ".join(parts)
+    if coverage.not_observable:
+        details += f"; not observable: {', '.join(coverage.not_observable)}"
+    status = _MARK.get(account.status, account.status)
+    return f"{account.client} / {account.key}: {status} ({details})"
 
 
 def render(result: AuditResult) -> str:
     blocks = []
     for client in result.clients:
         for account in client.accounts:
-            window = ""
-            if account.coverage.window_start and account.coverage.window_end:
-                window = (
-                    f", window {account.coverage.window_start:%Y-%m-%d}"
-                    f"..{account.coverage.window_end:%Y-%m-%d}"
-                )
-                if account.coverage.complete is False:
-                    reason = account.coverage.reason
-                    window += f" (incomplete: {_clip(reason, 100)})" if reason else " (incomplete)"
-            pages = "" if account.coverage.pages is None else f", {account.coverage.pages} pages"
-            unseen = account.coverage.not_observable
-            blind = f"; not observable: {', '.join(unseen)}" if unseen else ""
-            header = (
-                f"{client.name} / {account.platform}:{account.account}: "
-                f"{_MARK.get(account.status, account.status)}"
-                f" ({account.coverage.posts} posts{pages}{window}{blind})"
-            )
             rows = [
-                [c.id, c.title, c.severity, _MARK.get(c.status, c.status), _clip(c.summary)]
+                [c.id, c.title, c.severity, _MARK.get(c.status, c.status), wrap_summary(c.summary)]
                 for c in account.checks
             ]
             body = (
@@ -51,8 +86,51 @@ def render(result: AuditResult) -> str:
                 else ""
             )
             errors = "\n".join(f"  error: {e}" for e in account.errors)
-            blocks.append("\n".join(part for part in (header, body, errors) if part))
+            blocks.append("\n".join(part for part in (_header(account), body, errors) if part))
     for error in result.input_errors:
         if not any(error in e for a in result.accounts() for e in a.errors):
             blocks.append(f"input error: {error}")
     return "\n\n".join(blocks)
+
+
+_STATUS_ORDER = ("fail", "error", "incomplete", "pass", "not_applicable")
+
+
+def closing_line(totals: Totals) -> str:
+    """The run's totals and the reason for its exit code, on one line:
+    "3 accounts, 45 checks (6 FAIL, 30 pass, 9 n/a); exit 1: 4 findings at or above high in
+    2 accounts"."""
+    by_status = ", ".join(
+        f"{totals.checks[s]} {_MARK[s]}" for s in _STATUS_ORDER if totals.checks.get(s)
+    )
+    figures = f"{count(totals.accounts, 'account')}, {count(sum(totals.checks.values()), 'check')}"
+    if by_status:
+        figures += f" ({by_status})"
+    return f"{figures}; exit {totals.code}: {_exit_reason(totals)}"
+
+
+def _exit_reason(totals: Totals) -> str:
+    if totals.code == EXIT_BAD_INPUT:
+        reason = f"{count(totals.input_errors, 'input error')} (listed above)"
+        unaudited = [k for k, what in totals.incomplete.items() if what == ["not audited"]]
+        if unaudited:
+            reason += f"; not audited: {', '.join(unaudited)}"
+        return reason
+    if totals.code == EXIT_FAILED:
+        thresholds = {totals.fail_on[key] for key in totals.failing}
+        threshold = thresholds.pop() if len(thresholds) == 1 else "each account's fail_on"
+        findings = count(totals.failing_findings(), "finding")
+        return f"{findings} at or above {threshold} in {count(len(totals.failing), 'account')}"
+    if totals.code == EXIT_INCOMPLETE:
+        return "incomplete: " + "; ".join(
+            f"{key} ({_listed(what)})" for key, what in totals.incomplete.items()
+        )
+    thresholds = set(totals.fail_on.values())
+    threshold = thresholds.pop() if len(thresholds) == 1 else "each account's fail_on"
+    return f"no finding at or above {threshold}"
+
+
+def _listed(labels: list[str]) -> str:
+    shown = ", ".join(labels[:_LISTED_CHECKS])
+    hidden = len(labels) - _LISTED_CHECKS
+    return f"{shown} and {hidden} more" if hidden > 0 else shown

@@ -37,6 +37,7 @@ from auditor.sources.bundle import (
     read_span,
 )
 from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
+from auditor.wording import count
 
 
 class InputError(Exception):
@@ -218,7 +219,8 @@ class TwcsInput(AccountInput):
         if stats.rows_unreadable and data.window is not None:
             # The rows that could not be read may have been this brand's.
             data.window.complete = False
-            data.window.reason = f"{stats.rows_unreadable} rows of {twcs.path} could not be read"
+            unreadable = count(stats.rows_unreadable, "row")
+            data.window.reason = f"{unreadable} of {twcs.path} could not be read"
             data.errors.extend(stats.unreadable_examples)
         return data
 
