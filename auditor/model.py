@@ -64,6 +64,15 @@ class Profile:
         """Those of ``names`` the platform did not return, in the order given."""
         return [name for name in names if name in self.not_returned]
 
+    def unread_reason(self, *names: str) -> str | None:
+        """Why a reader of ``names`` cannot conclude from their absence, or None: "the platform
+        did not return the profile's bio and website"."""
+        unread = self.unread(*names)
+        if not unread:
+            return None
+        said = " and ".join([", ".join(unread[:-1]), unread[-1]] if len(unread) > 1 else unread)
+        return f"the platform did not return the profile's {said}"
+
 
 class Post(msgspec.Struct):
     """A public post. A msgspec Struct, so that a bundle line decodes straight into one."""

@@ -42,24 +42,17 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
-from auditor.analysis.hours_text import states_hours
+from auditor.analysis.hours_text import HOURS_READ_FROM, states_hours
 from auditor.analysis.sla import profile_hours
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
 
 __all__ = ["CHECK", "states_hours"]
 
-# The profile fields hours are read from (``auditor/analysis/hours_text.py``), in that order.
-HOURS_READ_FROM = ("hours", "fields", "bio")
 _SOURCES = {
     "platform_field": "the platform's hours field",
     "profile_field": "a profile field",
     "bio": "the bio",
 }
-
-
-def listed(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def run(ctx: AuditContext) -> CheckOutput:
@@ -90,15 +83,13 @@ def run(ctx: AuditContext) -> CheckOutput:
             notes=[f"the hours in {where} could not be read ({problem}){quoted}"],
         )
     none_read: dict[str, Any] = {"hours_source": None, "hours": None, "hours_text": None}
-    unread = profile.unread(*HOURS_READ_FROM)
-    if unread:
+    if posted.problem is not None:
         # What did arrive states no hours, but hours may be in what did not: not a failure.
-        missing = listed(unread)
         return CheckOutput(
-            summary=f"no response hours in what arrived; the platform did not return {missing}",
-            metrics={**none_read, "not_returned": unread},
-            notes=[f"the platform did not return the profile's {missing}: hours there are unseen"],
-            incomplete=f"the platform did not return the profile's {missing}",
+            summary=f"no response hours in what arrived: {posted.problem}",
+            metrics={**none_read, "not_returned": profile.unread(*HOURS_READ_FROM)},
+            notes=[f"{posted.problem}: hours stated there could not be looked for"],
+            incomplete=posted.problem,
         )
     quoted = f"“{bio}”" if bio else "an empty bio"
     finding = ctx.finding(

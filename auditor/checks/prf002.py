@@ -38,7 +38,6 @@ import re
 from collections.abc import Mapping
 
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
-from auditor.checks.prf001 import listed
 from auditor.model import Profile
 
 # The profile fields channels are read from (``profile_texts``).
@@ -121,17 +120,14 @@ def run(ctx: AuditContext) -> CheckOutput:
             summary="support channel stated: " + ", ".join(k.replace("_", " ") for k in found),
             metrics=metrics,
         )
-    unread = profile.unread(*CHANNELS_READ_FROM)
-    if unread:
+    reason = profile.unread_reason(*CHANNELS_READ_FROM)
+    if reason is not None:
         # What did arrive names no channel, but one may be in what did not: not a failure.
-        missing = listed(unread)
         return CheckOutput(
-            summary=f"no support channel in what arrived; the platform did not return {missing}",
-            metrics={**metrics, "not_returned": unread},
-            notes=[
-                f"the platform did not return the profile's {missing}: channels there are unseen"
-            ],
-            incomplete=f"the platform did not return the profile's {missing}",
+            summary=f"no support channel in what arrived: {reason}",
+            metrics={**metrics, "not_returned": profile.unread(*CHANNELS_READ_FROM)},
+            notes=[f"{reason}: a channel stated there could not be looked for"],
+            incomplete=reason,
         )
     bio = " ".join((profile.bio or "").split())
     quoted = f"“{bio}”" if bio else "an empty bio"

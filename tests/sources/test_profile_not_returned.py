@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from auditor.analysis.hours_text import read_profile_hours
+from auditor.model import Profile
 from auditor.result import CheckResult
 from auditor.sources.platforms.base import Page, Protocol, Record
 from auditor.sources.platforms.bluesky import BlueskyProtocol
@@ -200,3 +202,17 @@ def test_every_platform_says_what_it_did_not_return() -> None:
     }
     for platform, body in full.items():
         assert profile_record(platform, body)["not_returned"] == [], platform
+
+
+def test_hours_read_from_the_profile_say_why_none_were_found() -> None:
+    # RSP004 and business_hours.from_profile read the same hours: their reason tells "not
+    # returned" from "not stated".
+    unread = Profile("x", "acmehelp", bio=None, not_returned=frozenset({"bio", "website"}))
+    assert read_profile_hours(unread).problem == "the platform did not return the profile's bio"
+    assert read_profile_hours(Profile("x", "acmehelp", bio="")).problem is None
+    stated = Profile("x", "acmehelp", hours={"always_open": True}, not_returned=frozenset({"bio"}))
+    assert read_profile_hours(stated).hours == {"always_open": True}
+    record = profile_record("x", payload("x", "users_by_username_default_fields"))
+    kept = audited(record, "RSP004")
+    assert kept.status == "not_applicable"
+    assert "did not return the profile's bio" in kept.summary
