@@ -103,6 +103,9 @@ class CheckOutput:
     notes: list[str] = field(default_factory=list)
     # A check may decide from the data that it cannot judge (say, no customer posts at all).
     not_applicable: str | None = None
+    # Or that the data it would judge by did not arrive (a profile field the platform did not
+    # return): why. A finding of its own still fails; otherwise the status is incomplete.
+    incomplete: str | None = None
 
 
 class History(Protocol):
@@ -397,13 +400,14 @@ def status_of(check: Check, output: CheckOutput, *, data_complete: bool | None) 
 
     ``fail`` when a finding is at or above the check's failing severity (even on an incomplete
     window: what did arrive is enough to fail), ``not_applicable`` when the check said so,
-    ``incomplete`` when the data was known to be incomplete, else ``pass``.
+    ``incomplete`` when the data was known to be incomplete or the check said what it lacked,
+    else ``pass``.
     """
     threshold = severity_rank(check.fail_severity)
     if any(severity_rank(f.severity) >= threshold for f in output.findings):
         return "fail"
     if output.not_applicable:
         return "not_applicable"
-    if data_complete is False:
+    if data_complete is False or output.incomplete:
         return "incomplete"
     return "pass"

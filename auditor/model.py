@@ -16,11 +16,15 @@ import msgspec
 Visibility = Literal["public", "hidden", "deleted"]
 DeletedBy = Literal["author", "brand", "unknown"]
 Observable = Literal["hidden", "deleted", "conversations", "automated"]
+# The parts of a profile a platform can leave out of its answer (``fields``: Mastodon's profile
+# fields, kept in ``Profile.extra``).
+ProfileField = Literal["display_name", "bio", "website", "hours", "fields"]
 
 VISIBILITIES: frozenset[str] = frozenset({"public", "hidden", "deleted"})
 DELETERS: frozenset[str] = frozenset({"author", "brand", "unknown"})
 OBSERVABLES: frozenset[str] = frozenset({"hidden", "deleted", "conversations", "automated"})
 RECORD_KINDS: frozenset[str] = frozenset({"profile", "post", "conversation", "window"})
+PROFILE_FIELDS: frozenset[str] = frozenset({"display_name", "bio", "website", "hours", "fields"})
 
 
 class AccountKey(NamedTuple):
@@ -38,6 +42,14 @@ class AccountKey(NamedTuple):
 
 @dataclass(slots=True)
 class Profile:
+    """The brand's profile.
+
+    A field with no value (``None`` or ``""``) is one the platform returned empty: the brand
+    left it blank. A field named in ``not_returned`` is one the platform's answer did not
+    carry (not requested, not granted, a partial answer): its value, if any, is only what did
+    arrive, and nothing may be concluded from its absence.
+    """
+
     platform: str
     account: str
     display_name: str | None = None
@@ -46,6 +58,20 @@ class Profile:
     hours: dict[str, Any] | None = None
     fetched_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    not_returned: frozenset[str] = frozenset()
+
+    def unread(self, *names: str) -> list[str]:
+        """Those of ``names`` the platform did not return, in the order given."""
+        return [name for name in names if name in self.not_returned]
+
+    def unread_reason(self, *names: str) -> str | None:
+        """Why a reader of ``names`` cannot conclude from their absence, or None: "the platform
+        did not return the profile's bio and website"."""
+        unread = self.unread(*names)
+        if not unread:
+            return None
+        said = " and ".join([", ".join(unread[:-1]), unread[-1]] if len(unread) > 1 else unread)
+        return f"the platform did not return the profile's {said}"
 
 
 class Post(msgspec.Struct):

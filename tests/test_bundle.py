@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from auditor.config import load_schema
-from auditor.model import AccountData, AccountKey, Post
+from auditor.model import AccountData, AccountKey, Post, Profile
 from auditor.sources.bundle import (
     BundleError,
     RecordError,
@@ -55,6 +55,8 @@ GOOD: list[dict[str, Any]] = [
         ],
     },
     window(complete=None, observes=None, reason=None),
+    {**profile(not_returned=["bio", "fields"]), "bio": None},
+    profile(not_returned=None),
     {
         "kind": "post",
         "platform": "x",
@@ -79,6 +81,9 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({**post("1", "bob", 1), "text": 42}, "'text' must be a string"),
     (post("1", "bob", 1, automated="yes"), "'automated' must be true, false or null"),
     (window(observes=["likes"]), "'observes' has 'likes'"),
+    (profile(not_returned=["about"]), "'not_returned' has 'about'; allowed: bio, display_name"),
+    (profile(not_returned="bio"), "'not_returned' must be a list of field names"),
+    (profile(not_returned=[1]), "'not_returned' must be a list of field names"),
     (window(complete="yes"), "'complete' must be true, false or null"),
     (
         {
@@ -437,3 +442,35 @@ def test_a_line_reads_as_its_record_does(tmp_path: Path, record: dict[str, Any])
 
 def vars_of(post: Post) -> dict[str, Any]:
     return {f: getattr(post, f) for f in Post.__struct_fields__}
+
+
+def _profile_of(record: dict[str, Any]) -> Profile:
+    data = AccountData(key=record_key(record))
+    add_record(data, record)
+    assert data.profile is not None
+    return data.profile
+
+
+def test_a_profile_field_not_returned_is_told_from_an_empty_one() -> None:
+    # Listed in not_returned: the platform did not send it. Absent, null or "": sent empty, as
+    # every bundle before not_returned existed meant (exporters that drop empty keys included).
+    unread = _profile_of({**profile(not_returned=["bio", "website"]), "bio": None})
+    assert unread.not_returned == {"bio", "website"}
+    assert unread.unread("hours", "fields", "bio") == ["bio"]
+    for blank in (profile(bio=""), {**profile(), "bio": None}):
+        assert _profile_of(blank).not_returned == frozenset()
+    without_key = {k: v for k, v in profile().items() if k != "bio"}
+    assert _profile_of(without_key).bio is None
+    assert _profile_of(without_key).not_returned == frozenset()
+
+
+def test_not_returned_survives_writing_and_reading(write_bundle_file: WriteBundle) -> None:
+    path = write_bundle_file(
+        "unread.jsonl", [{**profile(not_returned=["fields", "bio"]), "bio": None}, window()]
+    )
+    (account,) = _read(path)
+    assert account.profile is not None
+    assert account.profile.not_returned == {"bio", "fields"}
+    (written, *_) = account_records(account)
+    assert written["not_returned"] == ["bio", "fields"]
+    assert _profile_of(json.loads(dump_record(written))).not_returned == {"bio", "fields"}

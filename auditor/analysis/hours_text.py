@@ -205,9 +205,14 @@ def find_timezone(text: str) -> str | None:
     return min(candidates)[1] if candidates else None
 
 
+# The profile fields hours are read from, in the order they are read.
+HOURS_READ_FROM = ("hours", "fields", "bio")
+
+
 def read_profile_hours(profile: Profile, default_timezone: str | None = None) -> ProfileHours:
     """The hours a profile posts: the platform's hours field first, then Mastodon profile
-    fields, then the bio. ``default_timezone`` fills in a zone the profile does not name."""
+    fields, then the bio. ``default_timezone`` fills in a zone the profile does not name. When
+    none states hours and one of them was not returned, ``problem`` says which."""
     from_field = _platform_field_hours(profile, default_timezone)
     if from_field is not None and from_field.hours is not None:
         return from_field
@@ -221,7 +226,8 @@ def read_profile_hours(profile: Profile, default_timezone: str | None = None) ->
         first_problem = first_problem or ProfileHours(
             source, None, reading.fragment, reading.problem
         )
-    return first_problem or ProfileHours(None, None)
+    # Nothing stated in what arrived: unknown, not "none", when a field was not returned.
+    return first_problem or ProfileHours(None, None, None, profile.unread_reason(*HOURS_READ_FROM))
 
 
 # --------------------------------------------------------------------------------- internals

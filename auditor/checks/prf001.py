@@ -7,6 +7,11 @@ hours read, in the ``hours`` shape that ``business_hours: {from_profile: true}``
 use. Hours that are stated but cannot be read (no time zone, an unusual form) pass, with a note
 saying so. How text is read: ``auditor/hours_text.py`` and ``docs/sla.md``.
 
+A field the platform did not return is not an empty one: when the answer lacked a field the
+hours could be in (X answering without ``description``, Mastodon without ``fields``: the
+profile's ``not_returned``) and what did arrive states none, the check is ``incomplete`` and
+names the fields; an empty bio fails.
+
 ## Why it matters
 Customers who ask on social media expect an answer within the hour. A brand that cannot answer
 around the clock keeps that expectation fair only by saying when it is there; without it, every
@@ -34,8 +39,10 @@ and the check fails.
 
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
-from auditor.analysis.hours_text import states_hours
+from auditor.analysis.hours_text import HOURS_READ_FROM, states_hours
 from auditor.analysis.sla import profile_hours
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
 
@@ -75,6 +82,15 @@ def run(ctx: AuditContext) -> CheckOutput:
             metrics=metrics,
             notes=[f"the hours in {where} could not be read ({problem}){quoted}"],
         )
+    none_read: dict[str, Any] = {"hours_source": None, "hours": None, "hours_text": None}
+    if posted.problem is not None:
+        # What did arrive states no hours, but hours may be in what did not: not a failure.
+        return CheckOutput(
+            summary=f"no response hours in what arrived: {posted.problem}",
+            metrics={**none_read, "not_returned": profile.unread(*HOURS_READ_FROM)},
+            notes=[f"{posted.problem}: hours stated there could not be looked for"],
+            incomplete=posted.problem,
+        )
     quoted = f"“{bio}”" if bio else "an empty bio"
     finding = ctx.finding(
         "profile",
@@ -82,16 +98,14 @@ def run(ctx: AuditContext) -> CheckOutput:
         evidence=Evidence(urls=(profile.website,) if profile.website else (), excerpt=bio[:280]),
     )
     return CheckOutput(
-        findings=[finding],
-        summary="no response hours on the profile",
-        metrics={"hours_source": None, "hours": None, "hours_text": None},
+        findings=[finding], summary="no response hours on the profile", metrics=none_read
     )
 
 
 CHECK = Check(
     id="PRF001",
     title="Response hours posted",
-    version="1.1.0",
+    version="1.2.0",
     severity="medium",
     docs=__doc__ or "",
     run=run,

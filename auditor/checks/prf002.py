@@ -3,7 +3,9 @@
 The profile tells customers where to get help: a help-centre link ("help.acme.example",
 "acme.example/support"), an invitation to message the brand ("DM us", "send us a private
 message"), a phone number or an email address. The bio, the website field and profile fields
-(Mastodon) are read. The metrics list each channel found.
+(Mastodon) are read. The metrics list each channel found. When the platform did not return
+one of those fields (the profile's ``not_returned``) and what did arrive names no channel, the
+check is ``incomplete`` and names the fields; an empty bio fails.
 
 ## Why it matters
 A customer with a problem looks at the profile first. Without a channel there, the complaint goes
@@ -38,6 +40,8 @@ from collections.abc import Mapping
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
 from auditor.model import Profile
 
+# The profile fields channels are read from (``profile_texts``).
+CHANNELS_READ_FROM = ("bio", "website", "fields")
 _HELP_WORDS = r"help|support|care|contact|faq|service|assist|kundenservice|aide|ayuda|hilfe"
 _URL = re.compile(
     r"(?<![@\w.])(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?(?:/[^\s,;)]*)?",
@@ -116,6 +120,15 @@ def run(ctx: AuditContext) -> CheckOutput:
             summary="support channel stated: " + ", ".join(k.replace("_", " ") for k in found),
             metrics=metrics,
         )
+    reason = profile.unread_reason(*CHANNELS_READ_FROM)
+    if reason is not None:
+        # What did arrive names no channel, but one may be in what did not: not a failure.
+        return CheckOutput(
+            summary=f"no support channel in what arrived: {reason}",
+            metrics={**metrics, "not_returned": profile.unread(*CHANNELS_READ_FROM)},
+            notes=[f"{reason}: a channel stated there could not be looked for"],
+            incomplete=reason,
+        )
     bio = " ".join((profile.bio or "").split())
     quoted = f"“{bio}”" if bio else "an empty bio"
     finding = ctx.finding(
@@ -131,7 +144,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="PRF002",
     title="Support channel stated",
-    version="1.1.0",
+    version="1.2.0",
     severity="low",
     docs=__doc__ or "",
     run=run,

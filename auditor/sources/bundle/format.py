@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from auditor.model import DeletedBy, Observable, Visibility
+from auditor.model import DeletedBy, Observable, ProfileField, Visibility
 
 SCHEMA_ID: Final = "https://social-care-auditor.dev/schema/bundle.schema.json"
 
@@ -65,13 +65,25 @@ class Record(msgspec.Struct, tag_field="kind", kw_only=True):
 
 
 class ProfileRecord(Record, tag="profile", kw_only=True):
-    """The brand account's profile; ``bio`` is the about/description text."""
+    """The brand account's profile; ``bio`` is the about/description text. A field that is
+    absent, null or "" has no value (the brand left it blank); ``not_returned`` names the fields
+    the platform's answer did not carry, whatever their value says."""
 
     display_name: OptionalText = None
     bio: OptionalText = None
     website: OptionalText = None
     hours: Hours | None = None
     fetched_at: Time | None = None
+    not_returned: (
+        Annotated[
+            list[ProfileField],
+            msgspec.Meta(
+                description="The fields the platform did not return (not requested, not "
+                "granted, a partial answer): nothing is concluded from their absence."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class WindowRecord(Record, tag="window", kw_only=True):

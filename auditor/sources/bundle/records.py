@@ -15,6 +15,7 @@ from typing import Any
 from auditor.model import (
     DELETERS,
     OBSERVABLES,
+    PROFILE_FIELDS,
     RECORD_KINDS,
     VISIBILITIES,
     AccountData,
@@ -138,6 +139,18 @@ def post_from_record(record: Mapping[str, Any]) -> Post:
     )
 
 
+def _not_returned(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RecordError("'not_returned' must be a list of field names")
+    unknown = sorted(set(value) - PROFILE_FIELDS)
+    if unknown:
+        allowed = ", ".join(sorted(PROFILE_FIELDS))
+        raise RecordError(f"'not_returned' has {unknown[0]!r}; allowed: {allowed}")
+    return frozenset(value)
+
+
 def profile_from_record(record: Mapping[str, Any]) -> Profile:
     return Profile(
         platform=_required_str(record, "platform"),
@@ -148,6 +161,7 @@ def profile_from_record(record: Mapping[str, Any]) -> Profile:
         hours=_hours(record.get("hours")),
         fetched_at=_optional_time(record, "fetched_at"),
         extra=_extra(record, PROFILE_KEYS),
+        not_returned=_not_returned(record.get("not_returned")),
     )
 
 

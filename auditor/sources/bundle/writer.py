@@ -62,6 +62,7 @@ def account_records(data: AccountData) -> Iterator[dict[str, Any]]:
             "website": p.website,
             "hours": p.hours,
             "fetched_at": p.fetched_at,
+            "not_returned": sorted(p.not_returned),
             **p.extra,
         }
     if data.window is not None:

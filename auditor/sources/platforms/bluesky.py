@@ -178,6 +178,19 @@ def _is_blocked(node: Any) -> bool:
     )
 
 
+# The profile fields a ``profileViewDetailed`` carries. The lexicon makes ``displayName`` and
+# ``description`` optional and leaves them out when the brand left them blank, so their absence
+# is an empty field; an answer without the required ``did`` and ``handle`` is not a profile view
+# at all, and then none of them arrived. Bluesky has no website or hours field.
+PROFILE_FIELDS_OF_VIEW = ("display_name", "bio")
+
+
+def profile_not_returned(view: Mapping[str, Any]) -> list[str]:
+    """The profile fields a getProfile answer did not return: all of them, or none."""
+    is_view = isinstance(view.get("did"), str) and isinstance(view.get("handle"), str)
+    return [] if is_view else list(PROFILE_FIELDS_OF_VIEW)
+
+
 class Brand:
     """Who the brand is: its handle (the account) and, once known, its DID."""
 
@@ -447,6 +460,7 @@ class BlueskyProtocol(Protocol):
             "website": profile.get("website"),
             "hours": None,
             "fetched_at": iso(self.fetched_at()),
+            "not_returned": profile_not_returned(profile),
         }
         return Step(records=[record])
 

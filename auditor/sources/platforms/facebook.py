@@ -241,6 +241,17 @@ def _from(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return (str(ident) if ident else None, str(name) if name else None)
 
 
+# The profile fields a Page answer carries. The Graph API leaves out a requested field that has
+# no value, so a Page without ``about`` has an empty bio; an answer without the object's ``id``
+# is not the object at all (a proxy's page, an error shape), and then none of them arrived.
+PAGE_PROFILE_FIELDS = ("display_name", "bio", "website", "hours")
+
+
+def graph_not_returned(body: Mapping[str, Any], fields: Sequence[str]) -> list[str]:
+    """The profile fields a Graph API object answer did not return: all of them, or none."""
+    return [] if body.get("id") else list(fields)
+
+
 def profile_record(spec: FetchSpec, body: Mapping[str, Any], fetched_at: datetime) -> Record:
     timezone = (
         _valid_timezone(body.get("timezone"))
@@ -259,6 +270,7 @@ def profile_record(spec: FetchSpec, body: Mapping[str, Any], fetched_at: datetim
         "website": body.get("website"),
         "hours": hours or None,
         "fetched_at": iso(fetched_at),
+        "not_returned": graph_not_returned(body, PAGE_PROFILE_FIELDS),
     }
 
 

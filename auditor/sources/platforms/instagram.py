@@ -41,6 +41,7 @@ from auditor.sources.platforms.facebook import (
     HOUR,
     cursor_time,
     data_of,
+    graph_not_returned,
     graph_time,
     later,
     max_pages_option,
@@ -56,6 +57,9 @@ MEDIA_FIELDS = "id,caption,timestamp,permalink,username,comments_count"
 REPLY_FIELDS = "id,text,timestamp,from,hidden,username,parent_id"
 COMMENT_FIELDS = f"id,text,timestamp,from,hidden,username,replies{{{REPLY_FIELDS}}}"
 PAGE_LIMIT = "50"
+# The profile fields an IG User answer carries (``name``, ``biography``, ``website``): left out
+# when empty, as the Graph API does (``graph_not_returned``). Instagram has no hours field.
+IG_PROFILE_FIELDS = ("display_name", "bio", "website")
 
 
 def _author(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -218,6 +222,7 @@ class InstagramProtocol(Protocol):
             "website": profile.get("website"),
             "hours": None,
             "fetched_at": iso(self.fetched_at()),
+            "not_returned": graph_not_returned(profile, IG_PROFILE_FIELDS),
         }
         return Step(records=[record], requests=self._listing_requests())
 

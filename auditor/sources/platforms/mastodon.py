@@ -227,6 +227,7 @@ class MastodonProtocol(Protocol):
             "website": _website(fields),
             "hours": None,
             "fetched_at": iso(self.fetched_at()),
+            "not_returned": profile_not_returned(account),
             "fields": [dict(f) for f in fields],
             "account_id": str(account["id"]),
             "bot": account.get("bot"),
@@ -463,6 +464,23 @@ def _later_id(a: str | None, b: str | None) -> str | None:
     if a is None or b is None:
         return a or b
     return max(a, b, key=_id_key)
+
+
+# The Account entity's keys each profile field is made of. Mastodon always sends ``note``,
+# ``fields`` and ``display_name`` (empty when the brand left them blank), so a missing key is an
+# answer cut short or rewritten on the way, not an empty profile. The website is read from the
+# fields; the bio is the note and the fields. Mastodon has no hours field.
+PROFILE_SOURCES: Mapping[str, tuple[str, ...]] = {
+    "display_name": ("display_name",),
+    "bio": ("note", "fields"),
+    "website": ("fields",),
+    "fields": ("fields",),
+}
+
+
+def profile_not_returned(account: Mapping[str, Any]) -> list[str]:
+    """The profile fields the account answer does not carry in full."""
+    return [f for f, keys in PROFILE_SOURCES.items() if any(k not in account for k in keys)]
 
 
 def _website(fields: list[Mapping[str, Any]]) -> str | None:

@@ -236,6 +236,7 @@ class XProtocol(Protocol):
             "website": _website(user),
             "hours": None,
             "fetched_at": iso(self.fetched_at()),
+            "not_returned": profile_not_returned(user),
             "user_id": str(user["id"]),
             "location": user.get("location"),
         }
@@ -497,6 +498,21 @@ def _replied_to(references: Iterable[Any]) -> str | None:
         if isinstance(reference, Mapping) and reference.get("type") == "replied_to":
             return str(reference["id"])
     return None
+
+
+# Where each profile field comes from in a user object. X returns a requested field even when
+# it is empty (``"description": ""``); a key that is absent was not requested or not granted.
+# ``name`` is a default field of every user object. X has no hours field.
+PROFILE_SOURCES: Mapping[str, str] = {
+    "display_name": "name",
+    "bio": "description",
+    "website": "url",
+}
+
+
+def profile_not_returned(user: Mapping[str, Any]) -> list[str]:
+    """The profile fields the user object does not carry: not an empty bio, an unknown one."""
+    return [field for field, key in PROFILE_SOURCES.items() if key not in user]
 
 
 def _website(user: Mapping[str, Any]) -> str | None:
