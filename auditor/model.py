@@ -90,6 +90,10 @@ class Post(msgspec.Struct):
     url: str | None = None
     source: str | None = None
     automated: bool | None = None
+    # The accounts the platform's own mention data says the post mentions (handles, or ids
+    # where the platform names no handle); None when the source has no such data, and then
+    # who a post mentions is read from its text.
+    mentions: list[Annotated[str, msgspec.Meta(min_length=1)]] | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property

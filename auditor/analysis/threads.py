@@ -5,6 +5,9 @@ The rules, per (thread, customer), as ``docs/architecture.md`` states them:
 - A customer post is one whose author is neither the brand nor an excluded author.
 - It is *addressed* to the brand when it replies to a brand post, mentions the brand, or belongs
   to a thread the customer started that mentions or is answered by the brand.
+- A post mentions the brand when the platform's own mention data (``Post.mentions``) names it,
+  by any form of its handle or by its account id; a post without such data (a source that has
+  none) mentions it when its text does, in any form of the handle (:func:`mention_pattern`).
 - It is *answered* by the first later brand post in the same thread that replies to one of that
   customer's posts. Only public, human brand posts answer: automated ones (flagged, or sent from
   a source in the policy's ``automation_sources``) do not, unless the caller says automated
@@ -27,9 +30,65 @@ from operator import attrgetter
 from auditor.model import AccountData, Post
 
 
+def handle_forms(handle: str) -> frozenset[str]:
+    """The names, lower-cased and without "@", under which mention data may name an account.
+
+    A Mastodon handle ``name@instance`` is named ``name`` by its own instance (``acct`` is
+    relative to the server asked) and ``name@instance`` by every other one.
+    """
+    full = handle.strip().lstrip("@").lower()
+    name, _, instance = full.partition("@")
+    return frozenset({full, name}) if instance else frozenset({full})
+
+
+# Where a profile URL names an account (a Mastodon instance's ``/@name`` is added per handle);
+# the host must start there: fox.com/name is no x.com profile.
+_PROFILE_URL = (
+    r"(?<![\w.-])(?:www\.|mobile\.)?"
+    r"(?:x\.com|twitter\.com|facebook\.com|instagram\.com|bsky\.app/profile)/"
+)
+
+
 def mention_pattern(handle: str) -> re.Pattern[str]:
+    """A mention of the account in a text, in any form of its handle and in any case.
+
+    ``@name``; for ``name@instance``, ``@name@instance`` and ``@name`` (as Mastodon renders a
+    mention), but not ``@name@another.instance``, another account; a profile URL
+    (``x.com/name``, ``bsky.app/profile/name``, ``https://instance/@name``).
+    """
+    full = handle.strip().lstrip("@")
+    name, _, instance = full.partition("@")
     # A handle is a mention only where it ends: @Acme must not match @AcmeHelp.
-    return re.compile(rf"@{re.escape(handle.lstrip('@'))}(?![A-Za-z0-9_])", re.IGNORECASE)
+    end = r"(?![A-Za-z0-9_])"
+    forms = [rf"@{re.escape(full)}{end}", rf"{_PROFILE_URL}{re.escape(full)}{end}"]
+    if instance:
+        forms += [
+            rf"@{re.escape(name)}(?![A-Za-z0-9_@])",
+            rf"(?<![\w.-]){re.escape(instance)}/(?:@|users/){re.escape(name)}{end}",
+        ]
+    return re.compile("|".join(forms), re.IGNORECASE)
+
+
+class BrandMentions:
+    """Whether a post mentions one account: by the platform's mention data where the post has
+    it, by its text where it has none."""
+
+    def __init__(self, handle: str, account_ids: Collection[str] = ()) -> None:
+        self.names = handle_forms(handle) | {i.lower() for i in account_ids}
+        self._in_text = mention_pattern(handle).search
+
+    def __call__(self, post: Post) -> bool:
+        if post.mentions is not None:
+            names = self.names
+            return any(m.lower().lstrip("@") in names for m in post.mentions)
+        # "@" is in every form but a bare profile URL; "/" in every URL: most texts skip the regex.
+        text = post.text
+        return ("@" in text or "/" in text) and self._in_text(text) is not None
+
+
+def brand_account_ids(data: AccountData) -> set[str]:
+    """The brand's account ids the data shows (its own posts' author ids)."""
+    return {p.author_id for p in data.posts if p.by_brand and p.author_id}
 
 
 def is_automated(post: Post, automation_sources: Collection[str] = ()) -> bool:
@@ -96,7 +155,9 @@ def analyse(
 ) -> ThreadIndex:
     brand = data.account.lstrip("@").lower()
     excluded = {a.lower().lstrip("@") for a in excluded_authors}
-    mentions_brand = mention_pattern(brand).search
+    mentions_brand = BrandMentions(
+        brand, brand_account_ids(data) if any(p.mentions for p in data.posts) else ()
+    )
     skip_automated = not automated_replies_answer
     threads: dict[str, list[Post]] = defaultdict(list)
     # Sorting the account once (nearly free: sources write posts in time order) leaves every
@@ -163,7 +224,7 @@ def analyse(
         for customer, engagement in per_customer.items():
             started_here = root is not None and root_author == customer
             thread_addressed = started_here and (
-                bool(engagement.answers) or (root is not None and bool(mentions_brand(root.text)))
+                bool(engagement.answers) or (root is not None and mentions_brand(root))
             )
             if thread_addressed:
                 engagements.append(engagement)  # every post of it is addressed: nothing to sift
@@ -171,9 +232,7 @@ def analyse(
             kept = []
             for post in engagement.posts:
                 parent = by_id.get(post.in_reply_to or "")
-                if (parent is not None and parent.by_brand) or (
-                    "@" in post.text and mentions_brand(post.text)
-                ):
+                if (parent is not None and parent.by_brand) or mentions_brand(post):
                     kept.append(post)
                 else:
                     not_addressed += 1

@@ -106,7 +106,8 @@ class WindowRecord(Record, tag="window", kw_only=True):
 class PostRecord(Record, tag="post", kw_only=True):
     """A public post. ``thread`` is the root post id (a post without one roots its own);
     ``visibility`` null means public; ``source`` is the client app; ``automated`` null means
-    unknown."""
+    unknown; ``mentions`` lists the accounts the platform says the post mentions (null: the
+    source has no mention data, and the text is read instead)."""
 
     id: Id
     author: Id
@@ -121,6 +122,18 @@ class PostRecord(Record, tag="post", kw_only=True):
     url: OptionalText = None
     source: OptionalText = None
     automated: bool | None = None
+    mentions: (
+        Annotated[
+            list[Annotated[str, msgspec.Meta(min_length=1)]],
+            msgspec.Meta(
+                description="The accounts the platform's own mention data says the post "
+                "mentions, each a handle (name, or name@instance on Mastodon) or, where the "
+                "platform names no handle, an account id (a Bluesky DID). [] says it mentions "
+                "nobody; null or absent: no such data, the text is read instead."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class MessageRecord(msgspec.Struct, kw_only=True):

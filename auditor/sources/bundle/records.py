@@ -135,8 +135,17 @@ def post_from_record(record: Mapping[str, Any]) -> Post:
         url=_optional_str(record, "url"),
         source=_optional_str(record, "source"),
         automated=_optional_bool(record, "automated"),
+        mentions=_mentions(record.get("mentions")),
         extra=_extra(record, POST_KEYS),
     )
+
+
+def _mentions(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise RecordError("'mentions' must be a list of handles or ids (non-empty strings)")
+    return value
 
 
 def _not_returned(value: Any) -> frozenset[str]:

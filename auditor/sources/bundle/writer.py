@@ -95,6 +95,7 @@ def account_records(data: AccountData) -> Iterator[dict[str, Any]]:
             "url": post.url,
             "source": post.source,
             "automated": post.automated,
+            "mentions": post.mentions,
             **post.extra,
         }
     for conversation in data.conversations:
