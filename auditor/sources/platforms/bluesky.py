@@ -238,7 +238,41 @@ def post_record(
         "url": post_url(handle or did or "", uri),
         "source": None,
         "automated": None,
+        "mentions": facet_mentions(record, brand),
     }
+
+
+MENTION_FACET = "app.bsky.richtext.facet#mention"
+
+
+def facet_mentions(record: Mapping[str, Any], brand: Brand) -> list[str] | None:
+    """What the record's mention facets name: each DID (the brand's as its handle) and the
+    handle the text shows there. None without ``facets`` (none made): the text is read."""
+    facets = record.get("facets")
+    if not isinstance(facets, list):
+        return None
+    text = str(record.get("text") or "").encode()
+    names: dict[str, None] = {}
+    for facet in (f for f in facets if isinstance(f, Mapping)):
+        for feature in facet.get("features") or []:
+            if not isinstance(feature, Mapping) or feature.get("$type") != MENTION_FACET:
+                continue
+            did = feature.get("did")
+            if not isinstance(did, str) or not did:
+                continue
+            names[brand.handle if brand.did == did else did] = None
+            # The index counts UTF-8 bytes, start inclusive, end exclusive.
+            index = facet.get("index")
+            start, end = (
+                (index.get("byteStart"), index.get("byteEnd"))
+                if isinstance(index, Mapping)
+                else (None, None)
+            )
+            if isinstance(start, int) and isinstance(end, int) and 0 <= start < end:
+                shown = text[start:end].decode(errors="replace").strip()
+                if shown.startswith("@") and len(shown) > 1:
+                    names[shown[1:]] = None
+    return list(names)
 
 
 def view_record(

@@ -413,8 +413,31 @@ class MastodonProtocol(Protocol):
             "url": status.get("url") or status.get("uri"),
             "source": application.get("name") if isinstance(application, Mapping) else None,
             "automated": None,
+            "mentions": self._mentions(status),
             "mastodon_visibility": status.get("visibility"),
         }
+
+    def _mentions(self, status: Mapping[str, Any]) -> list[str] | None:
+        """The status's ``mentions[]`` as handles: the brand (by account id) as configured,
+        others by ``acct`` made whole (a local account's ``acct`` is its bare username).
+
+        None when the status carries no ``mentions`` (an answer cut short): the text is read.
+        """
+        mentions = status.get("mentions")
+        if not isinstance(mentions, list):
+            return None
+        handles: dict[str, None] = {}
+        for mention in mentions:
+            if not isinstance(mention, Mapping):
+                continue
+            if self.account_id is not None and str(mention.get("id")) == self.account_id:
+                handles[self.spec.account.lstrip("@")] = None
+                continue
+            acct = mention.get("acct") or mention.get("username")
+            if isinstance(acct, str) and acct:
+                local = "@" not in acct and self.instance
+                handles[f"{acct}@{self.instance}" if local else acct] = None
+        return list(handles)
 
     def _conversation(self, root: str, statuses: list[Mapping[str, Any]]) -> Record:
         statuses = sorted(statuses, key=lambda s: parse_time(str(s["created_at"])))

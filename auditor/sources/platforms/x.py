@@ -40,7 +40,9 @@ from auditor.sources.platforms.base import (
 
 FIFTEEN_MINUTES = 15 * 60
 
-TWEET_FIELDS = "created_at,conversation_id,in_reply_to_user_id,referenced_tweets,author_id,source"
+TWEET_FIELDS = (
+    "created_at,conversation_id,in_reply_to_user_id,referenced_tweets,author_id,source,entities"
+)
 TWEET_EXPANSIONS = "author_id,referenced_tweets.id,referenced_tweets.id.author_id"
 USER_FIELDS_FOR_POSTS = "username,name"
 PROFILE_FIELDS = "description,url,entities,location,name,username,created_at,verified"
@@ -356,8 +358,29 @@ class XProtocol(Protocol):
             "url": f"https://x.com/{author}/status/{tweet_id}",
             "source": tweet.get("source") or None,
             "automated": None,
+            "mentions": self._mentions(tweet),
             "in_reply_to_user_id": tweet.get("in_reply_to_user_id"),
         }
+
+    def _mentions(self, tweet: Mapping[str, Any]) -> list[str] | None:
+        """``entities.mentions[]`` as usernames, the brand (by user id) as configured.
+
+        X leaves ``entities`` out of a tweet that has none to annotate, and of an answer that
+        was not asked for them: None then, and the text (from which X derives the entities) is
+        read instead.
+        """
+        entities = tweet.get("entities")
+        if not isinstance(entities, Mapping):
+            return None
+        handles: dict[str, None] = {}
+        for mention in entities.get("mentions") or []:
+            if not isinstance(mention, Mapping):
+                continue
+            if self.user_id is not None and str(mention.get("id")) == self.user_id:
+                handles[self.handle] = None
+            elif isinstance(mention.get("username"), str) and mention["username"]:
+                handles[mention["username"]] = None
+        return list(handles)
 
     def _receive_dms(self, body: Mapping[str, Any]) -> Step:
         events = [e for e in body.get("data") or [] if isinstance(e, Mapping)]
