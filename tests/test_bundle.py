@@ -85,6 +85,9 @@ BAD: list[tuple[dict[str, Any], str]] = [
     (profile(not_returned="bio"), "'not_returned' must be a list of field names"),
     (profile(not_returned=[1]), "'not_returned' must be a list of field names"),
     (window(complete="yes"), "'complete' must be true, false or null"),
+    (post("1", "bob", 1, mentions="AcmeHelp"), "'mentions' must be a list of handles or ids"),
+    (post("1", "bob", 1, mentions=["AcmeHelp", ""]), "'mentions' must be a list of handles"),
+    (post("1", "bob", 1, mentions=[7]), "'mentions' must be a list of handles or ids"),
     (
         {
             "kind": "conversation",
@@ -474,3 +477,25 @@ def test_not_returned_survives_writing_and_reading(write_bundle_file: WriteBundl
     (written, *_) = account_records(account)
     assert written["not_returned"] == ["bio", "fields"]
     assert _profile_of(json.loads(dump_record(written))).not_returned == {"bio", "fields"}
+
+
+def test_the_platforms_mention_data_is_kept_on_every_path(write_bundle_file: WriteBundle) -> None:
+    written = [
+        post("1", "ann", 3, "@acmehelp hi", mentions=["acmehelp@social.example"]),
+        post("2", "ben", 2, "@acmehelp hi", mentions=[]),
+        post("3", "cat", 1, "@acmehelp hi"),
+        {**post("4", "dan", 1, mentions=["did:plc:acme"]), "lang": "en"},  # the general path
+    ]
+    path = write_bundle_file("m.jsonl", written)
+    (streamed,) = _read(path)
+    index = index_bundle(path)
+    (span_read,) = [read_span(index, key) for key in index.spans]
+    for data in (streamed, span_read):
+        assert [p.mentions for p in data.posts] == [
+            ["acmehelp@social.example"],
+            [],
+            None,
+            ["did:plc:acme"],
+        ]
+    (reread,) = _read(write_bundle_file("again.jsonl", account_records(streamed)))
+    assert reread.posts == streamed.posts

@@ -122,3 +122,72 @@ def test_answer_must_come_after_the_post() -> None:
         )
     )
     assert _status(index) == {"1": "2", "3": "4", "5": None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Who a post mentions: the platform's own mention data first, the text (every form) otherwise
+
+
+def _addressed(account: str, platform: str, *records: dict[str, Any]) -> set[str]:
+    data = AccountData(key=AccountKey(platform, account))
+    for record in records:
+        add_record(data, {**record, "platform": platform, "account": account})
+    return {p.id for _, p, _ in analyse(data).answered_posts()}
+
+
+MASTODON_BRAND = "acmehelp@social.example"
+
+
+def test_a_mastodon_mention_of_a_name_at_instance_brand_is_seen_in_the_mention_data() -> None:
+    # Mastodon renders every mention as @username; mentions[] says which account it is.
+    addressed = _addressed(
+        MASTODON_BRAND,
+        "mastodon",
+        post(
+            "1",
+            "anna@mastodon.example",
+            30,
+            "@acmehelp my invoice is wrong",
+            mentions=["acmehelp@social.example"],
+        ),
+        post("2", "ben", 30, "@AcmeHelp hello?", mentions=["ACMEHELP"]),
+        # Another instance's acmehelp, rendered the same way: not the brand.
+        post("3", "cara", 30, "@acmehelp love your work", mentions=["acmehelp@other.example"]),
+        # The mention data says nobody is mentioned: the text does not overrule it.
+        post("4", "dan", 30, "@acmehelp (not a link)", mentions=[]),
+    )
+    assert addressed == {"1", "2"}
+
+
+def test_without_mention_data_every_form_of_the_handle_in_the_text_is_a_mention() -> None:
+    addressed = _addressed(
+        MASTODON_BRAND,
+        "mastodon",
+        post("1", "anna", 30, "@acmehelp my invoice is wrong"),
+        post("2", "ben", 30, "hey @AcmeHelp@Social.Example, refund?"),
+        post("3", "cara", 30, "see https://social.example/@acmehelp, they never answer"),
+        post("4", "dan", 30, "@acmehelp@other.example is someone else"),
+        post("5", "eve", 30, "@acmehelpdesk is someone else too"),
+    )
+    assert addressed == {"1", "2", "3"}
+    on_x = _addressed(
+        "AcmeHelp",
+        "x",
+        post("1", "ann", 30, "https://x.com/acmehelp why no answer", account="AcmeHelp"),
+        post("2", "ben", 30, "twitter.com/AcmeHelp/status/5 is wrong", account="AcmeHelp"),
+        post("3", "cat", 30, "fox.com/acmehelp is not a profile", account="AcmeHelp"),
+    )
+    assert on_x == {"1", "2"}
+
+
+def test_mention_data_naming_the_brand_by_its_account_id_is_a_mention() -> None:
+    # Bluesky facets name accounts by DID; the brand's DID is its own posts' author id.
+    brand = "acme.bsky.social"
+    addressed = _addressed(
+        brand,
+        "bluesky",
+        post("b", brand, 50, "Our status page", account=brand, author_id="did:plc:acme"),
+        post("1", "ann.bsky.social", 30, "@acme my order", mentions=["did:plc:acme"]),
+        post("2", "ben.bsky.social", 30, "@acme.bsky.social", mentions=["did:plc:other"]),
+    )
+    assert addressed == {"1"}

@@ -260,3 +260,44 @@ def test_tid_time_reads_record_keys() -> None:
     assert tid_time(rkey) == datetime(2024, 6, 12, 10, tzinfo=UTC)
     assert tid_time("self") is None
     assert tid_time("3jzfcijpj2z2!") is None
+
+
+MENTION_FACET = "app.bsky.richtext.facet#mention"
+
+
+def _facet(start: int, end: int, did: str) -> dict[str, Any]:
+    return {
+        "$type": "app.bsky.richtext.facet",
+        "index": {"byteStart": start, "byteEnd": end},
+        "features": [{"$type": MENTION_FACET, "did": did}],
+    }
+
+
+def test_mention_facets_are_the_posts_mentions() -> None:
+    thread = json.loads(json.dumps(THREAD_A))
+    record = thread["thread"]["post"]["record"]
+    assert record["text"].startswith("@acmecoffee.bsky.social ")
+    # Facet indexes count UTF-8 bytes: "é" is two of them.
+    record["text"] = "@acmecoffee.bsky.social my bag arrived torn, café @lee.bsky.social saw it"
+    start = record["text"].encode().index(b"@lee")
+    record["facets"] = [
+        _facet(0, 23, BRAND_DID),
+        _facet(start, start + 16, "did:plc:lee"),
+        {"index": {"byteStart": 0, "byteEnd": 3}, "features": [{"$type": "x#link", "uri": "u"}]},
+    ]
+
+    def route(request: Request) -> Answer:
+        if request.purpose == "thread" and dict(request.params)["uri"] == ROOT_A:
+            return thread
+        return recorded(request)
+
+    records, _, _ = drive(BlueskyProtocol(spec()), route)
+    posts = posts_by_id(records)
+    assert posts[ROOT_A]["mentions"] == [BRAND, "did:plc:lee", "lee.bsky.social"]
+    assert posts[LEE_REPLY]["mentions"] is None, "no facets: no mention data, the text is read"
+
+
+def test_a_mention_notification_is_the_platforms_word_that_the_brand_is_mentioned() -> None:
+    records, _, _ = drive(BlueskyProtocol(spec(notifications=True)))
+    # The recorded notification has "facets": [], but its reason is "mention".
+    assert BRAND in posts_by_id(records)[MENTION]["mentions"]

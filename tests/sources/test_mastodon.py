@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from auditor.analysis.threads import analyse
+from auditor.model import AccountData
+from auditor.sources.bundle import accounts_from_records
 from auditor.sources.platforms.base import Page, RateInfo, Request
 from auditor.sources.platforms.mastodon import MastodonProtocol, next_max_id
 
@@ -188,3 +191,58 @@ def test_rate_limit_reset_is_an_iso_timestamp() -> None:
     assert MastodonProtocol.read_rate_limit(headers, now) == RateInfo(12, now + 300)
     unreadable = {"x-ratelimit-remaining": "lots", "x-ratelimit-reset": "tomorrow"}
     assert MastodonProtocol.read_rate_limit(unreadable, now) == RateInfo()
+
+
+def _with_mentions(status_id: str, mentions: list[dict[str, str]]) -> Any:
+    """The recorded first mentions page, the status given ``mentions[]`` as Mastodon sends it."""
+    page = payload("mastodon", "notifications_page1")
+    for notification in page:
+        if notification["status"]["id"] == status_id:
+            notification["status"]["mentions"] = mentions
+    return page
+
+
+def test_a_mention_of_a_name_at_instance_brand_is_read_from_mentions_and_addresses_it() -> None:
+    # Mastodon renders the brand's mention as "@acmehelp"; mentions[] names the account.
+    brand = {
+        "id": BRAND_ID,
+        "username": "acmehelp",
+        "acct": "acmehelp",
+        "url": "https://social.example/@acmehelp",
+    }
+    local = {"id": "7", "username": "bob", "acct": "bob", "url": "https://social.example/@bob"}
+    remote = {
+        "id": "8",
+        "username": "zed",
+        "acct": "zed@else.example",
+        "url": "https://else.example/@zed",
+    }
+    page = _with_mentions("112400000000000101", [brand, local, remote])
+    records, _, _ = run({"mentions": ok(page, {"link": NEXT})})
+    data = next(accounts_from_records(records))
+    addressed = {p.id for _, p, _ in analyse(data).answered_posts()}
+    assert "112400000000000101" in addressed, "the customer's mention of the brand is addressed"
+
+    posts = {p["id"]: p for p in of_kind(records, "post")}
+    anna = posts["112400000000000101"]
+    assert anna["text"].startswith("@acmehelp my invoice")
+    assert anna["mentions"] == ["acmehelp@social.example", "bob@social.example", "zed@else.example"]
+
+
+def test_mention_data_without_the_brand_does_not_address_it() -> None:
+    # Another instance's acmehelp is rendered "@acmehelp" too: the mention data tells them apart.
+    other = {
+        "id": "9",
+        "username": "acmehelp",
+        "acct": "acmehelp@other.example",
+        "url": "https://other.example/@acmehelp",
+    }
+    page = _with_mentions("112400000000000101", [other])
+    records, _, _ = run({"mentions": ok(page, {"link": NEXT})})
+    data = next(accounts_from_records(records))
+    (anna,) = [p for p in data.posts if p.id == "112400000000000101"]
+    assert anna.mentions == ["acmehelp@other.example"]
+    # Without the brand's reply (which would address her thread), her post alone:
+    thread = [p for p in data.posts if p.thread_id == anna.thread_id and not p.by_brand]
+    index = analyse(AccountData(key=data.key, posts=thread))
+    assert index.engagements == [] and index.not_addressed == 1

@@ -284,3 +284,27 @@ def test_recheck_reads_the_id_from_value_when_resource_id_is_absent() -> None:
         ]
     }
     assert protocol.parse_recheck(request, Page(200, {}, body)) == {KEPT[2]}
+
+
+def test_entities_mentions_are_the_posts_mentions_and_are_asked_for() -> None:
+    page = payload("x", "mentions_page1")
+    first = page["data"][0]
+    # As X sends them: the brand by id, another account; start/end index the text.
+    first["entities"] = {
+        "mentions": [
+            {"start": 0, "end": 9, "username": "AcmeHelp", "id": BRAND_ID},
+            {"start": 10, "end": 16, "username": "rosa_p", "id": "77"},
+        ]
+    }
+    page["data"][1]["entities"] = {"urls": []}  # entities, but no mentions: mentions nobody
+    records, _, requests = run({"mentions": ok(page)})
+    assert all(
+        "entities" in dict(r.params)["tweet.fields"].split(",")
+        for r in requests
+        if "tweet.fields" in dict(r.params)
+    )
+    posts = {p["id"]: p for p in of_kind(records, "post")}
+    assert posts[first["id"]]["mentions"] == ["acmehelp", "rosa_p"]
+    assert posts[page["data"][1]["id"]]["mentions"] == []
+    # No entities at all (not asked for, or nothing to annotate): no mention data.
+    assert posts["1787000000000000201"]["mentions"] is None

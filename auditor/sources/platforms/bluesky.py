@@ -252,7 +252,7 @@ def facet_mentions(record: Mapping[str, Any], brand: Brand) -> list[str] | None:
     if not isinstance(facets, list):
         return None
     text = str(record.get("text") or "").encode()
-    names: dict[str, None] = {}
+    names: dict[str, None] = {}  # in order, each once
     for facet in (f for f in facets if isinstance(f, Mapping)):
         for feature in facet.get("features") or []:
             if not isinstance(feature, Mapping) or feature.get("$type") != MENTION_FACET:
@@ -262,12 +262,8 @@ def facet_mentions(record: Mapping[str, Any], brand: Brand) -> list[str] | None:
                 continue
             names[brand.handle if brand.did == did else did] = None
             # The index counts UTF-8 bytes, start inclusive, end exclusive.
-            index = facet.get("index")
-            start, end = (
-                (index.get("byteStart"), index.get("byteEnd"))
-                if isinstance(index, Mapping)
-                else (None, None)
-            )
+            index = facet["index"] if isinstance(facet.get("index"), Mapping) else {}
+            start, end = index.get("byteStart"), index.get("byteEnd")
             if isinstance(start, int) and isinstance(end, int) and 0 <= start < end:
                 shown = text[start:end].decode(errors="replace").strip()
                 if shown.startswith("@") and len(shown) > 1:
@@ -349,6 +345,10 @@ def merge_post(existing: Record | None, new: Record) -> Record:
         merged["visibility"] = "hidden"
     if not new["text"] and existing["text"]:
         merged["text"] = existing["text"]
+    if existing.get("mentions") is not None or new.get("mentions") is not None:
+        # What any sighting says the post mentions (a notification's reason, facets).
+        both = [*(existing.get("mentions") or []), *(new.get("mentions") or [])]
+        merged["mentions"] = list(dict.fromkeys(both))
     return merged
 
 
@@ -577,6 +577,8 @@ class BlueskyProtocol(Protocol):
             )
             if record is None:
                 continue
+            if item.get("reason") == "mention":  # the platform's word that it names the brand
+                record["mentions"] = [*(record["mentions"] or []), self.brand.handle]
             created = atproto_time(record["created_at"])
             assert created is not None
             if self._already_read("notifications", created):
