@@ -79,9 +79,7 @@ class MockMastodon:
         )
         account = MockAccount(str(created["id"]), username, str(created["access_token"]))
         if note:
-            self.call(
-                "PATCH", "/api/v1/accounts/update_credentials", {"note": note}, account.token
-            )
+            self.call("PATCH", "/api/v1/accounts/update_credentials", {"note": note}, account.token)
         return account
 
     def post(

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mastodon_mock_server import MOCK_DOMAIN, MockMastodon, server_unavailable
 from typer.testing import CliRunner
 
 from auditor.cli import app
 from auditor.fetch import run as fetch_module
 from auditor.fetch.http import ManualClock
-
-from mastodon_mock_server import MOCK_DOMAIN, MockMastodon
 
 runner = CliRunner()
 TOKEN_ENV = "AUDITOR_TEST_MOCK_MASTODON_TOKEN"
@@ -88,7 +87,8 @@ class Audit:
     def check(self, check_id: str) -> dict[str, Any]:
         found = [c for c in self.account["checks"] if c["id"] == check_id]
         assert len(found) == 1, [c["id"] for c in self.account["checks"]]
-        return found[0]
+        check: dict[str, Any] = found[0]
+        return check
 
     def finding_posts(self, check_id: str) -> set[str]:
         return {str(f.get("evidence_id")) for f in self.check(check_id)["findings"]}
@@ -170,8 +170,15 @@ LOOKUP = r"^/api/v1/accounts/lookup$"
         (NOTIFICATIONS, TRUNCATED),
         (OWN_STATUSES, TRUNCATED),
     ],
-    ids=["429-mentions", "429-own", "500-mentions", "500-own", "500-lookup", "cut-mentions",
-         "cut-own"],
+    ids=[
+        "429-mentions",
+        "429-own",
+        "500-mentions",
+        "500-own",
+        "500-lookup",
+        "cut-mentions",
+        "cut-own",
+    ],
 )
 def test_a_passing_fault_ends_complete_after_retries(
     tmp_path: Path,
@@ -217,3 +224,17 @@ def test_a_lasting_fault_ends_incomplete_with_the_reason(
     assert rsp001["status"] != "pass", rsp001
     assert audit.exit_code != 0, audit.output
     assert_no_deletion(audit)
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), (None, pytest.skip.Exception)]
+)
+def test_a_missing_server_skips_locally_and_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: type[BaseException]
+) -> None:
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="not installed"):
+        server_unavailable("the mastodon_mock package is not installed")
