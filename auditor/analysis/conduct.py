@@ -105,7 +105,7 @@ class UnclassifiedPosts:
     A check that judges a set of posts by their label counts these apart and names them, so
     that "no complaint hidden" never silently means "no complaint among the posts we could
     read". ``by_language`` maps the detector's ISO 639-1 code (``unknown`` when it could not
-    decide) to the number of posts, most posts first.
+    decide) to the number of posts, most posts first, then by the language's name.
     """
 
     by_language: Mapping[str, int]
@@ -117,7 +117,11 @@ class UnclassifiedPosts:
             for result in results
             if result is not None and result.label == "unclassified"
         )
-        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        # Most posts first; ties by name, an undecided language after the named ones.
+        ordered = sorted(
+            counts.items(),
+            key=lambda item: (-item[1], item[0] == UNDECIDED_LANGUAGE, _name_of(item[0])),
+        )
         return cls(dict(ordered))
 
     @property
@@ -153,6 +157,10 @@ class UnclassifiedPosts:
             f"{self.described(noun)} (the policy's languages: {languages}): {consequence}; "
             "add the language to `languages`, with lexicons, to judge them"
         )
+
+
+def _name_of(code: str) -> str:
+    return language_name(None if code == UNDECIDED_LANGUAGE else code)
 
 
 def _and_list(names: list[str]) -> str:
