@@ -14,6 +14,9 @@ import pytest
 from auditor.sources.bundle import write_bundle
 from auditor.store.history import HistoryStore
 
+# The third-party Mastodon server (mastodon-mock) and its fixtures: tests/mastodon_mock_server.py.
+pytest_plugins = ["mastodon_mock_server"]
+
 if TYPE_CHECKING:
     # For the annotations only: the fixtures below import fetch_fakes (and with it werkzeug and
     # the HTTP server) when a test asks for a fake server, as before.

@@ -79,6 +79,9 @@ COMMON_LANGUAGES: tuple[str, ...] = (
     "ru", "uk", "ar", "he", "el", "hi", "th", "ja", "zh", "ko",
 )  # fmt: skip
 
+# What ``language_name`` says of a post whose language was not decided.
+UNKNOWN_LANGUAGE = "an unknown language"
+
 # The cache is dropped when it grows past this, so a long-running scheduler stays bounded.
 DEFAULT_MAX_CACHE = 1_000_000
 
@@ -513,6 +516,23 @@ def _detected_language(
     return candidates[0] if candidates else None
 
 
+def language_name(code: str | None) -> str:
+    """The English name of a detector language code ("fr" -> "French"), from Lingua's own table.
+
+    ``None`` (the detector could not decide) and codes Lingua does not know are "an unknown
+    language", so that a summary can always say "in <name>".
+    """
+    if code is None:
+        return UNKNOWN_LANGUAGE
+    from lingua import IsoCode639_1, Language
+
+    try:
+        language = Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
+    except ValueError:
+        return UNKNOWN_LANGUAGE
+    return language.name.title()
+
+
 def label_counts(results: Iterable[Classification]) -> dict[Label, int]:
     """How many results have each label (every label present, zeros included)."""
     counts: dict[Label, int] = dict.fromkeys(LABELS, 0)
@@ -547,6 +567,7 @@ __all__ = [
     "COMMON_LANGUAGES",
     "LABELS",
     "NEGATIVE_COMPOUND",
+    "UNKNOWN_LANGUAGE",
     "Classification",
     "Classifier",
     "Label",
@@ -554,5 +575,6 @@ __all__ = [
     "default_classifier",
     "frustration",
     "label_counts",
+    "language_name",
     "normalise",
 ]

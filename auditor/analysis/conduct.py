@@ -7,15 +7,19 @@ phrase lists). Classifiers are kept per process and policy, so that a worker aud
 accounts classifies each distinct text once.
 
 Also here: who counts as a customer (``is_customer_post``), the policy's ``abuse_authors``,
-spam (``is_spam``) and the classification figures every report carries
-(``classification_metrics``, published in CRS001's metrics under ``classification``).
+spam (``is_spam``), the classification figures every report carries
+(``classification_metrics``, published in CRS001's metrics under ``classification``), and the
+posts the classifier could not judge, counted and named by language (``UnclassifiedPosts``), so
+that no check drops them silently from what it judged.
 Definitions: ``docs/conduct.md``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.analysis.classify import (
@@ -24,10 +28,12 @@ from auditor.analysis.classify import (
     Classification,
     Classifier,
     Lexicons,
+    language_name,
 )
 from auditor.analysis.sla import SPAM_LABELS, thread_index
 from auditor.check import AuditContext
 from auditor.model import Post
+from auditor.wording import count
 
 _CLASSIFIERS: dict[str, Classifier] = {}
 
@@ -86,6 +92,83 @@ def is_spam(classification: Classification | None, post: Post) -> bool:
     return bool(post.extra) and post.extra.get("label") in SPAM_LABELS
 
 
+# --------------------------------------------------------------------------- unclassified
+
+# The ``by_language`` key of posts whose language the detector could not decide.
+UNDECIDED_LANGUAGE = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class UnclassifiedPosts:
+    """Posts the classifier could not judge (a language the policy has no lexicons for).
+
+    A check that judges a set of posts by their label counts these apart and names them, so
+    that "no complaint hidden" never silently means "no complaint among the posts we could
+    read". ``by_language`` maps the detector's ISO 639-1 code (``unknown`` when it could not
+    decide) to the number of posts, most posts first, then by the language's name.
+    """
+
+    by_language: Mapping[str, int]
+
+    @classmethod
+    def among(cls, results: Iterable[Classification | None]) -> UnclassifiedPosts:
+        counts = Counter(
+            result.language or UNDECIDED_LANGUAGE
+            for result in results
+            if result is not None and result.label == "unclassified"
+        )
+        # Most posts first; ties by name, an undecided language after the named ones.
+        ordered = sorted(
+            counts.items(),
+            key=lambda item: (-item[1], item[0] == UNDECIDED_LANGUAGE, _name_of(item[0])),
+        )
+        return cls(dict(ordered))
+
+    @property
+    def posts(self) -> int:
+        return sum(self.by_language.values())
+
+    def __bool__(self) -> bool:
+        return self.posts > 0
+
+    def language_names(self) -> list[str]:
+        """The languages' English names, most posts first ("French", "an unknown language")."""
+        return [
+            language_name(None if code == UNDECIDED_LANGUAGE else code) for code in self.by_language
+        ]
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "posts": self.posts,
+            "by_language": dict(self.by_language),
+            "languages": self.language_names(),
+        }
+
+    def described(self, noun: str, plural_form: str | None = None) -> str:
+        """'2 hidden posts in French and Spanish not classified'."""
+        return f"{count(self.posts, noun, plural_form)} in {_and_list(self.language_names())} " + (
+            "not classified"
+        )
+
+    def note(self, ctx: AuditContext, noun: str, consequence: str) -> str:
+        """The note a check adds when it drew a conclusion without these posts."""
+        languages = ", ".join(classifier_for(ctx.policy).languages)
+        return (
+            f"{self.described(noun)} (the policy's languages: {languages}): {consequence}; "
+            "add the language to `languages`, with lexicons, to judge them"
+        )
+
+
+def _name_of(code: str) -> str:
+    return language_name(None if code == UNDECIDED_LANGUAGE else code)
+
+
+def _and_list(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 # --------------------------------------------------------------------------------- metrics
 
 
@@ -98,9 +181,10 @@ def classification_metrics(ctx: AuditContext) -> dict[str, Any]:
 
     Counts cover customer posts (excluded authors left out). Shares are of *classified* posts:
     ``unclassified`` ones (languages without lexicons) are counted apart, never guessed into a
-    label. Frustration is the share of negative posts (VADER compound <= -0.05) a customer
-    wrote to the brand in a thread before the brand's first reply to them, and after it, over
-    the (thread, customer) pairs that got a reply.
+    label, and named by language (``unclassified_by_language``). Frustration is the share of
+    negative posts (VADER compound <= -0.05) a customer wrote to the brand in a thread before
+    the brand's first reply to them, and after it, over the (thread, customer) pairs that got a
+    reply.
     """
 
     def compute() -> dict[str, Any]:
@@ -108,10 +192,12 @@ def classification_metrics(ctx: AuditContext) -> dict[str, Any]:
         counts: dict[str, int] = dict.fromkeys(LABELS, 0)
         help_answerable = 0
         customers = 0
+        judged: list[Classification] = []
         for post in ctx.account.posts:
             if not is_customer_post(ctx, post):
                 continue
             result = classes[post.id]
+            judged.append(result)
             customers += 1
             counts[result.label] += 1
             help_answerable += result.help_page_answerable
@@ -120,6 +206,7 @@ def classification_metrics(ctx: AuditContext) -> dict[str, Any]:
             "customer_posts": customers,
             "classified": classified,
             "unclassified": counts["unclassified"],
+            "unclassified_by_language": dict(UnclassifiedPosts.among(judged).by_language),
             "labels": counts,
             "shares": {
                 label: _share(counts[label], classified)

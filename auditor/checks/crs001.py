@@ -16,8 +16,8 @@ counted but never a finding. Complaints are what the shared classifier says
 (``docs/conduct.md``).
 
 The metrics also carry the account's classification figures (``classification``): shares of
-complaints, questions, praise and spam, help-page-answerable posts, unclassified posts, and
-frustration before and after the brand's first reply.
+complaints, questions, praise and spam, help-page-answerable posts, unclassified posts (by
+language), and frustration before and after the brand's first reply.
 
 ## Why it matters
 In a crisis (hundreds of customers reporting the same outage) one public statement, pinned and
@@ -39,7 +39,9 @@ update it, and point replies to it.
 A surge is a count of complaints, whatever they are about: on an account that usually gets one
 or two complaints an hour, any hour with ``floor_per_hour`` complaints is a surge, even ten
 unrelated ones on a busy sale day. Complaints the classifier misses (sarcasm, languages without
-lexicons) are not counted, so a real surge in such posts is not seen.
+lexicons) are not counted, so a real surge in such posts is not seen; posts in languages without
+lexicons are at least counted by language in the metrics (``unclassified``) and named in the
+summary and a note ("40 customer posts in French not classified").
 
 Any top-level public brand post in the statement period counts as the statement, a promotion
 included. A statement made as a reply (in a thread of the brand's own), posted before
@@ -61,7 +63,12 @@ from typing import Annotated, Any
 
 from msgspec import Meta
 
-from auditor.analysis.conduct import classification_metrics, customer_classes, is_customer_post
+from auditor.analysis.conduct import (
+    UnclassifiedPosts,
+    classification_metrics,
+    customer_classes,
+    is_customer_post,
+)
 from auditor.check import (
     AuditContext,
     Check,
@@ -203,16 +210,16 @@ def run(ctx: AuditContext) -> CheckOutput:
     assert window is not None
     params = dict(ctx.params)
     classes = customer_classes(ctx)
+    in_window = [
+        p
+        for p in ctx.account.posts
+        if is_customer_post(ctx, p) and window.start <= p.created_at <= window.end
+    ]
     complaints = sorted(
-        (
-            p
-            for p in ctx.account.posts
-            if is_customer_post(ctx, p)
-            and classes[p.id].label == "complaint"
-            and window.start <= p.created_at <= window.end
-        ),
+        (p for p in in_window if classes[p.id].label == "complaint"),
         key=lambda p: (p.created_at, p.id),
     )
+    unclassified = UnclassifiedPosts.among(classes[p.id] for p in in_window)
     times = [p.created_at for p in complaints]
     surges, peak, unjudged = find_surges(times, window.start, window.end, params)
     statements = _statements(ctx)
@@ -245,6 +252,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "pending": pending,
         "unjudged": unjudged,
         "surge_list": described,
+        "unclassified": unclassified.metrics(),
         "classification": classification_metrics(ctx),
     }
     summary = (
@@ -253,7 +261,15 @@ def run(ctx: AuditContext) -> CheckOutput:
         if surges
         else f"no complaint surge (peak {count(peak, 'complaint')} an hour)"
     )
-    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+    notes = []
+    if unclassified:
+        summary += f"; {unclassified.described('customer post')}"
+        notes.append(
+            unclassified.note(
+                ctx, "customer post", "complaints among them are not counted toward surges"
+            )
+        )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
 class CRS001Parameters(CheckParameters, frozen=True):
@@ -284,7 +300,7 @@ class CRS001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="CRS001",
     title="Complaint surge without a public statement",
-    version="1.0.1",
+    version="1.1.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

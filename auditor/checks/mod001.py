@@ -44,8 +44,10 @@ mark deletions: a complaint deleted before it was ever fetched is never seen. ``
 taken as the platform states it.
 
 Only what the classifier labels a complaint is reported, from the text last seen: a deleted
-angry question or a complaint in a language without lexicons is counted under its label, not
-reported.
+angry question is counted under its label, not reported. A removed post in a language without
+lexicons is ``unclassified``: counted by language in the metrics (``unclassified``) and named in
+the summary and a note ("2 removed posts in French and Spanish not classified"), but a
+complaint among them is not a finding.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from typing import Any
 
 from auditor.analysis.classify import Classification
 from auditor.analysis.conduct import (
+    UnclassifiedPosts,
     brand_handle,
     classifier_for,
     customer_classes,
@@ -208,12 +211,14 @@ def run(ctx: AuditContext) -> CheckOutput:
     findings: list[Finding] = []
     by_deleter = {"brand": 0, "unknown": 0, "author": 0}
     labels: dict[str, int] = {}
-    for gone, result in zip(removed, _classes(ctx, removed), strict=True):
+    classes = _classes(ctx, removed)
+    for gone, result in zip(removed, classes, strict=True):
         labels[result.label] = labels.get(result.label, 0) + 1
         if result.label != "complaint":
             continue
         by_deleter[gone.deleted_by if gone.deleted_by in by_deleter else "unknown"] += 1
         findings.append(_finding(ctx, gone))
+    unclassified = UnclassifiedPosts.among(classes)
     metrics: dict[str, Any] = {
         "history_posts": len(history),
         "removed_posts": len(removed),
@@ -223,6 +228,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "removed_by_label": dict(sorted(labels.items())),
         "deleted_complaints": len(findings),
         "deleted_complaints_by": by_deleter,
+        "unclassified": unclassified.metrics(),
     }
     removed_by_others = by_deleter["brand"] + by_deleter["unknown"]
     parts = []
@@ -238,13 +244,18 @@ def run(ctx: AuditContext) -> CheckOutput:
             + ("its author" if authors == 1 else "their authors")
         )
     summary = ", ".join(parts) if parts else "no complaint removed"
+    if unclassified:
+        summary += f"; {unclassified.described('removed post')}"
+        notes.append(
+            unclassified.note(ctx, "removed post", "complaints among them are not reported")
+        )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
 CHECK = Check(
     id="MOD001",
     title="Deleted complaints",
-    version="1.0.1",
+    version="1.1.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -9,8 +9,10 @@ itself can be audited. Hidden questions, praise and other posts are counted, not
 
 The check is ``not_applicable`` where the window does not observe hidden posts (X, Mastodon):
 there, "nothing hidden" would only mean "nothing could be seen". Complaints are what the shared
-classifier says (``docs/conduct.md``); posts in languages without lexicons are ``unclassified``,
-counted in the metrics and not reported.
+classifier says (``docs/conduct.md``); hidden posts in languages without lexicons are
+``unclassified``: counted by language in the metrics (``unclassified``) and named in the summary
+and a note ("2 hidden posts in French and Spanish not classified"), never reported and never
+silently left out of "no complaint hidden".
 
 ## Why it matters
 Never hide or delete a complaint, even a false one: the customer sees it is hidden, screenshots
@@ -36,14 +38,17 @@ The spam and abuse exemption follows the classifier: an angry complaint full of 
 labelled abuse and exempted, and a name on ``abuse_authors`` exempts every post of that author,
 genuine complaints included. The metrics list the exempted posts so that this can be reviewed.
 
-Complaints in languages without lexicons are ``unclassified`` and never reported.
+Complaints in languages without lexicons are ``unclassified`` and never reported: the summary
+and a note name them by language, but a hidden complaint among them is not a finding.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from auditor.analysis.classify import Classification
 from auditor.analysis.conduct import (
+    UnclassifiedPosts,
     abuse_authors,
     customer_classes,
     handle_of,
@@ -64,6 +69,7 @@ def run(ctx: AuditContext) -> CheckOutput:
     exempt_spam: list[str] = []
     exempt_authors: list[str] = []
     other: dict[str, int] = {}
+    judged: list[Classification | None] = []
     hidden = 0
     for post in ctx.account.posts:
         if post.visibility != "hidden" or not is_customer_post(ctx, post):
@@ -76,6 +82,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         if handle_of(post.author) in trolls:
             exempt_authors.append(post.id)
             continue
+        judged.append(result)
         label = result.label if result is not None else "unclassified"
         if label != "complaint":
             other[label] = other.get(label, 0) + 1
@@ -96,20 +103,28 @@ def run(ctx: AuditContext) -> CheckOutput:
         "exempt_abuse_author_ids": exempt_authors[:LISTED_LIMIT],
         "hidden_not_complaints": dict(sorted(other.items())),
     }
+    unclassified = UnclassifiedPosts.among(judged)
+    metrics["unclassified"] = unclassified.metrics()
     if hidden == 0:
         return CheckOutput(metrics=metrics, summary="no customer post hidden")
     exempt = len(exempt_spam) + len(exempt_authors)
     summary = (
         f"{count(len(findings), 'complaint')} among {count(hidden, 'hidden customer post')}"
         + (f" ({exempt} spam or abuse exempt)" if exempt else "")
+        + (f"; {unclassified.described('hidden post')}" if unclassified else "")
     )
-    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+    notes = []
+    if unclassified:
+        notes.append(
+            unclassified.note(ctx, "hidden post", "complaints among them are not reported")
+        )
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
 CHECK = Check(
     id="MOD002",
     title="Hidden complaints",
-    version="1.0.1",
+    version="1.1.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -41,19 +41,30 @@ A listed phrase is flagged whatever surrounds it: "sorry! as we already said in 
 on its way" is a finding. The acknowledgement share counts any acknowledgement phrase, so "sorry,
 we can't help with that" counts as acknowledging. Replies are judged only in threads where the
 classifier found a complaint by that customer: a misread complaint leaves its replies unjudged.
+Replies to customers who wrote in a language without lexicons (``unclassified``) are not judged
+either; they are counted in the metrics (``unjudged_replies``, and ``unclassified``: those
+customers' posts by language) and named in the summary and a note ("3 customer posts in French
+not classified; 2 replies to them not judged").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any
 
 from msgspec import Meta
 
-from auditor.analysis.conduct import customer_classes
-from auditor.analysis.private_channel import lowered, negated_before, phrase_key, public_threads
+from auditor.analysis.classify import Classification
+from auditor.analysis.conduct import UnclassifiedPosts, customer_classes
+from auditor.analysis.private_channel import (
+    PublicExchange,
+    lowered,
+    negated_before,
+    phrase_key,
+    public_threads,
+)
 from auditor.check import (
     AuditContext,
     Check,
@@ -65,7 +76,7 @@ from auditor.check import (
     typed_params,
 )
 from auditor.model import Post
-from auditor.wording import part_of
+from auditor.wording import count, part_of
 
 DEFAULT_DEFENSIVE_PHRASES: tuple[str, ...] = (
     "you should have", "you should've", "you shouldn't have", "you need to read",
@@ -135,6 +146,22 @@ def _complaints_among(posts: Sequence[Post], complaints: frozenset[str]) -> list
     return [p for p in posts if p.id in complaints]
 
 
+def _unread_and_answered(
+    exchange: PublicExchange, classes: Mapping[str, Classification]
+) -> tuple[list[Classification], int]:
+    """The exchange's unclassified customer posts, and the brand replies after the first."""
+    unread = [
+        (post, result)
+        for post in exchange.customer_posts
+        if (result := classes.get(post.id)) is not None and result.label == "unclassified"
+    ]
+    if not unread:
+        return [], 0
+    first = min(post.created_at for post, _ in unread)
+    answered = sum(1 for reply in exchange.brand_replies if reply.created_at >= first)
+    return [result for _, result in unread], answered
+
+
 def run(ctx: AuditContext) -> CheckOutput:
     classes = customer_classes(ctx)
     complaints = frozenset(i for i, c in classes.items() if c.label == "complaint")
@@ -144,11 +171,18 @@ def run(ctx: AuditContext) -> CheckOutput:
     threads = public_threads(ctx)
     # Replies repeat templates addressed to different customers: judge each template once.
     judged: dict[str, tuple[bool, str | None]] = {}
-    replies = acknowledged = 0
+    replies = acknowledged = unjudged_replies = 0
+    unread: list[Classification] = []
     findings: list[Finding] = []
     for exchange in threads.exchanges:
         complained = _complaints_among(exchange.customer_posts, complaints)
         if not complained:
+            # A customer the classifier could not read may have complained: its replies are
+            # not judged, and say so rather than vanish from the denominator.
+            unread_posts, answered = _unread_and_answered(exchange, classes)
+            if answered:
+                unread.extend(unread_posts)
+                unjudged_replies += answered
             continue
         first_complaint = complained[0]
         for reply in exchange.brand_replies:
@@ -181,6 +215,7 @@ def run(ctx: AuditContext) -> CheckOutput:
                 )
             )
     share = acknowledged / replies if replies else None
+    unclassified = UnclassifiedPosts.among(unread)
     metrics: dict[str, Any] = {
         "complaints": len(complaints),
         "complaint_replies": replies,
@@ -188,14 +223,29 @@ def run(ctx: AuditContext) -> CheckOutput:
         "acknowledging": acknowledged,
         "acknowledge_share": None if share is None else round(share, 4),
         "defensive_share": round(len(findings) / replies, 4) if replies else None,
+        "unjudged_replies": unjudged_replies,
+        "unclassified": unclassified.metrics(),
     }
+    notes = []
+    unjudged = ""
+    if unclassified:
+        unjudged = (
+            f"{unclassified.described('customer post')}; "
+            f"{count(unjudged_replies, 'reply', 'replies')} to them not judged"
+        )
+        notes.append(
+            unclassified.note(
+                ctx, "customer post", "complaints among them are unknown, the replies unjudged"
+            )
+        )
     if replies == 0:
-        return CheckOutput(metrics=metrics, not_applicable="no brand replies to complaints")
+        reason = "no brand replies to complaints" + (f" ({unjudged})" if unjudged else "")
+        return CheckOutput(metrics=metrics, notes=notes, not_applicable=reason)
     summary = (
         f"{part_of(len(findings), replies, 'reply', 'replies')} to complaints defensive; "
-        f"{share:.0%} acknowledge or apologise"
+        f"{share:.0%} acknowledge or apologise" + (f"; {unjudged}" if unjudged else "")
     )
-    return CheckOutput(findings=findings, metrics=metrics, summary=summary)
+    return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
 Phrases = tuple[Annotated[str, Meta(min_length=1)], ...]
@@ -226,7 +276,7 @@ class TON001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="TON001",
     title="Defensive replies",
-    version="1.0.1",
+    version="1.1.0",
     severity="medium",
     docs=__doc__ or "",
     run=run,
