@@ -140,7 +140,6 @@ def test_a_complete_audit_of_a_real_mastodon_api(
     assert_no_deletion(audit)
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: Mastodon mentions[] not read")
 def test_a_name_at_instance_brand_sees_its_unanswered_mention(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mastodon_mock: MockMastodon
 ) -> None:
