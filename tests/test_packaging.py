@@ -15,15 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "social-care-auditor"
 
 
-def _installed_editable() -> bool:
-    direct_url = distribution(DISTRIBUTION).read_text("direct_url.json")
-    return bool(direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"))
+def _installed_from_a_wheel() -> bool:
+    """Whether the distribution found is a plain install, not an editable one and not the
+    source tree's own ``*.egg-info`` (which ``python -m pytest`` puts on the path)."""
+    found = distribution(DISTRIBUTION)
+    if Path(str(found.locate_file(""))).resolve() == REPO:
+        return False
+    direct_url = found.read_text("direct_url.json")
+    return not (direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"))
 
 
 def _wheel_files(tmp_path: Path) -> list[PurePosixPath]:
     """The files of the wheel: the installed copy's RECORD after a plain ``pip install .``
     (what CI does), else a wheel built from the source tree (an editable install)."""
-    if not _installed_editable():
+    if _installed_from_a_wheel():
         files = distribution(DISTRIBUTION).files or []
         return [PurePosixPath(str(f)) for f in files if not str(f).startswith("..")]
     if not (REPO / "pyproject.toml").exists():
