@@ -363,3 +363,20 @@ def test_posts_written_during_a_fetch_are_found_by_the_next_run(name: str) -> No
     assert during <= kept, f"lost for good: {sorted(during - kept)}"
     # What the first run kept is inside its window; the rest waits for the next run.
     assert all(i.ident in kept for i in fake.items)
+
+
+@pytest.mark.parametrize("listing", ["author_feed", "notifications"])
+def test_a_bluesky_post_indexed_late_is_found_by_the_next_run(listing: str) -> None:
+    """Bluesky's listings run newest first by when a post says it was written (``createdAt``,
+    set by the author's client) unless the AppView indexed it earlier. A post written before
+    the first run but indexed only after it (a slow PDS, a relay backlog) is listed below
+    posts the first run already read: the next run must read that far back."""
+    fake = bluesky_fake(listing)
+    _, cursor, _ = walk(fake.make(FIRST_RUN, {}), fake.answer)
+    did = BLUESKY_DID if listing == "author_feed" else CUSTOMER_DID
+    written = FIRST_RUN - timedelta(minutes=90)  # between two posts the first run read
+    late = Item(f"at://{did}/app.bsky.feed.post/{tid(written, 9)}", written)
+    # Nothing else new: no new reply leads the next run into the thread the late post is in.
+    fake.items = sorted([*fake.items[: len(BEFORE)], late], key=lambda i: i.created)
+    second, _, _ = walk(fake.make(SECOND_RUN, cursor), fake.answer)
+    assert late.ident in posts_by_id(second), "a post indexed after the last run is lost"

@@ -32,7 +32,7 @@ Account options: ``notifications`` (default false), ``thread_depth`` (default 10
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from auditor.sources.platforms.base import (
@@ -59,6 +59,11 @@ PAGE_LIMIT = "100"
 DEFAULT_MAX_PAGES = 50
 DEFAULT_THREAD_DEPTH = 100
 NOTIFICATION_REASONS = ("mention", "reply")
+# The AppView lists newest first by the earlier of ``createdAt`` (the author's client's word)
+# and ``indexedAt``, so a post it indexed late sits below posts an earlier run already read.
+# Each run reads this far below its mark; later indexing than that is missed outside threads
+# the cursor re-reads (docs/fetching.md).
+LISTING_OVERLAP = timedelta(hours=2)
 
 GET_PROFILE = "xrpc/app.bsky.actor.getProfile"
 GET_AUTHOR_FEED = "xrpc/app.bsky.feed.getAuthorFeed"
@@ -506,9 +511,12 @@ class BlueskyProtocol(Protocol):
                 record["author"] = self.brand.handle
 
     def _already_read(self, purpose: str, created: datetime) -> bool:
-        """Newest-first listings end at the window start, or at what the last run read."""
+        """Newest-first listings end at the window start, or ``LISTING_OVERLAP`` below what the
+        last run read."""
         newest = self.newest[purpose]
-        return created < self.spec.window_start or (newest is not None and created <= newest)
+        return created < self.spec.window_start or (
+            newest is not None and created < newest - LISTING_OVERLAP
+        )
 
     def _on_author_feed(self, request: Request, body: Any) -> Step:
         step = Step()
