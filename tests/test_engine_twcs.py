@@ -167,3 +167,32 @@ def test_small_twcs_file_is_audited_without_a_pool(
     monkeypatch.setattr(multiprocessing, "get_context", no_pool)
     result = Engine(config, registry, workers=2).run(started_at=END)
     assert [a.status != "error" for a in result.accounts()] == [True, True]
+
+
+def test_a_changed_twcs_file_is_another_run_and_the_same_file_the_same_run(
+    tmp_path: Path, write_config: WriteConfig
+) -> None:
+    """A run is keyed by its inputs' contents: a twcs file (hashed only as it is read) too."""
+    data = write_twcs_file(tmp_path / "twcs.csv", threads=30)
+    config_path = write_config(
+        "policy: {select: [RSP002]}\nclients:\n  - name: c\n    accounts:\n"
+        f"      - {{platform: x, handle: AcmeHelp, source: {{type: twcs, path: {data}}}}}\n"
+    )
+    registry = load_registry()
+    config = load_config(config_path, registry)
+    history = tmp_path / "h.sqlite"
+
+    def run() -> str:
+        with HistoryStore(history) as store:
+            return Engine(config, registry, store=store).run(started_at=END).run_id
+
+    first = run()
+    assert run() == first
+    write_twcs_file(data, threads=30, seed=6)
+    changed = run()
+    assert changed != first
+    with sqlite3.connect(history) as db:
+        runs = sorted(key for (key,) in db.execute("SELECT run_key FROM runs"))
+        accounts = sorted(key for (key,) in db.execute("SELECT run_key FROM run_accounts"))
+    assert runs == sorted([first, changed])
+    assert accounts == runs  # each run's account row moved with its key

@@ -358,6 +358,13 @@ class Engine:
             if end is not None and (newest is None or end > newest):
                 newest = end
         result.input_errors = list(dict.fromkeys(result.input_errors))
+        # Inputs read in full (a twcs file) are hashed only as they are read: the key taken
+        # before the accounts were audited lacks them, so the run is keyed again.
+        final_key = self._run_key(result)
+        if final_key != result.run_id:
+            if self.store is not None:
+                self.store.rename_run(result.run_id, final_key)
+            result.run_id = final_key
 
         for client in self.config.clients:
             if self.client_filter is not None and client.name not in self.client_filter:

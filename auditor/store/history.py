@@ -129,6 +129,20 @@ class HistoryStore(FetchCache):
                 (run_key, config_hash, tool_version, started),
             )
 
+    def rename_run(self, run_key: str, new_key: str) -> None:
+        """Give a run, its accounts and findings ``new_key``; a run already under it is replaced
+        (as :meth:`begin_run` replaces one)."""
+        if new_key == run_key:
+            return
+        with self._transaction() as db:
+            for table in ("run_findings", "run_accounts", "runs"):
+                db.execute(f"DELETE FROM {table} WHERE run_key = ?", (new_key,))
+            for table in ("runs", "run_accounts", "run_findings"):
+                db.execute(
+                    f"UPDATE {table} SET run_key = ? WHERE run_key = ?",
+                    (new_key, run_key),
+                )
+
     def record_account(
         self,
         run_key: str,
