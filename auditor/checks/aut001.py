@@ -17,7 +17,8 @@ author of that post, else the first @handle it names. Templates shorter than
 ``min_template_words`` words ("thank you!") are not templates. Below ``min_replies`` replies the
 ratio is reported but does not fail. The evidence lists the top templates with their counts and
 an example each; the metrics also count automated replies sent to complaints, where a cheerful
-autoresponse does the most harm.
+autoresponse does the most harm, and apart those sent to posts the classifier could not read
+(another language), by language.
 
 ## Why it matters
 Customers on social media want a person. An instant "Thanks for reaching out! 😊" to someone
@@ -58,7 +59,12 @@ from typing import Annotated, Any
 
 from msgspec import Meta
 
-from auditor.analysis.conduct import brand_handle, customer_classes, handle_of
+from auditor.analysis.conduct import (
+    UnclassifiedPosts,
+    brand_handle,
+    customer_classes,
+    handle_of,
+)
 from auditor.analysis.templates import group_templates
 from auditor.check import (
     AuditContext,
@@ -181,6 +187,11 @@ def run(ctx: AuditContext) -> CheckOutput:
         and (c := classes.get(r.parent.id)) is not None
         and c.label == "complaint"
     )
+    # Whether those replies went to complaints is unknown where the classifier could not read
+    # the customer: counted apart, never taken for "not a complaint".
+    unread = UnclassifiedPosts.among(
+        classes.get(r.parent.id) for r in automated if r.parent is not None
+    )
     max_ratio = params.max_ratio
     metrics: dict[str, Any] = {
         "replies": len(replies),
@@ -191,6 +202,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "templates": template_count,
         "top_templates": top,
         "automated_replies_to_complaints": to_complaints,
+        "automated_replies_to_unclassified": unread.metrics(),
     }
     summary = f"{part_of(len(automated), len(replies), 'reply', 'replies')} automated ({ratio:.0%})"
     notes: list[str] = []
@@ -199,6 +211,14 @@ def run(ctx: AuditContext) -> CheckOutput:
         notes.append(
             f"only {len(replies)} repl{'y' if len(replies) == 1 else 'ies'}: the ratio is "
             "reported, not judged"
+        )
+    if unread:
+        notes.append(
+            unread.note(
+                ctx,
+                "customer post",
+                "automated replies to them are not counted as replies to complaints or not",
+            )
         )
     findings = []
     if enough and ratio > max_ratio:
@@ -265,7 +285,7 @@ class AUT001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="AUT001",
     title="Automated-reply ratio",
-    version="1.0.1",
+    version="1.1.0",
     severity="medium",
     docs=__doc__ or "",
     run=run,
