@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from auditor.sources.platforms.base import FetchSpec, Page, RateInfo, Record, Request
-from auditor.sources.platforms.bluesky import BlueskyProtocol, tid_time
+from auditor.sources.platforms.bluesky import BlueskyProtocol
+from auditor.sources.platforms.bluesky_views import tid_time
 
 from .conftest import drive as drive_with
 from .conftest import posts_by_id, refusal, window_of
