@@ -358,7 +358,7 @@ class Engine:
             if end is not None and (newest is None or end > newest):
                 newest = end
         result.input_errors = list(dict.fromkeys(result.input_errors))
-        # Inputs read in full (a twcs file) are hashed only as they are read: the key taken
+        # Inputs read in full (no index) are hashed only as they are read: the key taken
         # before the accounts were audited lacks them, so the run is keyed again.
         final_key = self._run_key(result)
         if final_key != result.run_id:
