@@ -219,6 +219,9 @@ class AccountConfig:
     source: SourceConfig
     # The policy layers that apply, bottom first; resolved against a registry by EffectivePolicy.
     policy_layers: tuple[tuple[tuple[PathPart, ...], Mapping[str, Any]], ...]
+    # The brand's other handles on the platform (a main or regional account), folded: what
+    # mentions or replies to them is addressed to the brand; they are never customers.
+    aliases: frozenset[str] = frozenset()
 
     @property
     def key(self) -> AccountKey:
@@ -350,6 +353,31 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _aliases(
+    document: YamlDocument, where: list[PathPart], account: Mapping[str, Any]
+) -> frozenset[str]:
+    """An account's ``aliases``, lower-cased without "@"; a value that is no other handle of
+    the brand is an error at its line."""
+    own = account["handle"].strip().lstrip("@").lower()
+    folded: set[str] = set()
+    for index, alias in enumerate(account.get("aliases", [])):
+        name = alias.strip().lstrip("@").lower()
+        if not name or any(c.isspace() for c in name) or "/" in name:
+            raise document.error(
+                [*where, "aliases", index],
+                f"{alias!r} is not a handle: write the account's name as on the platform "
+                "(AcmeMain, @AcmeMain, acme@social.example)",
+            )
+        if name == own:
+            raise document.error(
+                [*where, "aliases", index], f"{alias!r} is the account's own handle, not an alias"
+            )
+        if name in folded:
+            raise document.error([*where, "aliases", index], f"alias {alias!r} is listed twice")
+        folded.add(name)
+    return frozenset(folded)
+
+
 def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
     section = data.get("fetch", {})
     defaults = FetchConfig()
@@ -399,6 +427,7 @@ def load_config(path: Path, registry: Registry) -> Config:
                     base, account["source"], account["platform"], account["handle"], fetch.dir
                 ),
                 policy_layers=layers,
+                aliases=_aliases(document, ["clients", ci, "accounts", ai], account),
             )
             if config.key in seen_accounts:
                 raise document.error(

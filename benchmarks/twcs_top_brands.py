@@ -5,7 +5,11 @@ Runs the real CLI on ``benchmarks/twcs-real.yaml`` (every brand of
 checks), reads the JSON report and ranks brands by customer posts addressed to them (RSP001's
 ``addressed_posts``). The figures in ``docs/twcs-real-data.md`` come from this script:
 
-    python benchmarks/twcs_top_brands.py [--top 5] [--markdown]
+    python benchmarks/twcs_top_brands.py [--top 5] [--markdown] [--pandas]
+
+``--pandas`` also runs the pandas peer (``benchmarks/pandas_first_response.py``, with the
+config's ``aliases``) on the same file and compares every brand's RSP002 count and wall-clock
+median with it; exits 1 when any differs.
 
 Exits 2 with a message when ``../shared`` (beside the repository) is absent.
 """
@@ -135,11 +139,32 @@ def plain_table(times: list[BrandTimes]) -> str:
     return str(tabulate(table_rows(times), headers=HEADERS, disable_numparse=True))
 
 
+def pandas_disagreements(config: Path, report: dict[str, Any]) -> list[str]:
+    """Brands whose RSP002 count or wall-clock median the pandas peer computes otherwise."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import pandas_first_response as peer
+
+    (path,) = twcs_paths(config)
+    figures = peer.per_brand(path, peer.read_aliases(config))
+    differ = []
+    for account in report["accounts"]:
+        if account["status"] == "error":
+            continue
+        times = brand_times(account)
+        mine = {"count": times.count, "median": times.wall_median} if times.count else None
+        if figures.get(times.brand) != mine:
+            differ.append(f"{times.brand}: auditor {mine}, pandas {figures.get(times.brand)}")
+    return differ
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--top", type=int, default=5)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--pandas", action="store_true", help="compare every brand with the pandas peer"
+    )
     args = parser.parse_args()
 
     config = args.config.resolve()
@@ -155,6 +180,13 @@ def main() -> None:
     audited = sum(1 for a in report["accounts"] if a["status"] != "error")
     print(f"{audited} brands audited; the {len(times)} with most customer posts addressed:")
     print(markdown_table(times) if args.markdown else plain_table(times))
+    if args.pandas:
+        differ = pandas_disagreements(config, report)
+        print(f"pandas peer: {len(differ)} of {audited} brands differ")
+        for line in differ:
+            print(f"  {line}")
+        if differ:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,14 @@ import pytest
 import yaml
 
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
+from auditor.analysis.closing import DEFAULT_CLOSING_PHRASES, ClosingPhrases
 from auditor.analysis.sla import (
     DEFAULT_BUSINESS_HOURS,
-    DEFAULT_CLOSING_PHRASES,
     LATE,
     MET,
     PENDING,
     UNANSWERED,
     ClockTally,
-    ClosingPhrases,
     LocalClock,
     OpenTimeTo,
     Stopwatch,

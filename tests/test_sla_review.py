@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.analysis.sla import ClosingPhrases
+from auditor.analysis.closing import ClosingPhrases
 from auditor.registry import load_registry
 from auditor.result import CheckResult
 from auditor.testing import Case, run_case

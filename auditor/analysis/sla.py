@@ -4,7 +4,8 @@ the statistics and the activity metrics. The definitions are in ``docs/sla.md``.
 Checks reach the policy through ``ctx.policy`` (the effective policy's raw dict); the keys read
 here are ``business_hours``, ``automation_sources``, ``automated_replies_answer`` and
 ``closing_phrases``, each with the default of ``config/policy.default.yaml`` when absent
-(``closing_phrases``: the built-in phrases, ``auditor.analysis.closing``).
+(``closing_phrases``: the built-in phrases, ``auditor.analysis.closing``), and ``aliases``,
+the account's other handles (config ``aliases``), which the engine puts there.
 Everything per account is computed once and kept in ``ctx.cache`` (``ctx.derived``).
 """
 
@@ -31,12 +32,10 @@ from auditor.model import Post
 
 __all__ = [
     "DEFAULT_BUSINESS_HOURS",
-    "DEFAULT_CLOSING_PHRASES",
     "DEFAULT_TARGET_MINUTES",
     "Breach",
     "CalendarChoice",
     "ClockTally",
-    "ClosingPhrases",
     "LocalClock",
     "OpenTimeTo",
     "Stopwatch",
@@ -209,6 +208,8 @@ def thread_index(ctx: AuditContext) -> ThreadIndex:
             policy.get("automation_sources") or (),
             automated_replies_answer=bool(policy.get("automated_replies_answer", False)),
             spam_ids=spam_ids(ctx),
+            aliases=policy.get("aliases") or (),
+            window_end=ctx.window.end if ctx.window is not None else None,
         )
 
     return ctx.derived("threads", compute)
@@ -222,6 +223,7 @@ def index_metrics(index: ThreadIndex) -> dict[str, int]:
         "deleted_posts": index.deleted_posts,
         "not_addressed": index.not_addressed,
         "automated_brand_replies": index.automated_brand_replies,
+        "alias_posts": index.alias_posts,
     }
 
 

@@ -1,17 +1,25 @@
 """Who addressed the brand, and which brand reply answered them: shared by every response check.
 
-The rules, per (thread, customer), as ``docs/architecture.md`` states them:
+The rules, per conversation, as ``docs/sla.md`` states them:
 
-- A customer post is one whose author is neither the brand nor an excluded author.
-- It is *addressed* to the brand when it replies to a brand post, mentions the brand, or belongs
-  to a thread the customer started that mentions or is answered by the brand.
-- A post mentions the brand when the platform's own mention data (``Post.mentions``) names it,
-  by any form of its handle or by its account id; a post without such data (a source that has
-  none) mentions it when its text does, in any form of the handle (:func:`mention_pattern`).
-- It is *answered* by the first later brand post in the same thread that replies to one of that
-  customer's posts. Only public, human brand posts answer: automated ones (flagged, or sent from
-  a source in the policy's ``automation_sources``) do not, unless the caller says automated
-  replies answer (the policy's ``automated_replies_answer``).
+- A conversation is one customer in one thread (its root). A customer is any author who is not
+  the account, one of its *aliases* (the brand's other handles: a main or regional account),
+  an excluded author, or another brand of the same source (the ``twcs`` source leaves those
+  posts out already).
+- A customer's *counted* posts are those not deleted, not spam and not by an excluded author.
+  When any of them mentions the brand or an alias, replies to a post of the account or of an
+  alias, or is replied to by a public human post of the account before the window's end, the
+  conversation is *addressed*: all of the customer's counted posts in it are addressed, earlier
+  ones included (the first-response clock starts at the earliest); otherwise none is.
+- A post mentions the brand (or an alias) when the platform's own mention data
+  (``Post.mentions``) names it, by any form of its handle or by its account id; a post without
+  such data (a source that has none) mentions it when its text does, in any form of the handle
+  (:func:`mention_pattern`).
+- A post is *answered* by the first later brand post in the same thread that replies to one of
+  that customer's posts. Only the account's public, human posts answer: never an alias's, and
+  not automated ones (flagged, or sent from a source in the policy's ``automation_sources``),
+  unless the caller says automated replies answer (the policy's ``automated_replies_answer``).
+- Alias posts are no customer's and answer nobody: left out and counted (``alias_posts``).
 - Posts whose ids are in ``spam_ids`` (the classifier's spam) are left out and counted.
 - A customer post its author (or anyone) deleted awaits no answer and is counted
   (``deleted_posts``); a brand reply to it still answers that customer.
@@ -25,6 +33,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import attrgetter
 
 from auditor.model import AccountData, Post
@@ -70,20 +79,45 @@ def mention_pattern(handle: str) -> re.Pattern[str]:
 
 
 class BrandMentions:
-    """Whether a post mentions one account: by the platform's mention data where the post has
-    it, by its text where it has none."""
+    """Whether a post mentions the account or one of its aliases: by the platform's mention
+    data where the post has it, by its text where it has none."""
 
-    def __init__(self, handle: str, account_ids: Collection[str] = ()) -> None:
-        self.names = handle_forms(handle) | {i.lower() for i in account_ids}
-        self._in_text = mention_pattern(handle).search
+    def __init__(
+        self,
+        handle: str,
+        account_ids: Collection[str] = (),
+        aliases: Collection[str] = (),
+        alias_ids: Collection[str] = (),
+    ) -> None:
+        handles = [handle, *aliases]
+        names: set[str] = {i.lower() for i in (*account_ids, *alias_ids)}
+        for one in handles:
+            names |= handle_forms(one)
+        self.names = frozenset(names)
+        self._in_text = re.compile(
+            "|".join(mention_pattern(one).pattern for one in handles), re.IGNORECASE
+        ).search
+        # Every text form of a handle holds its name (``name`` of ``name@instance``): a text
+        # without any of them, lower-cased, cannot match, and most texts end there.
+        self._needles = tuple(
+            sorted({one.strip().lstrip("@").partition("@")[0].lower() for one in handles})
+        )
 
     def __call__(self, post: Post) -> bool:
         if post.mentions is not None:
             names = self.names
             return any(m.lower().lstrip("@") in names for m in post.mentions)
-        # "@" is in every form but a bare profile URL; "/" in every URL: most texts skip the regex.
+        # "@" is in every form but a bare profile URL; "/" in every URL.
         text = post.text
-        return ("@" in text or "/" in text) and self._in_text(text) is not None
+        if "@" not in text and "/" not in text:
+            return False
+        # str.lower and the regex's case-insensitive match agree on ASCII; other texts (rare)
+        # go straight to the regex, so that no form is missed.
+        if text.isascii():
+            lowered = text.lower()
+            if not any(needle in lowered for needle in self._needles):
+                return False
+        return self._in_text(text) is not None
 
 
 def brand_account_ids(data: AccountData) -> set[str]:
@@ -134,6 +168,7 @@ class ThreadIndex:
     automated_brand_replies: int
     spam_posts: int = 0
     deleted_posts: int = 0
+    alias_posts: int = 0
 
     def answered_posts(self) -> Iterable[tuple[Engagement, Post, Post | None]]:
         """Every addressed post with its answer (``Engagement.first_answers``), or None."""
@@ -145,6 +180,36 @@ class ThreadIndex:
 _CREATED = attrgetter("created_at")
 
 
+def fold_handle(handle: str) -> str:
+    """A handle as compared: lower-cased, without a leading "@"."""
+    return handle.lower().lstrip("@")
+
+
+def alias_account_ids(data: AccountData, aliases: Collection[str]) -> set[str]:
+    """The aliases' account ids the data shows (their posts' author ids)."""
+    names = {fold_handle(a) for a in aliases}
+    return {p.author_id for p in data.posts if p.author_id and fold_handle(p.author) in names}
+
+
+def _is_addressed(
+    engagement: Engagement,
+    own_post_ids: set[str],
+    mentions_brand: BrandMentions,
+    window_end: datetime | None,
+) -> bool:
+    """Whether any counted post of the conversation was addressed to the brand (the rule in
+    the module's docstring): then all of them are."""
+    counted = {p.id for p in engagement.posts}
+    for answer in engagement.answers:
+        seen = window_end is None or answer.created_at <= window_end
+        if seen and answer.in_reply_to in counted:
+            return True
+    return any(
+        (post.in_reply_to is not None and post.in_reply_to in own_post_ids) or mentions_brand(post)
+        for post in engagement.posts
+    )
+
+
 def analyse(
     data: AccountData,
     excluded_authors: Collection[str] = (),
@@ -152,11 +217,22 @@ def analyse(
     *,
     automated_replies_answer: bool = False,
     spam_ids: Collection[str] = (),
+    aliases: Collection[str] = (),
+    window_end: datetime | None = None,
 ) -> ThreadIndex:
-    brand = data.account.lstrip("@").lower()
-    excluded = {a.lower().lstrip("@") for a in excluded_authors}
+    """Conversations, addressed and answered, under the rules of the module's docstring.
+
+    ``window_end``: a brand reply after it does not make a conversation addressed (None: every
+    reply the data holds does)."""
+    brand = fold_handle(data.account)
+    alias_names = {fold_handle(a) for a in aliases} - {brand}
+    excluded = {fold_handle(a) for a in excluded_authors}
+    with_mention_data = any(p.mentions for p in data.posts)
     mentions_brand = BrandMentions(
-        brand, brand_account_ids(data) if any(p.mentions for p in data.posts) else ()
+        brand,
+        brand_account_ids(data) if with_mention_data else (),
+        aliases=sorted(alias_names),
+        alias_ids=alias_account_ids(data, alias_names) if with_mention_data else (),
     )
     skip_automated = not automated_replies_answer
     threads: dict[str, list[Post]] = defaultdict(list)
@@ -169,14 +245,17 @@ def analyse(
 
     engagements: list[Engagement] = []
     customer_posts = not_addressed = excluded_posts = automated = spam = deleted = 0
+    alias_posts = 0
     for thread_id, posts in threads.items():
-        by_id = {p.id: p for p in posts}
-        root = by_id.get(thread_id)
         per_customer: dict[str, Engagement] = {}
         brand_replies: list[Post] = []
+        # Posts of the account or an alias, whatever their visibility: a reply to one is
+        # addressed to the brand.
+        own_post_ids: set[str] = set()
         deleted_by_customer: dict[str, str] = {}  # deleted post id -> its author's key
         for post in posts:
             if post.by_brand:
+                own_post_ids.add(post.id)
                 if post.visibility != "public":
                     continue
                 if skip_automated and (
@@ -189,8 +268,12 @@ def analyse(
                 continue
             author = folded.get(post.author)
             if author is None:
-                author = folded[post.author] = post.author.lower().lstrip("@")
+                author = folded[post.author] = fold_handle(post.author)
             if author == brand:
+                continue
+            if author in alias_names:
+                alias_posts += 1
+                own_post_ids.add(post.id)
                 continue
             if author in excluded:
                 excluded_posts += 1
@@ -220,25 +303,11 @@ def analyse(
                 if customer is not None and customer in per_customer:
                     per_customer[customer].answers.append(reply)
 
-        root_author = root.author.lower().lstrip("@") if root is not None else None
-        for customer, engagement in per_customer.items():
-            started_here = root is not None and root_author == customer
-            thread_addressed = started_here and (
-                bool(engagement.answers) or (root is not None and mentions_brand(root))
-            )
-            if thread_addressed:
-                engagements.append(engagement)  # every post of it is addressed: nothing to sift
-                continue
-            kept = []
-            for post in engagement.posts:
-                parent = by_id.get(post.in_reply_to or "")
-                if (parent is not None and parent.by_brand) or mentions_brand(post):
-                    kept.append(post)
-                else:
-                    not_addressed += 1
-            if kept:
-                engagement.posts = kept
+        for engagement in per_customer.values():
+            if _is_addressed(engagement, own_post_ids, mentions_brand, window_end):
                 engagements.append(engagement)
+            else:
+                not_addressed += len(engagement.posts)
 
     engagements.sort(key=lambda e: (e.posts[0].created_at, e.thread, e.customer))
     return ThreadIndex(
@@ -250,4 +319,5 @@ def analyse(
         automated_brand_replies=automated,
         spam_posts=spam,
         deleted_posts=deleted,
+        alias_posts=alias_posts,
     )

@@ -6,10 +6,11 @@ default, see ``docs/sla.md``). A post still unanswered when the grace period has
 window's end is a finding; one whose grace period ends after the window is pending, counted but
 never a finding.
 
-Addressed and answered are judged per thread and customer (``docs/architecture.md``): a post is
-addressed when it replies to a brand post, mentions the brand, or sits in a thread the customer
-started that mentions or is answered by the brand; it is answered by the first later brand post
-in that thread that replies to one of that customer's posts. Automated replies do not answer.
+Addressed and answered are judged per conversation, a customer in a thread (``docs/sla.md``):
+when any of the customer's posts there replies to a post of the brand or one of its aliases,
+mentions the brand or an alias, or is answered by the brand, all of their posts there are
+addressed; a post is answered by the first later brand post in that thread that replies to one
+of that customer's posts. Automated replies and alias posts do not answer.
 A closing post ("thanks!", "done, thanks!", 👍 after the brand's answer; ``docs/sla.md``)
 awaits no answer: it is counted as ``closing_posts``, never unanswered.
 
@@ -185,7 +186,7 @@ class RSP001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP001",
     title="Unanswered customer posts",
-    version="1.4.0",
+    version="1.5.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -526,7 +526,8 @@ class Engine:
                 data.errors,
             )
         if self.pseudonym_key is not None:
-            pseudonymise(data, self.pseudonym_key, policy.exclude_authors)
+            # The brand's aliases are the brand's: never pseudonymised.
+            pseudonymise(data, self.pseudonym_key, policy.exclude_authors | account.aliases)
         window = _with_skipped_records(effective_window(data), data.invalid_records)
         window_complete = window.complete if window is not None else None
         observed_at = (window.fetched_at or window.end) if window is not None else None
@@ -535,7 +536,11 @@ class Engine:
             if self.store is not None and observed_at is not None
             else None
         )
-        check_policy = {**policy.raw, "exclude_authors": policy.exclude_authors}
+        check_policy = {
+            **policy.raw,
+            "exclude_authors": policy.exclude_authors,
+            "aliases": account.aliases,
+        }
         cache: dict[str, Any] = {}
         checks: list[CheckResult] = []
         for check_id in policy.enabled:
