@@ -61,6 +61,8 @@ class Coverage:
     window_end: datetime | None = None
     complete: bool | None = None
     reason: str | None = None
+    # The kinds of data an incomplete window did not fully get (``Window.lost``).
+    lost: list[str] | None = None
     observes: list[str] | None = None
     invalid_records: int = 0
     # Pages the fetch read (the window record's ``pages``); None for bundles made elsewhere.

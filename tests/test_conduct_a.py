@@ -15,7 +15,7 @@ import pytest
 from auditor.check import AuditContext
 from auditor.checks.crs001 import find_surges
 from auditor.demo.generator import AccountPlan, Behaviour, generate_records
-from auditor.engine.audit import effective_window, run_check
+from auditor.engine.audit import DataGap, effective_window, run_check
 from auditor.model import AccountData, AccountKey
 from auditor.registry import load_registry
 from auditor.result import CheckResult
@@ -63,7 +63,7 @@ def audit(
         policy={"exclude_authors": frozenset(), **(policy or {})},
         history=history,
     )
-    return run_check(check, context, data_complete=win.complete if win else None)
+    return run_check(check, context, DataGap.of(check, win))
 
 
 def seen(

@@ -95,7 +95,7 @@ cases:
     window: {complete: false}
     posts:
       - {id: "2", author: AcmeHelp, hours_before_end: 4}
-    expect: {status: not_applicable}
+    expect: {status: incomplete}
 """
 
 
