@@ -144,8 +144,12 @@ class DataGap:
     why: str | None
 
     @classmethod
-    def of(cls, check: Check, window: Window | None) -> DataGap:
+    def of(cls, check: Check, window: Window | None, data: AccountData | None = None) -> DataGap:
         lost = window.lost_kinds if window is not None else frozenset()
+        if data is not None and data.profile is not None and window and window.lost is None:
+            # A window that does not say what it lost lost everything but a profile that is
+            # there: the profile is one record, and fields it lacks are in its not_returned.
+            lost -= {"profile"}
         needs = check.needs
         why = window.reason if window is not None else None
         return cls(lost & needs.reads(), lost & needs.refutable_by(), why)
@@ -574,7 +578,7 @@ class Engine:
         for check_id in policy.enabled:
             check = self.registry.get(check_id)
             severity = policy.severity[check_id]
-            gap = DataGap.of(check, window)
+            gap = DataGap.of(check, window, data)
             unmet = _needs_unmet(check, data, window, history is not None)
             if unmet is not None:
                 # No profile is nothing to judge, unless the profile was asked for and lost.
