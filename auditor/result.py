@@ -141,7 +141,8 @@ class AuditResult:
                 elif check.status in ("incomplete", "error"):
                     label = check.id if check.status == "incomplete" else f"{check.id} error"
                     incomplete.setdefault(account.key, []).append(label)
-            if account.coverage.complete is False and account.key not in incomplete:
+            fetched = account.key in (fetch_incomplete or {})
+            if account.coverage.complete is False and account.key not in incomplete and not fetched:
                 # Data known to be missing is incomplete whatever the checks made of it (each
                 # passed, or could not apply): the report's exit code is the command's.
                 incomplete[account.key] = ["data"]

@@ -174,3 +174,30 @@ def test_a_gap_withholds_and_counts_what_it_could_refute(demo: Demo) -> None:
     assert check.metrics["withheld_findings"] > 0
     assert "possible findings withheld: brand replies not fully fetched" in check.summary
     assert lossy.coverage.complete is False and lossy.coverage.lost == ["brand_posts"]
+
+
+def test_the_report_exits_as_the_command_when_only_the_window_is_incomplete() -> None:
+    """Every check passed, yet the window lost data: the run is incomplete (3), in the report's
+    exit code as on the command line (which used to add the fetch's own list on top)."""
+    from auditor.reports.json_report import client_report
+    from auditor.result import AuditResult, ClientResult, Coverage
+
+    passed = CheckResult("PRF001", "t", "1", "medium", "pass", "hours posted")
+    account = AccountResult(
+        client="acme",
+        platform="x",
+        account="AcmeHelp",
+        status="pass",
+        coverage=Coverage(complete=False, reason="dm_events: HTTP 403", lost=["conversations"]),
+        policy={"fail_on": "high"},
+        checks=[passed],
+    )
+    client = ClientResult("acme", [account])
+    at = datetime.fromisoformat("2026-11-16T00:00:00+00:00")
+    result = AuditResult("0", "run", at, "c.yaml", "sha", None, {}, clients=[client])
+    assert result.totals().incomplete == {"x:AcmeHelp": ["data"]}
+    assert client_report(result, client)["run"]["exit_code"] == 3
+    # The command line names the fetch instead, once.
+    assert result.totals({"x:AcmeHelp": "dm_events: HTTP 403"}).incomplete == {
+        "x:AcmeHelp": ["fetch"]
+    }
