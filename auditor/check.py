@@ -38,7 +38,15 @@ def severity_rank(severity: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Needs:
-    """What data a check needs; without it the check is ``not_applicable``, never ``pass``."""
+    """What data a check needs; without it the check is ``not_applicable``, never ``pass``.
+
+    ``data`` and ``refuted_by`` say it per kind of data (``auditor.model.DATA_KINDS``), for a
+    window that lost some (``Window.lost``): a check that reads a lost kind is ``incomplete``,
+    never ``pass``; a check whose findings a lost kind could refute (an "unanswered" post whose
+    answer may be among the brand replies that did not arrive) has its findings withheld and
+    counted. ``data`` left out is read from the flags (posts: every post kind and marker);
+    ``refuted_by`` kinds are read too.
+    """
 
     profile: bool = False
     posts: bool = False
@@ -47,8 +55,34 @@ class Needs:
     # What the window must have been able to see (``hidden``, ``deleted``, ...).
     observes: frozenset[str] = frozenset()
     # True for checks that conclude from absence (a post no longer there): they need to know
-    # that everything in the window arrived.
+    # whether everything in the window arrived (a window that does not say is not enough).
     complete_window: bool = False
+    # The kinds of data the check reads: losing one leaves it incomplete.
+    data: frozenset[str] | None = None
+    # The kinds whose loss could refute its findings: losing one withholds them.
+    refuted_by: frozenset[str] = frozenset()
+
+    def reads(self) -> frozenset[str]:
+        """Every kind of data the check reads (declared, or taken from the flags)."""
+        declared = self.data if self.data is not None else self._from_flags()
+        return declared | self.refuted_by
+
+    def refutable_by(self) -> frozenset[str]:
+        """The kinds whose loss withholds the findings: as declared; for a check that declares
+        no ``data`` and concludes from absence (``complete_window``), everything it reads."""
+        if self.data is None and self.complete_window:
+            return self.reads()
+        return self.refuted_by
+
+    def _from_flags(self) -> frozenset[str]:
+        kinds: set[str] = set()
+        if self.profile:
+            kinds.add("profile")
+        if self.posts or self.history:
+            kinds |= {"customer_posts", "brand_posts", "hidden", "deleted"}
+        if self.conversations:
+            kinds.add("conversations")
+        return frozenset(kinds)
 
 
 _UID_SEPARATOR = "\x1f"
@@ -399,15 +433,19 @@ def status_of(check: Check, output: CheckOutput, *, data_complete: bool | None) 
     """The one rule for every check's status.
 
     ``fail`` when a finding is at or above the check's failing severity (even on an incomplete
-    window: what did arrive is enough to fail), ``not_applicable`` when the check said so,
-    ``incomplete`` when the data was known to be incomplete or the check said what it lacked,
-    else ``pass``.
+    window: what did arrive is enough to fail; findings the missing data could refute never
+    get here, the engine withholds them), ``incomplete`` when data the check reads is known to
+    be missing (``data_complete`` false: its "nothing to judge" could be the gap), then
+    ``not_applicable`` when the check said so, ``incomplete`` when the check said what it
+    lacked, else ``pass``.
     """
     threshold = severity_rank(check.fail_severity)
     if any(severity_rank(f.severity) >= threshold for f in output.findings):
         return "fail"
+    if data_complete is False:
+        return "incomplete"
     if output.not_applicable:
         return "not_applicable"
-    if data_complete is False or output.incomplete:
+    if output.incomplete:
         return "incomplete"
     return "pass"

@@ -6,7 +6,7 @@ bundle read and written again loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
@@ -25,6 +25,32 @@ DELETERS: frozenset[str] = frozenset({"author", "brand", "unknown"})
 OBSERVABLES: frozenset[str] = frozenset({"hidden", "deleted", "conversations", "automated"})
 RECORD_KINDS: frozenset[str] = frozenset({"profile", "post", "conversation", "window"})
 PROFILE_FIELDS: frozenset[str] = frozenset({"display_name", "bio", "website", "hours", "fields"})
+
+# The kinds of data a fetch can lose, named once: a window says which it lost, each platform's
+# requests say which they carry, and each check says which it reads and which could refute
+# its findings. ``hidden`` and ``deleted`` are the markers (hidden replies, deletions seen).
+DataKind = Literal["profile", "customer_posts", "brand_posts", "conversations", "hidden", "deleted"]
+DATA_KINDS: frozenset[str] = frozenset(
+    {"profile", "customer_posts", "brand_posts", "conversations", "hidden", "deleted"}
+)
+POST_KINDS: frozenset[str] = frozenset({"customer_posts", "brand_posts"})
+# Each kind in words, in the order reasons name them.
+_KIND_WORDS: dict[str, str] = {
+    "profile": "the profile",
+    "customer_posts": "customer posts",
+    "brand_posts": "brand replies",
+    "conversations": "private conversations",
+    "hidden": "hidden-post markers",
+    "deleted": "deletion markers",
+}
+
+
+def kinds_in_words(kinds: Iterable[str]) -> str:
+    """``brand replies and customer posts``: the kinds named in a fixed order."""
+    named = [words for kind, words in _KIND_WORDS.items() if kind in set(kinds)]
+    if len(named) > 1:
+        return f"{', '.join(named[:-1])} and {named[-1]}"
+    return named[0] if named else "nothing"
 
 
 class AccountKey(NamedTuple):
@@ -126,7 +152,8 @@ class Window:
 
     ``complete`` is ``None`` when nobody said (a bundle with no window record); ``observes`` is
     ``None`` when a bundle made elsewhere did not say, in which case the fields it carries are
-    taken at face value.
+    taken at face value. ``lost`` names the kinds of data (:data:`DATA_KINDS`) an incomplete
+    window did not fully get; ``None`` on an incomplete window is every kind lost.
     """
 
     start: datetime
@@ -136,9 +163,26 @@ class Window:
     observes: frozenset[str] | None = None
     fetched_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    lost: frozenset[str] | None = None
 
     def can_observe(self, what: str) -> bool:
         return self.observes is None or what in self.observes
+
+    @property
+    def lost_kinds(self) -> frozenset[str]:
+        """The kinds known to be missing: none unless the window says it is incomplete, and
+        then every kind when it does not say which."""
+        if self.complete is not False:
+            return frozenset()
+        return DATA_KINDS if self.lost is None else self.lost
+
+    def lose(self, kinds: Iterable[str], reason: str) -> None:
+        """Mark ``kinds`` lost, for ``reason``, on top of what the window already lost."""
+        self.lost = self.lost_kinds | frozenset(kinds)
+        self.reason = (
+            f"{self.reason}; {reason}" if self.complete is False and self.reason else reason
+        )
+        self.complete = False
 
 
 @dataclass(slots=True)
@@ -153,6 +197,8 @@ class AccountData:
     # Set when records for this account could not be read: the account is audited from what
     # was valid (``--skip-invalid``) or not at all.
     invalid_records: int = 0
+    # The kinds of data the invalid records held (every kind for a line that said nothing).
+    invalid_kinds: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
     @property

@@ -61,6 +61,8 @@ class Coverage:
     window_end: datetime | None = None
     complete: bool | None = None
     reason: str | None = None
+    # The kinds of data an incomplete window did not fully get (``Window.lost``).
+    lost: list[str] | None = None
     observes: list[str] | None = None
     invalid_records: int = 0
     # Pages the fetch read (the window record's ``pages``); None for bundles made elsewhere.
@@ -139,6 +141,11 @@ class AuditResult:
                 elif check.status in ("incomplete", "error"):
                     label = check.id if check.status == "incomplete" else f"{check.id} error"
                     incomplete.setdefault(account.key, []).append(label)
+            fetched = account.key in (fetch_incomplete or {})
+            if account.coverage.complete is False and account.key not in incomplete and not fetched:
+                # Data known to be missing is incomplete whatever the checks made of it (each
+                # passed, or could not apply): the report's exit code is the command's.
+                incomplete[account.key] = ["data"]
         for key in fetch_incomplete or {}:
             incomplete.setdefault(key, []).insert(0, "fetch")
         if self.input_errors:

@@ -15,7 +15,7 @@ import pytest
 from auditor.check import AuditContext
 from auditor.checks.crs001 import find_surges
 from auditor.demo.generator import AccountPlan, Behaviour, generate_records
-from auditor.engine.audit import effective_window, run_check
+from auditor.engine.audit import DataGap, effective_window, run_check
 from auditor.model import AccountData, AccountKey
 from auditor.registry import load_registry
 from auditor.result import CheckResult
@@ -63,7 +63,7 @@ def audit(
         policy={"exclude_authors": frozenset(), **(policy or {})},
         history=history,
     )
-    return run_check(check, context, data_complete=win.complete if win else None)
+    return run_check(check, context, DataGap.of(check, win))
 
 
 def seen(
@@ -145,11 +145,11 @@ def test_mod001_a_post_older_than_the_window_is_not_judged() -> None:
 
 def test_mod001_incomplete_fetch_is_never_reported() -> None:
     data = account(window(complete=False, reason="rate limited"))
-    from auditor.engine.audit import _needs_unmet
-
-    # The engine decides before the check runs, with or without history.
-    unmet = _needs_unmet(REGISTRY.get("MOD001"), data, effective_window(data), history=True)
-    assert unmet is not None and "complete" in unmet
+    history = FakeHistory({"1": seen("1", "@AcmeHelp still no refund after 3 weeks", 40)})
+    # Missing from a fetch that lost posts proves nothing: withheld, counted, incomplete.
+    result = audit("MOD001", data, history=history)
+    assert result.status == "incomplete" and result.findings == []
+    assert result.metrics["withheld_findings"] == 1
 
 
 def test_mod001_deleted_text_gone_from_the_bundle_keeps_the_text_history_saw() -> None:
@@ -211,7 +211,8 @@ def test_mod001_two_audits_through_the_cli(
     assert statuses["monday"] == (0, "pass", [])
     # Gone without saying who deleted it: medium, below the default fail_on (high), so exit 0.
     assert statuses["tuesday"] == (0, "fail", ["1"])
-    assert statuses["partial"][1] == "not_applicable"
+    # A partial fetch lost posts: the deletion it might show is withheld, and said to be.
+    assert statuses["partial"][:2] == (3, "incomplete")
 
 
 # --------------------------------------------------------------------------------- MOD002

@@ -24,7 +24,7 @@ from auditor.checks.prv001 import phone_numbers, public_asks
 from auditor.checks.ton001 import DEFAULT_DEFENSIVE_PHRASES, defensive_phrase, phrase_pattern
 from auditor.checks.ton002 import signature
 from auditor.demo.generator import generate_records
-from auditor.engine.audit import _needs_unmet, effective_window, run_check
+from auditor.engine.audit import DataGap, _needs_unmet, effective_window, run_check
 from auditor.model import AccountData, AccountKey, Conversation, Message
 from auditor.registry import load_registry
 from auditor.sources.bundle import add_record
@@ -293,7 +293,7 @@ def _run(check_id: str, data: AccountData, params: dict[str, Any] | None = None)
         severity=check.severity,
         policy={"exclude_authors": frozenset()},
     )
-    result = run_check(check, context, data_complete=win.complete)
+    result = run_check(check, context, DataGap.of(check, win))
     assert result.error is None, result.error
     return result
 

@@ -185,10 +185,16 @@ def test_bad_bundle_line_exits_2_others_still_audited(audit: Audit, tmp_path: Pa
     assert reports["acme"]["accounts"][0]["status"] == "pass"
 
     code, out, _ = run_cli(["run", str(config), "--skip-invalid"])
-    assert code == 1  # the valid post is still unanswered: a finding beats incompleteness
+    # The skipped line does not say whose post it was: it may have been the brand's answer,
+    # so the valid post's "unanswered" is withheld and the run is incomplete.
+    assert code == 3
     globo = read_reports(tmp_path / "out")["globo"]["accounts"][0]
     assert globo["coverage"]["invalid_records"] == 1
+    assert globo["coverage"]["lost"] == ["brand_posts", "customer_posts"]
+    # The profile's own findings (below fail_on) still stand; the posts' are withheld.
     assert globo["status"] == "fail"
+    rsp = next(c for c in globo["checks"] if c["id"] == "RSP001")
+    assert rsp["findings"] == [] and rsp["metrics"]["withheld_findings"] == 1
 
 
 def test_skip_invalid_marks_account_incomplete(audit: Audit, tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ from auditor.check import (
     excerpt,
     typed_params,
 )
+from auditor.checks.kinds import BRAND_POSTS, POSTS_AND_MARKERS
 from auditor.model import Post
 from auditor.wording import part_of
 
@@ -290,5 +291,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=AUT001Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=BRAND_POSTS),
 )

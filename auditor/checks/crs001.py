@@ -78,6 +78,7 @@ from auditor.check import (
     Finding,
     Needs,
 )
+from auditor.checks.kinds import BRAND_POSTS, POSTS_AND_MARKERS
 from auditor.model import Post
 from auditor.wording import count
 
@@ -305,5 +306,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=CRS001Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=BRAND_POSTS),
 )

@@ -97,6 +97,7 @@ from auditor.check import (
     excerpt,
     typed_params,
 )
+from auditor.checks.kinds import BRAND_POSTS, CONVERSATIONS, POSTS_AND_MARKERS
 from auditor.model import Conversation, Message, Post
 from auditor.wording import count, part_of
 
@@ -475,5 +476,10 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=FUP001Parameters,
-    needs=Needs(posts=True, conversations=True),
+    needs=Needs(
+        posts=True,
+        conversations=True,
+        data=POSTS_AND_MARKERS | CONVERSATIONS,
+        refuted_by=BRAND_POSTS,
+    ),
 )

@@ -67,6 +67,7 @@ from auditor.analysis.conduct import (
     is_customer_post,
 )
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs, excerpt
+from auditor.checks.kinds import POSTS_AND_MARKERS
 from auditor.model import Post, SeenPost
 from auditor.wording import count
 
@@ -260,5 +261,10 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     # Concluding from absence needs a complete fetch; history is used when there is a store.
-    needs=Needs(posts=True, complete_window=True),
+    needs=Needs(
+        posts=True,
+        complete_window=True,
+        data=POSTS_AND_MARKERS,
+        refuted_by=POSTS_AND_MARKERS,
+    ),
 )

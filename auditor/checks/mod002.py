@@ -56,6 +56,7 @@ from auditor.analysis.conduct import (
     is_spam,
 )
 from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.checks.kinds import POSTS_AND_MARKERS
 from auditor.wording import count
 
 # Exempt posts listed in the metrics; beyond this many, only counted.
@@ -128,5 +129,5 @@ CHECK = Check(
     severity="high",
     docs=__doc__ or "",
     run=run,
-    needs=Needs(posts=True, observes=frozenset({"hidden"})),
+    needs=Needs(posts=True, observes=frozenset({"hidden"}), data=POSTS_AND_MARKERS),
 )

@@ -45,6 +45,7 @@ from auditor.analysis.business_hours import BusinessCalendar, CalendarError
 from auditor.analysis.hours_text import HOURS_READ_FROM, states_hours
 from auditor.analysis.sla import profile_hours
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+from auditor.checks.kinds import PROFILE
 
 __all__ = ["CHECK", "states_hours"]
 
@@ -109,5 +110,5 @@ CHECK = Check(
     severity="medium",
     docs=__doc__ or "",
     run=run,
-    needs=Needs(profile=True),
+    needs=Needs(profile=True, data=PROFILE, refuted_by=PROFILE),
 )

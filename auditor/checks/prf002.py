@@ -38,6 +38,7 @@ import re
 from collections.abc import Mapping
 
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+from auditor.checks.kinds import PROFILE
 from auditor.model import Profile
 
 # The profile fields channels are read from (``profile_texts``).
@@ -148,5 +149,5 @@ CHECK = Check(
     severity="low",
     docs=__doc__ or "",
     run=run,
-    needs=Needs(profile=True),
+    needs=Needs(profile=True, data=PROFILE, refuted_by=PROFILE),
 )

@@ -65,6 +65,7 @@ from auditor.analysis.private_channel import (
     public_threads,
 )
 from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
+from auditor.checks.kinds import POSTS_AND_MARKERS
 from auditor.model import Post
 from auditor.wording import part_of
 
@@ -271,5 +272,5 @@ CHECK = Check(
     severity="high",
     docs=__doc__ or "",
     run=run,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS),
 )

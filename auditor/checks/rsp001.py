@@ -74,6 +74,7 @@ from auditor.check import (
     PostFindings,
     typed_params,
 )
+from auditor.checks.kinds import ANSWERS, POSTS_AND_MARKERS
 from auditor.wording import count, part_of
 
 __all__ = ["CHECK", "thread_index"]  # thread_index: kept importable for older third-party checks
@@ -191,5 +192,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=RSP001Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=ANSWERS),
 )

@@ -69,6 +69,7 @@ from auditor.check import (
     PostFindings,
     typed_params,
 )
+from auditor.checks.kinds import ANSWERS, POSTS_AND_MARKERS
 from auditor.wording import business_minutes, count, part_of, plural
 
 
@@ -140,5 +141,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=RSP002Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=ANSWERS),
 )

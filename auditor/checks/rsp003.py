@@ -67,6 +67,7 @@ from auditor.check import (
     PostFindings,
     typed_params,
 )
+from auditor.checks.kinds import ANSWERS, POSTS_AND_MARKERS
 from auditor.model import Post
 from auditor.wording import count, part_of, plural
 
@@ -190,5 +191,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=RSP003Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=ANSWERS),
 )

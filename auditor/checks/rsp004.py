@@ -73,6 +73,7 @@ from auditor.check import (
     Needs,
     typed_params,
 )
+from auditor.checks.kinds import ANSWERS, POSTS_AND_MARKERS, PROFILE
 from auditor.wording import count, part_of, plural
 
 EXAMPLES = 10
@@ -260,5 +261,10 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=RSP004Parameters,
-    needs=Needs(profile=True, posts=True),
+    needs=Needs(
+        profile=True,
+        posts=True,
+        data=PROFILE | POSTS_AND_MARKERS,
+        refuted_by=PROFILE | ANSWERS,
+    ),
 )

@@ -55,6 +55,7 @@ from auditor.check import (
     excerpt,
     typed_params,
 )
+from auditor.checks.kinds import BRAND_POSTS, POSTS_AND_MARKERS
 from auditor.wording import count, part_of
 
 
@@ -145,5 +146,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=THR001Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=BRAND_POSTS),
 )

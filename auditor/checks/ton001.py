@@ -75,6 +75,7 @@ from auditor.check import (
     post_evidence,
     typed_params,
 )
+from auditor.checks.kinds import POSTS_AND_MARKERS
 from auditor.model import Post
 from auditor.wording import count, part_of
 
@@ -281,5 +282,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=TON001Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS),
 )

@@ -48,6 +48,7 @@ from msgspec import Meta
 from auditor.analysis.private_channel import phrase_key, public_threads
 from auditor.analysis.threads import is_automated
 from auditor.check import AuditContext, Check, CheckOutput, CheckParameters, Evidence, Needs
+from auditor.checks.kinds import BRAND_POSTS, POSTS_AND_MARKERS
 from auditor.model import Post
 from auditor.wording import part_of
 
@@ -173,5 +174,5 @@ CHECK = Check(
     docs=__doc__ or "",
     run=run,
     parameters=TON002Parameters,
-    needs=Needs(posts=True),
+    needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=BRAND_POSTS),
 )

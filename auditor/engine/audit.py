@@ -22,7 +22,15 @@ from auditor import __version__
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
-from auditor.model import OBSERVABLES, AccountData, AccountKey, Post, SeenPost, Window
+from auditor.model import (
+    OBSERVABLES,
+    AccountData,
+    AccountKey,
+    Post,
+    SeenPost,
+    Window,
+    kinds_in_words,
+)
 from auditor.registry import Registry
 from auditor.result import (
     ACCOUNT_STATUS_ORDER,
@@ -121,20 +129,38 @@ def _needs_unmet(
     for what in sorted(needs.observes):
         if window is None or not window.can_observe(what):
             return f"the source cannot observe {what} posts"
-    if needs.complete_window and (window is None or window.complete is not True):
+    if needs.complete_window and (window is None or window.complete is None):
         return "the window is not known to be complete"
     return None
 
 
-def _data_complete(check: Check, data: AccountData, window_complete: bool | None) -> bool | None:
-    """Skipped records leave every check short of data; a partial window only those reading it."""
-    if data.invalid_records:
-        return False
-    needs = check.needs
-    return window_complete if needs.posts or needs.conversations or needs.history else True
+@dataclass(frozen=True, slots=True)
+class DataGap:
+    """What one check is short of on one window: the kinds it reads that were lost, and those
+    among them that could refute its findings."""
+
+    missing: frozenset[str]
+    refuting: frozenset[str]
+    why: str | None
+
+    @classmethod
+    def of(cls, check: Check, window: Window | None, data: AccountData | None = None) -> DataGap:
+        lost = window.lost_kinds if window is not None else frozenset()
+        if data is not None and data.profile is not None and window and window.lost is None:
+            # A window that does not say what it lost lost everything but a profile that is
+            # there: the profile is one record, and fields it lacks are in its not_returned.
+            lost -= {"profile"}
+        needs = check.needs
+        why = window.reason if window is not None else None
+        return cls(lost & needs.reads(), lost & needs.refutable_by(), why)
+
+    def reason(self) -> str:
+        """``brand replies not fully fetched: own_posts: HTTP 500``."""
+        said = f"{kinds_in_words(self.missing)} not fully fetched"
+        return f"{said}: {self.why}" if self.why else said
 
 
-def run_check(check: Check, context: AuditContext, data_complete: bool | None) -> CheckResult:
+def run_check(check: Check, context: AuditContext, gap: DataGap | None = None) -> CheckResult:
     try:
         output = check.run(context)
         if not isinstance(output, CheckOutput):
@@ -151,10 +177,11 @@ def run_check(check: Check, context: AuditContext, data_complete: bool | None) -
             summary=message,
             error=message,
         )
-    status = status_of(check, output, data_complete=data_complete)
+    withheld = _withhold_refutable(output, gap)
+    status = status_of(check, output, data_complete=False if gap and gap.missing else None)
     summary = output.summary or output.not_applicable or ""
     if status == "incomplete":
-        summary = f"{summary} (data incomplete)" if summary else "data incomplete"
+        summary = _incomplete_summary(summary, gap, withheld)
     return CheckResult(
         id=check.id,
         title=check.title,
@@ -166,6 +193,27 @@ def run_check(check: Check, context: AuditContext, data_complete: bool | None) -
         metrics=output.metrics,
         notes=output.notes,
     )
+
+
+def _withhold_refutable(output: CheckOutput, gap: DataGap | None) -> int:
+    """Take out the findings the lost data could refute (none reaches the report, at any
+    severity); their number goes in the metrics as ``withheld_findings``."""
+    if gap is None or not gap.refuting or not output.findings:
+        return 0
+    withheld = len(output.findings)
+    output.findings = []
+    output.metrics["withheld_findings"] = withheld
+    return withheld
+
+
+def _incomplete_summary(summary: str, gap: DataGap | None, withheld: int) -> str:
+    if gap is None or not gap.missing:
+        return f"{summary} (data incomplete)" if summary else "data incomplete"
+    said = gap.reason()
+    if withheld:
+        possible = count(withheld, "possible finding")
+        said = f"{possible} withheld: {said}"
+    return f"{summary} ({said})" if summary else said
 
 
 def worst_status(statuses: Iterable[str], default: str = "not_applicable") -> str:
@@ -185,6 +233,7 @@ def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage
         window_end=window.end if window else None,
         complete=window.complete if window else None,
         reason=window.reason if window else None,
+        lost=sorted(window.lost_kinds) if window is not None and window.complete is False else None,
         observes=None if window is None or window.observes is None else sorted(window.observes),
         invalid_records=data.invalid_records,
         pages=_pages(window),
@@ -192,17 +241,13 @@ def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage
     )
 
 
-def _with_skipped_records(window: Window | None, skipped: int) -> Window | None:
+def _with_skipped_records(data: AccountData, window: Window | None) -> Window | None:
     """The window as the checks and the coverage must see it when --skip-invalid left records
-    out: incomplete, with how many, so that coverage and the checks give one answer and no
-    check takes a skipped record for a missing (deleted) one."""
-    if window is None or not skipped:
+    out: incomplete, with how many and the kinds of data they held, so that coverage and the
+    checks give one answer and no check takes a skipped record for a missing (deleted) one."""
+    if window is None or not data.invalid_records:
         return window
-    reason = f"{count(skipped, 'invalid record')} skipped"
-    window.reason = (
-        f"{window.reason}; {reason}" if window.complete is False and window.reason else reason
-    )
-    window.complete = False
+    window.lose(data.invalid_kinds, f"{count(data.invalid_records, 'invalid record')} skipped")
     return window
 
 
@@ -528,8 +573,7 @@ class Engine:
         if self.pseudonym_key is not None:
             # The brand's aliases are the brand's: never pseudonymised.
             pseudonymise(data, self.pseudonym_key, policy.exclude_authors | account.aliases)
-        window = _with_skipped_records(effective_window(data), data.invalid_records)
-        window_complete = window.complete if window is not None else None
+        window = _with_skipped_records(data, effective_window(data))
         observed_at = (window.fetched_at or window.end) if window is not None else None
         history = (
             StoreHistory(self.store.path, data.platform, data.account, observed_at)
@@ -546,16 +590,19 @@ class Engine:
         for check_id in policy.enabled:
             check = self.registry.get(check_id)
             severity = policy.severity[check_id]
+            gap = DataGap.of(check, window, data)
             unmet = _needs_unmet(check, data, window, history is not None)
             if unmet is not None:
+                # No profile is nothing to judge, unless the profile was asked for and lost.
+                absent = check.needs.profile and data.profile is None and "profile" in gap.missing
                 checks.append(
                     CheckResult(
                         id=check.id,
                         title=check.title,
                         version=check.version,
                         severity=severity,
-                        status="not_applicable",
-                        summary=unmet,
+                        status="incomplete" if absent else "not_applicable",
+                        summary=gap.reason() if absent else unmet,
                     )
                 )
                 continue
@@ -569,7 +616,7 @@ class Engine:
                 history=history,
                 cache=cache,
             )
-            checks.append(run_check(check, context, _data_complete(check, data, window_complete)))
+            checks.append(run_check(check, context, gap))
 
         index = cache.get("threads")
         threads = index.threads if index is not None else len({p.thread_id for p in data.posts})

@@ -31,7 +31,13 @@ from auditor.fetch.secrets import TokenLookup, load_token, redact
 from auditor.model import AccountData, AccountKey
 from auditor.sources.bundle import RecordError, add_record, dump_record, parse_time, write_bundle
 from auditor.sources.platforms import protocol_class
-from auditor.sources.platforms.base import FetchSpec, Protocol, Record, window_record
+from auditor.sources.platforms.base import (
+    FetchSpec,
+    Protocol,
+    Record,
+    lost_kinds,
+    window_record,
+)
 from auditor.store.history import FetchedConversation, FetchedPost, HistoryStore
 
 log = logging.getLogger(__name__)
@@ -444,6 +450,7 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
     window.update(
         complete=not missing,
         reason="; ".join(missing) if missing else None,
+        lost=sorted(lost_kinds(spec.platform, missing)) if missing else None,
         observes=sorted(observes),
         pages=outcome.pages + (recheck.pages if recheck is not None else 0),
         requests=outcome.requests_made + (recheck.requests_made if recheck is not None else 0),

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from auditor.model import DeletedBy, Observable, ProfileField, Visibility
+from auditor.model import DataKind, DeletedBy, Observable, ProfileField, Visibility
 
 SCHEMA_ID: Final = "https://social-care-auditor.dev/schema/bundle.schema.json"
 
@@ -88,7 +88,8 @@ class ProfileRecord(Record, tag="profile", kw_only=True):
 
 class WindowRecord(Record, tag="window", kw_only=True):
     """The period fetched and what the source could see in it; ``window_end`` is not before
-    ``window_start``. ``complete`` is true, false or null (unknown), with ``reason``."""
+    ``window_start``. ``complete`` is true, false or null (unknown), with ``reason``; ``lost``
+    names the kinds of data an incomplete window did not fully get."""
 
     window_start: Time
     window_end: Time
@@ -96,6 +97,17 @@ class WindowRecord(Record, tag="window", kw_only=True):
     reason: OptionalText = None
     observes: list[Observable] | None = None
     fetched_at: Time | None = None
+    lost: (
+        Annotated[
+            list[DataKind],
+            msgspec.Meta(
+                description="The kinds of data an incomplete window did not fully get; absent "
+                "or null on an incomplete window: every kind. Checks that read a lost kind are "
+                "incomplete, and findings a lost kind could refute are withheld."
+            ),
+        ]
+        | None
+    ) = None
 
     def __post_init__(self) -> None:
         # The one rule across keys; a JSON Schema cannot say it, the reader checks it.

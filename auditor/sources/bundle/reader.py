@@ -28,8 +28,8 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from auditor.model import AccountData, AccountKey, Post
-from auditor.sources.bundle.records import RecordError, add_record, record_key
+from auditor.model import DATA_KINDS, AccountData, AccountKey, Post
+from auditor.sources.bundle.records import RecordError, add_record, kinds_of_record, record_key
 
 
 class BundleError(Exception):
@@ -243,7 +243,7 @@ def _parse_line(
             raise RecordError(problem)
         add_record(data, record)
     except RecordError as error:
-        _note(data, LineError(path, number, f"{key}: {error}"))
+        _note(data, LineError(path, number, f"{key}: {error}"), kinds_of_record(record))
     return data
 
 
@@ -353,8 +353,11 @@ def _with_unattributed(data: AccountData, errors: list[LineError]) -> AccountDat
     return data
 
 
-def _note(data: AccountData, error: LineError) -> None:
+def _note(data: AccountData, error: LineError, kinds: frozenset[str] = DATA_KINDS) -> None:
+    """Count one invalid line against ``data``, with the kinds of data it held (skipping it
+    loses them; a line that names nothing could have held anything)."""
     data.invalid_records += 1
+    data.invalid_kinds.update(kinds)
     if len(data.errors) < 20:
         data.errors.append(str(error))
 

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from auditor.model import (
+    DATA_KINDS,
     DELETERS,
     OBSERVABLES,
+    POST_KINDS,
     PROFILE_FIELDS,
     RECORD_KINDS,
     VISIBILITIES,
@@ -225,7 +227,42 @@ def window_from_record(record: Mapping[str, Any]) -> Window:
         observes=None if observes is None else frozenset(observes),
         fetched_at=_optional_time(record, "fetched_at"),
         extra=_extra(record, WINDOW_KEYS),
+        lost=_lost(record.get("lost")),
     )
+
+
+def _lost(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RecordError("'lost' must be a list of data kinds")
+    unknown = sorted(set(value) - DATA_KINDS)
+    if unknown:
+        raise RecordError(f"'lost' has {unknown[0]!r}; allowed: {', '.join(sorted(DATA_KINDS))}")
+    return frozenset(value)
+
+
+def kinds_of_record(record: Any) -> frozenset[str]:
+    """The kinds of data a record holds, for one that could not be read: what skipping it
+    loses. What a record does not say (a post's side, a line that is not a record) is taken
+    at its widest."""
+    if not isinstance(record, Mapping):
+        return DATA_KINDS
+    kind = record.get("kind")
+    if kind == "profile":
+        return frozenset({"profile"})
+    if kind == "conversation":
+        return frozenset({"conversations"})
+    if kind != "post":
+        return DATA_KINDS  # a window that cannot be read says nothing of what arrived
+    by_brand = record.get("by_brand")
+    kinds = set(POST_KINDS)
+    if isinstance(by_brand, bool):
+        kinds = {"brand_posts" if by_brand else "customer_posts"}
+    visibility = record.get("visibility")
+    if visibility in ("hidden", "deleted"):
+        kinds.add(visibility)
+    return frozenset(kinds)
 
 
 def record_key(record: Any) -> AccountKey:
@@ -262,6 +299,8 @@ def merge_windows(a: Window, b: Window) -> Window:
     reasons = [r for r in (a.reason, b.reason) if r]
     observes = None if a.observes is None or b.observes is None else a.observes & b.observes
     fetched = [t for t in (a.fetched_at, b.fetched_at) if t is not None]
+    # What either part lost is lost from the union.
+    lost = a.lost_kinds | b.lost_kinds if complete is False else None
     return Window(
         start=min(a.start, b.start),
         end=max(a.end, b.end),
@@ -270,6 +309,7 @@ def merge_windows(a: Window, b: Window) -> Window:
         observes=observes,
         fetched_at=max(fetched) if fetched else None,
         extra={**a.extra, **b.extra},
+        lost=lost,
     )
 
 

@@ -76,6 +76,7 @@ def account_records(data: AccountData) -> Iterator[dict[str, Any]]:
             "reason": w.reason,
             "observes": None if w.observes is None else sorted(w.observes),
             "fetched_at": w.fetched_at,
+            "lost": None if w.lost is None else sorted(w.lost),
             **w.extra,
         }
     for post in data.posts:

@@ -17,6 +17,7 @@ are ISO 8601 strings with an offset.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,37 @@ def observability() -> dict[str, Observability]:
         platform: Observability(frozenset(row["observes"]), frozenset(row["rechecked"]))
         for platform, row in table.items()
     }
+
+
+# Every kind of data a fetch can lose (``auditor.model.DATA_KINDS``, which this package may not
+# import; a test holds the two to one list).
+EVERY_KIND: frozenset[str] = frozenset(
+    {"profile", "customer_posts", "brand_posts", "conversations", "hidden", "deleted"}
+)
+_PURPOSE = re.compile(r"^([a-z_]+)[: ]")
+
+
+@cache
+def carried() -> dict[str, dict[str, frozenset[str]]]:
+    """``carries.yaml`` by platform: request purpose -> the kinds of data it carries."""
+    text = resources.files(__package__).joinpath("carries.yaml").read_text(encoding="utf-8")
+    table = yaml.safe_load(text)
+    return {
+        platform: {purpose: frozenset(kinds) for purpose, kinds in purposes.items()}
+        for platform, purposes in table.items()
+    }
+
+
+def lost_kinds(platform: str, reasons: Iterable[str]) -> frozenset[str]:
+    """The kinds of data the ``reasons`` for an incomplete window lose: those the purpose that
+    starts each reason carries, and every kind for a reason that names no known purpose."""
+    purposes = carried().get(platform, {})
+    lost: set[str] = set()
+    for reason in reasons:
+        match = _PURPOSE.match(reason)
+        kinds = purposes.get(match.group(1)) if match else None
+        lost |= EVERY_KIND if kinds is None else kinds
+    return frozenset(lost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +335,8 @@ def window_record(
     fetched_at: datetime,
     extra: Mapping[str, Any] | None = None,
 ) -> Record:
-    """The closing ``window`` record: complete exactly when nothing went missing."""
+    """The closing ``window`` record: complete exactly when nothing went missing, and then
+    ``lost`` names the kinds of data the missing parts carried."""
     record: Record = {
         "kind": "window",
         "platform": spec.platform,
@@ -314,6 +347,7 @@ def window_record(
         "reason": "; ".join(missing) if missing else None,
         "observes": sorted(set(observes)),
         "fetched_at": iso(fetched_at),
+        "lost": sorted(lost_kinds(spec.platform, missing)) if missing else None,
     }
     if extra:
         record.update(extra)
