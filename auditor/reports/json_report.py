@@ -13,7 +13,7 @@ import orjson
 from auditor.fsutil import atomic_write_bytes, run_folder, safe_name
 from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult, EncodedFindings
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
 
 
 def _time(value: datetime | None) -> str | None:

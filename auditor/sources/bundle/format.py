@@ -189,6 +189,11 @@ def check_record(record: Any) -> BundleRecord:
     return checked
 
 
+# The format's version: the minor number grows with keys a reader of the older format may ignore,
+# the major one with a change that breaks such readers (CHANGELOG.md lists each).
+FORMAT_VERSION = "1.1"
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of one bundle line, generated from the types above."""
     generated = msgspec.json.schema(BundleRecord)
@@ -196,6 +201,7 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "social-care-auditor bundle record",
+        "version": FORMAT_VERSION,
         "description": (
             "One line of a bundle (JSON Lines, plain or .gz). Unknown keys are kept, not "
             "rejected. Generated from auditor/sources/bundle/format.py; see docs/bundle.md."
