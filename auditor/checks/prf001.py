@@ -44,8 +44,9 @@ from typing import Any
 from auditor.analysis.business_hours import BusinessCalendar, CalendarError
 from auditor.analysis.hours_text import HOURS_READ_FROM, states_hours
 from auditor.analysis.sla import profile_hours
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+from auditor.check import AuditContext, Check, CheckOutput, Needs
 from auditor.checks.kinds import PROFILE
+from auditor.checks.profile_statement import not_stated
 
 __all__ = ["CHECK", "states_hours"]
 
@@ -59,7 +60,6 @@ _SOURCES = {
 def run(ctx: AuditContext) -> CheckOutput:
     profile = ctx.account.profile
     assert profile is not None  # guaranteed by needs.profile
-    bio = " ".join((profile.bio or "").split())
     posted = profile_hours(ctx)
     if posted.source is not None:
         where = _SOURCES[posted.source]
@@ -84,29 +84,20 @@ def run(ctx: AuditContext) -> CheckOutput:
             notes=[f"the hours in {where} could not be read ({problem}){quoted}"],
         )
     none_read: dict[str, Any] = {"hours_source": None, "hours": None, "hours_text": None}
-    if posted.problem is not None:
-        # What did arrive states no hours, but hours may be in what did not: not a failure.
-        return CheckOutput(
-            summary=f"no response hours in what arrived: {posted.problem}",
-            metrics={**none_read, "not_returned": profile.unread(*HOURS_READ_FROM)},
-            notes=[f"{posted.problem}: hours stated there could not be looked for"],
-            incomplete=posted.problem,
-        )
-    quoted = f"“{bio}”" if bio else "an empty bio"
-    finding = ctx.finding(
-        "profile",
-        f"the profile does not say when the brand responds: {quoted}",
-        evidence=Evidence(urls=(profile.website,) if profile.website else (), excerpt=bio[:280]),
-    )
-    return CheckOutput(
-        findings=[finding], summary="no response hours on the profile", metrics=none_read
+    return not_stated(
+        ctx,
+        profile,
+        what="response hours",
+        finding="when the brand responds",
+        read_from=HOURS_READ_FROM,
+        metrics=none_read,
     )
 
 
 CHECK = Check(
     id="PRF001",
     title="Response hours posted",
-    version="1.2.0",
+    version="1.2.1",
     severity="medium",
     docs=__doc__ or "",
     run=run,

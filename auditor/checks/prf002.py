@@ -37,8 +37,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from auditor.check import AuditContext, Check, CheckOutput, Evidence, Needs
+from auditor.check import AuditContext, Check, CheckOutput, Needs
 from auditor.checks.kinds import PROFILE
+from auditor.checks.profile_statement import not_stated
 from auditor.model import Profile
 
 # The profile fields channels are read from (``profile_texts``).
@@ -121,31 +122,20 @@ def run(ctx: AuditContext) -> CheckOutput:
             summary="support channel stated: " + ", ".join(k.replace("_", " ") for k in found),
             metrics=metrics,
         )
-    reason = profile.unread_reason(*CHANNELS_READ_FROM)
-    if reason is not None:
-        # What did arrive names no channel, but one may be in what did not: not a failure.
-        return CheckOutput(
-            summary=f"no support channel in what arrived: {reason}",
-            metrics={**metrics, "not_returned": profile.unread(*CHANNELS_READ_FROM)},
-            notes=[f"{reason}: a channel stated there could not be looked for"],
-            incomplete=reason,
-        )
-    bio = " ".join((profile.bio or "").split())
-    quoted = f"“{bio}”" if bio else "an empty bio"
-    finding = ctx.finding(
-        "profile",
-        f"the profile does not say where customers can get help: {quoted}",
-        evidence=Evidence(urls=(profile.website,) if profile.website else (), excerpt=bio[:280]),
-    )
-    return CheckOutput(
-        findings=[finding], summary="no support channel on the profile", metrics=metrics
+    return not_stated(
+        ctx,
+        profile,
+        what="support channel",
+        finding="where customers can get help",
+        read_from=CHANNELS_READ_FROM,
+        metrics=metrics,
     )
 
 
 CHECK = Check(
     id="PRF002",
     title="Support channel stated",
-    version="1.2.0",
+    version="1.2.1",
     severity="low",
     docs=__doc__ or "",
     run=run,
