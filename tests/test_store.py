@@ -205,9 +205,10 @@ def sequence(history: HistoryStore) -> None:
                 post(str(10 + week)),
             ],
             [finding(f"acme-{week}")],
+            observed_now=at,
         )
         history.record_account(
-            key, "mastodon", "acme@social.example", "partial", at, [post("5")], []
+            key, "mastodon", "acme@social.example", "partial", at, [post("5")], [], at
         )
         history.set_cursor("x", "acme", {"since_id": str(10 + week)}, at)
         history.finish_run(key, at + timedelta(minutes=3), "ok")
@@ -243,12 +244,12 @@ def test_a_crash_inside_record_account_rolls_the_whole_call_back(
         before = dump(crashed_path)
         with pytest.raises(RuntimeError, match="mid-account"):
             history.record_account(
-                "r2", "x", "acme", "ok", T0 + DAY, exploding(week2, after=3), [finding("b")]
+                "r2", "x", "acme", "ok", T0 + DAY, exploding(week2, after=3), [finding("b")], T0
             )
         assert dump(crashed_path) == before
         # The store is still usable and a clean rerun converges to the no-crash state.
         history.begin_run("r2", "cfg-1", "0.1.0", T0 + DAY)
-        history.record_account("r2", "x", "acme", "ok", T0 + DAY, week2, [finding("b")])
+        history.record_account("r2", "x", "acme", "ok", T0 + DAY, week2, [finding("b")], T0 + DAY)
         history.finish_run("r2", T0 + DAY + timedelta(minutes=5), "ok")
 
     with HistoryStore(clean_path) as history:
@@ -355,7 +356,7 @@ def test_any_order_of_observations_gives_the_model_state(
                 thread=None,
             )
             at = T0 + timedelta(hours=hours)
-            history.record_account("r", "x", "acme", "ok", at, [observation], [])
+            history.record_account("r", "x", "acme", "ok", at, [observation], [], at)
         seen = history.previous_posts("x", "acme", T0 + timedelta(days=365))["1"]
     expected = model_of(observations)
     actual = {
@@ -470,7 +471,7 @@ def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(tmp_path: 
         with HistoryStore(path) as history:
             history.begin_run("r1", "cfg-1", "0.1.0", T0)
             for account in accounts:
-                history.record_account("r1", "x", account, "ok", T0, [post("1")], [])
+                history.record_account("r1", "x", account, "ok", T0, [post("1")], [], T0)
         dumps.append(dump(path))
     assert dumps[0] == dumps[1]
 
@@ -503,9 +504,9 @@ def posts_since(history: HistoryStore, account: str) -> int | None:
 def test_an_older_observation_recorded_later_is_still_pruned(history: HistoryStore) -> None:
     # Replaying an old bundle after a newer one: the account's bound must move back with it.
     history.begin_run("r", "cfg", "0.1.0", T0 + 40 * DAY)  # not itself pruned
-    history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [])
-    history.record_account("r", "x", "acme", "ok", T0, [post("2")], [])
-    history.record_fetch("x", "globo", T0 + DAY, [kept("7")])
+    history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [], T0 + 40 * DAY)
+    history.record_account("r", "x", "acme", "ok", T0, [post("2")], [], T0)
+    history.record_fetch("x", "globo", T0 + DAY, [kept("7")], observed_now=T0 + DAY)
     assert posts_since(history, "acme") == store_encoding._to_us(T0)
     assert posts_since(history, "globo") == store_encoding._to_us(T0 + DAY)
     cutoff = T0 + 2 * DAY
@@ -539,7 +540,7 @@ WRITE_OR_PRUNE = st.one_of(
 
 @settings(max_examples=50, deadline=None)
 @given(steps=st.lists(WRITE_OR_PRUNE, min_size=1, max_size=12))
-def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
+def test_prune_deletes_exactly_the_posts_last_observed_before_the_cutoff(
     steps: list[tuple[str, list[str], int] | int],
 ) -> None:
     with HistoryStore(":memory:", retention_days=30) as history:
@@ -549,23 +550,24 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
                 now = T0 + step * DAY
                 cutoff = store_encoding._to_us(now - history.retention)
                 expected = history._db.execute(
-                    "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
+                    "SELECT count(*) FROM posts WHERE last_observed_at < ?", (cutoff,)
                 ).fetchone()[0]
                 assert history.prune(now) == expected
                 assert (
                     history._db.execute(
-                        "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
+                        "SELECT count(*) FROM posts WHERE last_observed_at < ?", (cutoff,)
                     ).fetchone()[0]
                     == 0
                 )
             else:
                 account, ids, day = step
                 at = T0 + day * DAY
-                history.record_account("r", "x", account, "ok", at, [post(i) for i in ids], [])
-        # Every account's bound is at most its oldest post's last_seen.
+                posts = [post(i) for i in ids]
+                history.record_account("r", "x", account, "ok", at, posts, [], observed_now=at)
+        # Every account's bound is at most its oldest post's last_observed_at.
         assert not history._db.execute(
             "SELECT 1 FROM accounts AS a JOIN posts AS p ON p.account_id = a.id"
-            " WHERE p.last_seen < a.posts_since"
+            " WHERE p.last_observed_at < a.posts_since"
         ).fetchall()
 
 
