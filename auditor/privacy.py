@@ -116,10 +116,22 @@ class Pseudonymiser:
     def learn_brand(self, ids: Iterable[Any]) -> None:
         self._brand_ids |= {str(i) for i in ids if i}
 
-    def text(self, text: str) -> str:
-        """A text with every customer's @mention and profile link replaced."""
+    def text(self, text: str, mentioned: Iterable[str] = ()) -> str:
+        """A text with every customer's @mention and profile link replaced.
+
+        ``mentioned`` is the post's mention data: Mastodon shows a remote account's mention as
+        ``@name``, its data names ``name@instance``, and both must give one pseudonym.
+        """
         if "@" in text:
-            text = _TEXT_MENTION.sub(lambda m: "@" + self.handle(m.group(1)), text)
+            whole = {m.partition("@")[0].lower(): m for m in mentioned if "@" in m.lstrip("@")}
+
+            def replace(found: re.Match[str]) -> str:
+                name = found.group(1)
+                if self.keeps(name):
+                    return found.group(0)
+                return "@" + self.pseudonym(whole.get(name.lower(), name))
+
+            text = _TEXT_MENTION.sub(replace, text)
         if "/" in text:
             text = _PROFILE_LINK.sub(lambda m: m.group(1) + self.handle(m.group(2)), text)
         return text
@@ -216,7 +228,11 @@ class Pseudonymiser:
             if key in post:
                 post[key] = self.post_id(post[key])
         if isinstance(post.get("text"), str):
-            post["text"] = self.text(post["text"])
+            mentioned = post.get("mentions")
+            post["text"] = self.text(
+                post["text"],
+                [m for m in mentioned if isinstance(m, str)] if isinstance(mentioned, list) else (),
+            )
         if "mentions" in post:
             post["mentions"] = self.mentions(post["mentions"])
         for key in _ID_KEYS:
