@@ -26,7 +26,6 @@ from werkzeug import Request, Response
 
 import auditor.fetch.run as fetch_run
 from auditor.fetch.http import ManualClock
-from auditor.registry import load_registry
 
 from fetch_fakes import json_response, serve
 from tests_support import run_cli

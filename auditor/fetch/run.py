@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from auditor.config import AccountConfig, Config
 from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
 from auditor.fetch.http import Clock, HttpClient, HttpConfig, RetryPolicy, SystemClock
@@ -182,6 +184,9 @@ def fetch_api_accounts(
     prepared = [_prepare(config, store, account, now, environ, key) for account in chosen]
     own_client = http_client is None
     client = http_client if http_client is not None else http_client_for(config, clock)
+    quiet_queries = _QueriesLeftOut() if key is not None else None
+    if quiet_queries is not None:
+        logging.getLogger("httpx").addFilter(quiet_queries)
     try:
         workers = max(1, min(config.fetch.workers, len(prepared)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
@@ -202,9 +207,25 @@ def fetch_api_accounts(
     finally:
         if own_client:
             client.close()
+        if quiet_queries is not None:
+            logging.getLogger("httpx").removeFilter(quiet_queries)
     order = {a.key: i for i, a in enumerate(chosen)}
     report.accounts.sort(key=lambda a: order[AccountKey(a.platform, a.handle)])
     return report
+
+
+class _QueriesLeftOut(logging.Filter):
+    """With customers pseudonymised, the HTTP client's log of each request leaves out the URL's
+    query: a query can name a customer (Bluesky's ``getPostThread?uri=at://did:...`` holds the
+    author's DID)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
 
 
 def _prepare(
