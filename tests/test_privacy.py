@@ -413,3 +413,20 @@ def test_nothing_written_names_a_customer_and_the_verdicts_do_not_change(
     # Only names differ: every check's status, findings and metrics are the same.
     assert verdicts(private_folder) == verdicts(plain_folder)
     assert any(count for *_, count, _ in verdicts(private_folder))
+
+
+def test_without_a_key_nothing_is_fetched_or_written(
+    tmp_path: Path,
+    x_server: HTTPServer,
+    mastodon_server: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = write_config(tmp_path, x_server.url_for("/"), mastodon_server.url_for("/"), True)
+    monkeypatch.delenv("AUDITOR_TEST_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("T_X", "x-test-token")
+    monkeypatch.setenv("T_M", "m-test-token")
+    for command in (["fetch", str(config)], ["run", str(config)]):
+        code, stdout, stderr = run_cli(command)
+        assert code == 2, stdout + stderr
+        assert "AUDITOR_TEST_PSEUDONYM_KEY is empty" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "out" / "bundles").exists()

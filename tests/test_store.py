@@ -16,6 +16,7 @@ import auditor.store.encoding as store_encoding
 import auditor.store.posts as store_posts
 from auditor.model import Post, Visibility
 from auditor.store.history import (
+    FetchedConversation,
     FindingRecord,
     HistoryStore,
     StoreError,
@@ -590,3 +591,51 @@ def test_finding_rows_are_in_uid_order_and_a_repeated_uid_keeps_its_last_finding
         ("c3", "RSP001", "high", "last", "post-c3"),
     ]
     assert _finding_rows(iter([])) == []
+
+
+# --- schema 5: retention by the wall clock's last observation -------------------------------
+
+
+def last_observed(history: HistoryStore, post_id: str) -> int:
+    row = history._db.execute(
+        "SELECT last_observed_at FROM posts WHERE post_id = ?", (post_id,)
+    ).fetchone()
+    return cast(int, row[0])
+
+
+def test_last_observed_at_moves_with_the_wall_clock_to_the_hour(history: HistoryStore) -> None:
+    """A rerun within the hour writes nothing; a later one moves the post's last observation,
+    never its data-time fields."""
+    to_us = store_encoding._to_us
+    wall = T0 + 400 * DAY
+    history.begin_run("r", "cfg", "0.1.0", wall)
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=wall)
+    assert last_observed(history, "1") == to_us(wall)
+    later = wall + timedelta(minutes=59)
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=later)
+    assert last_observed(history, "1") == to_us(wall)
+    later = wall + timedelta(hours=2)
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=later)
+    assert last_observed(history, "1") == to_us(later)
+    # An older wall-clock reading never moves it back.
+    history.record_fetch("x", "acme", T0, [kept("1")], observed_now=wall)
+    assert last_observed(history, "1") == to_us(later)
+    seen = history.previous_posts("x", "acme", T0 + DAY)["1"]
+    assert seen.first_seen == seen.last_seen == T0
+
+
+def test_prune_goes_by_the_last_observation_in_every_account(history: HistoryStore) -> None:
+    wall = T0 + 400 * DAY
+    history.begin_run("r", "cfg", "0.1.0", wall)
+    # Dated long before the retention, observed at ``wall``: kept for the whole period.
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=wall)
+    # Dated at ``wall``, but last observed a retention and a day before it: deleted.
+    stale = wall - history.retention - DAY
+    history.record_fetch("x", "gone", wall, [kept("7")], observed_now=stale)
+    history.record_fetch(
+        "x", "gone", wall, [], [FetchedConversation("c1", wall, "{}")], observed_now=stale
+    )
+    assert history.prune(wall) == 2
+    assert set(history.previous_posts("x", "acme", wall + DAY)) == {"1"}
+    assert history.fetched_posts("x", "gone", T0) == []
+    assert history.fetched_conversations("x", "gone", T0) == []
