@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from auditor.model import AccountData, Post
+from auditor.model import AccountData, Conversation, Post
 
 PSEUDONYM_PREFIX = "cust-"
 _PSEUDONYM = re.compile(r"cust-[0-9a-f]{12}")
@@ -43,6 +43,30 @@ _AT_URI = re.compile(r"\Aat://([^/]+)(/.*)?\Z", re.DOTALL)
 # Record keys that hold one account id, other than ``author_id`` (kept in ``Post.extra`` when a
 # bundle is read).
 _ID_KEYS = ("in_reply_to_user_id",)
+# What the tool knows a post, a conversation and a message hold; anything else is searched
+# whole (a platform's extra keys).
+_POST_FIELDS = frozenset(
+    {
+        "kind",
+        "platform",
+        "account",
+        "id",
+        "author",
+        "author_id",
+        "by_brand",
+        "text",
+        "url",
+        "mentions",
+        "thread",
+        "in_reply_to",
+        "created_at",
+        *_ID_KEYS,
+    }
+)
+_CONVERSATION_FIELDS = frozenset(
+    {"kind", "platform", "account", "id", "customer", "messages", "linked_post", "resolved_at"}
+)
+_MESSAGE_FIELDS = frozenset({"id", "by_brand", "created_at"})
 # Profile keys that hold the brand's own id on some platform.
 _BRAND_ID_KEYS = ("account_id", "user_id", "did", "page_id", "ig_user_id", "id")
 
@@ -60,8 +84,8 @@ class Pseudonymiser:
 
     ``brand`` is the account's handle as configured (``name`` or ``name@instance``); ``aliases``
     the brand's other handles; ``excluded`` the authors the policy leaves out of the audit (they
-    must stay recognisable to be left out); ``brand_ids`` the brand's own account ids where they
-    are known (more are learnt from the brand's own posts and profile).
+    must stay recognisable to be left out). The brand's own account ids are learnt from its
+    profile and its own posts.
     """
 
     def __init__(
@@ -71,7 +95,6 @@ class Pseudonymiser:
         *,
         aliases: Iterable[str] = (),
         excluded: Iterable[str] = (),
-        brand_ids: Iterable[str] = (),
     ) -> None:
         if not key:
             raise ValueError("a pseudonym key must not be empty")
@@ -83,7 +106,7 @@ class Pseudonymiser:
             bare = _bare(handle)
             self._kept |= {bare, bare.partition("@")[0]}
         self._kept.discard("")
-        self._brand_ids: set[str] = {str(i) for i in brand_ids if i}
+        self._brand_ids: set[str] = set()
 
     # -- the rule for one value --
 
@@ -208,18 +231,14 @@ class Pseudonymiser:
         for post in data.posts:
             self._post(post)
         for conversation in data.conversations:
-            conversation.id = self.conversation_id(conversation.id)
-            conversation.customer = self.handle(conversation.customer)
-            conversation.extra = self._extra(conversation.extra, set())
-            for message in conversation.messages:
-                message.text = self.text(message.text)
+            self._conversation(conversation)
 
     # -- the field rules, shared by records and model objects --
 
     def _post_fields(self, post: MutableMapping[str, Any]) -> None:
         author, author_id = post.get("author"), post.get("author_id")
         customer = not post.get("by_brand") and not self.keeps(str(author or ""))
-        identities = {str(author), str(author_id)} if customer else set()
+        identities = {str(i) for i in (author, author_id) if i} if customer else set()
         if customer:
             post["url"] = self.url(post.get("url"), identities)
             post["author"] = self.pseudonym(str(author)) if author else author
@@ -238,23 +257,7 @@ class Pseudonymiser:
         for key in _ID_KEYS:
             if key in post:
                 post[key] = self.account_id(post[key])
-        known = {
-            "kind",
-            "platform",
-            "account",
-            "id",
-            "author",
-            "author_id",
-            "by_brand",
-            "text",
-            "url",
-            "mentions",
-            "thread",
-            "in_reply_to",
-            "created_at",
-            *_ID_KEYS,
-        }
-        for key in [k for k in post if k not in known]:
+        for key in [k for k in post if k not in _POST_FIELDS]:
             post[key] = self._value(post[key], identities)
 
     def _post(self, post: Post) -> None:
@@ -288,35 +291,43 @@ class Pseudonymiser:
     def _conversation_fields(self, conversation: MutableMapping[str, Any]) -> None:
         conversation["id"] = self.conversation_id(conversation.get("id"))
         customer = conversation.get("customer")
-        if isinstance(customer, str):
-            conversation["customer"] = self.handle(customer)
+        identities: set[str] = set()
+        if isinstance(customer, str) and customer and not self.keeps(customer):
+            identities.add(customer)
+            conversation["customer"] = self.pseudonym(customer)
+        if "linked_post" in conversation:
+            conversation["linked_post"] = self.post_id(conversation["linked_post"])
         messages = conversation.get("messages")
         if isinstance(messages, list):
-            conversation["messages"] = [
-                {**m, "text": self.text(m["text"])}
-                if isinstance(m, Mapping) and isinstance(m.get("text"), str)
-                else m
-                for m in messages
-            ]
-        for key in [
-            k
-            for k in conversation
-            if k
-            not in {
-                "kind",
-                "platform",
-                "account",
-                "id",
-                "customer",
-                "messages",
-                "linked_post",
-                "resolved_at",
-            }
-        ]:
-            conversation[key] = self._value(conversation[key], set())
+            conversation["messages"] = [self._message(m, identities) for m in messages]
+        for key in [k for k in conversation if k not in _CONVERSATION_FIELDS]:
+            conversation[key] = self._value(conversation[key], identities)
 
-    def _extra(self, extra: dict[str, Any], identities: set[str]) -> dict[str, Any]:
-        return {k: self._value(v, identities) for k, v in extra.items()}
+    def _message(self, message: Any, identities: set[str]) -> Any:
+        if not isinstance(message, Mapping):
+            return message
+        return {
+            key: self.text(value)
+            if key == "text" and isinstance(value, str)
+            else value
+            if key in _MESSAGE_FIELDS
+            else self._value(value, identities)
+            for key, value in message.items()
+        }
+
+    def _conversation(self, conversation: Conversation) -> None:
+        fields: dict[str, Any] = {
+            "id": conversation.id,
+            "customer": conversation.customer,
+            "linked_post": conversation.linked_post,
+            **conversation.extra,
+        }
+        self._conversation_fields(fields)
+        conversation.id, conversation.customer = fields.pop("id"), fields.pop("customer")
+        conversation.linked_post = fields.pop("linked_post")
+        conversation.extra = fields
+        for message in conversation.messages:
+            message.text = self.text(message.text)
 
     def _value(self, value: Any, identities: set[str]) -> Any:
         """A field the tool does not know: a customer's identity in it, whole, is replaced, and

@@ -154,6 +154,8 @@ def test_private_conversations_name_no_participant() -> None:
         "account": "acmehelp",
         "id": "1500-7700931",  # X: the two participants' ids
         "customer": "rawx_dm",
+        "linked_post": f"at://{CUSTOMER_DID}/app.bsky.feed.post/3kroot",
+        "opened_by": {"name": "rawx_dm"},  # a key the tool does not know
         "messages": [
             {
                 "id": "m1",
@@ -165,6 +167,7 @@ def test_private_conversations_name_no_participant() -> None:
     }
     (out,) = Pseudonymiser(KEY, "acmehelp").records([conversation])
     assert "7700931" not in repr(out) and "rawx" not in repr(out)
+    assert CUSTOMER_DID not in repr(out) and out["linked_post"].endswith("/3kroot")
     assert is_pseudonym(out["customer"]) and is_pseudonym(out["id"])
     again = Pseudonymiser(KEY, "acmehelp").records([conversation])
     assert again == [out]  # one conversation, one id, run after run
