@@ -191,6 +191,8 @@ def _fetch(
         )
     except StoreError as error:
         fail(f"history store {config.store_path}: {error}")
+    except ConfigError as error:  # pseudonymisation on and no key: nothing is fetched
+        fail(str(error))
 
 
 @app.command()

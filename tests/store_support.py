@@ -77,9 +77,9 @@ def audit(
     findings: list[FindingRecord],
     account: str = "acme",
 ) -> None:
-    """One whole audit run over one account."""
+    """One whole audit run over one account, read at ``at`` by the wall clock too."""
     history.begin_run(run_key, "cfg-1", "0.1.0", at)
-    history.record_account(run_key, "x", account, "ok", at, posts, findings)
+    history.record_account(run_key, "x", account, "ok", at, posts, findings, observed_now=at)
     history.finish_run(run_key, at + timedelta(minutes=5), "ok")
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -387,9 +387,13 @@ def test_replay_gives_the_same_report_twice(audit: Audit, tmp_path: Path) -> Non
 
 
 def _history(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    # last_observed_at is the wall clock's (when the run read each post, for retention only):
+    # a rerun moves it on, and everything else must stay the same.
     with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(posts)")]
+        kept = ", ".join(c for c in columns if c != "last_observed_at")
         return {
-            "posts": sorted(db.execute("SELECT * FROM posts")),
+            "posts": sorted(db.execute(f"SELECT {kept} FROM posts")),
             "findings": sorted(db.execute("SELECT * FROM findings")),
             "runs": sorted(db.execute("SELECT run_key, config_hash FROM runs")),
         }
@@ -424,9 +428,11 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(
             raise KeyboardInterrupt("power cut")
         yield from items
 
-    def crashing_record(store: HistoryStore, run_id: str, audited: Audited) -> None:
+    def crashing_record(
+        store: HistoryStore, run_id: str, audited: Audited, read_at: datetime
+    ) -> None:
         audited.posts = crashing(audited.posts)
-        real(store, run_id, audited)
+        real(store, run_id, audited, read_at)
 
     store_path = tmp_path / "out" / "history.sqlite"
     store_path.parent.mkdir()

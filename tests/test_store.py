@@ -16,6 +16,7 @@ import auditor.store.encoding as store_encoding
 import auditor.store.posts as store_posts
 from auditor.model import Post, Visibility
 from auditor.store.history import (
+    FetchedConversation,
     FindingRecord,
     HistoryStore,
     StoreError,
@@ -205,9 +206,10 @@ def sequence(history: HistoryStore) -> None:
                 post(str(10 + week)),
             ],
             [finding(f"acme-{week}")],
+            observed_now=at,
         )
         history.record_account(
-            key, "mastodon", "acme@social.example", "partial", at, [post("5")], []
+            key, "mastodon", "acme@social.example", "partial", at, [post("5")], [], at
         )
         history.set_cursor("x", "acme", {"since_id": str(10 + week)}, at)
         history.finish_run(key, at + timedelta(minutes=3), "ok")
@@ -243,12 +245,12 @@ def test_a_crash_inside_record_account_rolls_the_whole_call_back(
         before = dump(crashed_path)
         with pytest.raises(RuntimeError, match="mid-account"):
             history.record_account(
-                "r2", "x", "acme", "ok", T0 + DAY, exploding(week2, after=3), [finding("b")]
+                "r2", "x", "acme", "ok", T0 + DAY, exploding(week2, after=3), [finding("b")], T0
             )
         assert dump(crashed_path) == before
         # The store is still usable and a clean rerun converges to the no-crash state.
         history.begin_run("r2", "cfg-1", "0.1.0", T0 + DAY)
-        history.record_account("r2", "x", "acme", "ok", T0 + DAY, week2, [finding("b")])
+        history.record_account("r2", "x", "acme", "ok", T0 + DAY, week2, [finding("b")], T0 + DAY)
         history.finish_run("r2", T0 + DAY + timedelta(minutes=5), "ok")
 
     with HistoryStore(clean_path) as history:
@@ -355,7 +357,7 @@ def test_any_order_of_observations_gives_the_model_state(
                 thread=None,
             )
             at = T0 + timedelta(hours=hours)
-            history.record_account("r", "x", "acme", "ok", at, [observation], [])
+            history.record_account("r", "x", "acme", "ok", at, [observation], [], at)
         seen = history.previous_posts("x", "acme", T0 + timedelta(days=365))["1"]
     expected = model_of(observations)
     actual = {
@@ -470,7 +472,7 @@ def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(tmp_path: 
         with HistoryStore(path) as history:
             history.begin_run("r1", "cfg-1", "0.1.0", T0)
             for account in accounts:
-                history.record_account("r1", "x", account, "ok", T0, [post("1")], [])
+                history.record_account("r1", "x", account, "ok", T0, [post("1")], [], T0)
         dumps.append(dump(path))
     assert dumps[0] == dumps[1]
 
@@ -503,9 +505,9 @@ def posts_since(history: HistoryStore, account: str) -> int | None:
 def test_an_older_observation_recorded_later_is_still_pruned(history: HistoryStore) -> None:
     # Replaying an old bundle after a newer one: the account's bound must move back with it.
     history.begin_run("r", "cfg", "0.1.0", T0 + 40 * DAY)  # not itself pruned
-    history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [])
-    history.record_account("r", "x", "acme", "ok", T0, [post("2")], [])
-    history.record_fetch("x", "globo", T0 + DAY, [kept("7")])
+    history.record_account("r", "x", "acme", "ok", T0 + 40 * DAY, [post("1")], [], T0 + 40 * DAY)
+    history.record_account("r", "x", "acme", "ok", T0, [post("2")], [], T0)
+    history.record_fetch("x", "globo", T0 + DAY, [kept("7")], observed_now=T0 + DAY)
     assert posts_since(history, "acme") == store_encoding._to_us(T0)
     assert posts_since(history, "globo") == store_encoding._to_us(T0 + DAY)
     cutoff = T0 + 2 * DAY
@@ -539,7 +541,7 @@ WRITE_OR_PRUNE = st.one_of(
 
 @settings(max_examples=50, deadline=None)
 @given(steps=st.lists(WRITE_OR_PRUNE, min_size=1, max_size=12))
-def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
+def test_prune_deletes_exactly_the_posts_last_observed_before_the_cutoff(
     steps: list[tuple[str, list[str], int] | int],
 ) -> None:
     with HistoryStore(":memory:", retention_days=30) as history:
@@ -549,23 +551,24 @@ def test_prune_deletes_exactly_the_posts_last_seen_before_the_cutoff(
                 now = T0 + step * DAY
                 cutoff = store_encoding._to_us(now - history.retention)
                 expected = history._db.execute(
-                    "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
+                    "SELECT count(*) FROM posts WHERE last_observed_at < ?", (cutoff,)
                 ).fetchone()[0]
                 assert history.prune(now) == expected
                 assert (
                     history._db.execute(
-                        "SELECT count(*) FROM posts WHERE last_seen < ?", (cutoff,)
+                        "SELECT count(*) FROM posts WHERE last_observed_at < ?", (cutoff,)
                     ).fetchone()[0]
                     == 0
                 )
             else:
                 account, ids, day = step
                 at = T0 + day * DAY
-                history.record_account("r", "x", account, "ok", at, [post(i) for i in ids], [])
-        # Every account's bound is at most its oldest post's last_seen.
+                posts = [post(i) for i in ids]
+                history.record_account("r", "x", account, "ok", at, posts, [], observed_now=at)
+        # Every account's bound is at most its oldest post's last_observed_at.
         assert not history._db.execute(
             "SELECT 1 FROM accounts AS a JOIN posts AS p ON p.account_id = a.id"
-            " WHERE p.last_seen < a.posts_since"
+            " WHERE p.last_observed_at < a.posts_since"
         ).fetchall()
 
 
@@ -588,3 +591,51 @@ def test_finding_rows_are_in_uid_order_and_a_repeated_uid_keeps_its_last_finding
         ("c3", "RSP001", "high", "last", "post-c3"),
     ]
     assert _finding_rows(iter([])) == []
+
+
+# --- schema 5: retention by the wall clock's last observation -------------------------------
+
+
+def last_observed(history: HistoryStore, post_id: str) -> int:
+    row = history._db.execute(
+        "SELECT last_observed_at FROM posts WHERE post_id = ?", (post_id,)
+    ).fetchone()
+    return cast(int, row[0])
+
+
+def test_last_observed_at_moves_with_the_wall_clock_to_the_hour(history: HistoryStore) -> None:
+    """A rerun within the hour writes nothing; a later one moves the post's last observation,
+    never its data-time fields."""
+    to_us = store_encoding._to_us
+    wall = T0 + 400 * DAY
+    history.begin_run("r", "cfg", "0.1.0", wall)
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=wall)
+    assert last_observed(history, "1") == to_us(wall)
+    later = wall + timedelta(minutes=59)
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=later)
+    assert last_observed(history, "1") == to_us(wall)
+    later = wall + timedelta(hours=2)
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=later)
+    assert last_observed(history, "1") == to_us(later)
+    # An older wall-clock reading never moves it back.
+    history.record_fetch("x", "acme", T0, [kept("1")], observed_now=wall)
+    assert last_observed(history, "1") == to_us(later)
+    seen = history.previous_posts("x", "acme", T0 + DAY)["1"]
+    assert seen.first_seen == seen.last_seen == T0
+
+
+def test_prune_goes_by_the_last_observation_in_every_account(history: HistoryStore) -> None:
+    wall = T0 + 400 * DAY
+    history.begin_run("r", "cfg", "0.1.0", wall)
+    # Dated long before the retention, observed at ``wall``: kept for the whole period.
+    history.record_account("r", "x", "acme", "ok", T0, [post("1")], [], observed_now=wall)
+    # Dated at ``wall``, but last observed a retention and a day before it: deleted.
+    stale = wall - history.retention - DAY
+    history.record_fetch("x", "gone", wall, [kept("7")], observed_now=stale)
+    history.record_fetch(
+        "x", "gone", wall, [], [FetchedConversation("c1", wall, "{}")], observed_now=stale
+    )
+    assert history.prune(wall) == 2
+    assert set(history.previous_posts("x", "acme", wall + DAY)) == {"1"}
+    assert history.fetched_posts("x", "gone", T0) == []
+    assert history.fetched_conversations("x", "gone", T0) == []

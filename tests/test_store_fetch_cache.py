@@ -80,7 +80,12 @@ def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
 ) -> None:
     with HistoryStore(db_path, retention_days=30) as history:
         history.record_fetch(
-            "x", "acme", T0, [], [FetchedConversation("c1", T0, '{"id":"c1","messages":[1]}')]
+            "x",
+            "acme",
+            T0,
+            [],
+            [FetchedConversation("c1", T0, '{"id":"c1","messages":[1]}')],
+            observed_now=T0,
         )
         history.record_fetch(
             "x",
@@ -88,6 +93,7 @@ def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
             T0 + DAY,
             [],
             [FetchedConversation("c1", T0, '{"id":"c1","messages":[1,2]}')],
+            observed_now=T0 + DAY,
         )
         assert history.fetched_conversations("x", "acme", T0 - DAY) == [
             {"id": "c1", "messages": [1, 2]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -294,9 +294,10 @@ def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path:
         assert history.previous_finding_uids("x", "acme", before_run="week2") == {"u1", "u2"}
         assert history.previous_finding_uids("x", "acme") == {"u3"}
         assert history.previous_finding_uids("x", "globo") == {"g1"}
-        # Post 10 (last seen at t0) is older than the cutoff; 11 and 20 are not.
-        assert history.prune(T0 + 30 * DAY + timedelta(hours=1)) == 1 + 2 + 2 + 1
-        assert set(history.previous_posts("x", "acme", T0 + 60 * DAY)) == {"11"}
+        # Week 1's run goes (run, 2 account rows, 2 findings rows); the posts stay whatever
+        # their data's time: version 5 counts them observed when the store was migrated.
+        assert history.prune(T0 + 30 * DAY + timedelta(hours=1)) == 1 + 2 + 2
+        assert set(history.previous_posts("x", "acme", T0 + 60 * DAY)) == {"10", "11"}
         assert set(history.previous_posts("x", "globo", T0 + 60 * DAY)) == {"20"}
 
     connection = sqlite3.connect(db_path)
@@ -304,7 +305,7 @@ def test_a_version_3_store_is_migrated_to_findings_rows_and_post_bounds(db_path:
     columns = [row[1] for row in connection.execute("PRAGMA table_info(findings)")]
     kept = connection.execute("SELECT account, findings FROM run_findings").fetchall()
     connection.close()
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION >= 4
     # The findings view keeps the old table's columns for SQL written against them.
     assert columns == [
         "run_key",
@@ -342,3 +343,37 @@ def test_migrated_findings_keep_every_field_in_uid_order(db_path: Path) -> None:
         ("r1", "x", "acme", "b", "RSP001", "high", "naïve \u2014 message", "2"),
     ]
     assert [json.loads(text)[0][0] for (text,) in encoded] == ["a"]  # in uid order
+
+
+def test_a_version_4_store_counts_its_rows_observed_at_the_migration(db_path: Path) -> None:
+    """Version 5: when old rows were last observed is unknown, so they get the migration's time
+    (kept one full retention period from the upgrade, never deleted on a guess)."""
+    to_us = store_encoding._to_us
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    for migration in store_migrations.MIGRATIONS[:4]:
+        migration(connection)
+    connection.execute("PRAGMA user_version = 4")
+    acme = store_encoding._new_account_id(connection, "x", "acme")
+    t0 = to_us(T0 - 400 * DAY)  # the data's time: far older than any retention
+    connection.execute(
+        f"INSERT INTO posts VALUES ({', '.join('?' * 14)})",
+        (acme, "10", t0, "jo", 0, "public", None, "refund?", t0, None, "10", t0, t0, "{}"),
+    )
+    connection.execute("UPDATE accounts SET posts_since = ?", (t0,))
+    connection.execute(
+        "INSERT INTO conversations VALUES ('x', 'acme', 'c1', ?, '{}', ?, ?)", (t0, t0, t0)
+    )
+    connection.close()
+
+    before = datetime.now(UTC)
+    with HistoryStore(db_path, retention_days=30) as history:
+        after = datetime.now(UTC)
+        rows = history._db.execute(
+            "SELECT last_observed_at FROM posts UNION ALL SELECT last_observed_at"
+            " FROM conversations UNION ALL SELECT posts_since FROM accounts"
+        ).fetchall()
+        assert len(rows) == 3
+        assert all(to_us(before) <= value <= to_us(after) for (value,) in rows)
+        assert history.prune(after + 29 * DAY) == 0
+        assert history.prune(after + 31 * DAY) == 2  # the post and the conversation
+    assert SCHEMA_VERSION >= 5

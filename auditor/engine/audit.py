@@ -9,8 +9,6 @@ keeps history in the store, and leaves rendering to the writers. Worker processe
 from __future__ import annotations
 
 import hashlib
-import hmac
-import re
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from auditor.model import (
     Window,
     kinds_in_words,
 )
+from auditor.privacy import Pseudonymiser
 from auditor.registry import Registry
 from auditor.result import (
     ACCOUNT_STATUS_ORDER,
@@ -69,49 +68,6 @@ def effective_window(data: AccountData) -> Window | None:
         return None
     times = [p.created_at for p in data.posts]
     return Window(start=min(times), end=max(times), complete=None)
-
-
-_MENTION = re.compile(r"@([A-Za-z0-9_.]+)")
-
-
-def pseudonymise(data: AccountData, key: bytes, excluded: frozenset[str]) -> None:
-    """Replace customer handles with stable keyed hashes, before any check or store sees them.
-
-    Handles go from authors, author ids, links and @mentions in every text, so that neither a
-    report nor the history store can name a customer.
-    """
-    brand = data.account.lower().lstrip("@")
-
-    def alias(handle: str) -> str:
-        digest = hmac.new(key, handle.lower().encode(), hashlib.sha256).hexdigest()
-        return f"cust-{digest[:12]}"
-
-    customers: dict[str, str] = {}
-    for post in data.posts:
-        author = post.author.lower().lstrip("@")
-        if not post.by_brand and author != brand and author not in excluded:
-            customers.setdefault(author, alias(author))
-    for conversation in data.conversations:
-        customers.setdefault(conversation.customer.lower(), alias(conversation.customer))
-
-    def replace_mention(match: re.Match[str]) -> str:
-        return "@" + customers.get(match.group(1).lower(), match.group(1))
-
-    for post in data.posts:
-        author = post.author.lower().lstrip("@")
-        if author in customers and not post.by_brand:
-            if post.url:
-                post.url = post.url.replace(post.author, customers[author])
-            post.author = customers[author]
-            if post.author_id is not None:
-                post.author_id = alias(post.author_id)
-        if "@" in post.text:
-            post.text = _MENTION.sub(replace_mention, post.text)
-    for conversation in data.conversations:
-        conversation.customer = customers[conversation.customer.lower()]
-        for message in conversation.messages:
-            if "@" in message.text:
-                message.text = _MENTION.sub(replace_mention, message.text)
 
 
 def _needs_unmet(
@@ -287,8 +243,10 @@ class _AuditInWorker:
     fork), and sends back only the result: millions of post rows never cross between processes.
     """
 
-    def __init__(self, engine: Engine, inputs: list[AccountInput], run_id: str) -> None:
-        self.engine, self.inputs, self.run_id = engine, inputs, run_id
+    def __init__(
+        self, engine: Engine, inputs: list[AccountInput], run_id: str, started: datetime
+    ) -> None:
+        self.engine, self.inputs, self.run_id, self.started = engine, inputs, run_id, started
         self.store: HistoryStore | None = None
 
     def tasks(self) -> list[tuple[int, AccountKey]]:
@@ -305,13 +263,14 @@ class _AuditInWorker:
         if engine.store is not None:
             if self.store is None:
                 self.store = HistoryStore(engine.store.path, engine.config.retention_days)
-            record(self.store, self.run_id, audited)
+            record(self.store, self.run_id, audited, self.started)
             audited.posts, audited.recorded = [], True
         return audited
 
 
-def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
-    """Keep one audited account in the history store, in one transaction."""
+def record(store: HistoryStore, run_id: str, audited: Audited, read_at: datetime) -> None:
+    """Keep one audited account in the history store, in one transaction; ``read_at`` is the
+    run's start by the wall clock, when its posts were read (for retention only)."""
     if audited.observed_at is None:
         return
     account = audited.result
@@ -323,6 +282,7 @@ def record(store: HistoryStore, run_id: str, audited: Audited) -> None:
         audited.observed_at,
         audited.posts,
         (f for c in account.checks for f in c.findings),
+        observed_now=read_at,
     )
 
 
@@ -392,16 +352,12 @@ class Engine:
         result.run_id = self._run_key(result)
         if self.store is not None:
             self.store.begin_run(result.run_id, self.config.sha256, __version__, started)
-        newest: datetime | None = None
         audits = self._audit_all(indexed, unread, result, results)
         for audited in audits:
             if self.store is not None and not audited.recorded:
-                record(self.store, result.run_id, audited)
+                record(self.store, result.run_id, audited, started)
             results[AccountKey(audited.result.platform, audited.result.account)] = audited.result
             result.input_errors.extend(audited.input_errors)
-            end = audited.result.coverage.window_end
-            if end is not None and (newest is None or end > newest):
-                newest = end
         result.input_errors = list(dict.fromkeys(result.input_errors))
         # Inputs read in full (no index) are hashed only as they are read: the key taken
         # before the accounts were audited lacks them, so the run is keyed again.
@@ -421,8 +377,9 @@ class Engine:
         if self.store is not None:
             statuses = [a.status for a in result.accounts()]
             self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
-            if newest is not None:
-                self.store.prune(newest, runs_now=started)
+            # Retention goes by the wall clock (when posts were last fetched or read), never
+            # by the data's time.
+            self.store.prune(started)
         return result
 
     def _sources(self, accounts: list[AccountConfig]) -> Iterator[tuple[str, Path, AccountKey]]:
@@ -474,7 +431,7 @@ class Engine:
                 by_type.setdefault(type(source), []).append(source)
         for batch in by_type.values():
             if self._worth_a_pool(batch):
-                yield from self._audit_in_workers(batch, result.run_id)
+                yield from self._audit_in_workers(batch, result)
                 for source in batch:
                     source.close()
                 pooled.update(batch)
@@ -494,7 +451,7 @@ class Engine:
     def _audit_input(self, source: AccountInput, result: AuditResult) -> Iterator[Audited]:
         """One input's accounts, on a pool of their own when there is enough work, else here."""
         if self._worth_a_pool([source]):
-            yield from self._audit_in_workers([source], result.run_id)
+            yield from self._audit_in_workers([source], result)
             return
         try:
             for data in source.read_all():
@@ -511,8 +468,10 @@ class Engine:
         work = sum(source.size(key) for source, key in keys)
         return len(keys) > 1 and work >= type(inputs[0]).parallel_min_size
 
-    def _audit_in_workers(self, inputs: list[AccountInput], run_id: str) -> Iterator[Audited]:
-        worker = _AuditInWorker(self, inputs, run_id)
+    def _audit_in_workers(
+        self, inputs: list[AccountInput], result: AuditResult
+    ) -> Iterator[Audited]:
+        worker = _AuditInWorker(self, inputs, result.run_id, result.started_at)
         yield from map_in_workers(worker, worker.tasks(), self.workers, weight=worker.size)
 
     def _run_key(self, result: AuditResult) -> str:
@@ -572,7 +531,12 @@ class Engine:
             )
         if self.pseudonym_key is not None:
             # The brand's aliases are the brand's: never pseudonymised.
-            pseudonymise(data, self.pseudonym_key, policy.exclude_authors | account.aliases)
+            Pseudonymiser(
+                self.pseudonym_key,
+                data.account,
+                aliases=account.aliases,
+                excluded=policy.exclude_authors,
+            ).account(data)
         window = _with_skipped_records(data, effective_window(data))
         observed_at = (window.fetched_at or window.end) if window is not None else None
         history = (

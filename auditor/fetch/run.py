@@ -24,11 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from auditor.config import AccountConfig, Config
 from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
 from auditor.fetch.http import Clock, HttpClient, HttpConfig, RetryPolicy, SystemClock
 from auditor.fetch.secrets import TokenLookup, load_token, redact
 from auditor.model import AccountData, AccountKey
+from auditor.privacy import Pseudonymiser
 from auditor.sources.bundle import RecordError, add_record, dump_record, parse_time, write_bundle
 from auditor.sources.platforms import protocol_class
 from auditor.sources.platforms.base import (
@@ -94,6 +97,8 @@ class _Prepared:
     token: TokenLookup
     kept_posts: list[Record]
     kept_conversations: list[Record]
+    # Set when customers are pseudonymised: applied to every record before it is written.
+    pseudonymiser: Pseudonymiser | None = None
 
 
 @dataclass(slots=True)
@@ -181,9 +186,13 @@ def fetch_api_accounts(
     if not chosen:
         return report
     now = now_from(clock)
-    prepared = [_prepare(config, store, account, now, environ) for account in chosen]
+    key = config.pseudonym_key()
+    prepared = [_prepare(config, store, account, now, environ, key) for account in chosen]
     own_client = http_client is None
     client = http_client if http_client is not None else http_client_for(config, clock)
+    quiet_queries = _QueriesLeftOut() if key is not None else None
+    if quiet_queries is not None:
+        logging.getLogger("httpx").addFilter(quiet_queries)
     try:
         workers = max(1, min(config.fetch.workers, len(prepared)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
@@ -204,9 +213,25 @@ def fetch_api_accounts(
     finally:
         if own_client:
             client.close()
+        if quiet_queries is not None:
+            logging.getLogger("httpx").removeFilter(quiet_queries)
     order = {a.key: i for i, a in enumerate(chosen)}
     report.accounts.sort(key=lambda a: order[AccountKey(a.platform, a.handle)])
     return report
+
+
+class _QueriesLeftOut(logging.Filter):
+    """With customers pseudonymised, the HTTP client's log of each request leaves out the URL's
+    query: a query can name a customer (Bluesky's ``getPostThread?uri=at://did:...`` holds the
+    author's DID)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
 
 
 def _prepare(
@@ -215,6 +240,7 @@ def _prepare(
     account: AccountConfig,
     now: datetime,
     environ: Mapping[str, str] | None,
+    pseudonym_key: bytes | None = None,
 ) -> _Prepared:
     spec = make_spec(
         account, now, config.fetch.lookback_days, store.get_cursor(account.platform, account.handle)
@@ -228,7 +254,23 @@ def _prepare(
         kept_conversations=store.fetched_conversations(
             account.platform, account.handle, spec.window_start
         ),
+        pseudonymiser=pseudonymiser_for(config, account, pseudonym_key),
     )
+
+
+def pseudonymiser_for(
+    config: Config, account: AccountConfig, key: bytes | None
+) -> Pseudonymiser | None:
+    """The account's pseudonymiser when customers are pseudonymised (``key`` given): the brand's
+    handle and aliases, and the authors its policy excludes, stay as they are."""
+    if key is None:
+        return None
+    # As the policy resolves it: the innermost layer's list replaces the outer ones.
+    layered = [
+        layer["exclude_authors"] for _, layer in account.policy_layers if "exclude_authors" in layer
+    ]
+    excluded = [*config.exclude_authors, *(layered[-1] if layered else ())]
+    return Pseudonymiser(key, account.handle, aliases=account.aliases, excluded=excluded)
 
 
 # Parents of parents are followed this far up a thread, no further.
@@ -431,14 +473,18 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
     account, outcome, recheck = item.account, fetched.outcome, fetched.recheck
     spec = item.protocol.spec
     nothing_arrived = outcome.pages == 0
+    fetched_records, kept_posts, kept_conversations = _pseudonymised(item, outcome.records)
+    deleted = recheck.deleted if recheck is not None else set()
+    if item.pseudonymiser is not None:
+        deleted = {item.pseudonymiser.post_id(i) for i in deleted}
     merged = merge_records(
-        outcome.records,
+        fetched_records,
         # When nothing arrived, old posts must not pass for the current state of the window.
-        [] if nothing_arrived else item.kept_posts,
-        [] if nothing_arrived else item.kept_conversations,
+        [] if nothing_arrived else kept_posts,
+        [] if nothing_arrived else kept_conversations,
         window_start=spec.window_start,
         window_end=spec.window_end,
-        deleted=recheck.deleted if recheck is not None else (),
+        deleted=deleted,
     )
     missing = [*outcome.missing, *(recheck.problems if recheck is not None else ())]
     if merged.problems:
@@ -474,6 +520,8 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
         _conversations(merged.records),
         # A cursor past pages that never arrived would skip them for good: keep the old one.
         cursor=outcome.cursor if complete else None,
+        # The fetch's wall clock: the records' last_observed_at, for retention.
+        observed_now=now,
     )
     return AccountFetch(
         client=account.client,
@@ -491,6 +539,21 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
         conversations=sum(1 for r in merged.records if r.get("kind") == "conversation"),
         cursor_saved=complete,
     )
+
+
+def _pseudonymised(
+    item: _Prepared, fetched: Sequence[Record]
+) -> tuple[list[Record], list[Record], list[Record]]:
+    """The fetched and kept records, customers pseudonymised when they must be (before the
+    merge, so that nothing raw reaches the bundle or the store). Kept records are passed too: a
+    store written before pseudonymisation was turned on holds raw ones; a pseudonym stays as
+    it is."""
+    pseudonymiser = item.pseudonymiser
+    if pseudonymiser is None:
+        return list(fetched), item.kept_posts, item.kept_conversations
+    split = (len(fetched), len(fetched) + len(item.kept_posts))
+    every = pseudonymiser.records([*fetched, *item.kept_posts, *item.kept_conversations])
+    return every[: split[0]], every[split[0] : split[1]], every[split[1] :]
 
 
 def _unwritten(item: _Prepared, reason: str) -> AccountFetch:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from auditor.store.connection import StoreConnection
@@ -91,14 +91,15 @@ _UPSERT_CURSOR = (
 # A conversation's record follows its newest observation, like a post's descriptive fields.
 _UPSERT_CONVERSATION = """
 INSERT INTO conversations (platform, account, conversation_id, last_message_at, record,
-                           first_seen, last_seen)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                           first_seen, last_seen, last_observed_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
 ON CONFLICT (platform, account, conversation_id) DO UPDATE SET
     last_message_at = iif(excluded.last_seen >= last_seen,
                           excluded.last_message_at, last_message_at),
     record     = iif(excluded.last_seen >= last_seen, excluded.record, record),
     first_seen = min(first_seen, excluded.first_seen),
-    last_seen  = max(last_seen, excluded.last_seen)
+    last_seen  = max(last_seen, excluded.last_seen),
+    last_observed_at = max(last_observed_at, excluded.last_observed_at)
 """
 
 
@@ -115,20 +116,23 @@ class FetchCache(StoreConnection):
         posts: Iterable[KeptPost],
         conversations: Iterable[FetchedConversation] = (),
         cursor: Mapping[str, Any] | None = None,
+        observed_now: datetime | None = None,
     ) -> None:
         """Keep what one fetch of an account saw, and its new cursor, in one transaction.
 
         Posts merge as in :meth:`record_account` (with their ``record``); no run is recorded,
         because a fetch is not an audit. The cursor, when given, follows :meth:`set_cursor`'s
         rule (never moves back). A crash part-way leaves the store as it was, cursor included,
-        so the next run asks again for what this one may have lost.
+        so the next run asks again for what this one may have lost. ``observed_now`` is the
+        wall clock's time of the fetch (default: now), the rows' ``last_observed_at``.
         """
         observed = _to_us(observed_at)
+        observed_wall = _to_us(observed_now if observed_now is not None else datetime.now(UTC))
         encoded = None if cursor is None else _dump_cursor(cursor)
         post_values = _kept_values(_in_key_order(posts))
         with self._transaction() as db:
             account_id = _account_id(db, platform, account)
-            _upsert_posts(db, account_id, observed, post_values, with_record=True)
+            _upsert_posts(db, account_id, observed, observed_wall, post_values, with_record=True)
             db.executemany(
                 _UPSERT_CONVERSATION,
                 (
@@ -139,6 +143,7 @@ class FetchCache(StoreConnection):
                         _to_us(c.last_message_at),
                         c.record,
                         observed,
+                        observed_wall,
                     )
                     for c in conversations
                 ),

@@ -12,6 +12,10 @@ Design rules:
 * Observation times (a post's first and last seen) come from the caller (the bundle's
   ``fetched_at`` or window end), never from the wall clock, so replaying the same bundles in any
   order gives the same history.
+* Retention alone goes by the wall clock: each post and conversation keeps ``last_observed_at``,
+  when the tool last fetched it or read it from an input, and is deleted ``retention_days``
+  after it, whichever account it belongs to (one no longer in the config included). Nothing
+  else reads that time: it is never reported and never an audit's clock.
 * Each write is one transaction: an exception part-way through leaves the store as it was.
 * The schema is versioned with ``PRAGMA user_version`` and migrated forward in order.
 * Posts are read from the caller's own objects (:class:`PostLike`, e.g. ``auditor.model.Post``)
@@ -28,10 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from auditor.model import SeenPost
 from auditor.store.encoding import (
+    _EPOCH,
     FindingLike,
     StoreError,
     _account_id,
@@ -152,6 +157,7 @@ class HistoryStore(FetchCache):
         observed_at: datetime,
         posts: Iterable[PostLike],
         findings: Iterable[FindingLike],
+        observed_now: datetime | None = None,
     ) -> None:
         """Record one account of a run in one transaction.
 
@@ -159,16 +165,18 @@ class HistoryStore(FetchCache):
         descriptive fields follow the newest observation); this run's findings and account row
         for (platform, account) are replaced. ``posts`` and ``findings`` are consumed once,
         before the transaction begins (parallel workers hold the write lock only while
-        writing): if they raise, nothing of this call is kept.
+        writing): if they raise, nothing of this call is kept. ``observed_now`` is the wall
+        clock's time of this reading (default: now), the posts' ``last_observed_at``.
         """
         observed = _to_us(observed_at)
+        observed_wall = _wall_clock_us(observed_now)
         post_values = _values(_in_key_order(posts))
         encoded_findings = _encode_findings(_finding_rows(findings))
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_key = ?", (run_key,)).fetchone() is None:
                 raise StoreError(f"unknown run {run_key!r}: call begin_run first")
             account_id = _account_id(db, platform, account)
-            _upsert_posts(db, account_id, observed, post_values, with_record=False)
+            _upsert_posts(db, account_id, observed, observed_wall, post_values, with_record=False)
             posts_seen = len(post_values) // _POST_PARAMETERS
             db.execute(
                 "INSERT INTO run_accounts (run_key, platform, account, status, observed_at,"
@@ -279,33 +287,39 @@ class HistoryStore(FetchCache):
 
     # -- retention --
 
-    def prune(self, now: datetime, runs_now: datetime | None = None) -> int:
-        """Delete posts and conversations last seen before ``now - retention``, and runs started
-        before ``runs_now - retention`` (default ``now``); count rows.
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete what is older than the retention by the wall clock ``now`` (default: now);
+        count rows.
 
-        Posts are seen at the data's time and runs start at the wall clock's: an audit of an
-        old export passes both, so that neither clock prunes by the other (an export dated in
-        the future must not delete the run that audited it). An account's findings in a run
-        count as one row (they are stored as one).
+        Posts and conversations go ``retention_days`` after their ``last_observed_at`` (when
+        the tool last fetched or read them), in every account of the store, those no longer
+        in the config included; runs go ``retention_days`` after they started. The data's own
+        times play no part: an old export read today is kept, a post no fetch or input has
+        shown for the whole period is deleted. An account's findings in a run count as one row
+        (they are stored as one).
         """
-        cutoff = _to_us(now - self.retention)
-        runs_cutoff = _to_us((runs_now or now) - self.retention)
+        cutoff = _wall_clock_us(now) - _to_us(_EPOCH + self.retention)
         old_runs = "SELECT run_key FROM runs WHERE started_at < ?"
         deleted = 0
         with self._transaction() as db:
-            for sql, before in (
-                (f"DELETE FROM run_findings WHERE run_key IN ({old_runs})", runs_cutoff),
-                (f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})", runs_cutoff),
-                ("DELETE FROM runs WHERE started_at < ?", runs_cutoff),
-                ("DELETE FROM conversations WHERE last_seen < ?", cutoff),
+            for sql in (
+                f"DELETE FROM run_findings WHERE run_key IN ({old_runs})",
+                f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})",
+                "DELETE FROM runs WHERE started_at < ?",
+                "DELETE FROM conversations WHERE last_observed_at < ?",
             ):
-                deleted += db.execute(sql, (before,)).rowcount
+                deleted += db.execute(sql, (cutoff,)).rowcount
             # Only accounts that may hold a post older than the cutoff are read at all.
             stale = db.execute("SELECT id FROM accounts WHERE posts_since < ?", (cutoff,))
             for (account_id,) in stale.fetchall():
                 deleted += db.execute(
-                    "DELETE FROM posts WHERE account_id = ? AND last_seen < ?",
+                    "DELETE FROM posts WHERE account_id = ? AND last_observed_at < ?",
                     (account_id, cutoff),
                 ).rowcount
             db.execute("UPDATE accounts SET posts_since = ?1 WHERE posts_since < ?1", (cutoff,))
         return deleted
+
+
+def _wall_clock_us(moment: datetime | None) -> int:
+    """A wall-clock time for retention: the one given, else now (UTC)."""
+    return _to_us(moment if moment is not None else datetime.now(UTC))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
-from auditor.store.encoding import StoreError, _encode_findings, _new_account_id
+from auditor.store.encoding import StoreError, _encode_findings, _new_account_id, _to_us
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -238,12 +239,34 @@ def _migrate_to_v4(connection: sqlite3.Connection) -> None:
     connection.execute(create_view)
 
 
+# Version 5: retention by the wall clock. ``last_observed_at`` on posts and conversations is
+# when the tool last fetched the row or read it from an input, by the wall clock (UTC): retention
+# deletes a row ``retention_days`` after it, and nothing else reads it (never reported, never an
+# audit clock; first_seen and last_seen stay on the data's time). ``accounts.posts_since`` is now a
+# lower bound of the account's posts' last_observed_at, for the same cheap prune.
+#
+# When existing rows were last observed is unknown (the store kept only the data's time), so they
+# get the migration's own time: the most recent moment they can be vouched for, which keeps them
+# for one full retention period from the upgrade rather than deleting on a guess.
+def _migrate_to_v5(connection: sqlite3.Connection) -> None:
+    migrated = _to_us(datetime.now(UTC))
+    # Filled by an UPDATE (a one-off rewrite of the old rows), not a DEFAULT holding the
+    # migration's time: that would make every store's schema differ by when it was made.
+    for table in ("posts", "conversations"):
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN last_observed_at INTEGER")
+        connection.execute(f"UPDATE {table} SET last_observed_at = ?", (migrated,))
+    connection.execute(
+        "UPDATE accounts SET posts_since = ? WHERE posts_since IS NOT NULL", (migrated,)
+    )
+
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V1),
     _run_statements(_SCHEMA_V2),
     _migrate_to_v3,
     _migrate_to_v4,
+    _migrate_to_v5,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -4,6 +4,8 @@ Posts are read from the caller's own objects (:class:`PostLike`, e.g. ``auditor.
 without copying them first: an audit hands over a million posts at a time. Observation times (a
 post's first and last seen) come from the caller (the bundle's ``fetched_at`` or window end),
 never from the wall clock, so replaying the same bundles in any order gives the same history.
+The one wall-clock time, ``last_observed_at`` (when the tool last fetched or read the post), is
+for retention only.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ class KeptPost(PostLike, Protocol):
 # (a deleted post) must not erase the evidence; SET expressions all read the old row. The WHERE
 # skips updates that would change nothing (an observation at the same time with the same data,
 # i.e. a rerun), so an idempotent rerun reads pages but writes none; any observation at another
-# time goes through the full merge.
+# time goes through the full merge. The wall-clock ``last_observed_at`` alone moves a row only
+# when it is an hour or more newer: a rerun within the hour writes nothing (rewriting every row
+# doubled a 1M-post rerun's CPU time), and retention can only come up to an hour early, never
+# late.
 _MERGE_POST = """
 ON CONFLICT (account_id, post_id) DO UPDATE SET
     created_at = iif(excluded.last_seen >= last_seen, excluded.created_at, created_at),
@@ -79,8 +84,10 @@ ON CONFLICT (account_id, post_id) DO UPDATE SET
     text_seen_at = max(coalesce(text_seen_at, excluded.text_seen_at),
                        coalesce(excluded.text_seen_at, text_seen_at)),
     first_seen = min(first_seen, excluded.first_seen),
-    last_seen  = max(last_seen, excluded.last_seen)
+    last_seen  = max(last_seen, excluded.last_seen),
+    last_observed_at = max(last_observed_at, excluded.last_observed_at)
 WHERE excluded.last_seen <> last_seen
+   OR excluded.last_observed_at >= last_observed_at + 3600000000
    OR created_at IS NOT excluded.created_at
    OR author IS NOT excluded.author
    OR by_brand IS NOT excluded.by_brand
@@ -95,9 +102,10 @@ WHERE excluded.last_seen <> last_seen
 
 # Bound per post, in this order: id, created_at (µs), author, by_brand (int), visibility,
 # deleted_by ('' for none), text, url ('' for none), thread (never empty), and for fetches the
-# record. Everything else is derived in SQL from the statement's two leading parameters
-# (?1 account id, ?2 observation time): Python's sqlite3 binds None and bool through its slow
-# adapter lookup, and each parameter costs, so rows carry only plain str and int values.
+# record. Everything else is derived in SQL from the statement's three leading parameters
+# (?1 account id, ?2 observation time, ?3 the wall clock's, for retention): Python's sqlite3
+# binds None and bool through its slow adapter lookup, and each parameter costs, so rows carry
+# only plain str and int values.
 _POST_PARAMETERS = 9
 # Posts per INSERT statement: one statement step and reset per this many posts instead of per
 # post (measured: about 20% off the write). Below SQLite's 32766-parameter limit with room.
@@ -110,17 +118,18 @@ def _upsert_posts_sql(rows: int, with_record: bool) -> str:
     width = _POST_PARAMETERS + with_record
     values = []
     for row in range(rows):
-        base = 3 + row * width
+        base = 4 + row * width
         pid, created, author, by_brand, visibility, deleted_by, text, url, thread = (
             f"?{base + k}" for k in range(_POST_PARAMETERS)
         )
         record = f"?{base + _POST_PARAMETERS}" if with_record else "NULL"
         values.append(
             f"(?1, {pid}, {created}, {author}, {by_brand}, {visibility}, nullif({deleted_by}, ''),"
-            f" {text}, iif({text} <> '', ?2, NULL), nullif({url}, ''), {thread}, ?2, ?2, {record})"
+            f" {text}, iif({text} <> '', ?2, NULL), nullif({url}, ''), {thread}, ?2, ?2, {record},"
+            " ?3)"
         )
     return (
-        f"INSERT INTO posts (account_id, {_POSTS_V3_COLUMNS}) VALUES\n"
+        f"INSERT INTO posts (account_id, {_POSTS_V3_COLUMNS}, last_observed_at) VALUES\n"
         + ",\n".join(values)
         + _MERGE_POST
     )
@@ -142,18 +151,26 @@ def _in_key_order(posts: Iterable[_Post]) -> list[_Post]:
 
 
 def _upsert_posts(
-    db: sqlite3.Connection, account_id: int, observed: int, values: list[Any], *, with_record: bool
+    db: sqlite3.Connection,
+    account_id: int,
+    observed: int,
+    observed_now: int,
+    values: list[Any],
+    *,
+    with_record: bool,
 ) -> None:
-    """Merge posts, given as their flattened parameters, into the account's history."""
+    """Merge posts, given as their flattened parameters, into the account's history:
+    ``observed`` is the data's time of the observation, ``observed_now`` the wall clock's."""
     if values:
+        # A lower bound of the account's posts' last_observed_at, for prune.
         db.execute(
             "UPDATE accounts SET posts_since = min(coalesce(posts_since, ?1), ?1) WHERE id = ?2",
-            (observed, account_id),
+            (observed_now, account_id),
         )
     _execute_batched(
         db,
         partial(_upsert_posts_sql, with_record=with_record),
-        [account_id, observed],
+        [account_id, observed, observed_now],
         values,
         _POST_PARAMETERS + with_record,
     )
