@@ -87,7 +87,7 @@ class Demo:
         first = datetime.fromisoformat("2026-11-16T00:00:00+00:00")
         self.store.begin_run("earlier", config.sha256, "test", first)
         for data in self.accounts:
-            record(self.store, "earlier", self.engine.audit(copy.deepcopy(data)))
+            record(self.store, "earlier", self.engine.audit(copy.deepcopy(data)), first)
         self.store.finish_run("earlier", first, "pass")
         self.baseline = {
             data.key: self.audit(data, lambda _: None, lost=None) for data in self.accounts
