@@ -159,7 +159,6 @@ def test_auditor_and_pandas_peer_agree_on_who_addressed_the_brand(
         assert figures[brand]["addressed_posts"] == sum(len(c[3]) for c in mine)
         assert figures[brand]["first_responses"] == expected_minutes(case, mine)
 
-    pytest.importorskip("pandas")
     shown = {(b, r, c, (p[0], len(p)), a) for b, r, c, p, a in expected}
     assert peer_conversations(case, path) == shown
 

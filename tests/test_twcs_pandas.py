@@ -23,8 +23,6 @@ from auditor.sources.twcs import read_twcs_file
 
 from conftest import END, WriteConfig
 
-pytest.importorskip("pandas")
-
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "twcs"
 Figures = dict[str, dict[str, Any]]
