@@ -160,7 +160,13 @@ def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
         except StoreError:
             store = None
     try:
-        plans = preflight.dry_run(config, accounts, clock=fetch.default_clock(), store=store)
+        key = config.pseudonym_key()
+    except ConfigError:
+        key = None  # sealed cursors stay shut: the plan is that of a first fetch
+    try:
+        plans = preflight.dry_run(
+            config, accounts, clock=fetch.default_clock(), store=store, pseudonym_key=key
+        )
     finally:
         if store is not None:
             store.close()

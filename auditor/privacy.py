@@ -15,15 +15,21 @@ replaced: a post that mentions the brand still mentions it. A pseudonym is never
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
+
 from auditor.model import AccountData, Conversation, Post
 
 PSEUDONYM_PREFIX = "cust-"
+# The one key of a sealed cursor in the history store.
+SEALED_CURSOR = "sealed"
 _PSEUDONYM = re.compile(r"cust-[0-9a-f]{12}")
 
 # A mention in a text: ``@name``, ``@name@instance``, ``@handle.bsky.social``; not the middle of
@@ -232,6 +238,33 @@ class Pseudonymiser:
             self._post(post)
         for conversation in data.conversations:
             self._conversation(conversation)
+
+    # -- the fetch's cursor --
+
+    def seal_cursor(self, cursor: Mapping[str, Any]) -> dict[str, Any]:
+        """The cursor encrypted with a key derived from the pseudonym key.
+
+        A cursor must stay usable: Bluesky's names the threads to re-read by their root's URI,
+        which holds the customer's DID, so it cannot be pseudonymised, only sealed.
+        """
+        plain = json.dumps(dict(cursor), sort_keys=True).encode()
+        return {SEALED_CURSOR: self._cursor_cipher().encrypt(plain).decode("ascii")}
+
+    def open_cursor(self, cursor: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A cursor as :meth:`seal_cursor` sealed it (one saved unsealed, as it is); None when
+        it was sealed with another key."""
+        sealed = cursor.get(SEALED_CURSOR)
+        if not isinstance(sealed, str):
+            return dict(cursor)
+        try:
+            opened = json.loads(self._cursor_cipher().decrypt(sealed.encode("ascii")))
+        except (InvalidToken, ValueError):
+            return None
+        return opened if isinstance(opened, dict) else None
+
+    def _cursor_cipher(self) -> Fernet:
+        derived = hmac.new(self._key, b"social-care-auditor cursor seal", hashlib.sha256)
+        return Fernet(base64.urlsafe_b64encode(derived.digest()))
 
     # -- the field rules, shared by records and model objects --
 

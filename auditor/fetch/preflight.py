@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from auditor.config import AccountConfig, Config
 from auditor.fetch.driver import FetchPlan, LimitShare, limit_shares, plan
 from auditor.fetch.http import Clock, SystemClock
-from auditor.fetch.run import api_accounts, make_protocol, make_spec, now_from, token_for
+from auditor.fetch.run import (
+    api_accounts,
+    make_protocol,
+    make_spec,
+    now_from,
+    pseudonymiser_for,
+    saved_cursor,
+    token_for,
+)
 from auditor.sources.platforms import protocol_class
 from auditor.sources.platforms.base import Protocol, Request
 from auditor.store.history import HistoryStore
@@ -39,14 +47,17 @@ def dry_run(
     clock: Clock | None = None,
     store: HistoryStore | None = None,
     environ: Mapping[str, str] | None = None,
+    pseudonym_key: bytes | None = None,
 ) -> DryRun:
-    """What a fetch would ask, per account, and which share of each limit; requests nothing."""
+    """What a fetch would ask, per account, and which share of each limit; requests nothing.
+    ``pseudonym_key`` opens cursors sealed when customers are pseudonymised."""
     now = now_from(clock or SystemClock())
     base_dir = config.path.resolve().parent
     plans: list[AccountPlan] = []
     protocols: list[Protocol] = []
     for account in api_accounts(config.accounts() if accounts is None else accounts):
-        cursor = store.get_cursor(account.platform, account.handle) if store else {}
+        pseudonymiser = pseudonymiser_for(config, account, pseudonym_key)
+        cursor = saved_cursor(store, account, pseudonymiser) if store else {}
         spec = make_spec(account, now, config.fetch.lookback_days, cursor)
         protocol = make_protocol(spec)
         # A fresh one for the totals: planning has already asked this one to start.

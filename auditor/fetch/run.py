@@ -242,8 +242,9 @@ def _prepare(
     environ: Mapping[str, str] | None,
     pseudonym_key: bytes | None = None,
 ) -> _Prepared:
+    pseudonymiser = pseudonymiser_for(config, account, pseudonym_key)
     spec = make_spec(
-        account, now, config.fetch.lookback_days, store.get_cursor(account.platform, account.handle)
+        account, now, config.fetch.lookback_days, saved_cursor(store, account, pseudonymiser)
     )
     protocol = make_protocol(spec)
     return _Prepared(
@@ -254,8 +255,29 @@ def _prepare(
         kept_conversations=store.fetched_conversations(
             account.platform, account.handle, spec.window_start
         ),
-        pseudonymiser=pseudonymiser_for(config, account, pseudonym_key),
+        pseudonymiser=pseudonymiser,
     )
+
+
+def saved_cursor(
+    store: HistoryStore, account: AccountConfig, pseudonymiser: Pseudonymiser | None
+) -> dict[str, Any]:
+    """Where the account's last complete fetch got to; with customers pseudonymised the store
+    keeps it sealed (it may name customers' posts), and a cursor sealed with another key is
+    no cursor: the whole lookback window is fetched again."""
+    cursor = store.get_cursor(account.platform, account.handle)
+    if pseudonymiser is None:
+        return cursor
+    opened = pseudonymiser.open_cursor(cursor)
+    if opened is None:
+        log.warning(
+            "%s:%s the saved cursor was sealed with another pseudonym key: fetching the whole"
+            " lookback window",
+            account.platform,
+            account.handle,
+        )
+        return {}
+    return opened
 
 
 def pseudonymiser_for(
@@ -519,7 +541,7 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
         _observations(merged.records),
         _conversations(merged.records),
         # A cursor past pages that never arrived would skip them for good: keep the old one.
-        cursor=outcome.cursor if complete else None,
+        cursor=_sealed(item, outcome.cursor) if complete else None,
         # The fetch's wall clock: the records' last_observed_at, for retention.
         observed_now=now,
     )
@@ -539,6 +561,10 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
         conversations=sum(1 for r in merged.records if r.get("kind") == "conversation"),
         cursor_saved=complete,
     )
+
+
+def _sealed(item: _Prepared, cursor: Mapping[str, Any]) -> Mapping[str, Any]:
+    return cursor if item.pseudonymiser is None else item.pseudonymiser.seal_cursor(cursor)
 
 
 def _pseudonymised(
