@@ -6,7 +6,6 @@ comes from the gap, and the run exits 3 (incomplete), in the report as on the co
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from auditor.sources.platforms import PROTOCOLS
 from auditor.sources.platforms.base import EVERY_KIND, carried, lost_kinds
 
 from fetch_fakes import NOW, X_BRAND_ID, X_TOKEN, FakeX, serve
+from tests_support import write_api_config
 
 runner = CliRunner()
 ANSWER_CHECKS = ("RSP001", "RSP002", "RSP004")
@@ -46,26 +46,13 @@ def server(timeline_down: FakeX) -> Iterator[HTTPServer]:
 
 
 def _config(folder: Path, url: str) -> Path:
-    config = folder / "audit.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            output: {{dir: out, formats: [json]}}
-            store: {{path: out/history.sqlite}}
-            fetch: {{lookback_days: 14, dir: out/bundles, max_wait_seconds: 120}}
-            policy:
-              business_hours: {{always_open: true}}
-            clients:
-              - name: Acme
-                accounts:
-                  - platform: x
-                    handle: acmehelp
-                    source: {{type: api, token_env: AUDITOR_TEST_X_TOKEN, base_url: "{url}"}}
-            """
-        ),
-        encoding="utf-8",
+    source = f'{{type: api, token_env: AUDITOR_TEST_X_TOKEN, base_url: "{url}"}}'
+    return write_api_config(
+        folder,
+        [f"{{platform: x, handle: acmehelp, source: {source}}}"],
+        max_wait_seconds=120,
+        top="policy: {business_hours: {always_open: true}}",
     )
-    return config
 
 
 def _report(folder: Path) -> dict[str, Any]:

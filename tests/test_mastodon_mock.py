@@ -9,7 +9,6 @@ and every wait the HTTP layer asks for passes at once.
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from typer.testing import CliRunner
 from auditor.cli import app
 from auditor.fetch import run as fetch_module
 from auditor.fetch.http import ManualClock
+
+from tests_support import write_api_config
 
 runner = CliRunner()
 TOKEN_ENV = "AUDITOR_TEST_MOCK_MASTODON_TOKEN"
@@ -57,24 +58,12 @@ def seed_brand(server: MockMastodon) -> tuple[str, Seeded]:
 
 
 def write_config(folder: Path, handle: str, base_url: str) -> Path:
-    config = folder / "audit.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            output: {{dir: out, formats: [json]}}
-            store: {{path: out/history.sqlite}}
-            fetch: {{lookback_days: 14, dir: out/bundles, max_wait_seconds: 900}}
-            clients:
-              - name: Acme
-                accounts:
-                  - platform: mastodon
-                    handle: "{handle}"
-                    source: {{type: api, token_env: {TOKEN_ENV}, base_url: "{base_url}"}}
-            """
-        ),
-        encoding="utf-8",
+    source = f'{{type: api, token_env: {TOKEN_ENV}, base_url: "{base_url}"}}'
+    return write_api_config(
+        folder,
+        [f'{{platform: mastodon, handle: "{handle}", source: {source}}}'],
+        max_wait_seconds=900,
     )
-    return config
 
 
 @dataclass(frozen=True, slots=True)

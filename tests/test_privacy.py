@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,7 @@ import auditor.fetch.run as fetch_run
 from auditor.fetch.http import ManualClock
 
 from fetch_fakes import json_response, serve
-from tests_support import run_cli
+from tests_support import run_cli, write_api_config
 
 NOW = datetime(2024, 5, 15, tzinfo=UTC)
 KEY = "a-test-pseudonym-key-5d1e"
@@ -293,28 +292,16 @@ def x_server() -> Iterator[HTTPServer]:
 
 def write_config(folder: Path, x_url: str, mastodon_url: str, pseudonymise: bool) -> Path:
     privacy = "{pseudonymize_customers: true, key_env: AUDITOR_TEST_PSEUDONYM_KEY}"
-    config = folder / "audit.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            output: {{dir: out, formats: [json]}}
-            store: {{path: out/history.sqlite}}
-            fetch: {{lookback_days: 14, dir: out/bundles, max_wait_seconds: 10}}
-            privacy: {privacy if pseudonymise else "{pseudonymize_customers: false}"}
-            clients:
-              - name: Acme
-                accounts:
-                  - platform: x
-                    handle: acmehelp
-                    source: {{type: api, token_env: T_X, base_url: "{x_url}", options: {{dm: true}}}}
-                  - platform: mastodon
-                    handle: acmehelp@social.example
-                    source: {{type: api, token_env: T_M, base_url: "{mastodon_url}"}}
-            """
-        ),
-        encoding="utf-8",
+    x_source = f'{{type: api, token_env: T_X, base_url: "{x_url}", options: {{dm: true}}}}'
+    mastodon_source = f'{{type: api, token_env: T_M, base_url: "{mastodon_url}"}}'
+    return write_api_config(
+        folder,
+        [
+            f"{{platform: x, handle: acmehelp, source: {x_source}}}",
+            f"{{platform: mastodon, handle: acmehelp@social.example, source: {mastodon_source}}}",
+        ],
+        top=f"privacy: {privacy if pseudonymise else '{pseudonymize_customers: false}'}",
     )
-    return config
 
 
 def fetch_and_audit(

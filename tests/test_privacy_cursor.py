@@ -11,7 +11,6 @@ whose feed has nothing new, re-reads that thread from the sealed cursor alone.
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ import auditor.fetch.run as fetch_run
 from auditor.fetch.http import ManualClock
 
 from fetch_fakes import json_response, serve
-from tests_support import run_cli
+from tests_support import run_cli, write_api_config
 
 FIRST = datetime(2024, 5, 15, 12, tzinfo=UTC)
 SECOND = FIRST + timedelta(hours=6)
@@ -104,23 +103,12 @@ def server(fake: Fake) -> Iterator[HTTPServer]:
 
 
 def fetch(folder: Path, url: str, at: datetime, monkeypatch: pytest.MonkeyPatch) -> str:
-    config = folder / "audit.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            output: {{dir: out, formats: [json]}}
-            store: {{path: out/history.sqlite}}
-            fetch: {{lookback_days: 14, dir: out/bundles, max_wait_seconds: 10}}
-            privacy: {{pseudonymize_customers: true, key_env: AUDITOR_TEST_PSEUDONYM_KEY}}
-            clients:
-              - name: Acme
-                accounts:
-                  - platform: bluesky
-                    handle: acme.bsky.social
-                    source: {{type: api, base_url: "{url}"}}
-            """
-        ),
-        encoding="utf-8",
+    config = write_api_config(
+        folder,
+        [
+            f'{{platform: bluesky, handle: acme.bsky.social, source: {{type: api, base_url: "{url}"}}}}'
+        ],
+        top="privacy: {pseudonymize_customers: true, key_env: AUDITOR_TEST_PSEUDONYM_KEY}",
     )
     monkeypatch.setattr(fetch_run, "default_clock", lambda: ManualClock(at.timestamp()))
     code, stdout, stderr = run_cli(["fetch", str(config)])

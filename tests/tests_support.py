@@ -1,6 +1,9 @@
-"""Running the CLI in-process, with stdout and stderr apart."""
+"""Running the CLI in-process, with stdout and stderr apart; the config of a fetch test."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -10,3 +13,23 @@ from auditor.cli import app
 def run_cli(args: list[str]) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+def write_api_config(
+    folder: Path, accounts: Sequence[str], *, max_wait_seconds: int = 10, top: str = ""
+) -> Path:
+    """``folder/audit.yaml`` for client Acme's ``accounts`` (each a YAML flow mapping), fetched
+    into ``folder/out``; ``top`` adds top-level keys (``privacy``, ``policy``), one per line."""
+    lines = [
+        "output: {dir: out, formats: [json]}",
+        "store: {path: out/history.sqlite}",
+        f"fetch: {{lookback_days: 14, dir: out/bundles, max_wait_seconds: {max_wait_seconds}}}",
+        *top.splitlines(),
+        "clients:",
+        "  - name: Acme",
+        "    accounts:",
+        *(f"      - {account}" for account in accounts),
+    ]
+    config = folder / "audit.yaml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
