@@ -20,6 +20,7 @@ from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, 
 from auditor.fetch.secrets import install_log_redaction
 from auditor.registry import Registry, RegistryError, load_registry
 from auditor.result import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
+from auditor.untrusted import escape_controls
 from auditor.wording import count
 
 if TYPE_CHECKING:
@@ -46,8 +47,15 @@ ChecksDirs = Annotated[
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    _echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _echo(text: str, err: bool = False, *, lines: bool = False) -> None:
+    """Prints ``text`` with its control characters escaped (``\\x1b``): it holds names,
+    handles and reasons from configs, bundles and servers, which must not act on a terminal.
+    One line (a newline in a value shows as ``\\n``) unless ``lines``: text laid out here."""
+    typer.echo(escape_controls(text, keep_newlines=lines), err=err)
 
 
 def _registry(checks_dirs: list[Path] | None) -> Registry:
@@ -170,10 +178,10 @@ def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
     finally:
         if store is not None:
             store.close()
-    typer.echo(preflight.render_dry_run(plans))
+    _echo(preflight.render_dry_run(plans), lines=True)
     for account in accounts:
         if account.source.type != "api":
-            typer.echo(f"{account.client} / {account.key}: reads {account.source.path}")
+            _echo(f"{account.client} / {account.key}: reads {account.source.path}")
 
 
 def _fetch(
@@ -185,7 +193,7 @@ def _fetch(
     show_progress = not quiet and sys.stdout.isatty()
 
     def progress(done: fetch.AccountFetch, count: int, total: int) -> None:
-        typer.echo(f"[{count}/{total}] fetched {fetch.describe(done)}")
+        _echo(f"[{count}/{total}] fetched {fetch.describe(done)}")
 
     try:
         return fetch.fetch_api_accounts(
@@ -264,15 +272,15 @@ def run(
     for name in config.formats:
         written += WRITERS[name](result, out_dir)
     for message in result.input_errors:
-        typer.echo(f"error: {message}", err=True)
+        _echo(f"error: {message}", err=True)
     fetch_incomplete: dict[str, str] = {}
     for account in fetched.incomplete if fetched is not None else []:
-        typer.echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
+        _echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
         fetch_incomplete[account.key] = account.reason or "fetch incomplete"
     totals = result.totals(fetch_incomplete)
     if not quiet:
         for path in written:
-            typer.echo(f"wrote {path}")
+            _echo(f"wrote {path}")
         typer.echo(terminal.closing_line(totals))
     raise typer.Exit(totals.code)
 
@@ -309,12 +317,12 @@ def fetch_command(
         from auditor.fetch.run import describe
 
         for done in report.accounts:
-            typer.echo(f"fetched {describe(done)}")
+            _echo(f"fetched {describe(done)}")
     for done in report.incomplete:
-        typer.echo(f"incomplete fetch: {done.key}: {done.reason}", err=True)
+        _echo(f"incomplete fetch: {done.key}: {done.reason}", err=True)
     if not quiet:
         for done in report.accounts:
-            typer.echo(f"wrote {done.path}")
+            _echo(f"wrote {done.path}")
     raise typer.Exit(EXIT_INCOMPLETE if report.incomplete else EXIT_OK)
 
 
@@ -413,9 +421,9 @@ def config_validate(
     _, config = _load(config_path, checks_dir)
     found = check_inputs(config, deep=deep)
     for message in dict.fromkeys(found.errors):
-        typer.echo(f"error: {message}", err=True)
+        _echo(f"error: {message}", err=True)
     for message in dict.fromkeys(found.warnings):
-        typer.echo(f"warning: {message}", err=True)
+        _echo(f"warning: {message}", err=True)
     if found.errors:
         errors = count(len(dict.fromkeys(found.errors)), "input error")
         fail(f"{config_path}: the config itself is valid, but run would stop on {errors}")
@@ -431,7 +439,7 @@ def config_validate(
 
         checked, problems = check_secrets(config)
         for problem in problems:
-            typer.echo(f"error: {problem}", err=True)
+            _echo(f"error: {problem}", err=True)
         if problems:
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"tokens: {checked} named, all present")

@@ -164,6 +164,9 @@ def _schema_error(document: YamlDocument, error: ValidationError) -> ConfigError
         return document.error(parts, f"{error.instance!r} is not one of: {options}")
     if error.validator == "type":
         return document.error(parts, f"expected {error.validator_value}, got {error.instance!r}")
+    if error.validator == "pattern" and isinstance(schema.get("message"), str):
+        # The schema says what the value must be (a platform's handle syntax) in words.
+        return document.error(parts, f"{error.instance!r} is not {schema['message']}")
     if error.validator == "oneOf" and error.context:
         best = min(error.context, key=lambda e: len(list(e.absolute_path)))
         inner = _schema_error(document, best)

@@ -45,14 +45,14 @@ def bundle_account(folder: Path) -> str:
     """A third account read from a bundle file, as before fetching existed."""
     from auditor.sources.bundle import write_bundle
 
-    write_bundle(folder / "acme-bsky.jsonl", healthy_account("acme.example"))
+    write_bundle(folder / "acme-bsky.jsonl", healthy_account("acme_bundled"))
     return textwrap.indent(
         textwrap.dedent(
             """\
             - name: Acme Bundles
               accounts:
                 - platform: x
-                  handle: acme.example
+                  handle: acme_bundled
                   source: acme-bsky.jsonl
             """
         ),
@@ -130,7 +130,7 @@ def test_run_audits_the_others_when_one_account_has_no_token(
     assert x_account["coverage"]["posts"] == 7
     assert x_account["coverage"]["not_observable"] == ["automated", "conversations", "hidden"]
     assert x_account["checks"] and x_account["status"] != "error"
-    bundled = accounts_of(found["Acme Bundles"])["x:acme.example"]
+    bundled = accounts_of(found["Acme Bundles"])["x:acme_bundled"]
     assert bundled["coverage"]["pages"] is None and bundled["checks"]
     assert "incomplete fetch: mastodon:acmehelp@social.example" in result.output
     # The token is nowhere: logs, output, reports, bundles, the history store.

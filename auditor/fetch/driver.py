@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from auditor.fetch.http import HttpClient, HttpError, same_origin
-from auditor.fetch.secrets import Secret, load_token
+from auditor.fetch.secrets import Secret, load_token, redact, server_text
 from auditor.sources.platforms.base import (
     Cursor,
     Page,
@@ -72,7 +73,7 @@ def fetch_account(
     """
     if token is None and protocol.requires_token:
         protocol.abandon(token_problem or "missing token")
-        closing, cursor = protocol.finish()
+        closing, cursor = _finish(protocol, token)
         return FetchOutcome(closing, cursor, 0, 0, list(protocol.missing))
     root = (base_url or protocol.base_url()).rstrip("/")
     queue: deque[Request] = deque(protocol.start())
@@ -107,7 +108,7 @@ def fetch_account(
                         protocol.platform,
                         protocol.spec.account,
                         request.purpose,
-                        error.reason,
+                        server_text(error.reason, [token]),
                     )
                     step = protocol.failed(request, error.reason)
                 else:
@@ -122,9 +123,35 @@ def fetch_account(
                         step = protocol.refused(request, page)
         records.extend(step.records)
         queue.extend(step.requests)
-    closing, cursor = protocol.finish()
-    records.extend(closing)
+    closing, cursor = _finish(protocol, token)
+    records = [_redacted(record, token) for record in [*records, *closing]]
     return FetchOutcome(records, cursor, pages, requests_made, list(protocol.missing))
+
+
+def _finish(protocol: Protocol, token: Secret | None) -> tuple[list[Record], Cursor]:
+    """The protocol's closing records, from reasons made fit to keep.
+
+    The protocols are sans-I/O and know no token, yet their reasons quote servers (an error's
+    detail, a refusal's body): here, the one place that knows the token, each reason is
+    redacted and cut (:func:`server_text`) before the window record is built from them, so that
+    no bundle, store, report, log or terminal ever receives one raw.
+    """
+    protocol.missing[:] = [server_text(reason, [token]) for reason in protocol.missing]
+    closing, cursor = protocol.finish()
+    return [_redacted(record, token) for record in closing], cursor
+
+
+def _redacted(value: Any, token: Secret | None) -> Any:
+    """``value`` (a record, or anything in one) with every secret masked in every string: a
+    server may echo the token into any field, not only into its errors."""
+    if isinstance(value, str):
+        masked = redact(value)
+        return redact(masked, [token]) if token is not None else masked
+    if isinstance(value, Mapping):
+        return {key: _redacted(item, token) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, token) for item in value]
+    return value
 
 
 @dataclass(slots=True)
@@ -170,12 +197,13 @@ def recheck_deletions(
             )
         except HttpError as error:
             result.requests_made += error.attempts
-            result.problems.append(f"{request.purpose}: {error.reason}")
+            result.problems.append(server_text(f"{request.purpose}: {error.reason}", [token]))
             continue
         result.requests_made += response.attempts
         page = Page(response.status, response.headers, response.body)
         if not 200 <= response.status < 300:
-            result.problems.append(f"{request.purpose}: {refusal_reason(page)}")
+            refusal = f"{request.purpose}: {refusal_reason(page)}"
+            result.problems.append(server_text(refusal, [token]))
             continue
         result.pages += 1
         result.deleted |= protocol.parse_recheck(request, page)

@@ -29,7 +29,7 @@ import httpx
 from auditor.config import AccountConfig, Config
 from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
 from auditor.fetch.http import Clock, HttpClient, HttpConfig, RetryPolicy, SystemClock
-from auditor.fetch.secrets import TokenLookup, load_token, redact
+from auditor.fetch.secrets import TokenLookup, load_token, server_text
 from auditor.model import AccountData, AccountKey
 from auditor.privacy import Pseudonymiser
 from auditor.sources.bundle import RecordError, add_record, dump_record, parse_time, write_bundle
@@ -344,8 +344,7 @@ def _result_of(future: Future[_Fetched], item: _Prepared) -> _Fetched:
     try:
         return future.result()
     except Exception as error:  # one account's crash must not stop the others
-        secrets = [item.token.secret] if item.token.secret is not None else None
-        reason = redact(f"fetch failed: {type(error).__name__}: {error}", secrets)
+        reason = server_text(f"fetch failed: {type(error).__name__}: {error}", [item.token.secret])
         log.error("%s:%s %s", item.account.platform, item.account.handle, reason)
         spec = item.protocol.spec
         closing = window_record(spec, missing=[reason], observes=(), fetched_at=spec.window_end)
@@ -510,7 +509,9 @@ def _finish(store: HistoryStore, item: _Prepared, fetched: _Fetched, now: dateti
     )
     missing = [*outcome.missing, *(recheck.problems if recheck is not None else ())]
     if merged.problems:
-        missing.append(f"{len(merged.problems)} records unusable: {merged.problems[0]}")
+        # The first problem quotes a record the server sent: kept only as server text is.
+        unusable = f"{len(merged.problems)} records unusable: {merged.problems[0]}"
+        missing.append(server_text(unusable, [item.token.secret]))
     window = _closing_window(merged.records, spec)
     observes = set(window.get("observes") or [])
     if recheck is not None and recheck.succeeded:

@@ -14,8 +14,12 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from auditor.untrusted import clip, escape_controls
 
 MASK = "***"
 
@@ -72,12 +76,33 @@ def registered() -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[Secret | str] | None = None) -> str:
-    """``text`` with every given secret (default: every registered one) replaced by ``***``."""
+    """``text`` with every given secret (default: every registered one) replaced by ``***``,
+    also where it appears URL-encoded (a token echoed in a URL or a path)."""
     values = registered() if secrets is None else [_value_of(s) for s in secrets]
-    for value in sorted(values, key=len, reverse=True):
-        if value:
-            text = text.replace(value, MASK)
+    for form in _masked_forms(tuple(values)):
+        text = text.replace(form, MASK)
     return text
+
+
+@lru_cache(maxsize=64)
+def _masked_forms(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each value as it is and URL-encoded, longest first (a token containing another is
+    masked whole). Cached: redaction runs on every string of every fetched record."""
+    forms = {form for value in values if value for form in (value, quote(value, safe=""))}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def server_text(text: str, secrets: Iterable[Secret | None] = ()) -> str:
+    """What a server said (an error detail, a title, a reason built on a body), fit to keep.
+
+    Every registered secret and every one of ``secrets`` is masked first (a server may echo the
+    request's Authorization header into its error), then the text is cut to
+    :data:`~auditor.untrusted.MAX_SERVER_TEXT` characters: in that order, so that a cut never
+    leaves part of a token behind. Every such string passes here before it is stored, written,
+    logged or printed.
+    """
+    given = [s for s in secrets if s is not None]
+    return clip(redact(redact(text), given))
 
 
 def _value_of(secret: Secret | str) -> str:
@@ -85,7 +110,9 @@ def _value_of(secret: Secret | str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Scrubs every registered secret from a record's message, arguments and traceback.
+    """Scrubs every registered secret from a record's message, arguments and traceback, and
+    escapes their control characters (``\\x1b``: a logged value cannot act on the terminal
+    that shows the log, nor start a forged line of its own).
 
     Install it on handlers (:func:`install_log_redaction`): filters on a logger do not see
     records that propagate up from child loggers.
@@ -93,14 +120,14 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = redact(message)
+        record.msg = escape_controls(redact(message))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = escape_controls(redact(record.exc_text), keep_newlines=True)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = escape_controls(redact(record.stack_info), keep_newlines=True)
         return True
 
 

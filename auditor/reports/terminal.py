@@ -1,4 +1,9 @@
-"""The terminal table: per client and account, one row per check; then one closing line."""
+"""The terminal table: per client and account, one row per check; then one closing line.
+
+Every value shown comes from outside (client names, handles, reasons, a server's errors): each
+has its control characters escaped (``\\x1b``, :func:`auditor.untrusted.escape_controls`), on a
+terminal or not, so that none can retitle, clear or rewrite the terminal that shows it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from auditor.result import (
     AuditResult,
     Totals,
 )
+from auditor.untrusted import escape_controls
 from auditor.wording import count
 
 _MARK = {
@@ -34,7 +40,12 @@ _LISTED_CHECKS = 5
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return escape_controls(" ".join(text.split()))
+
+
+def _shown(text: str) -> str:
+    """A value as one line, its control characters escaped."""
+    return escape_controls(text)
 
 
 def wrap_summary(text: str, width: int = SUMMARY_WIDTH) -> str:
@@ -67,9 +78,9 @@ def _header(account: AccountResult) -> str:
         parts.append(window)
     details = ", ".join(parts)
     if coverage.not_observable:
-        details += f"; not observable: {', '.join(coverage.not_observable)}"
+        details += f"; not observable: {_shown(', '.join(coverage.not_observable))}"
     status = _MARK.get(account.status, account.status)
-    return f"{account.client} / {account.key}: {status} ({details})"
+    return f"{_shown(account.client)} / {_shown(str(account.key))}: {status} ({details})"
 
 
 def render(result: AuditResult) -> str:
@@ -77,7 +88,13 @@ def render(result: AuditResult) -> str:
     for client in result.clients:
         for account in client.accounts:
             rows = [
-                [c.id, c.title, c.severity, _MARK.get(c.status, c.status), wrap_summary(c.summary)]
+                [
+                    _shown(c.id),
+                    _shown(c.title),
+                    c.severity,
+                    _MARK.get(c.status, c.status),
+                    wrap_summary(c.summary),
+                ]
                 for c in account.checks
             ]
             body = (
@@ -85,12 +102,14 @@ def render(result: AuditResult) -> str:
                 if rows
                 else ""
             )
-            errors = "\n".join(f"  error: {e}" for e in account.errors)
+            errors = "\n".join(f"  error: {_shown(e)}" for e in account.errors)
             blocks.append("\n".join(part for part in (_header(account), body, errors) if part))
     for error in result.input_errors:
         if not any(error in e for a in result.accounts() for e in a.errors):
-            blocks.append(f"input error: {error}")
-    return "\n\n".join(blocks)
+            blocks.append(f"input error: {_shown(error)}")
+    # Whatever a value above did not go through (a check's own text) is escaped here: only
+    # the table's own line breaks survive.
+    return escape_controls("\n\n".join(blocks), keep_newlines=True)
 
 
 _STATUS_ORDER = ("fail", "error", "incomplete", "pass", "not_applicable")
@@ -106,7 +125,7 @@ def closing_line(totals: Totals) -> str:
     figures = f"{count(totals.accounts, 'account')}, {count(sum(totals.checks.values()), 'check')}"
     if by_status:
         figures += f" ({by_status})"
-    return f"{figures}; exit {totals.code}: {_exit_reason(totals)}"
+    return _shown(f"{figures}; exit {totals.code}: {_exit_reason(totals)}")
 
 
 def _exit_reason(totals: Totals) -> str:

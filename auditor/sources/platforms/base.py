@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import yaml
 
@@ -85,6 +86,19 @@ def lost_kinds(platform: str, reasons: Iterable[str]) -> frozenset[str]:
         kinds = purposes.get(match.group(1)) if match else None
         lost |= EVERY_KIND if kinds is None else kinds
     return frozenset(lost)
+
+
+def segment(value: object) -> str:
+    """``value`` as one path segment of a request: every character that could end the segment,
+    the path or the URL (``/ ? # %``, a space) percent-encoded, and a bare ``.`` or ``..``
+    too, which a URL would otherwise resolve into a step up the path.
+
+    Every path a protocol builds from the config (a handle, a Page id) or from a server's answer
+    (a user id, a post id) puts each such value through this: a handle of
+    ``../../admin?x=1#`` must name an account, never reach another route with the token.
+    """
+    quoted = quote(str(value), safe="")
+    return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from auditor.sources.platforms.base import (
     header_float,
     iso,
     observability,
+    segment,
     window_record,
 )
 
@@ -415,7 +416,7 @@ class FacebookProtocol(Protocol):
 
     # The Page id decides by_brand, so the listings wait for the profile to name it.
     def start(self) -> list[Request]:
-        return [Request("profile", self.page_id, (("fields", PROFILE_FIELDS),))]
+        return [Request("profile", segment(self.page_id), (("fields", PROFILE_FIELDS),))]
 
     def estimate(self) -> dict[str, int]:
         counts = {"profile": 1, "feed": 1}
@@ -491,7 +492,9 @@ class FacebookProtocol(Protocol):
         self.started = True
         since = later(self.spec.window_start, self.newest_post)
         requests = [
-            window_listing("feed", f"{self.page_id}/feed", FEED_FIELDS, since, self.spec.window_end)
+            window_listing(
+                "feed", f"{segment(self.page_id)}/feed", FEED_FIELDS, since, self.spec.window_end
+            )
         ]
         # Posts seen by earlier runs still in the window: their new comments count too.
         requests.extend(self._comments_request(post_id) for post_id in sorted(self.known_posts))
@@ -499,7 +502,7 @@ class FacebookProtocol(Protocol):
             requests.append(
                 Request(
                     "conversations",
-                    f"{self.page_id}/conversations",
+                    f"{segment(self.page_id)}/conversations",
                     (
                         ("platform", "messenger"),
                         ("fields", CONVERSATION_FIELDS),
@@ -513,7 +516,7 @@ class FacebookProtocol(Protocol):
         self.comment_requested.add(post_id)
         return Request(
             "comments",
-            f"{post_id}/comments",
+            f"{segment(post_id)}/comments",
             (
                 ("filter", "stream"),
                 ("order", "reverse_chronological"),
@@ -612,7 +615,7 @@ class FacebookProtocol(Protocol):
         if not self.pages.allow(f"messages {cid}"):
             self.conversations_ok = False
             return []
-        return [Request("messages", f"{cid}/messages", params)]
+        return [Request("messages", f"{segment(cid)}/messages", params)]
 
     def _on_messages(self, request: Request, body: Any) -> Step:
         cid = request.path.split("/")[0]

@@ -33,6 +33,7 @@ from auditor.sources.platforms.base import (
     Step,
     iso,
     observability,
+    segment,
     window_record,
 )
 from auditor.sources.platforms.facebook import (
@@ -169,7 +170,7 @@ class InstagramProtocol(Protocol):
         self.started = False
 
     def start(self) -> list[Request]:
-        return [Request("profile", self.ig_user_id, (("fields", PROFILE_FIELDS),))]
+        return [Request("profile", segment(self.ig_user_id), (("fields", PROFILE_FIELDS),))]
 
     def estimate(self) -> dict[str, int]:
         counts = {"profile": 1, "media": 1}
@@ -233,7 +234,11 @@ class InstagramProtocol(Protocol):
         since = later(self.spec.window_start, self.newest_media)
         requests = [
             window_listing(
-                "media", f"{self.ig_user_id}/media", MEDIA_FIELDS, since, self.spec.window_end
+                "media",
+                f"{segment(self.ig_user_id)}/media",
+                MEDIA_FIELDS,
+                since,
+                self.spec.window_end,
             )
         ]
         # Media an earlier run saw, still in the window, can have new comments.
@@ -243,7 +248,7 @@ class InstagramProtocol(Protocol):
     def _comments_request(self, media_id: str) -> Request:
         return Request(
             "comments",
-            f"{media_id}/comments",
+            f"{segment(media_id)}/comments",
             (("fields", COMMENT_FIELDS), ("limit", PAGE_LIMIT)),
         )
 
@@ -300,7 +305,7 @@ class InstagramProtocol(Protocol):
             more = next_page_params(replies, (("fields", REPLY_FIELDS),))
             if more is not None:
                 self.reply_threads[record["id"]] = media_id
-                step.requests.append(Request("replies", f"{record['id']}/replies", more))
+                step.requests.append(Request("replies", f"{segment(record['id'])}/replies", more))
         step.requests.extend(self._next(request, body))
         return step
 

@@ -34,6 +34,7 @@ from auditor.sources.platforms.base import (
     iso,
     observability,
     parse_time,
+    segment,
     window_record,
 )
 
@@ -130,7 +131,7 @@ class MastodonProtocol(Protocol):
             path = "/api/v1/notifications/requests"
             params = [("limit", "80")]
         else:
-            path = f"/api/v1/accounts/{self.account_id}/statuses"
+            path = f"/api/v1/accounts/{segment(self.account_id)}/statuses"
             params = [("limit", "40"), ("exclude_reblogs", "true")]
         since_id = self.spec.cursor.get(f"{purpose}_newest_id")
         if since_id and purpose != "notification_requests":
@@ -294,7 +295,7 @@ class MastodonProtocol(Protocol):
                 return []
             self._context_budget -= 1
             self._context_done.add(status_id)
-            return [Request("context", f"/api/v1/statuses/{status_id}/context")]
+            return [Request("context", f"/api/v1/statuses/{segment(status_id)}/context")]
         return []
 
     def _needs_context(self, status_id: str) -> bool:

@@ -35,6 +35,7 @@ from auditor.sources.platforms.base import (
     iso,
     observability,
     parse_time,
+    segment,
     window_record,
 )
 
@@ -128,7 +129,7 @@ class XProtocol(Protocol):
         return [
             Request(
                 "profile",
-                f"/2/users/by/username/{self.handle}",
+                f"/2/users/by/username/{segment(self.handle)}",
                 (("user.fields", PROFILE_FIELDS),),
             )
         ]
@@ -156,7 +157,7 @@ class XProtocol(Protocol):
             params.append(("start_time", _x_time(self.spec.window_start)))
         if token:
             params.append(("pagination_token", token))
-        return Request(purpose, f"/2/users/{self.user_id}/{kind}", tuple(params))
+        return Request(purpose, f"/2/users/{segment(self.user_id)}/{kind}", tuple(params))
 
     def _search_request(self, until: datetime, token: str | None = None) -> Request:
         params: list[tuple[str, str]] = [
