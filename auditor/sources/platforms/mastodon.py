@@ -42,6 +42,11 @@ from auditor.sources.platforms.base import (
 _API_BUDGET = RateLimit("api", 300, 5 * 60, "account")
 _PAGED = ("mentions", "notification_requests", "own_posts")
 _WEBSITE_NAME = re.compile(r"web|site|home|url|www", re.IGNORECASE)
+# An instance named by a handle becomes the host the token is sent to: a domain name only, never
+# something that could carry a path, a port, credentials or another host ("a.example/x?", "u@h").
+_INSTANCE = re.compile(
+    r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62}"
+)
 
 
 def read_mastodon_rate_limit(headers: Mapping[str, str], now: float) -> RateInfo:
@@ -107,14 +112,16 @@ class MastodonProtocol(Protocol):
         configured = self.spec.options.get("base_url")
         if configured:
             return str(configured).rstrip("/")
-        return f"https://{self.instance}" if self.instance else ""
+        known = self.instance and _INSTANCE.fullmatch(self.instance)
+        return f"https://{self.instance}" if known else ""
 
     # --- requests ---------------------------------------------------------------------------
 
     def start(self) -> list[Request]:
         if not self.base_url():
             self.missing.append(
-                "profile: no instance known: write the handle as name@instance or set base_url"
+                "profile: no instance known: write the handle as name@instance (a domain name) "
+                "or set base_url"
             )
             return []
         return [Request("profile", "/api/v1/accounts/lookup", (("acct", self.username),))]
