@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from auditor.fetch.http import HttpClient, HttpError, same_origin
-from auditor.fetch.secrets import Secret, load_token, redact, server_text
+from auditor.fetch.secrets import Secret, load_token, redact, registered, server_text
 from auditor.sources.platforms.base import (
     Cursor,
     Page,
@@ -124,7 +124,8 @@ def fetch_account(
         records.extend(step.records)
         queue.extend(step.requests)
     closing, cursor = _finish(protocol, token)
-    records = [_redacted(record, token) for record in [*records, *closing]]
+    secrets = _secrets(token)
+    records = [*(_redacted(record, secrets) for record in records), *closing]
     return FetchOutcome(records, cursor, pages, requests_made, list(protocol.missing))
 
 
@@ -138,19 +139,24 @@ def _finish(protocol: Protocol, token: Secret | None) -> tuple[list[Record], Cur
     """
     protocol.missing[:] = [server_text(reason, [token]) for reason in protocol.missing]
     closing, cursor = protocol.finish()
-    return [_redacted(record, token) for record in closing], cursor
+    secrets = _secrets(token)
+    return [_redacted(record, secrets) for record in closing], cursor
 
 
-def _redacted(value: Any, token: Secret | None) -> Any:
+def _secrets(token: Secret | None) -> tuple[str, ...]:
+    """Every secret to mask in records: this fetch's token and every other one read."""
+    return (*registered(), *([token.reveal()] if token is not None else []))
+
+
+def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
     """``value`` (a record, or anything in one) with every secret masked in every string: a
     server may echo the token into any field, not only into its errors."""
     if isinstance(value, str):
-        masked = redact(value)
-        return redact(masked, [token]) if token is not None else masked
+        return redact(value, secrets)
     if isinstance(value, Mapping):
-        return {key: _redacted(item, token) for key, item in value.items()}
+        return {key: _redacted(item, secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redacted(item, token) for item in value]
+        return [_redacted(item, secrets) for item in value]
     return value
 
 
