@@ -146,6 +146,36 @@ def _chosen_accounts(
     return chosen
 
 
+def _unusable_folder(folder: Path) -> str | None:
+    """Why ``folder`` cannot be made or written to, or None; looks, creates nothing."""
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent  # a missing folder is made later: its nearest ancestor decides
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
+
+
+def _check_paths_before_work(
+    config: Config, accounts: list[AccountConfig], reports_dir: Path | None
+) -> None:
+    """Fails with one line, exit 2, before anything is fetched, audited or stored, when a
+    place the run will write to cannot take it (a file where a folder goes, say)."""
+    places = [("history store folder", config.store_path.parent)]
+    if config.store_path.is_dir():
+        fail(f"history store {config.store_path} is a folder, not a file")
+    if any(a.source.type == "api" for a in accounts):
+        places.append(("fetch.dir", config.fetch.dir))
+    if reports_dir is not None:
+        places.append(("output folder", reports_dir))
+    for what, folder in places:
+        problem = _unusable_folder(folder)
+        if problem is not None:
+            fail(f"{what} {folder}: {problem}")
+
+
 def _open_store(config: Config) -> HistoryStore:
     from auditor.store.history import HistoryStore, StoreError
 
@@ -247,6 +277,7 @@ def run(
     if dry_run:
         _print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
+    _check_paths_before_work(config, chosen, reports_dir=output or config.output_dir)
     store = _open_store(config)
     fetched: FetchReport | None = None
     try:
@@ -309,6 +340,7 @@ def fetch_command(
     if dry_run:
         _print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
+    _check_paths_before_work(config, chosen, reports_dir=None)
     with _open_store(config) as store:
         report = _fetch(config, store, chosen, quiet)
     if not report.accounts and not quiet:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,16 +28,39 @@ from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
+from auditor.yaml_shape import shape_problem
 
 PathPart = str | int
+
+
+# A message quoting a value is cut here: a value can be a whole (expanded) subtree.
+_MAX_MESSAGE = 400
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+def _brief(value: Any) -> str:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring = 2, 4, 4, 60
+    return short.repr(value)
 
 
 class ConfigError(Exception):
     """A config that cannot be used; ``str()`` is one line naming file, line and key."""
 
     def __init__(self, path: Path, message: str, line: int | None = None, key: str = "") -> None:
+        # One line, whatever the file holds: control characters (line and record separators
+        # among them) are shown escaped, as repr() would.
+        message, key = _escaped(message), _escaped(key)
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 1] + "…"
         self.path, self.line, self.key, self.message = path, line, key, message
-        where = f"{path}:{line}" if line else str(path)
+        where = _escaped(f"{path}:{line}" if line else str(path))
         super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
 
 
@@ -87,7 +111,14 @@ def _line(node: yaml.Node | None) -> int | None:
     return None if node is None else node.start_mark.line + 1
 
 
-def _reject_duplicate_keys(path: Path, node: yaml.Node, parts: list[PathPart]) -> None:
+def _reject_duplicate_keys(
+    path: Path, node: yaml.Node, parts: list[PathPart], visited: set[int] | None = None
+) -> None:
+    # An aliased node is one object however often it is referred to: checked once.
+    visited = set() if visited is None else visited
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -96,10 +127,10 @@ def _reject_duplicate_keys(path: Path, node: yaml.Node, parts: list[PathPart]) -
                     path, "duplicate key", _line(key), _format_path([*parts, key.value])
                 )
             seen.add(key.value)
-            _reject_duplicate_keys(path, value, [*parts, key.value])
+            _reject_duplicate_keys(path, value, [*parts, key.value], visited)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _reject_duplicate_keys(path, item, [*parts, index])
+            _reject_duplicate_keys(path, item, [*parts, index], visited)
 
 
 @dataclass(frozen=True)
@@ -123,6 +154,9 @@ def read_yaml(path: Path) -> YamlDocument:
     except UnicodeDecodeError:
         raise ConfigError(path, "config is not UTF-8 text") from None
     try:
+        problem = shape_problem(text)
+        if problem is not None:
+            raise ConfigError(path, f"the config {problem.message}", problem.line)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
@@ -161,9 +195,11 @@ def _schema_error(document: YamlDocument, error: ValidationError) -> ConfigError
     if error.validator == "enum":
         allowed_values: Any = error.validator_value
         options = ", ".join(str(o) for o in allowed_values)
-        return document.error(parts, f"{error.instance!r} is not one of: {options}")
+        return document.error(parts, f"{_brief(error.instance)} is not one of: {options}")
     if error.validator == "type":
-        return document.error(parts, f"expected {error.validator_value}, got {error.instance!r}")
+        return document.error(
+            parts, f"expected {error.validator_value}, got {_brief(error.instance)}"
+        )
     if error.validator == "pattern" and isinstance(schema.get("message"), str):
         # The schema says what the value must be (a platform's handle syntax) in words.
         return document.error(parts, f"{error.instance!r} is not {schema['message']}")
@@ -212,6 +248,9 @@ class FetchConfig:
     concurrency: int = 4
     # Accounts fetched at once (threads).
     workers: int = 16
+    # All one account's fetch may take (requests, retries, waits, deletion re-checks); above
+    # max_wait_seconds, so that waiting out one rate-limit window (X: 15 min) still fits.
+    account_deadline_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -390,6 +429,9 @@ def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
         max_wait_seconds=float(section.get("max_wait_seconds", defaults.max_wait_seconds)),
         concurrency=section.get("concurrency", defaults.concurrency),
         workers=section.get("workers", defaults.workers),
+        account_deadline_seconds=float(
+            section.get("account_deadline_seconds", defaults.account_deadline_seconds)
+        ),
     )
 
 

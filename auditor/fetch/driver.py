@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from auditor.fetch.http import HttpClient, HttpError, same_origin
+from auditor.fetch.http import Deadline, HttpClient, HttpError, same_origin
 from auditor.fetch.secrets import Secret, load_token, redact, registered, server_text
 from auditor.sources.platforms.base import (
     Cursor,
@@ -65,11 +65,14 @@ def fetch_account(
     token_problem: str | None = None,
     base_url: str | None = None,
     max_requests: int = DEFAULT_MAX_REQUESTS,
+    deadline: Deadline | None = None,
 ) -> FetchOutcome:
     """Runs ``protocol`` to the end. Failures are recorded in the window, never raised.
 
     With no token (and a platform that needs one) nothing is requested: the window says why.
     ``max_requests`` bounds a runaway pagination; what it cuts off makes the window incomplete.
+    ``deadline`` bounds the time it all takes: what is still to ask for after it fails with
+    its reason, unasked.
     """
     if token is None and protocol.requires_token:
         protocol.abandon(token_problem or "missing token")
@@ -84,6 +87,8 @@ def fetch_account(
         request = queue.popleft()
         if requests_made >= max_requests:
             step = protocol.failed(request, f"request budget of {max_requests} used up")
+        elif deadline is not None and deadline.left(http_client.clock) <= 0:
+            step = protocol.failed(request, deadline.reason)
         else:
             url = resolve_url(root, request.path)
             if not same_origin(url, root):
@@ -100,6 +105,7 @@ def fetch_account(
                         purpose=request.purpose,
                         method=request.method,
                         auth_style=protocol.auth_style,
+                        deadline=deadline,
                     )
                 except HttpError as error:
                     requests_made += error.attempts
@@ -137,7 +143,9 @@ def _finish(protocol: Protocol, token: Secret | None) -> tuple[list[Record], Cur
     redacted and cut (:func:`server_text`) before the window record is built from them, so that
     no bundle, store, report, log or terminal ever receives one raw.
     """
-    protocol.missing[:] = [server_text(reason, [token]) for reason in protocol.missing]
+    # Past a deadline every request still queued fails alike: one line says it for them all.
+    reasons = (server_text(reason, [token]) for reason in protocol.missing)
+    protocol.missing[:] = list(dict.fromkeys(reasons))
     closing, cursor = protocol.finish()
     secrets = _secrets(token)
     return [_redacted(record, secrets) for record in closing], cursor
@@ -181,15 +189,20 @@ def recheck_deletions(
     *,
     token: Secret | None,
     post_ids: Sequence[str],
+    deadline: Deadline | None = None,
 ) -> Recheck:
     """Asks again for ``post_ids`` through the protocol's re-check requests.
 
     Only what the protocol reads as an explicit "not found" counts as deleted: a batch that
-    fails leaves its posts as they were and names the failure in ``problems``.
+    fails leaves its posts as they were and names the failure in ``problems``; past
+    ``deadline`` the batches left are not asked for, and the deadline is the problem.
     """
     result = Recheck()
     root = protocol.base_url().rstrip("/")
     for request in protocol.recheck_requests(post_ids):
+        if deadline is not None and deadline.left(http_client.clock) <= 0:
+            result.problems.append(f"{request.purpose}: {deadline.reason}")
+            break
         try:
             response = http_client.request_json(
                 platform=protocol.platform,
@@ -200,6 +213,7 @@ def recheck_deletions(
                 purpose=request.purpose,
                 method=request.method,
                 auth_style=protocol.auth_style,
+                deadline=deadline,
             )
         except HttpError as error:
             result.requests_made += error.attempts

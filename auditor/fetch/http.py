@@ -1,6 +1,7 @@
 """The one HTTP layer every platform goes through.
 
-Timeouts, retries with exponential backoff and jitter, proactive throttling on what each
+Timeouts (per read, per request in all, and a caller's :class:`Deadline` over many requests),
+retries with exponential backoff and jitter, proactive throttling on what each
 platform's rate-limit headers say (its protocol reads them: ``Protocol.read_rate_limit``), a
 concurrency limit per (platform, token) and token redaction live here and nowhere else. The clock
 and the sleep are injected so that tests of waiting take no time.
@@ -20,6 +21,7 @@ from importlib import metadata
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+import httpcore
 import httpx
 
 from auditor.fetch.secrets import RedactingFilter, Secret, redact
@@ -107,12 +109,38 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
     connect_timeout: float = 10.0
+    # Per read: a server that drips a byte within it each time is cut off by request_deadline.
     read_timeout: float = 30.0
+    # One attempt in all (connect, send, headers, body): no single request may take longer.
+    request_deadline: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Requests in flight at once per (platform, token); ``per_platform`` overrides it.
     concurrency: int = 4
     per_platform_concurrency: Mapping[str, int] = field(default_factory=dict)
     user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A moment by which everything a caller asks for must be done (one account's fetch: all
+    its requests, retries and waits); ``reason`` says so when it passes.
+
+    Counted on the client's clock (the waits it sleeps) and on the monotonic clock (the time
+    requests take) at once, whichever runs out first: the two are one clock in a real run, and
+    a test's manual clock, whose sleeps take no time, still cannot let real requests run on.
+    """
+
+    at: float
+    monotonic_at: float
+    reason: str
+
+    @classmethod
+    def after(cls, clock: Clock, seconds: float, what: str = "fetch") -> Deadline:
+        reason = f"{what} deadline of {seconds:g} s reached"
+        return cls(clock.now() + seconds, time.monotonic() + seconds, reason)
+
+    def left(self, clock: Clock) -> float:
+        return min(self.at - clock.now(), self.monotonic_at - time.monotonic())
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +188,96 @@ class SemaphoreRegistry:
             return semaphore
 
 
+# --- a deadline on every read ---------------------------------------------------------------
+
+# The monotonic moment the current thread's attempt must be done by (httpx is synchronous: an
+# attempt runs on its caller's thread from connect to the last byte of the body).
+_current_attempt = threading.local()
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """``timeout`` cut to what is left of the current attempt; past it, a timeout at once."""
+    until: float | None = getattr(_current_attempt, "until", None)
+    if until is None:
+        return timeout
+    left = until - time.monotonic()
+    if left <= 0:
+        raise httpcore.TimeoutException("request deadline reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the attempt's deadline: httpx's read
+    timeout is per read, so a server sending a byte now and then would hold a request open."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _bounded(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.connect_unix_socket(path, _bounded(timeout), socket_options)
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """httpx's own transport, its connections wrapped in :class:`_DeadlineStream`.
+
+    httpx takes no network backend, so the pool's is swapped in place; should a later httpx
+    rename it, requests still have their per-read timeout and the caller's :class:`Deadline`
+    between attempts (tests/test_fetch_deadline.py fails loudly first)."""
+    transport = httpx.HTTPTransport(limits=limits)
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return transport
+
+
 # --- the client -----------------------------------------------------------------------------
 
 
@@ -198,11 +316,12 @@ class HttpClient:
             write=self.config.read_timeout,
             pool=None,
         )
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         self._client = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
-            transport=transport,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            transport=transport if transport is not None else _deadline_transport(limits),
+            limits=limits,
             follow_redirects=False,
         )
         self._semaphores = SemaphoreRegistry(self._concurrency_for)
@@ -232,6 +351,7 @@ class HttpClient:
         purpose: str = "request",
         method: str = "GET",
         auth_style: str = "bearer",
+        deadline: Deadline | None = None,
     ) -> Response:
         """Sends one request, retrying what is worth retrying; raises :class:`HttpError`.
 
@@ -241,6 +361,10 @@ class HttpClient:
 
         Answers that retrying cannot change (2xx, and 4xx other than 429) are returned as
         they are: the caller decides what a 404 means.
+
+        Each attempt ends within ``config.request_deadline`` (every read counts, not each read
+        alone); with a ``deadline``, attempts, retries and waits together end by it too, and
+        what it cuts short raises :class:`HttpError` with its reason.
         """
         token_key = token.fingerprint() if token is not None else "anonymous"
         budget_key = (platform, token_key, purpose)
@@ -249,11 +373,19 @@ class HttpClient:
         waited = 0.0
         last_failure = "no attempt made"
         for attempt in range(1, retry.max_attempts + 1):
-            waited += self._wait_for_budget(budget_key, waited, attempt, token)
-            with self._semaphores.get((platform, token_key)):
+            waited += self._wait_for_budget(budget_key, waited, attempt, token, deadline)
+            semaphore = self._semaphores.get((platform, token_key))
+            if not semaphore.acquire(timeout=self._time_left(deadline, attempt)):
+                raise self._past(deadline, attempt - 1, "waiting for a free connection")
+            try:
+                left = self._time_left(deadline, attempt)
+                budget = self.config.request_deadline if left is None else left
+                budget = min(self.config.request_deadline, budget)
                 outcome = self._attempt(
-                    read_rate_limit, method, url, query, headers, budget_key, token
+                    read_rate_limit, method, url, query, headers, budget_key, token, budget
                 )
+            finally:
+                semaphore.release()
             if outcome.response is not None:
                 return Response(
                     outcome.response.status,
@@ -265,6 +397,8 @@ class HttpClient:
             if attempt == retry.max_attempts:
                 break
             delay = self._delay(attempt, outcome.server_wait)
+            if deadline is not None and delay >= deadline.left(self.clock):
+                raise self._past(deadline, attempt, last_failure)
             if delay > retry.max_wait or waited + delay > retry.max_wait:
                 raise HttpError(
                     f"{last_failure}; giving up: waiting {delay:.0f}s more would exceed "
@@ -281,6 +415,20 @@ class HttpClient:
             f"{last_failure} (gave up after {retry.max_attempts} attempts)",
             attempts=retry.max_attempts,
         )
+
+    def _time_left(self, deadline: Deadline | None, attempt: int) -> float | None:
+        """Seconds left before ``deadline`` (None: no deadline); none left raises."""
+        if deadline is None:
+            return None
+        left = deadline.left(self.clock)
+        if left <= 0:
+            raise self._past(deadline, attempt - 1)
+        return left
+
+    @staticmethod
+    def _past(deadline: Deadline | None, attempts: int, detail: str = "") -> HttpError:
+        reason = deadline.reason if deadline is not None else "deadline reached"
+        return HttpError(f"{reason} ({detail})" if detail else reason, attempts=attempts)
 
     def _auth(
         self, token: Secret | None, auth_style: str, params: Sequence[tuple[str, str]]
@@ -302,6 +450,7 @@ class HttpClient:
         headers: dict[str, str],
         budget_key: tuple[str, str, str],
         token: Secret | None,
+        budget: float,
     ) -> _Attempt:
         # httpx replaces a URL's own query with ``params``: keep a next link's query.
         base, _, own_query = url.partition("?")
@@ -309,15 +458,20 @@ class HttpClient:
             *parse_qsl(own_query, keep_blank_values=True),
             *query,
         ]
+        _current_attempt.until = time.monotonic() + budget
         try:
             answer = self._client.request(method, base, params=pairs, headers=headers)
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= _current_attempt.until:
+                return _Attempt(failure=f"no complete answer within {budget:g} s")
             return _Attempt(failure=f"timeout ({type(exc).__name__})")
         except httpx.TransportError as exc:
             # The message can quote the URL, which for query-token platforms holds the token.
             secrets = [token] if token is not None else []
             detail = redact(str(exc), secrets) or type(exc).__name__
             return _Attempt(failure=f"connection error ({type(exc).__name__}: {detail})")
+        finally:
+            _current_attempt.until = None
         lowered = {k.lower(): v for k, v in answer.headers.items()}
         now = self.clock.now()
         info = read_rate_limit(lowered, now)
@@ -363,7 +517,12 @@ class HttpClient:
             self._budgets[key] = info
 
     def _wait_for_budget(
-        self, key: tuple[str, str, str], waited: float, attempt: int, token: Secret | None
+        self,
+        key: tuple[str, str, str],
+        waited: float,
+        attempt: int,
+        token: Secret | None,
+        deadline: Deadline | None = None,
     ) -> float:
         """Waits for the reset when the last answer said no calls are left, not for a 429."""
         with self._budget_lock:
@@ -375,6 +534,10 @@ class HttpClient:
         delay = info.reset_at - self.clock.now()
         if delay <= 0:
             return 0.0
+        if deadline is not None and delay >= deadline.left(self.clock):
+            raise self._past(
+                deadline, attempt - 1, f"the rate limit resets in {delay:.0f}s, after it"
+            )
         if waited + delay > self.config.retry.max_wait:
             raise HttpError(
                 f"rate limit exhausted; resets in {delay:.0f}s, beyond max wait "

@@ -28,7 +28,7 @@ import httpx
 
 from auditor.config import AccountConfig, Config
 from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
-from auditor.fetch.http import Clock, HttpClient, HttpConfig, RetryPolicy, SystemClock
+from auditor.fetch.http import Clock, Deadline, HttpClient, HttpConfig, RetryPolicy, SystemClock
 from auditor.fetch.secrets import TokenLookup, load_token, server_text
 from auditor.model import AccountData, AccountKey
 from auditor.privacy import Pseudonymiser
@@ -197,7 +197,10 @@ def fetch_api_accounts(
         workers = max(1, min(config.fetch.workers, len(prepared)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             pending: dict[Future[_Fetched], tuple[int, _Prepared]] = {
-                pool.submit(_fetch_one, item, client): (index, item)
+                pool.submit(_fetch_one, item, client, config.fetch.account_deadline_seconds): (
+                    index,
+                    item,
+                )
                 for index, item in enumerate(prepared)
             }
             while pending:
@@ -321,10 +324,14 @@ def _referenced(posts: Iterable[Record]) -> set[str]:
     }
 
 
-def _fetch_one(item: _Prepared, client: HttpClient) -> _Fetched:
-    """Runs on a worker thread: the protocol, then (where it can) the deletion re-check."""
+def _fetch_one(item: _Prepared, client: HttpClient, deadline_seconds: float) -> _Fetched:
+    """Runs on a worker thread: the protocol, then (where it can) the deletion re-check, both
+    within the account's deadline (counted from when its fetch starts, not from the run's)."""
     protocol, token = item.protocol, item.token.secret
-    outcome = fetch_account(protocol, client, token=token, token_problem=item.token.problem)
+    deadline = Deadline.after(client.clock, deadline_seconds)
+    outcome = fetch_account(
+        protocol, client, token=token, token_problem=item.token.problem, deadline=deadline
+    )
     if not protocol.rechecks_deletions or (token is None and protocol.requires_token):
         return _Fetched(outcome)
     if not any(r.get("kind") == "profile" for r in outcome.records):
@@ -336,7 +343,8 @@ def _fetch_one(item: _Prepared, client: HttpClient) -> _Fetched:
         for p in item.kept_posts
         if str(p.get("id")) not in returned and p.get("visibility") != "deleted"
     ]
-    return _Fetched(outcome, recheck_deletions(protocol, client, token=token, post_ids=post_ids))
+    recheck = recheck_deletions(protocol, client, token=token, post_ids=post_ids, deadline=deadline)
+    return _Fetched(outcome, recheck)
 
 
 def _result_of(future: Future[_Fetched], item: _Prepared) -> _Fetched:

@@ -275,17 +275,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _migrate(connection: sqlite3.Connection, path: str) -> None:
+    """Brings the store to :data:`SCHEMA_VERSION`, one transaction per version.
+
+    Each version is read and applied under one exclusive lock: two processes opening a new
+    store at once would otherwise both read version 0 and both create its tables (the second
+    failing with ``table runs already exists``); the second now waits (the connection's busy
+    timeout) and then finds the version already there.
+    """
     try:
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"history store {path} has schema version {version}, newer than this tool "
-                f"knows ({SCHEMA_VERSION}); upgrade social-care-auditor or use another store"
-            )
-        if version == 0 and _has_tables(connection):
-            raise StoreError(f"{path} is an SQLite database but not a history store")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            _apply_migration(connection, target)
+        while _apply_next_migration(connection, path):
+            pass
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open history store {path}: {exc}") from exc
 
@@ -295,13 +294,27 @@ def _has_tables(connection: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
-def _apply_migration(connection: sqlite3.Connection, target: int) -> None:
-    """Apply one migration and record its version in the same transaction."""
-    connection.execute("BEGIN IMMEDIATE")
+def _apply_next_migration(connection: sqlite3.Connection, path: str) -> bool:
+    """Reads the version and applies the next migration, if any, in one exclusive transaction
+    (with it the new version); returns whether it applied one."""
+    connection.execute("BEGIN EXCLUSIVE")
     try:
-        MIGRATIONS[target - 1](connection)
-        connection.execute(f"PRAGMA user_version = {int(target)}")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"history store {path} has schema version {version}, newer than this tool "
+                f"knows ({SCHEMA_VERSION}); upgrade social-care-auditor or use another store"
+            )
+        if version == 0 and _has_tables(connection):
+            raise StoreError(f"{path} is an SQLite database but not a history store")
+        if version == SCHEMA_VERSION:
+            connection.execute("COMMIT")
+            return False
+        MIGRATIONS[version](connection)
+        connection.execute(f"PRAGMA user_version = {int(version) + 1}")
         connection.execute("COMMIT")
+        return True
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
