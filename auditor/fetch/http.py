@@ -112,7 +112,7 @@ class HttpConfig:
     # Per read: a server that drips a byte within it each time is cut off by request_deadline.
     read_timeout: float = 30.0
     # One attempt in all (connect, send, headers, body): no single request may take longer.
-    request_deadline: float = 120.0
+    request_deadline: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Requests in flight at once per (platform, token); ``per_platform`` overrides it.
     concurrency: int = 4
