@@ -55,6 +55,19 @@ def new_run_folder(parent: Path, started_at: datetime, run_id: str) -> Path:
     raise FileExistsError(f"{parent}: no free folder name for run {base}")
 
 
+# The temporary files of the atomic writes under way (in any thread): a process that must exit
+# at once (a second stop signal) removes them first, so that none is ever left behind.
+_TEMPORARY: set[str] = set()
+
+
+def remove_temporary_files() -> None:
+    """Remove the temporary files of the atomic writes under way (their targets stay as they
+    were): for a process about to exit without finishing them."""
+    for temp in list(_TEMPORARY):
+        Path(temp).unlink(missing_ok=True)
+        _TEMPORARY.discard(temp)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -66,6 +79,7 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """A file that appears at ``path`` whole or not at all: written beside it, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _TEMPORARY.add(temp)
     try:
         # mkstemp makes private files; a report or bundle gets the usual permissions.
         os.fchmod(fd, 0o666 & ~_umask())
@@ -77,6 +91,8 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    finally:
+        _TEMPORARY.discard(temp)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

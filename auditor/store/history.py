@@ -100,12 +100,17 @@ WHERE account_id = {_ACCOUNT_ID} AND first_seen < ?
 ORDER BY post_id
 """
 
+# A run a stop signal cut short (``finish_run``'s status): never "the last audit".
+RUN_INTERRUPTED = "interrupted"
+
 # The latest finished run, other than and started before the reference run, that audited the
-# account. Ties on started_at are broken by run_key so the answer never depends on row order.
-_LATEST_EARLIER_RUN = """
+# account; a run still running (or killed) or interrupted is none. Ties on started_at are
+# broken by run_key so the answer never depends on row order.
+_LATEST_EARLIER_RUN = f"""
 SELECT r.run_key FROM runs AS r
 JOIN run_accounts AS a ON a.run_key = r.run_key
 WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
+  AND r.status <> '{RUN_INTERRUPTED}'
   AND r.run_key IS NOT ?3 AND (?4 IS NULL OR r.started_at < ?4)
 ORDER BY r.started_at DESC, r.run_key DESC
 LIMIT 1
@@ -193,6 +198,18 @@ class HistoryStore(FetchCache):
                 (run_key, platform, account, encoded_findings),
             )
 
+    def forget_accounts(self, run_key: str, accounts: Iterable[tuple[str, str]]) -> None:
+        """Drop what a run recorded of these (platform, account) pairs, in one transaction: the
+        accounts an interrupted run lists as not audited, which a worker may have written just
+        before it was stopped. Their posts' observations stay (they were read)."""
+        pairs = list(accounts)
+        with self._transaction() as db:
+            for table in ("run_findings", "run_accounts"):
+                db.executemany(
+                    f"DELETE FROM {table} WHERE run_key = ? AND platform = ? AND account = ?",
+                    [(run_key, platform, account) for platform, account in pairs],
+                )
+
     def finish_run(self, run_key: str, finished_at: datetime, status: str) -> None:
         finished = _to_us(finished_at)
         with self._transaction() as db:
@@ -268,9 +285,9 @@ class HistoryStore(FetchCache):
     ) -> set[str]:
         """Finding uids of this account in the latest finished run before ``before_run``.
 
-        Only runs that recorded this account count. With ``before_run`` set, that run itself
-        and runs started at or after it are ignored; a ``before_run`` not yet begun only
-        excludes itself.
+        Only runs that recorded this account count, and never one that was interrupted. With
+        ``before_run`` set, that run itself and runs started at or after it are ignored; a
+        ``before_run`` not yet begun only excludes itself.
         """
         started: int | None = None
         if before_run is not None:
