@@ -50,7 +50,6 @@ from auditor.store.encoding import (
 from auditor.store.fetch_cache import FetchCache, FetchedConversation, FetchedPost
 from auditor.store.migrations import SCHEMA_VERSION
 from auditor.store.posts import (
-    _ACCOUNT_ID,
     _POST_PARAMETERS,
     KeptPost,
     PostLike,
@@ -92,12 +91,31 @@ class RunRow:
     tool_version: str
 
 
-_SELECT_POSTS = f"""
-SELECT post_id, created_at, author, by_brand, visibility, deleted_by, text, url, thread,
-       first_seen, last_seen
+# A post as history knew it before ?3, a run's data time: observations at or after it (a later
+# week's audit, or this run's own when it is rerun) are left out, so that what else the store
+# holds changes no run. A row keeps its two newest observations (last_seen and prev_seen, with
+# the visibility and deleter seen then); when both are at or after ?3, the post's last
+# observation before ?3 is not kept: the account's last observation before ?3 (?4) stands in
+# for it, and the visibility and deleter seen since are not shown.
+_SELECT_POSTS = """
+SELECT post_id, created_at, author, by_brand,
+       CASE WHEN last_seen < ?3 THEN visibility
+            WHEN prev_seen < ?3 THEN prev_visibility ELSE 'public' END,
+       CASE WHEN last_seen < ?3 THEN deleted_by
+            WHEN prev_seen < ?3 THEN prev_deleted_by END,
+       text, url, thread, first_seen,
+       CASE WHEN last_seen < ?3 THEN last_seen
+            WHEN prev_seen < ?3 THEN prev_seen
+            ELSE max(first_seen, coalesce(?4, first_seen)) END
 FROM posts
-WHERE account_id = {_ACCOUNT_ID} AND first_seen < ?
+WHERE account_id = (SELECT id FROM accounts WHERE platform = ?1 AND account = ?2)
+  AND first_seen < ?3
 ORDER BY post_id
+"""
+
+# The latest observation of an account before a time, by any run that recorded it.
+_LATEST_OBSERVATION = """
+SELECT max(observed_at) FROM run_accounts WHERE platform = ? AND account = ? AND observed_at < ?
 """
 
 # A run a stop signal cut short (``finish_run``'s status): never "the last audit".
@@ -240,8 +258,12 @@ class HistoryStore(FetchCache):
     # -- history --
 
     def previous_posts(self, platform: str, account: str, before: datetime) -> dict[str, SeenPost]:
-        """Posts of this account that history first saw before ``before``."""
-        rows = self._read(_SELECT_POSTS, (platform, account, _to_us(before)))
+        """Posts of this account that history first saw before ``before``, as history knew
+        them before it: what later observations changed of a post is not shown (see
+        ``_SELECT_POSTS``), so a rerun of an earlier week sees what it saw the first time."""
+        bound = _to_us(before)
+        ((latest,),) = self._read(_LATEST_OBSERVATION, (platform, account, bound))
+        rows = self._read(_SELECT_POSTS, (platform, account, bound, latest))
         # Observation times repeat across thousands of posts (one per audit), so convert each once.
         seen_times: dict[int, datetime] = {}
 
