@@ -19,6 +19,7 @@ from auditor import __version__
 from auditor.check import SEVERITIES
 from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
 from auditor.fetch.secrets import install_log_redaction
+from auditor.fsutil import remove_temporary_files
 from auditor.registry import Registry, RegistryError, load_registry
 from auditor.result import (
     EXIT_BAD_INPUT,
@@ -539,8 +540,6 @@ def _stop_on_signals() -> None:
     """
 
     def at_once(signum: int, frame: object) -> None:
-        from auditor.fsutil import remove_temporary_files
-
         remove_temporary_files()
         os.write(2, f"interrupted by {signal_name(signum)} again: stopped at once\n".encode())
         os._exit(128 + signum)

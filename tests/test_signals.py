@@ -230,3 +230,42 @@ def test_an_interrupted_run_is_never_the_last_audit(tmp_path: Path) -> None:
         assert store.previous_finding_uids("x", "Acme", "week2") == {
             finding("week1").uid,
         }
+
+
+SECOND_SIGNAL = """
+import sys, time
+from pathlib import Path
+from auditor import cli, fsutil
+from auditor.result import Interrupted
+
+cli._stop_on_signals()
+try:
+    print("ready", flush=True)
+    time.sleep(30)
+except Interrupted:
+    pass
+with fsutil.atomic_writer(Path(sys.argv[1])) as stream:
+    stream.write(b"half")
+    print("writing", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_a_second_signal_exits_at_once_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SECOND_SIGNAL, str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    process.send_signal(signal.SIGTERM)  # the first: the program goes on to write a file
+    assert process.stdout.readline() == "writing\n"
+    assert list(tmp_path.glob(".report.json.*.tmp"))
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=5)
+    assert process.returncode == 130
+    assert len(stderr.splitlines()) == 1 and "SIGINT" in stderr
+    assert not list(tmp_path.iterdir())
