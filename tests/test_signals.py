@@ -269,3 +269,32 @@ def test_a_second_signal_exits_at_once_and_leaves_no_temporary_file(tmp_path: Pa
     assert process.returncode == 130
     assert len(stderr.splitlines()) == 1 and "SIGINT" in stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_an_interrupt_outranks_every_other_exit_code() -> None:
+    from datetime import UTC, datetime
+
+    from auditor.reports.terminal import closing_line
+    from auditor.result import AccountResult, AuditResult, ClientResult, Coverage
+
+    stopped = AccountResult(
+        "Acme", "x", "AcmeHelp", "incomplete", Coverage(complete=False, reason="interrupted"), {}
+    )
+    result = AuditResult(
+        "t",
+        "r",
+        datetime(2026, 11, 16, tzinfo=UTC),
+        "a.yaml",
+        "0",
+        None,
+        {},
+        clients=[ClientResult("Acme", [stopped])],
+        input_errors=["a.jsonl:3: bad line"],
+    )
+    assert result.exit_code() == 2
+    result.interrupted = signal.SIGTERM
+    totals = result.totals()
+    assert totals.code == 143 and totals.incomplete == {"x:AcmeHelp": ["interrupted"]}
+    assert closing_line(totals).endswith(
+        "exit 143: interrupted by SIGTERM; 1 of 1 account not audited"
+    )
