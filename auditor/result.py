@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,35 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
+# A run stopped by a signal exits 128 + its number, as a shell reports it: 130 for SIGINT
+# (Ctrl-C), 143 for SIGTERM (systemd, Kubernetes, cron).
+EXIT_SIGNAL_BASE = 128
+# An account a stop signal left unaudited: its coverage's reason, and what the totals list.
+INTERRUPTED = "interrupted"
+
+
+class Interrupted(BaseException):
+    """A stop signal reached the run (SIGINT or SIGTERM: one rule for both).
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` (a check's error,
+    a source's) takes it for a failure of its own: it reaches the engine, which stops its
+    workers and keeps what finished, or the command line."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal_name(signum))
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGNAL_BASE + self.signum
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
 
 # Worst first: how an account's status follows from its checks'.
 ACCOUNT_STATUS_ORDER: tuple[str, ...] = ("error", "fail", "incomplete", "pass", "not_applicable")
@@ -114,12 +144,15 @@ class AuditResult:
     # Bad input found (a bundle line, a missing account): the run exits 2 whatever else.
     input_errors: list[str] = field(default_factory=list)
     finished_at: datetime | None = None
+    # The signal that stopped the run, if one did (its unfinished accounts are incomplete).
+    interrupted: int | None = None
 
     def accounts(self) -> list[AccountResult]:
         return [a for c in self.clients for a in c.accounts]
 
     def exit_code(self) -> int:
-        """0 clean, 1 a failure at or above fail_on, 2 bad input, 3 incomplete or error."""
+        """130/143 interrupted, else 2 bad input, else 1 a failure at or above fail_on, else 3
+        incomplete or error, else 0."""
         return self.totals().code
 
     def totals(self, fetch_incomplete: Mapping[str, str] | None = None) -> Totals:
@@ -133,6 +166,8 @@ class AuditResult:
             threshold = fail_on[account.key] = account.policy.get("fail_on", "high")
             if account.status == "error" and not account.checks:
                 incomplete[account.key] = ["not audited"]
+            if account.coverage.reason == INTERRUPTED and not account.checks:
+                incomplete[account.key] = [INTERRUPTED]
             for check in account.checks:
                 statuses[check.status] += 1
                 failing_check = worst_severity(check.findings) >= severity_rank(threshold)
@@ -148,7 +183,11 @@ class AuditResult:
                 incomplete[account.key] = ["data"]
         for key in fetch_incomplete or {}:
             incomplete.setdefault(key, []).insert(0, "fetch")
-        if self.input_errors:
+        # The precedence of the exit codes, in this one place: interrupted > bad input > a
+        # failing finding > incomplete or error > clean.
+        if self.interrupted is not None:
+            code = EXIT_SIGNAL_BASE + self.interrupted
+        elif self.input_errors:
             code = EXIT_BAD_INPUT
         elif failing:
             code = EXIT_FAILED
@@ -162,6 +201,7 @@ class AuditResult:
             fail_on=fail_on,
             incomplete=incomplete,
             input_errors=len(self.input_errors),
+            interrupted=None if self.interrupted is None else signal_name(self.interrupted),
         )
 
 
@@ -181,6 +221,8 @@ class Totals:
     # Per account key: what is incomplete (check ids, "RSP001 error", "fetch", "not audited").
     incomplete: dict[str, list[str]]
     input_errors: int
+    # The name of the signal that stopped the run (SIGINT, SIGTERM), if one did.
+    interrupted: str | None = None
 
     def failing_findings(self) -> int:
         """The findings at or above their account's fail_on, in the failing checks (findings

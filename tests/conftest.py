@@ -147,7 +147,8 @@ def write_config(tmp_path: Path) -> WriteConfig:
 
 def read_reports(folder: Path) -> dict[str, dict[str, Any]]:
     """The newest report.json of each client under ``folder``, by client folder name."""
-    paths = sorted(folder.rglob("report.json"), key=lambda p: (p.parent.name, p.stat().st_mtime))
+    # Each run writes a folder of its own: the newest is the last written.
+    paths = sorted(folder.rglob("report.json"), key=lambda p: (p.stat().st_mtime_ns, p.parent.name))
     return {p.parents[1].name: json.loads(p.read_text()) for p in paths}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,12 +33,14 @@ from auditor.privacy import Pseudonymiser
 from auditor.registry import Registry
 from auditor.result import (
     ACCOUNT_STATUS_ORDER,
+    INTERRUPTED,
     AccountResult,
     AuditResult,
     CheckResult,
     ClientResult,
     Coverage,
     InputFile,
+    Interrupted,
 )
 from auditor.sources.inputs import AccountInput, Indexed, InputError, open_inputs
 from auditor.store.history import HistoryStore
@@ -353,6 +355,27 @@ class Engine:
         if self.store is not None:
             self.store.begin_run(result.run_id, self.config.sha256, __version__, started)
         audits = self._audit_all(indexed, unread, result, results)
+        try:
+            self._collect(audits, result, results, started)
+        except Interrupted as stop:
+            # A stop signal: no account starts, those in flight stop with the worker pool
+            # (their store transactions roll back), those done are kept.
+            audits.close()
+            result.interrupted = stop.signum
+        try:
+            self._finish(result, results, started)
+        except Interrupted as stop:  # the first signal came as the run was being closed
+            result.interrupted = stop.signum
+            self._finish(result, results, started)
+        return result
+
+    def _collect(
+        self,
+        audits: Iterator[Audited],
+        result: AuditResult,
+        results: dict[AccountKey, AccountResult],
+        started: datetime,
+    ) -> None:
         for audited in audits:
             if self.store is not None and not audited.recorded:
                 record(self.store, result.run_id, audited, started)
@@ -367,20 +390,36 @@ class Engine:
                 self.store.rename_run(result.run_id, final_key)
             result.run_id = final_key
 
+    def _finish(
+        self, result: AuditResult, results: dict[AccountKey, AccountResult], started: datetime
+    ) -> None:
+        """The clients in config order, and the run closed in the store: an interrupted run's
+        unfinished accounts are incomplete (``interrupted``), and the run is marked so."""
+        result.clients = []
         for client in self.config.clients:
             if self.client_filter is not None and client.name not in self.client_filter:
                 continue
-            result.clients.append(
-                ClientResult(client.name, [results[a.key] for a in client.accounts])
-            )
+            accounts = [results.get(a.key) or self._interrupted_result(a) for a in client.accounts]
+            result.clients.append(ClientResult(client.name, accounts))
         result.finished_at = datetime.now(UTC)
-        if self.store is not None:
-            statuses = [a.status for a in result.accounts()]
-            self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
-            # Retention goes by the wall clock (when posts were last fetched or read), never
-            # by the data's time.
-            self.store.prune(started)
-        return result
+        if self.store is None:
+            return
+        if result.interrupted is not None:
+            # The store says what the report says: an account the run lists as not audited
+            # has no row in it, even if a worker wrote one as the signal came.
+            unaudited = [
+                (a.platform, a.account)
+                for a in result.accounts()
+                if AccountKey(a.platform, a.account) not in results
+            ]
+            self.store.forget_accounts(result.run_id, unaudited)
+            self.store.finish_run(result.run_id, result.finished_at, INTERRUPTED)
+            return
+        statuses = [a.status for a in result.accounts()]
+        self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
+        # Retention goes by the wall clock (when posts were last fetched or read), never
+        # by the data's time.
+        self.store.prune(started)
 
     def _sources(self, accounts: list[AccountConfig]) -> Iterator[tuple[str, Path, AccountKey]]:
         for account in accounts:
@@ -416,7 +455,7 @@ class Engine:
         unread: list[AccountInput],
         result: AuditResult,
         results: dict[AccountKey, AccountResult],
-    ) -> Iterator[Audited]:
+    ) -> Generator[Audited]:
         """Every account's audit, on pools of worker processes where there is enough work.
 
         The indexed inputs first: those whose accounts can be read one by one share one pool
@@ -505,6 +544,18 @@ class Engine:
             coverage=Coverage(),
             policy=self._policy_dict(account),
             errors=errors,
+            source=str(account.source.path),
+        )
+
+    def _interrupted_result(self, account: AccountConfig) -> AccountResult:
+        """An account a stop signal left unaudited: incomplete, for that reason."""
+        return AccountResult(
+            client=account.client,
+            platform=account.platform,
+            account=account.handle,
+            status="incomplete",
+            coverage=Coverage(complete=False, reason=INTERRUPTED),
+            policy=self._policy_dict(account),
             source=str(account.source.path),
         )
 

@@ -10,9 +10,12 @@ of the project.
 from __future__ import annotations
 
 import copyreg
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -56,8 +59,10 @@ def map_in_workers(
     ordered = sorted(items, key=weight, reverse=True) if weight is not None else items
     context = multiprocessing.get_context("fork")
     # The function reaches each worker as an argument of its initializer, which fork hands over
-    # in memory, never pickled.
-    with context.Pool(min(workers, len(items)), _start_worker, (function,)) as pool:
+    # in memory, never pickled. Leaving the block in any way (done, an exception, a stop
+    # signal in the parent, the generator closed) terminates the workers: an account in
+    # flight stops there, its store transaction never committed.
+    with context.Pool(min(workers, len(items)), _start_worker, (function, os.getpid())) as pool:
         yield from pool.imap_unordered(_run_in_worker, ordered)
 
 
@@ -65,12 +70,35 @@ def map_in_workers(
 _function: Callable[[Any], Any] | None = None
 
 
-def _start_worker(function: Callable[[Any], Any]) -> None:
+def _start_worker(function: Callable[[Any], Any], parent: int) -> None:
     global _function
     _function = function
+    _bound_to_parent(parent)
     # Results are pickled in the worker on their way out: from here on, a check's findings
     # leave as one JSON document.
     copyreg.pickle(CheckResult, _check_result_packed)
+
+
+# prctl(2): PR_SET_PDEATHSIG, the signal the kernel sends a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _bound_to_parent(parent: int) -> None:
+    """Make a worker the parent's alone to stop, and have it die with the parent.
+
+    Stop signals are the parent's business: Ctrl-C reaches the whole process group, so a worker
+    ignores SIGINT, and SIGTERM (what the parent's pool sends to stop it) kills it at once,
+    without running the handler it inherited from the parent. On Linux the kernel kills the
+    worker if the parent dies (SIGKILL, a crash): no worker outlives it to finish its account
+    into a closed pipe.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _run_in_worker(item: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from auditor.fsutil import atomic_write_bytes, run_folder, safe_name
+from auditor.fsutil import atomic_write_bytes, new_run_folder, safe_name
 from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult, EncodedFindings
 
 REPORT_SCHEMA_VERSION = "1.1"
@@ -92,7 +92,11 @@ def render(result: AuditResult, client: ClientResult) -> bytes:
 
 def write(result: AuditResult, output_dir: Path) -> list[Path]:
     def write_client(client: ClientResult) -> Path:
-        folder = output_dir / safe_name(client.name) / run_folder(result.started_at)
+        # A folder of this run's own: a report is never overwritten, by a rerun in the same
+        # second or by another client whose name cleans to the same folder name.
+        folder = new_run_folder(
+            output_dir / safe_name(client.name), result.started_at, result.run_id
+        )
         return atomic_write_bytes(folder / "report.json", render(result, client))
 
     # Writing and syncing large reports waits on the disk, not the CPU: one client's report

@@ -16,6 +16,7 @@ from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INCOMPLETE,
+    INTERRUPTED,
     AccountResult,
     AuditResult,
     Totals,
@@ -67,7 +68,8 @@ def wrap_summary(text: str, width: int = SUMMARY_WIDTH) -> str:
 
 def _header(account: AccountResult) -> str:
     coverage = account.coverage
-    parts = [count(coverage.posts, "post")]
+    unread = coverage.reason == INTERRUPTED and not account.checks  # a stop signal came first
+    parts = [INTERRUPTED if unread else count(coverage.posts, "post")]
     if coverage.pages is not None:
         parts.append(count(coverage.pages, "page"))
     if coverage.window_start and coverage.window_end:
@@ -129,6 +131,10 @@ def closing_line(totals: Totals) -> str:
 
 
 def _exit_reason(totals: Totals) -> str:
+    if totals.interrupted is not None:
+        stopped = [k for k, what in totals.incomplete.items() if what == [INTERRUPTED]]
+        of_all = count(totals.accounts, "account")
+        return f"interrupted by {totals.interrupted}; {len(stopped)} of {of_all} not audited"
     if totals.code == EXIT_BAD_INPUT:
         reason = f"{count(totals.input_errors, 'input error')} (listed above)"
         unaudited = [k for k, what in totals.incomplete.items() if what == ["not audited"]]

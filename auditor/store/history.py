@@ -50,7 +50,6 @@ from auditor.store.encoding import (
 from auditor.store.fetch_cache import FetchCache, FetchedConversation, FetchedPost
 from auditor.store.migrations import SCHEMA_VERSION
 from auditor.store.posts import (
-    _ACCOUNT_ID,
     _POST_PARAMETERS,
     KeptPost,
     PostLike,
@@ -92,20 +91,44 @@ class RunRow:
     tool_version: str
 
 
-_SELECT_POSTS = f"""
-SELECT post_id, created_at, author, by_brand, visibility, deleted_by, text, url, thread,
-       first_seen, last_seen
+# A post as history knew it before ?3, a run's data time: observations at or after it (a later
+# week's audit, or this run's own when it is rerun) are left out, so that what else the store
+# holds changes no run. A row keeps its two newest observations (last_seen and prev_seen, with
+# the visibility and deleter seen then); when both are at or after ?3, the post's last
+# observation before ?3 is not kept: the account's last observation before ?3 (?4) stands in
+# for it, and the visibility and deleter seen since are not shown.
+_SELECT_POSTS = """
+SELECT post_id, created_at, author, by_brand,
+       CASE WHEN last_seen < ?3 THEN visibility
+            WHEN prev_seen < ?3 THEN prev_visibility ELSE 'public' END,
+       CASE WHEN last_seen < ?3 THEN deleted_by
+            WHEN prev_seen < ?3 THEN prev_deleted_by END,
+       text, url, thread, first_seen,
+       CASE WHEN last_seen < ?3 THEN last_seen
+            WHEN prev_seen < ?3 THEN prev_seen
+            ELSE max(first_seen, coalesce(?4, first_seen)) END
 FROM posts
-WHERE account_id = {_ACCOUNT_ID} AND first_seen < ?
+WHERE account_id = (SELECT id FROM accounts WHERE platform = ?1 AND account = ?2)
+  AND first_seen < ?3
 ORDER BY post_id
 """
 
+# The latest observation of an account before a time, by any run that recorded it.
+_LATEST_OBSERVATION = """
+SELECT max(observed_at) FROM run_accounts WHERE platform = ? AND account = ? AND observed_at < ?
+"""
+
+# A run a stop signal cut short (``finish_run``'s status): never "the last audit".
+RUN_INTERRUPTED = "interrupted"
+
 # The latest finished run, other than and started before the reference run, that audited the
-# account. Ties on started_at are broken by run_key so the answer never depends on row order.
-_LATEST_EARLIER_RUN = """
+# account; a run still running (or killed) or interrupted is none. Ties on started_at are
+# broken by run_key so the answer never depends on row order.
+_LATEST_EARLIER_RUN = f"""
 SELECT r.run_key FROM runs AS r
 JOIN run_accounts AS a ON a.run_key = r.run_key
 WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
+  AND r.status <> '{RUN_INTERRUPTED}'
   AND r.run_key IS NOT ?3 AND (?4 IS NULL OR r.started_at < ?4)
 ORDER BY r.started_at DESC, r.run_key DESC
 LIMIT 1
@@ -193,6 +216,18 @@ class HistoryStore(FetchCache):
                 (run_key, platform, account, encoded_findings),
             )
 
+    def forget_accounts(self, run_key: str, accounts: Iterable[tuple[str, str]]) -> None:
+        """Drop what a run recorded of these (platform, account) pairs, in one transaction: the
+        accounts an interrupted run lists as not audited, which a worker may have written just
+        before it was stopped. Their posts' observations stay (they were read)."""
+        pairs = list(accounts)
+        with self._transaction() as db:
+            for table in ("run_findings", "run_accounts"):
+                db.executemany(
+                    f"DELETE FROM {table} WHERE run_key = ? AND platform = ? AND account = ?",
+                    [(run_key, platform, account) for platform, account in pairs],
+                )
+
     def finish_run(self, run_key: str, finished_at: datetime, status: str) -> None:
         finished = _to_us(finished_at)
         with self._transaction() as db:
@@ -223,8 +258,12 @@ class HistoryStore(FetchCache):
     # -- history --
 
     def previous_posts(self, platform: str, account: str, before: datetime) -> dict[str, SeenPost]:
-        """Posts of this account that history first saw before ``before``."""
-        rows = self._read(_SELECT_POSTS, (platform, account, _to_us(before)))
+        """Posts of this account that history first saw before ``before``, as history knew
+        them before it: what later observations changed of a post is not shown (see
+        ``_SELECT_POSTS``), so a rerun of an earlier week sees what it saw the first time."""
+        bound = _to_us(before)
+        ((latest,),) = self._read(_LATEST_OBSERVATION, (platform, account, bound))
+        rows = self._read(_SELECT_POSTS, (platform, account, bound, latest))
         # Observation times repeat across thousands of posts (one per audit), so convert each once.
         seen_times: dict[int, datetime] = {}
 
@@ -268,9 +307,9 @@ class HistoryStore(FetchCache):
     ) -> set[str]:
         """Finding uids of this account in the latest finished run before ``before_run``.
 
-        Only runs that recorded this account count. With ``before_run`` set, that run itself
-        and runs started at or after it are ignored; a ``before_run`` not yet begun only
-        excludes itself.
+        Only runs that recorded this account count, and never one that was interrupted. With
+        ``before_run`` set, that run itself and runs started at or after it are ignored; a
+        ``before_run`` not yet begun only excludes itself.
         """
         started: int | None = None
         if before_run is not None:

@@ -260,6 +260,18 @@ def _migrate_to_v5(connection: sqlite3.Connection) -> None:
     )
 
 
+# Version 6: a post's observation before its newest. ``prev_seen`` is the second newest time
+# the post was observed (the data's time), ``prev_visibility`` and ``prev_deleted_by`` what it
+# was then, so that a rerun of an earlier week sees the post as that week did, not as a later
+# week left it (``HistoryStore.previous_posts``). Kept as the two newest of the observations,
+# which any replay order gives alike. Existing rows start without one (NULL).
+_SCHEMA_V6 = (
+    "ALTER TABLE posts ADD COLUMN prev_seen INTEGER",
+    "ALTER TABLE posts ADD COLUMN prev_visibility TEXT",
+    "ALTER TABLE posts ADD COLUMN prev_deleted_by TEXT",
+)
+
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V1),
@@ -267,6 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v3,
     _migrate_to_v4,
     _migrate_to_v5,
+    _run_statements(_SCHEMA_V6),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -58,8 +58,10 @@ class KeptPost(PostLike, Protocol):
 
 
 # An observation is "newest" when it is at least as recent as last_seen; only then does it
-# replace the descriptive fields. Text has its own clock (text_seen_at) because an empty text
-# (a deleted post) must not erase the evidence; SET expressions all read the old row. The WHERE
+# replace the descriptive fields. The second newest (prev_seen, with the visibility and deleter
+# seen then) is kept too: what history looked like before the newest, for a rerun of that week.
+# Text has its own clock (text_seen_at) because an empty text (a deleted post) must not erase
+# the evidence; SET expressions all read the old row. The WHERE
 # skips updates that would change nothing (an observation at the same time with the same data,
 # i.e. a rerun), so an idempotent rerun reads pages but writes none; any observation at another
 # time goes through the full merge. The wall-clock ``last_observed_at`` alone moves a row only
@@ -83,6 +85,21 @@ ON CONFLICT (account_id, post_id) DO UPDATE SET
                      excluded.text, text),
     text_seen_at = max(coalesce(text_seen_at, excluded.text_seen_at),
                        coalesce(excluded.text_seen_at, text_seen_at)),
+    prev_seen  = CASE
+        WHEN excluded.last_seen > last_seen THEN last_seen
+        WHEN excluded.last_seen < last_seen
+             AND (prev_seen IS NULL OR excluded.last_seen >= prev_seen) THEN excluded.last_seen
+        ELSE prev_seen END,
+    prev_visibility = CASE
+        WHEN excluded.last_seen > last_seen THEN visibility
+        WHEN excluded.last_seen < last_seen
+             AND (prev_seen IS NULL OR excluded.last_seen >= prev_seen) THEN excluded.visibility
+        ELSE prev_visibility END,
+    prev_deleted_by = CASE
+        WHEN excluded.last_seen > last_seen THEN deleted_by
+        WHEN excluded.last_seen < last_seen
+             AND (prev_seen IS NULL OR excluded.last_seen >= prev_seen) THEN excluded.deleted_by
+        ELSE prev_deleted_by END,
     first_seen = min(first_seen, excluded.first_seen),
     last_seen  = max(last_seen, excluded.last_seen),
     last_observed_at = max(last_observed_at, excluded.last_observed_at)
