@@ -103,7 +103,10 @@ def run_fetch(
 
 
 def bundle_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The records of a fetched bundle, after checking its closing end record."""
+    *records, end = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert end == {"kind": "end", "records": len(records)}
+    return records
 
 
 def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

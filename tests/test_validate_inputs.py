@@ -105,7 +105,7 @@ def test_deep_finds_an_account_missing_from_its_bundle_and_reads_gzip_whole(
     # A gzip cut short after its first block opens fine but cannot be read whole.
     whole = gzip.decompress(acme.read_bytes())
     lines = whole.splitlines(keepends=True)
-    filler = [lines[-1].replace(b'"id":"2"', f'"id":"f{n}"'.encode()) for n in range(4000)]
+    filler = [lines[-2].replace(b'"id":"2"', f'"id":"f{n}"'.encode()) for n in range(4000)]
     acme.write_bytes(gzip.compress(b"".join([*lines, *filler]), mtime=0)[:-4000])
     globo = write_bundle_file("globo.jsonl", neglected_account())
     config = _config(write_config, acme, globo)

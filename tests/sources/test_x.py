@@ -273,7 +273,7 @@ def test_recheck_finds_nothing_deleted_without_an_explicit_not_found(body: Any) 
     protocol = XProtocol(make_spec("x", "acmehelp"))
     (request,) = protocol.recheck_requests(KEPT)
     # None of these answers names every id asked: the batch failed, and deleted nothing.
-    with pytest.raises(UnansweredRecheck, match="accounts for [01] of 3 posts") as raised:
+    with pytest.raises(UnansweredRecheck, match=r"accounts for [01] of 3 posts") as raised:
         protocol.parse_recheck(request, Page(200, {}, body))
     assert raised.value.deleted == set()
 
