@@ -45,11 +45,11 @@ def test_accounts_reading_one_file_the_same_way_share_one_input(tmp_path: Path) 
     globo_api = AccountKey("x", "Globo")
     inputs = open_inputs(
         [
-            ("twcs", two, ACME),
-            ("bundle", one, ACME),
-            ("api", one, globo_api),  # the bundle a fetch wrote: read as any bundle
-            ("twcs", two, GLOBO),
-            ("bundle", two, GLOBO),
+            ("twcs", two, ACME, {}),
+            ("bundle", one, ACME, {}),
+            ("api", one, globo_api, {}),  # the bundle a fetch wrote: read as any bundle
+            ("twcs", two, GLOBO, {}),
+            ("bundle", two, GLOBO, {}),
         ]
     )
     assert [(type(i), i.path, i.wanted) for i in inputs] == [

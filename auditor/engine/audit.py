@@ -40,7 +40,7 @@ from auditor.result import (
     Coverage,
     InputFile,
 )
-from auditor.sources.inputs import AccountInput, Indexed, InputError, open_inputs
+from auditor.sources.inputs import AccountInput, Indexed, InputError, Source, open_inputs
 from auditor.store.history import HistoryStore
 from auditor.wording import count
 
@@ -382,10 +382,10 @@ class Engine:
             self.store.prune(started)
         return result
 
-    def _sources(self, accounts: list[AccountConfig]) -> Iterator[tuple[str, Path, AccountKey]]:
+    def _sources(self, accounts: list[AccountConfig]) -> Iterator[Source]:
         for account in accounts:
             assert account.source.path is not None
-            yield account.source.type, account.source.path, account.key
+            yield account.source.type, account.source.path, account.key, account.source.options
 
     def _input_failed(
         self,
