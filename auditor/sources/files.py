@@ -87,3 +87,17 @@ def bounded_lines(stream: IO[bytes], path: Path, limit: int = MAX_LINE_BYTES) ->
         if len(line) > limit:
             raise LineTooLong(f"{path}:{number}: line longer than {limit // (1 << 20)} MB")
         yield line
+
+
+class FileTooLarge(ValueError):
+    """A file over its size limit; the message says the limit."""
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``; :class:`FileTooLarge` past ``limit`` bytes
+    (read no further than that), :class:`NotARegularFile` or OSError as :func:`open_regular`."""
+    with open_regular(path) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(f"larger than the {limit >> 20} MB limit")
+    return data

@@ -36,6 +36,7 @@ from auditor.sources.bundle import (
     read_bundle,
     read_span,
 )
+from auditor.sources.files import LineTooLong, NotARegularFile, check_regular
 from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
 from auditor.wording import count
 
@@ -194,12 +195,18 @@ class TwcsInput(AccountInput):
 
     def open(self) -> Indexed:
         try:
+            # Refused before the hashing thread opens it: a device would never end.
+            check_regular(self.path)
             # The file's hash for the report's provenance, on a thread while the reader parses:
             # hashing releases the GIL, and the read is the run's longest serial part.
             with ThreadPoolExecutor(max_workers=1) as hasher:
                 digest = hasher.submit(file_sha256, self.path)
                 twcs = read_twcs_file(self.path, self._wanted, TwcsStats())
                 sha256 = digest.result()
+        except LineTooLong as error:
+            raise InputError(f"{error} (the limit): cannot read twcs file") from None
+        except NotARegularFile as error:
+            raise InputError(f"{self.path}: cannot read twcs file: {error.strerror}") from None
         except (OSError, ValueError) as error:
             raise InputError(f"{self.path}: cannot read twcs file: {error}") from None
         self._file = twcs

@@ -358,7 +358,7 @@ def _refuse_duplicate_keys(line: bytes, record: Any) -> None:
         return  # every key written is a key read: none is repeated
     try:
         json.loads(line, object_pairs_hook=_no_duplicate_keys)
-    except (ValueError, RecursionError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return  # not JSON this reader takes: the parse already said what is wrong
 
 
@@ -624,7 +624,7 @@ def _note(data: AccountData, error: LineError, kinds: frozenset[str] = DATA_KIND
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
+    with open_regular(path) as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
