@@ -67,7 +67,10 @@ def test_a_folder_or_a_broken_gzip_is_not_a_readable_input(
     code, _, err = run_cli(["config", "validate", str(config)])
     assert code == 2
     assert f"{not_gzip}: cannot read bundle: Not a gzipped file" in err
-    assert f"{tmp_path / 'folder.jsonl'}: cannot open bundle: is a directory, not a regular file" in err
+    assert (
+        f"{tmp_path / 'folder.jsonl'}: cannot open bundle: is a directory, not a regular file"
+        in err
+    )
     assert "run would stop on 2 input errors" in err
 
 
