@@ -289,3 +289,14 @@ def test_an_input_that_is_no_regular_file_or_has_an_endless_line_is_exit_2(
     deep = ["--deep"] if special == "long line" else []
     validate = _auditor("config", "validate", str(config), *deep)
     assert validate.returncode == 2 and str(path) in validate.stderr
+
+
+def test_a_line_whose_account_is_not_utf8_is_a_line_error(
+    tmp_path: Path, write_bundle_file: WriteBundle
+) -> None:
+    # Found by the fuzz test: the first pass's prefix match decoded it and raised.
+    good = write_bundle_file("good.jsonl", healthy_account()).read_bytes()
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(good.replace(b'"account":"AcmeHelp"', b'"account":"\x80cmeHelp"', 1))
+    (data,) = _both_ways(path)
+    assert data.errors[0].startswith(f"{path}:1: not JSON: ")

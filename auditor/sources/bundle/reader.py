@@ -99,7 +99,10 @@ def _fast_key(line: bytes) -> AccountKey | None:
     raw = (match.group(1), match.group(2))
     key = _KEYS.get(raw)
     if key is None:
-        key = _KEYS[raw] = AccountKey(raw[0].decode(), raw[1].decode())
+        try:
+            key = _KEYS[raw] = AccountKey(raw[0].decode(), raw[1].decode())
+        except UnicodeDecodeError:
+            return None  # not UTF-8: the JSON parser names what is wrong with the line
     return key
 
 
