@@ -315,6 +315,7 @@ _POST_KEY_TOKENS = tuple(
 )
 _POST_LINE_KEYS = len(_POST_KEY_TOKENS)
 _SPACED_KEY = re.compile(rb'"[ \t\r\n]+:')
+_ESCAPE = re.compile(rb"\\[\\\"]")
 
 
 def _key_count(text: bytes) -> int:
@@ -323,11 +324,17 @@ def _key_count(text: bytes) -> int:
     escaped backslash before a quote).
 
     A quote inside a JSON string is always escaped, so a ``":`` not after a backslash ends a
-    key; the count is a few C scans, cheap enough for every line.
+    key. Three C scans (the backslash one is fast: its first byte is rare), cheap next to
+    decoding: every line of the fast paths is counted.
     """
-    if b'\\\\"' in text or _SPACED_KEY.search(text) is not None:
+    keys = text.count(b'":')
+    if _ESCAPE.search(text) is not None:
+        if b'\\\\"' in text:
+            return -1
+        keys -= text.count(b'\\":')
+    if _SPACED_KEY.search(text) is not None:
         return -1
-    return text.count(b'":') - text.count(b'\\":')
+    return keys
 
 
 def _keys_in(value: Any) -> int:
@@ -335,11 +342,11 @@ def _keys_in(value: Any) -> int:
     keys, stack = 0, [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
+        if type(item) is dict:
             keys += len(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend(v for v in item.values() if type(v) is dict or type(v) is list)
+        else:
+            stack.extend(v for v in item if type(v) is dict or type(v) is list)
     return keys
 
 
