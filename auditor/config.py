@@ -28,6 +28,7 @@ from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
+from auditor.sources.files import MAX_CONFIG_BYTES, FileTooLarge, read_limited
 from auditor.yaml_shape import shape_problem
 
 PathPart = str | int
@@ -148,7 +149,10 @@ class YamlDocument:
 
 def read_yaml(path: Path) -> YamlDocument:
     try:
-        text = path.read_text(encoding="utf-8")
+        # A regular file of bounded size: a device or a FIFO would never end, or block.
+        text = read_limited(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except FileTooLarge as error:
+        raise ConfigError(path, f"cannot read config: {error}") from None
     except OSError as error:
         raise ConfigError(path, f"cannot read config: {error.strerror or error}") from None
     except UnicodeDecodeError:

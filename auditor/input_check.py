@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.config import AccountConfig, Config
+from auditor.sources.files import open_regular
 from auditor.sources.inputs import InputError, open_inputs
 from auditor.wording import count
 
@@ -47,7 +48,7 @@ def _input_files(config: Config) -> dict[tuple[str, Path], list[AccountConfig]]:
 def _probe(kind: str, path: Path) -> str | None:
     """Why a file cannot be read, from its first block (unzipped for .gz); None if it can."""
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:
             head = stream.read(1 << 16)
     except OSError as error:
         return f"{path}: cannot open {kind}: {error.strerror or error}"
@@ -80,7 +81,7 @@ def check_inputs(config: Config, *, deep: bool = False) -> InputCheck:
 def _read_whole(
     source_type: str, path: Path, accounts: list[AccountConfig], found: InputCheck
 ) -> None:
-    (source,) = open_inputs((source_type, path, a.key) for a in accounts)
+    (source,) = open_inputs((source_type, path, a.key, a.source.options) for a in accounts)
     try:
         known = source.index() or source.open()
         found.errors.extend(message for _, message in (known.missing if known else []))

@@ -128,10 +128,15 @@ def _read(path: Path, wanted: Iterable[AccountKey] | None = None) -> list[Accoun
     return list(read_bundle(index_bundle(path), wanted))
 
 
+def _fields(post: Post) -> dict[str, Any]:
+    return {name: getattr(post, name) for name in Post.__struct_fields__}
+
+
 def test_round_trip_keeps_unknown_keys(write_bundle_file: WriteBundle) -> None:
     (data,) = _read(write_bundle_file("b.jsonl", GOOD[:7]))
     (reread,) = _read(write_bundle_file("again.jsonl", account_records(data)))
-    assert reread.posts == data.posts
+    # The same fields (the decoders' classes differ: every key written, or some left out).
+    assert [_fields(p) for p in reread.posts] == [_fields(p) for p in data.posts]
     assert reread.posts[-1].extra == {"custom_field": {"kept": True}}
     assert reread.conversations[0].messages[0].text == "order 5521"
 
@@ -177,7 +182,8 @@ def test_grouped_bundle_streams_one_account_at_a_time(
 ) -> None:
     path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
     index = index_bundle(path)
-    assert index.grouped and index.lines == len(healthy_account()) + len(neglected_account())
+    assert index.grouped and index.lines == len(healthy_account()) + len(neglected_account()) + 1
+    assert index.ended  # the writer closes every bundle with its end record
     parsed: list[int] = []
     import auditor.sources.bundle.reader as bundle_module
 
@@ -314,7 +320,9 @@ def test_read_span_decodes_a_run_of_posts_at_once_as_line_by_line(
 
 
 def test_a_clean_run_of_posts_is_decoded_in_one_call(write_bundle_file: WriteBundle) -> None:
-    path = write_bundle_file("b.jsonl", healthy_account() + neglected_account())
+    loose = write_bundle_file("loose.jsonl", healthy_account() + neglected_account())
+    # As this project's writer writes them: every key of every post.
+    path = write_bundle_file("b.jsonl", [r for d in _read(loose) for r in account_records(d)])
     index = index_bundle(path)
     key = AccountKey("x", "AcmeHelp")
     span = index.spans[key]
@@ -327,6 +335,11 @@ def test_a_clean_run_of_posts_is_decoded_in_one_call(write_bundle_file: WriteBun
     assert [p.id for p in posts] == [p.id for p in read_span(index, key).posts]
     broken = block.replace(b'"by_brand":false', b'"by_brand":"no"', 1)
     assert _post_run(broken, key) is None
+    # A key written twice, or a time out of range, sends the run line by line too.
+    twice = block.replace(b'"url":', b'"account":"GloboCare","url":', 1)
+    assert _post_run(twice, key) is None
+    old = block.replace(b'"created_at":"2026', b'"created_at":"1999', 1)
+    assert _post_run(old, key) is None
 
 
 def test_truncated_line_of_a_known_account_counts_against_it(

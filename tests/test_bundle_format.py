@@ -26,6 +26,7 @@ from auditor.sources.bundle import (
     add_record,
     check_record,
     dump_record,
+    end_record,
     index_bundle,
     read_bundle,
     read_span,
@@ -251,7 +252,7 @@ def test_every_way_of_reading_a_line_gives_the_same_account(
     """The one-call decoder of plain post lines, the run decoder of ``read_span`` and the
     hand-written validation give the same records, or the same error, for any line."""
     path = tmp_path_factory.mktemp("line") / "b.jsonl"
-    path.write_bytes(dump_record(record))
+    path.write_bytes(dump_record(record) + dump_record(end_record(1)))
     expected, problem = _reader(record)
     index = index_bundle(path)
     streamed = list(read_bundle(index))

@@ -190,6 +190,7 @@ KEY_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
         "url": (str,),
         "source": (str, type(None)),
         "automated": (bool, type(None)),
+        "mentions": (type(None),),
     },
     "conversation": {
         "id": (str,),
@@ -619,9 +620,10 @@ def test_write_jsonl_round_trips_plain_and_gzip(tmp_path: Path) -> None:
     plain, zipped = tmp_path / "b.jsonl", tmp_path / "b.jsonl.gz"
     assert write_bundle(plain, iter(expected)) == len(expected)
     assert write_bundle(zipped, iter(expected)) == len(expected)
-    assert [json.loads(line) for line in plain.read_text("utf-8").splitlines()] == expected
+    closed = [*expected, {"kind": "end", "records": len(expected)}]
+    assert [json.loads(line) for line in plain.read_text("utf-8").splitlines()] == closed
     with gzip.open(zipped, "rt", encoding="utf-8") as stream:
-        assert [json.loads(line) for line in stream] == expected
+        assert [json.loads(line) for line in stream] == closed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl", "b.jsonl.gz"]
 
 

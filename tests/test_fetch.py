@@ -103,7 +103,10 @@ def run_fetch(
 
 
 def bundle_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The records of a fetched bundle, after checking its closing end record."""
+    *records, end = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert end == {"kind": "end", "records": len(records)}
+    return records
 
 
 def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -489,3 +492,43 @@ def test_a_proxys_plain_text_404_is_a_failed_page_never_a_deletion(tmp_path: Pat
     with HistoryStore(config.store_path) as store:
         (stored,) = store.fetched_posts_by_id("bluesky", "acmecoffee.bsky.social", {BRAND_ROOT})
     assert stored["visibility"] == "public"  # the store keeps no false deletion either
+
+
+class _SilentLookups(FakeX):
+    """X whose id lookups answer 200 with ``{}``: neither found nor not found, for every id."""
+
+    def lookup(self, ids: list[str]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize("answer", ["empty", "partial"])
+def test_a_recheck_answer_that_names_no_post_is_a_failed_page_not_still_there(
+    tmp_path: Path, mastodon_server: HTTPServer, answer: str
+) -> None:
+    for server in serve(FakeX()):
+        config = load(write_config(tmp_path, server.url_for("/"), mastodon_server.url_for("/")))
+        first, _ = run_fetch(config, tokens())
+    kept = {p["id"] for p in of_kind(bundle_records(first[0].path), "post")}
+    if answer == "empty":
+        silent: FakeX = _SilentLookups()
+    else:
+        # One post explicitly gone, the rest not accounted for: the one is deleted, the batch
+        # still failed.
+        silent = _SilentLookups(gone={sorted(kept)[0]})
+        silent.lookup = lambda ids: FakeX.lookup(silent, [i for i in ids if i in silent.gone])  # type: ignore[method-assign]
+    for server in serve(silent):
+        config = load(write_config(tmp_path, server.url_for("/"), mastodon_server.url_for("/")))
+        second, _ = run_fetch(config, tokens(), NOW + timedelta(days=1))
+    x_second = second[0]
+    assert silent.asked("/2/tweets"), "kept posts were re-checked"
+    assert not x_second.complete
+    assert "recheck: the answer accounts for" in (x_second.reason or "")
+    window = of_kind(bundle_records(x_second.path), "window")[0]
+    assert window["complete"] is False and "deleted" in window["lost"]
+    assert "deleted" not in window["observes"]
+    deleted = {
+        p["id"]
+        for p in of_kind(bundle_records(x_second.path), "post")
+        if p["visibility"] == "deleted"
+    }
+    assert deleted == silent.gone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import json
 import re
 import shutil
 from pathlib import Path
@@ -44,11 +45,11 @@ def test_accounts_reading_one_file_the_same_way_share_one_input(tmp_path: Path) 
     globo_api = AccountKey("x", "Globo")
     inputs = open_inputs(
         [
-            ("twcs", two, ACME),
-            ("bundle", one, ACME),
-            ("api", one, globo_api),  # the bundle a fetch wrote: read as any bundle
-            ("twcs", two, GLOBO),
-            ("bundle", two, GLOBO),
+            ("twcs", two, ACME, {}),
+            ("bundle", one, ACME, {}),
+            ("api", one, globo_api, {}),  # the bundle a fetch wrote: read as any bundle
+            ("twcs", two, GLOBO, {}),
+            ("bundle", two, GLOBO, {}),
         ]
     )
     assert [(type(i), i.path, i.wanted) for i in inputs] == [
@@ -72,7 +73,10 @@ def test_a_bundle_is_indexed_before_the_run(tmp_path: Path, write_bundle_file: W
     for key in (ACME, GLOBO):
         alone = source.read(key)
         assert alone.posts == by_key[key].posts and alone.profile == by_key[key].profile
-    assert source.size(ACME) + source.size(GLOBO) == path.stat().st_size
+    # Every byte but the closing end record's is one account's.
+    end_line = path.read_bytes().splitlines(keepends=True)[-1]
+    assert json.loads(end_line) == {"kind": "end", "records": 8}
+    assert source.size(ACME) + source.size(GLOBO) + len(end_line) == path.stat().st_size
 
 
 def test_a_compressed_bundle_is_read_in_one_pass_only(

@@ -434,7 +434,10 @@ class LocalClock:
         found = self._buckets.get(bucket)
         if found is None:
             utc = _EPOCH + timedelta(seconds=bucket * _BUCKET_SECONDS)
-            found = utc.astimezone(self.timezone) if self.timezone is not None else utc
+            try:
+                found = utc.astimezone(self.timezone) if self.timezone is not None else utc
+            except OverflowError:
+                found = utc  # within hours of the calendar's ends: no zone shift fits
             self._buckets[bucket] = found
         return found
 
@@ -444,7 +447,10 @@ class LocalClock:
         if local.hour >= NIGHT_START_HOUR:
             return local.date()
         if local.hour < NIGHT_END_HOUR:
-            return local.date() - timedelta(days=1)
+            day = local.date()
+            # The night before the calendar's first day has no date of its own: it is the
+            # first day's (readers refuse such times; this keeps the analysis from raising).
+            return day - timedelta(days=1) if day > date.min else day
         return None
 
 

@@ -306,6 +306,9 @@ class _AccountGenerator:
             "url": url,
             "source": source,
             "automated": automated,
+            # Every key of a post, as the bundle writer writes them: such lines take the
+            # reader's one-call path (no platform mention data here: the text is read).
+            "mentions": None,
         }
         self.order += 1
         node = _Node(ts, self.order, post_id, thread, root_ref, author, record)

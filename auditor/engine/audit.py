@@ -42,7 +42,7 @@ from auditor.result import (
     InputFile,
     Interrupted,
 )
-from auditor.sources.inputs import AccountInput, Indexed, InputError, open_inputs
+from auditor.sources.inputs import AccountInput, Indexed, InputError, Source, open_inputs
 from auditor.store.history import HistoryStore
 from auditor.wording import count
 
@@ -421,10 +421,10 @@ class Engine:
         # by the data's time.
         self.store.prune(started)
 
-    def _sources(self, accounts: list[AccountConfig]) -> Iterator[tuple[str, Path, AccountKey]]:
+    def _sources(self, accounts: list[AccountConfig]) -> Iterator[Source]:
         for account in accounts:
             assert account.source.path is not None
-            yield account.source.type, account.source.path, account.key
+            yield account.source.type, account.source.path, account.key, account.source.options
 
     def _input_failed(
         self,

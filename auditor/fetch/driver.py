@@ -27,6 +27,7 @@ from auditor.sources.platforms.base import (
     RateLimit,
     Record,
     Request,
+    UnansweredRecheck,
     refusal_reason,
 )
 
@@ -226,7 +227,12 @@ def recheck_deletions(
             result.problems.append(server_text(refusal, [token]))
             continue
         result.pages += 1
-        result.deleted |= protocol.parse_recheck(request, page)
+        try:
+            result.deleted |= protocol.parse_recheck(request, page)
+        except UnansweredRecheck as unanswered:
+            # What it did say is kept; the rest is unknown, so the batch counts as failed.
+            result.deleted |= unanswered.deleted
+            result.problems.append(f"{request.purpose}: {unanswered}")
     return result
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from auditor.model import AccountData, AccountKey
 from auditor.sources.bundle import (
@@ -36,6 +36,7 @@ from auditor.sources.bundle import (
     read_bundle,
     read_span,
 )
+from auditor.sources.files import LineTooLong, NotARegularFile, check_regular
 from auditor.sources.twcs import TwcsFile, TwcsStats, read_twcs_file
 from auditor.wording import count
 
@@ -62,9 +63,16 @@ class AccountInput(ABC):
     # starting worker processes costs more than auditing the accounts in parallel saves.
     parallel_min_size: ClassVar[int]
 
-    def __init__(self, path: Path, wanted: Sequence[AccountKey]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        wanted: Sequence[AccountKey],
+        options: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.path = path
         self.wanted = list(wanted)
+        # Each wanted account's ``source`` options (in the same order).
+        self.options = list(options)
 
     def index(self) -> Indexed | None:
         """Before the run starts: what the input holds, when that is known without reading
@@ -113,13 +121,21 @@ class BundleInput(AccountInput):
     # Bytes of bundle lines.
     parallel_min_size = 32 << 20
 
-    def __init__(self, path: Path, wanted: Sequence[AccountKey]) -> None:
-        super().__init__(path, wanted)
+    def __init__(
+        self,
+        path: Path,
+        wanted: Sequence[AccountKey],
+        options: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(path, wanted, options)
         self._index: BundleIndex | None = None
+        # A bundle without its end record is taken as whole only when every account read
+        # from it says it was written before end records (``legacy_no_end: true``).
+        self.require_end = not (options and all(o.get("legacy_no_end") is True for o in options))
 
     def index(self) -> Indexed:
         try:
-            index = self._index = index_bundle(self.path)
+            index = self._index = index_bundle(self.path, require_end=self.require_end)
         except BundleError as error:
             raise InputError(str(error)) from None
         missing = [
@@ -165,8 +181,13 @@ class TwcsInput(AccountInput):
     # Posts in the accounts read.
     parallel_min_size = 100_000
 
-    def __init__(self, path: Path, wanted: Sequence[AccountKey]) -> None:
-        super().__init__(path, wanted)
+    def __init__(
+        self,
+        path: Path,
+        wanted: Sequence[AccountKey],
+        options: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(path, wanted, options)
         # The dataset spells a handle its own way: accounts are matched case-insensitively.
         self._wanted = {key.account.lower(): key for key in wanted}
         self._file: TwcsFile | None = None
@@ -174,12 +195,18 @@ class TwcsInput(AccountInput):
 
     def open(self) -> Indexed:
         try:
+            # Refused before the hashing thread opens it: a device would never end.
+            check_regular(self.path)
             # The file's hash for the report's provenance, on a thread while the reader parses:
             # hashing releases the GIL, and the read is the run's longest serial part.
             with ThreadPoolExecutor(max_workers=1) as hasher:
                 digest = hasher.submit(file_sha256, self.path)
                 twcs = read_twcs_file(self.path, self._wanted, TwcsStats())
                 sha256 = digest.result()
+        except LineTooLong as error:
+            raise InputError(f"{error} (the limit): cannot read twcs file") from None
+        except NotARegularFile as error:
+            raise InputError(f"{self.path}: cannot read twcs file: {error.strerror}") from None
         except (OSError, ValueError) as error:
             raise InputError(f"{self.path}: cannot read twcs file: {error}") from None
         self._file = twcs
@@ -238,10 +265,17 @@ INPUT_TYPES: Mapping[str, type[AccountInput]] = {
 }
 
 
-def open_inputs(sources: Iterable[tuple[str, Path, AccountKey]]) -> list[AccountInput]:
-    """One input per file from the accounts' ``(source.type, source.path, key)``, in the order
-    the files first appear; accounts whose sources read the same file the same way share it."""
-    wanted: dict[tuple[type[AccountInput], Path], list[AccountKey]] = {}
-    for source_type, path, key in sources:
-        wanted.setdefault((INPUT_TYPES[source_type], path), []).append(key)
-    return [input_type(path, keys) for (input_type, path), keys in wanted.items()]
+# One account's source: ``(source.type, source.path, key, source.options)``.
+Source = tuple[str, Path, AccountKey, Mapping[str, Any]]
+
+
+def open_inputs(sources: Iterable[Source]) -> list[AccountInput]:
+    """One input per file from the accounts' sources, in the order the files first appear;
+    accounts whose sources read the same file the same way share it."""
+    wanted: dict[tuple[type[AccountInput], Path], list[tuple[AccountKey, Mapping[str, Any]]]] = {}
+    for source_type, path, key, options in sources:
+        wanted.setdefault((INPUT_TYPES[source_type], path), []).append((key, options))
+    return [
+        input_type(path, [key for key, _ in accounts], [options for _, options in accounts])
+        for (input_type, path), accounts in wanted.items()
+    ]

@@ -315,7 +315,11 @@ def test_a_failed_recheck_batch_deletes_nothing_and_says_why(
     )
     # The first batch of 100 fails both attempts; the second (one id) is answered.
     assert [len(a) for a in fake.asked] == [100, 100, 1]
-    assert result.problems == ["recheck: HTTP 503 (gave up after 2 attempts)"]
+    # The one id of the second batch is not in the recorded answer: that batch failed too.
+    assert result.problems == [
+        "recheck: HTTP 503 (gave up after 2 attempts)",
+        "recheck: the answer accounts for 0 of 1 posts asked (neither found nor not found)",
+    ]
     assert not result.succeeded and result.deleted == set()
     assert (result.pages, result.requests_made) == (1, 3)
 

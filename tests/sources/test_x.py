@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.fetch.driver import plan
-from auditor.sources.platforms.base import Page, RateInfo, Request
+from auditor.sources.platforms.base import Page, RateInfo, Request, UnansweredRecheck
 from auditor.sources.platforms.x import XProtocol
 
 from .conftest import Answer, make_spec, of_kind, ok, payload, walk
@@ -272,7 +272,34 @@ def test_recheck_counts_only_an_explicit_not_found_of_an_id_it_asked() -> None:
 def test_recheck_finds_nothing_deleted_without_an_explicit_not_found(body: Any) -> None:
     protocol = XProtocol(make_spec("x", "acmehelp"))
     (request,) = protocol.recheck_requests(KEPT)
-    assert protocol.parse_recheck(request, Page(200, {}, body)) == set()
+    # None of these answers names every id asked: the batch failed, and deleted nothing.
+    with pytest.raises(UnansweredRecheck, match=r"accounts for [01] of 3 posts") as raised:
+        protocol.parse_recheck(request, Page(200, {}, body))
+    assert raised.value.deleted == set()
+
+
+@pytest.mark.parametrize("body", [{}, {"data": []}, {"errors": []}, {"meta": {}}])
+def test_a_recheck_answer_that_names_no_id_is_a_failed_batch_not_still_there(body: Any) -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    (request,) = protocol.recheck_requests(KEPT)
+    with pytest.raises(UnansweredRecheck, match="accounts for 0 of 3 posts"):
+        protocol.parse_recheck(request, Page(200, {}, body))
+
+
+def test_a_recheck_answer_that_names_every_id_is_whole() -> None:
+    protocol = XProtocol(make_spec("x", "acmehelp"))
+    (request,) = protocol.recheck_requests(KEPT)
+    body = {
+        "data": [{"id": KEPT[0]}],
+        "errors": [
+            {
+                "resource_id": KEPT[1],
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            },
+            {"value": KEPT[2], "title": "Authorization Error"},
+        ],
+    }
+    assert protocol.parse_recheck(request, Page(200, {}, body)) == {KEPT[1]}
 
 
 def test_recheck_reads_the_id_from_value_when_resource_id_is_absent() -> None:
@@ -283,7 +310,10 @@ def test_recheck_reads_the_id_from_value_when_resource_id_is_absent() -> None:
             {"value": KEPT[2], "type": "https://api.twitter.com/2/problems/resource-not-found"}
         ]
     }
-    assert protocol.parse_recheck(request, Page(200, {}, body)) == {KEPT[2]}
+    # Two of the three ids are not accounted for: what it said stands, the batch failed.
+    with pytest.raises(UnansweredRecheck) as raised:
+        protocol.parse_recheck(request, Page(200, {}, body))
+    assert raised.value.deleted == {KEPT[2]}
 
 
 def test_entities_mentions_are_the_posts_mentions_and_are_asked_for() -> None:

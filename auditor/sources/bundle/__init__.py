@@ -16,6 +16,7 @@ from auditor.sources.bundle.format import (
     WINDOW_KEYS,
     BundleRecord,
     ConversationRecord,
+    EndRecord,
     MessageRecord,
     PostRecord,
     ProfileRecord,
@@ -24,6 +25,7 @@ from auditor.sources.bundle.format import (
     json_schema,
 )
 from auditor.sources.bundle.reader import (
+    NO_END_REASON,
     AccountSpan,
     BundleError,
     BundleIndex,
@@ -46,10 +48,11 @@ from auditor.sources.bundle.records import (
     record_key,
     window_from_record,
 )
-from auditor.sources.bundle.writer import account_records, dump_record, write_bundle
+from auditor.sources.bundle.writer import account_records, dump_record, end_record, write_bundle
 
 __all__ = [
     "CONVERSATION_KEYS",
+    "NO_END_REASON",
     "POST_KEYS",
     "PROFILE_KEYS",
     "RECORD_TYPES",
@@ -59,6 +62,7 @@ __all__ = [
     "BundleIndex",
     "BundleRecord",
     "ConversationRecord",
+    "EndRecord",
     "LineError",
     "MessageRecord",
     "PostRecord",
@@ -71,6 +75,7 @@ __all__ = [
     "check_record",
     "conversation_from_record",
     "dump_record",
+    "end_record",
     "file_sha256",
     "index_bundle",
     "json_schema",

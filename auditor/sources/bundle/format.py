@@ -39,13 +39,17 @@ OptionalText = Annotated[
     msgspec.Meta(description="A string or null; a number is read as its decimal string."),
 ]
 # The common form of an ISO 8601 time with an offset. The reader takes any ISO 8601 time that
-# ``datetime.fromisoformat`` reads, as long as it has an offset.
-TIME_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$"
+# ``datetime.fromisoformat`` reads, as long as it has an offset and falls in 2000-2099 (UTC; the
+# schema bounds the year as written).
+TIME_PATTERN: Final = (
+    r"^20\d{2}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$"
+)
 Time = Annotated[
     str,
     msgspec.Meta(
         pattern=TIME_PATTERN,
-        description="ISO 8601 with a UTC offset, e.g. 2026-11-16T09:30:00+00:00",
+        description="ISO 8601 with a UTC offset, e.g. 2026-11-16T09:30:00+00:00; from "
+        "2000-01-01 to before 2100-01-01 (UTC).",
     ),
 ]
 Hours = Annotated[
@@ -167,7 +171,23 @@ class ConversationRecord(Record, tag="conversation", kw_only=True):
     linked_post: OptionalId = None
 
 
-BundleRecord = ProfileRecord | WindowRecord | PostRecord | ConversationRecord
+class EndRecord(msgspec.Struct, tag="end", tag_field="kind", kw_only=True):
+    """The last line of a bundle: how many records come before it (since the previous end
+    record, when bundles were joined one after the other). A bundle without it may have been
+    cut short; a count that does not match means lines were lost or added."""
+
+    records: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="The records (non-blank lines) before this one, since the previous "
+            "end record if any.",
+        ),
+    ]
+
+
+BundleRecord = ProfileRecord | WindowRecord | PostRecord | ConversationRecord | EndRecord
+# The records of an account (the end record belongs to the file, not to an account).
 RECORD_TYPES: Final[tuple[type[Record], ...]] = (
     ProfileRecord,
     WindowRecord,
@@ -190,8 +210,9 @@ def check_record(record: Any) -> BundleRecord:
 
 
 # The format's version: the minor number grows with keys a reader of the older format may ignore,
-# the major one with a change that breaks such readers (CHANGELOG.md lists each).
-FORMAT_VERSION = "1.1"
+# the major one with a change that breaks such readers (CHANGELOG.md lists each). 2.0: the
+# closing ``end`` record, a kind that readers of 1.x reject.
+FORMAT_VERSION = "2.0"
 
 
 def json_schema() -> dict[str, Any]:

@@ -17,19 +17,31 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
 import msgspec
 import orjson
 
-from auditor.model import DATA_KINDS, AccountData, AccountKey, Post
-from auditor.sources.bundle.records import RecordError, add_record, kinds_of_record, record_key
+from auditor.model import DATA_KINDS, AccountData, AccountKey, DeletedBy, Post, Visibility, Window
+from auditor.sources.bundle.records import (
+    RecordError,
+    add_record,
+    kinds_of_record,
+    record_key,
+    time_out_of_range,
+)
+from auditor.sources.files import LineTooLong, bounded_lines, open_regular
+
+# The reason every account of a bundle without its closing record is incomplete.
+NO_END_REASON = "bundle has no end record: it may be cut short"
 
 
 class BundleError(Exception):
@@ -53,7 +65,7 @@ class LineError:
 @contextmanager
 def _open_binary(path: Path) -> Iterator[IO[bytes]]:
     try:
-        raw = path.open("rb")
+        raw = open_regular(path)
     except OSError as error:
         raise BundleError(f"{path}: cannot open bundle: {error.strerror or error}") from None
     with raw:
@@ -67,8 +79,10 @@ def _open_binary(path: Path) -> Iterator[IO[bytes]]:
 def _lines(path: Path) -> Iterator[bytes]:
     with _open_binary(path) as stream:
         try:
-            yield from stream
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            yield from bounded_lines(stream, path)
+        except LineTooLong as error:
+            raise BundleError(f"{error} (the limit): not a bundle, or a broken one") from None
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
             raise BundleError(f"{path}: cannot read bundle: {error}") from None
 
 
@@ -85,7 +99,10 @@ def _fast_key(line: bytes) -> AccountKey | None:
     raw = (match.group(1), match.group(2))
     key = _KEYS.get(raw)
     if key is None:
-        key = _KEYS[raw] = AccountKey(raw[0].decode(), raw[1].decode())
+        try:
+            key = _KEYS[raw] = AccountKey(raw[0].decode(), raw[1].decode())
+        except UnicodeDecodeError:
+            return None  # not UTF-8: the JSON parser names what is wrong with the line
     return key
 
 
@@ -121,20 +138,29 @@ class BundleIndex:
     grouped: bool = True
     unattributed: list[LineError] = field(default_factory=list)
     lines: int = 0
+    # True when the last record is an end record (each end record's count was checked: a
+    # wrong one is among ``unattributed``).
+    ended: bool = False
+    # False for a bundle written before the end record (``legacy_no_end``): not taken as cut.
+    require_end: bool = True
 
     @property
     def seekable(self) -> bool:
         return self.grouped and self.path.suffix != ".gz"
 
 
-def index_bundle(path: Path) -> BundleIndex:
+def index_bundle(path: Path, *, require_end: bool = True) -> BundleIndex:
     """The first pass: hash the file and find where each account's lines are.
 
     The hash is computed on a thread (hashlib lets go of the GIL) while the lines are scanned;
     a post line that starts with the previous line's account prefix is counted without even
-    the prefix regex, since grouped bundles are made of long runs of them.
+    the prefix regex, since grouped bundles are made of long runs of them. ``require_end``
+    False reads a bundle without an end record as whole (one written before it existed).
     """
-    index = BundleIndex(path=path)
+    index = BundleIndex(path=path, require_end=require_end)
+    # Refused before the hashing thread opens it: a FIFO would block it, a device never end.
+    with _open_binary(path):
+        pass
     with ThreadPoolExecutor(max_workers=1) as hasher:
         digest = hasher.submit(file_sha256, path)
         _scan(index, _lines(path))
@@ -152,12 +178,36 @@ def _post_prefix(key: AccountKey) -> bytes:
     )
 
 
+_END_MARK = b'"end"'
+
+
+def _end_count(line: bytes) -> int | RecordError | None:
+    """The count of an end record; None when the line is no end record; the error when it is
+    one that cannot be read."""
+    if _END_MARK not in line:
+        return None
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or record.get("kind") != "end":
+        return None
+    count = record.get("records")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return RecordError("end record: 'records' must be a whole number, 0 or more")
+    if record.keys() != {"kind", "records"}:
+        return RecordError("end record: only 'kind' and 'records' are allowed")
+    return count
+
+
 def _scan(index: BundleIndex, lines: Iterator[bytes]) -> None:
     spans = index.spans
     offset = number = last_number = last_end = 0
     key: AccountKey | None = None
     span: AccountSpan | None = None
     fast: bytes | None = None  # the post-line prefix of the account of the line before
+    # For the end records: the line of the last one, blank lines since, the last record line.
+    segment_start = blanks = last_record = 0
     for number, line in enumerate(lines, start=1):
         start = offset
         offset += len(line)
@@ -167,8 +217,15 @@ def _scan(index: BundleIndex, lines: Iterator[bytes]) -> None:
         if span is not None and last_number > span.last_line:
             span.last_line, span.end = last_number, last_end
         if not line.strip():
+            blanks += 1
             continue
         fast = None
+        last_record = number
+        end = _end_count(line)
+        if end is not None:
+            _check_end(index, number, end, number - 1 - segment_start - blanks)
+            segment_start, blanks = number, 0
+            continue
         try:
             line_key = _line_key(line)
         except RecordError as error:
@@ -188,17 +245,59 @@ def _scan(index: BundleIndex, lines: Iterator[bytes]) -> None:
     if span is not None and last_number > span.last_line:
         span.last_line, span.end = last_number, last_end
     index.lines = number
+    # Whole only when the last record is an end record that could be read.
+    index.ended = segment_start > 0 and segment_start >= max(last_record, last_number)
+    if index.ended and any(e.line == segment_start for e in index.unattributed):
+        index.ended = False
 
 
-class _PostLine(Post, tag="post", tag_field="kind", forbid_unknown_fields=True):
-    """A post line as this project's writers write it, decoded in one C call.
+def _check_end(index: BundleIndex, number: int, end: int | RecordError, records: int) -> None:
+    """Note an end record that cannot be read, or whose count is not the records before it."""
+    if isinstance(end, RecordError):
+        index.unattributed.append(LineError(index.path, number, str(end)))
+    elif end != records:
+        index.unattributed.append(
+            LineError(
+                index.path,
+                number,
+                f"the end record counts {end} records but {records} come before it: "
+                "lines were lost or added",
+            )
+        )
 
-    Anything else (unknown keys, numeric ids, a null text, a bad value) fails here and takes the
-    general path, which keeps unknown keys and names what is wrong.
-    """
+
+class _LoosePostLine(Post, tag="post", tag_field="kind", forbid_unknown_fields=True):
+    """A plain post line that leaves some keys out, decoded in one C call; since keys may be
+    missing, which keys it has is checked by name (:func:`_plain_post`)."""
 
     platform: str = ""
     account: str = ""
+    # See _PostLine.
+    extra: dict[str, Any] = msgspec.field(default_factory=dict, name="extra\x7f")
+
+
+class _PostLine(Post, tag="post", tag_field="kind", forbid_unknown_fields=True, kw_only=True):
+    """A post line as this project's writers write it (every key, each once), decoded in one
+    C call.
+
+    Anything else (unknown keys, numeric ids, a null text, a bad value) fails here and takes
+    the general path, which keeps unknown keys and names what is wrong. Every key is required
+    so that counting a line's keys (:func:`_key_count`) tells a key written twice, which a
+    decoder would take the last of; a line that leaves keys out tries ``_LoosePostLine``.
+    """
+
+    text: str
+    author_id: str | None
+    in_reply_to: str | None
+    thread: str | None
+    visibility: Visibility
+    deleted_by: DeletedBy | None
+    url: str | None
+    source: str | None
+    automated: bool | None
+    mentions: list[Annotated[str, msgspec.Meta(min_length=1)]] | None
+    platform: str
+    account: str
     # The model keeps unknown keys in ``extra``; on a line, a key named "extra" is an unknown
     # key like any other. Named out of the way (no writer uses this name), such a line fails
     # here and the general path keeps it among the unknown keys.
@@ -206,26 +305,116 @@ class _PostLine(Post, tag="post", tag_field="kind", forbid_unknown_fields=True):
 
 
 _decode_post_line = msgspec.json.Decoder(_PostLine).decode
+_decode_loose_post_line = msgspec.json.Decoder(_LoosePostLine).decode
 _POST_PREFIX = b'{"kind":"post"'
+# The keys of a plain post line, as written: ``kind`` and every field but the model's ``extra``.
+_POST_KEY_TOKENS = tuple(
+    b'"%s":' % name.encode()
+    for name in ("kind", *_PostLine.__struct_encode_fields__)
+    if name != "extra\x7f"
+)
+_POST_LINE_KEYS = len(_POST_KEY_TOKENS)
+_SPACED_KEY = re.compile(rb'"[ \t\r\n]+:')
+_ESCAPE = re.compile(rb"\\[\\\"]")
+
+
+def _key_count(text: bytes) -> int:
+    """How many keys the JSON ``text`` writes (at every depth), counted as the ``":`` that end
+    them; -1 when it is written in a way this count cannot be sure of (space before a colon, an
+    escaped backslash before a quote).
+
+    A quote inside a JSON string is always escaped, so a ``":`` not after a backslash ends a
+    key. Three C scans (the backslash one is fast: its first byte is rare), cheap next to
+    decoding: every line of the fast paths is counted.
+    """
+    keys = text.count(b'":')
+    if _ESCAPE.search(text) is not None:
+        if b'\\\\"' in text:
+            return -1
+        keys -= text.count(b'\\":')
+    if _SPACED_KEY.search(text) is not None:
+        return -1
+    return keys
+
+
+def _keys_in(value: Any) -> int:
+    """The keys of a parsed JSON value, at every depth."""
+    keys, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            keys += len(item)
+            stack.extend(v for v in item.values() if type(v) is dict or type(v) is list)
+        else:
+            stack.extend(v for v in item if type(v) is dict or type(v) is list)
+    return keys
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise RecordError(
+                f"duplicate key {name!r}: the line means different things to different readers"
+            )
+        seen.add(name)
+    return dict(pairs)
+
+
+def _refuse_duplicate_keys(line: bytes, record: Any) -> None:
+    """Raise RecordError when the line writes a key twice (at any depth). JSON parsers keep
+    the last, so a second ``account`` would move the record to another account."""
+    if _key_count(line) == _keys_in(record):
+        return  # every key written is a key read: none is repeated
+    try:
+        json.loads(line, object_pairs_hook=_no_duplicate_keys)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return  # not JSON this reader takes: the parse already said what is wrong
+
+
+def _plain_post(line: bytes) -> _PostLine | None:
+    """The post of a plain post line (no key twice, times in range), else None."""
+    post: _PostLine | _LoosePostLine
+    try:
+        post = _decode_post_line(line)
+    except msgspec.ValidationError:
+        # Keys left out (a writer that omits nulls)? Then which keys are there is counted by
+        # name: as many keys as names found, or one is written twice.
+        try:
+            post = _decode_loose_post_line(line)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        named = sum(1 for token in _POST_KEY_TOKENS if token in line)
+        if _key_count(line) != named:
+            return None
+        # One class whichever way a post line was read, so that equal posts compare equal.
+        post = _PostLine(**msgspec.structs.asdict(post))
+    except msgspec.DecodeError:
+        return None
+    else:
+        if _key_count(line) != _POST_LINE_KEYS:
+            return None
+    if time_out_of_range(post.created_at) is not None:
+        return None
+    return post
 
 
 def _parse_line(
-    path: Path, number: int, line: bytes, accounts: dict[AccountKey, AccountData]
+    path: Path,
+    number: int,
+    line: bytes,
+    accounts: dict[AccountKey, AccountData],
 ) -> AccountData | None:
     """Add one line to its account; a line of no account is skipped (the index listed it)."""
     if line.startswith(_POST_PREFIX):
-        try:
-            post = _decode_post_line(line)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
-        else:
-            if post.platform and post.account:
-                post_key = AccountKey(post.platform, post.account)
-                found = accounts.get(post_key)
-                if found is None:
-                    found = accounts[post_key] = AccountData(key=post_key)
-                found.posts.append(post)
-                return found
+        post = _plain_post(line)
+        if post is not None and post.platform and post.account:
+            post_key = AccountKey(post.platform, post.account)
+            found = accounts.get(post_key)
+            if found is None:
+                found = accounts[post_key] = AccountData(key=post_key)
+            found.posts.append(post)
+            return found
     key = _fast_key(line)
     try:
         record = orjson.loads(line)
@@ -241,6 +430,7 @@ def _parse_line(
     try:
         if record is None:
             raise RecordError(problem)
+        _refuse_duplicate_keys(line, record)
         add_record(data, record)
     except RecordError as error:
         _note(data, LineError(path, number, f"{key}: {error}"), kinds_of_record(record))
@@ -277,7 +467,7 @@ def read_bundle(
         for done in closing.pop(number, ()):
             finished = open_accounts.pop(done, None)
             if finished is not None:
-                yield _with_unattributed(finished, index.unattributed)
+                yield _finish(finished, index)
 
 
 def read_span(index: BundleIndex, key: AccountKey) -> AccountData:
@@ -296,23 +486,23 @@ def read_span(index: BundleIndex, key: AccountKey) -> AccountData:
     accounts = {key: AccountData(key=key)}
     run = _post_run(block, key)
     if run is None:
-        _parse_lines(index.path, block, span.first_line, accounts)
+        _parse_lines(index, block, span.first_line, accounts)
     else:
         start, end, posts = run
-        _parse_lines(index.path, block[:start], span.first_line, accounts)
+        _parse_lines(index, block[:start], span.first_line, accounts)
         accounts[key].posts.extend(posts)
         after = span.first_line + block.count(b"\n", 0, end)
-        _parse_lines(index.path, block[end:], after, accounts)
-    return _with_unattributed(accounts[key], index.unattributed)
+        _parse_lines(index, block[end:], after, accounts)
+    return _finish(accounts[key], index)
 
 
 def _parse_lines(
-    path: Path, block: bytes, first_line: int, accounts: dict[AccountKey, AccountData]
+    index: BundleIndex, block: bytes, first_line: int, accounts: dict[AccountKey, AccountData]
 ) -> None:
     # Lines as file iteration gives them, so that numbers and messages agree with read_bundle.
     for number, line in enumerate(io.BytesIO(block), start=first_line):
         if line.strip():
-            _parse_line(path, number, line, accounts)
+            _parse_line(index.path, number, line, accounts)
 
 
 _decode_post_lines = msgspec.json.Decoder(_PostLine).decode_lines
@@ -322,8 +512,9 @@ def _post_run(block: bytes, key: AccountKey) -> tuple[int, int, list[_PostLine]]
     """The span's run of post lines decoded in one call: its byte range and its posts.
 
     Writers put an account's posts on consecutive lines; decoding them together saves a Python
-    round per line. None, when any line of the run is not a plain post line of ``key``, sends
-    the whole span line by line, where each problem is named with its line number.
+    round per line. None, when any line of the run is not a plain post line of ``key`` (a key
+    written twice, a time out of range), sends the whole span line by line, where each problem
+    is named with its line number.
     """
     if block.startswith(_POST_PREFIX):
         start = 0
@@ -339,18 +530,97 @@ def _post_run(block: bytes, key: AccountKey) -> tuple[int, int, list[_PostLine]]
         posts: list[_PostLine] = _decode_post_lines(block[start:end])
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+    # Every line of the run has every key (the decoder requires them): one more is a repeat.
+    if _key_count(block[start:end]) != _POST_LINE_KEYS * len(posts):
+        return None
     platform, account = key
     for post in posts:
         if post.platform != platform or post.account != account:
             return None
+    if posts:
+        times = [post.created_at for post in posts]
+        if time_out_of_range(min(times)) or time_out_of_range(max(times)):
+            return None
     return start, end, posts
 
 
-def _with_unattributed(data: AccountData, errors: list[LineError]) -> AccountData:
+def _finish(data: AccountData, index: BundleIndex) -> AccountData:
+    """An account read whole: its posts deduplicated, the file's errors noted, and incomplete
+    when the bundle may have been cut short."""
+    _deduplicate_posts(data, index)
     # A line that names no account could have been any account's: none of them is whole.
-    for error in errors:
+    for error in index.unattributed:
         _note(data, error)
+    if index.require_end and not index.ended:
+        _lose_everything(data, NO_END_REASON)
     return data
+
+
+def _lose_everything(data: AccountData, reason: str) -> None:
+    """Mark every kind of data lost for ``reason``; an account with no window gets one over
+    its posts (or none, when it has none: then nothing can pass on its posts anyway)."""
+    if data.window is None:
+        if not data.posts:
+            return
+        times = [post.created_at for post in data.posts]
+        data.window = Window(start=min(times), end=max(times), complete=None)
+    data.window.lose(DATA_KINDS, reason)
+
+
+def _post_fields(post: Post) -> tuple[Any, ...]:
+    return tuple(getattr(post, name) for name in Post.__struct_fields__)
+
+
+def _deduplicate_posts(data: AccountData, index: BundleIndex) -> None:
+    """One post per id: a copy identical to the first is dropped (an export that overlapped
+    itself); a different post under the same id is an error naming both lines."""
+    posts = data.posts
+    if len({post.id for post in posts}) == len(posts):
+        return
+    first: dict[str, Post] = {}
+    kept: list[Post] = []
+    for post in posts:
+        seen = first.get(post.id)
+        if seen is None:
+            first[post.id] = post
+            kept.append(post)
+        elif _post_fields(seen) != _post_fields(post):
+            lines = _post_lines(index, data.key, post.id)
+            where = " and ".join(str(n) for n in lines[:2]) or "two lines"
+            number = lines[1] if len(lines) > 1 else 0
+            message = f"{data.key}: post {post.id!r} is on lines {where} with different values"
+            _note(data, LineError(index.path, number, message), kinds_of_record({"kind": "post"}))
+    data.posts = kept
+
+
+def _post_lines(index: BundleIndex, key: AccountKey, post_id: str) -> list[int]:
+    """The lines of ``key``'s span that hold post ``post_id`` (a rare second read, for the
+    message of a conflicting duplicate)."""
+    span = index.spans.get(key)
+    if span is None:
+        return []
+    found: list[int] = []
+    needle = post_id.encode()
+    for number, line in enumerate(_lines(index.path), start=1):
+        if number > span.last_line:
+            break
+        if number < span.first_line or needle not in line:
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        is_post = isinstance(record, dict) and record.get("kind") == "post"
+        if is_post and str(record.get("id")) == post_id and _record_account(record) == key:
+            found.append(number)
+    return found
+
+
+def _record_account(record: dict[str, Any]) -> AccountKey | None:
+    try:
+        return record_key(record)
+    except RecordError:
+        return None
 
 
 def _note(data: AccountData, error: LineError, kinds: frozenset[str] = DATA_KINDS) -> None:
@@ -364,7 +634,7 @@ def _note(data: AccountData, error: LineError, kinds: frozenset[str] = DATA_KIND
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
+    with open_regular(path) as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

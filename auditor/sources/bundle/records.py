@@ -9,7 +9,7 @@ the definition's verdicts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from auditor.model import (
@@ -41,6 +41,22 @@ class RecordError(ValueError):
     """One record that breaks the bundle format; the message says what is wrong."""
 
 
+# Every time in the data falls in this range: a post dated year 1 or 9999 is a broken export,
+# and time arithmetic near the ends of the calendar overflows. Fixed bounds, not the clock's:
+# the same bundle reads the same way whenever it is read.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def time_out_of_range(moment: datetime) -> str | None:
+    """What is wrong with ``moment`` when it is outside the times data may hold, else None."""
+    if moment < EARLIEST_TIME:
+        return f"is before {EARLIEST_TIME.year}"
+    if moment >= LATEST_TIME:
+        return f"is not before {LATEST_TIME.year}"
+    return None
+
+
 def parse_time(value: Any, key: str) -> datetime:
     if not isinstance(value, str):
         raise RecordError(f"'{key}' must be an ISO 8601 string with an offset")
@@ -50,6 +66,9 @@ def parse_time(value: Any, key: str) -> datetime:
         raise RecordError(f"'{key}' is not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         raise RecordError(f"'{key}' has no UTC offset: {value[:40]!r}")
+    problem = time_out_of_range(parsed)
+    if problem is not None:
+        raise RecordError(f"'{key}' {problem}: {value[:40]!r}")
     return parsed
 
 

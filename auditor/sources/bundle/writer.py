@@ -35,8 +35,15 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to a bundle")
 
 
+def end_record(count: int) -> dict[str, Any]:
+    """The closing record: how many records come before it. A reader takes a bundle without it
+    for one that may have been cut short."""
+    return {"kind": "end", "records": count}
+
+
 def write_bundle(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
-    """Write records atomically (a temporary file renamed into place); ``.gz`` compresses."""
+    """Write records atomically (a temporary file renamed into place), then the end record;
+    ``.gz`` compresses. Returns the number of records (the end record aside)."""
     count = 0
     with atomic_writer(path) as raw:
         zipped = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else None
@@ -44,6 +51,7 @@ def write_bundle(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
         for record in records:
             write(dump_record(record))
             count += 1
+        write(dump_record(end_record(count)))
         if zipped is not None:
             zipped.close()
     return count

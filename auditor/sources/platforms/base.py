@@ -291,9 +291,21 @@ class Protocol(ABC):
         """The ids asked by ``request`` that the 2xx answer ``page`` says no longer exist.
 
         Only an explicit "not found" counts: an id merely missing from the answer (withheld,
-        protected, a partial answer) is not taken for deleted.
+        protected, a partial answer) is not taken for deleted. Nor is it taken for still
+        there: an answer that does not account for every id asked raises
+        :class:`UnansweredRecheck` (the batch failed, with what it did say).
         """
         raise NotImplementedError(f"{self.platform} does not re-check deletions")
+
+
+class UnansweredRecheck(Exception):
+    """A 2xx re-check answer that does not account for every id asked (an empty ``{}``, a
+    partial list): the batch is a failed page, never "still there". ``deleted`` holds the ids
+    it did say no longer exist."""
+
+    def __init__(self, message: str, deleted: set[str]) -> None:
+        super().__init__(message)
+        self.deleted = deleted
 
 
 _STATUS_MEANING = {

@@ -30,6 +30,7 @@ from auditor.sources.platforms.base import (
     Record,
     Request,
     Step,
+    UnansweredRecheck,
     header_float,
     header_int,
     iso,
@@ -418,7 +419,15 @@ class XProtocol(Protocol):
 
     def parse_recheck(self, request: Request, page: Page) -> set[str]:
         asked = set(dict(request.params).get("ids", "").split(","))
-        return not_found_ids(page.body, asked)
+        gone = not_found_ids(page.body, asked)
+        unanswered = asked - answered_ids(page.body)
+        if unanswered:
+            raise UnansweredRecheck(
+                f"the answer accounts for {len(asked) - len(unanswered)} of {len(asked)} "
+                "posts asked (neither found nor not found)",
+                gone,
+            )
+        return gone
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -507,6 +516,30 @@ def not_found_ids(body: Any, asked: set[str]) -> set[str]:
         if ident in asked and ident not in present:
             gone.add(ident)
     return gone
+
+
+def answered_ids(body: Any) -> set[str]:
+    """The ids a ``GET /2/tweets?ids=`` answer accounts for: found in ``data``, or named by an
+    entry of ``errors`` (not found, not authorised ...). An id it does not name is unknown."""
+    if not isinstance(body, Mapping):
+        return set()
+    data = body.get("data")
+    errors = body.get("errors")
+    found = (
+        {str(t["id"]) for t in data if isinstance(t, Mapping) and "id" in t}
+        if isinstance(data, list)
+        else set()
+    )
+    named = (
+        {
+            str(e.get("resource_id") or e.get("value") or "")
+            for e in errors
+            if isinstance(e, Mapping)
+        }
+        if isinstance(errors, list)
+        else set()
+    )
+    return found | named
 
 
 def _usernames(users: Iterable[Any]) -> dict[str, str]:

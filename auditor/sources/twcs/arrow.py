@@ -41,6 +41,8 @@ from auditor.sources.twcs.dataset import (
     _INBOUND_VALUES,
     _MONTHS,
     _PARENT,
+    FIRST_YEAR,
+    LAST_YEAR,
     DateParser,
     TwcsStats,
     _clean_author,
@@ -300,6 +302,8 @@ def _twitter_dates(created: pa.Array) -> tuple[BoolArray, pa.Array]:
     valid &= _MONTH_CODES[month_at] == month_code
     month = _MONTH_NUMBER_OF_CODE[month_at]
     year = number(26) * 1000 + number(27) * 100 + number(28) * 10 + number(29)
+    # Out of range: the row reader's path names the row (see dataset.FIRST_YEAR).
+    valid &= (year >= FIRST_YEAR) & (year <= LAST_YEAR)
     day = number(8) * 10 + number(9)
     day_key = year * 10_000 + month * 100 + day
     for key in np.unique(day_key[valid]).tolist():

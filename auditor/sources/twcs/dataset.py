@@ -140,6 +140,8 @@ def _date_prefix(month: str, day: str, year: str) -> str:
     month_number = _MONTHS.get(month)
     if month_number is None or not day.isdigit() or not year.isdigit():
         raise ValueError("not a date")
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise ValueError("a year out of range")
     return date(int(year), month_number, int(day)).isoformat() + "T"
 
 
@@ -185,6 +187,12 @@ class DateParser:
         return _parse_unusual_date(raw)
 
 
+# The years a tweet may be dated in (as bundles: 2000 to 2099): a year-1 date is a broken row,
+# and time arithmetic near the ends of the calendar overflows.
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2099
+
+
 def _parse_unusual_date(raw: str) -> str:
     value = raw.strip()
     moment: datetime | None = None
@@ -198,7 +206,10 @@ def _parse_unusual_date(raw: str) -> str:
         raise _RowError(f"not a date: {_shorten(raw)}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    moment = moment.astimezone(UTC)
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise _RowError(f"date out of range ({FIRST_YEAR}-{LAST_YEAR}): {_shorten(raw)}")
+    return moment.isoformat()
 
 
 def _parse_twitter_format(value: str) -> datetime:

@@ -7,6 +7,7 @@ workers share without copying; ``account_data`` turns one account's rows into Py
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from itertools import repeat
 from pathlib import Path
 
 from auditor.model import AccountData, AccountKey, Post, Window
+from auditor.sources.files import MAX_TWCS_BYTES, open_regular
 from auditor.sources.platforms.base import Record
 from auditor.sources.twcs.accounts import (
     _account_records,
@@ -109,6 +111,7 @@ def read_twcs_file(
     header ...) is read again, in full, row by row, which counts such rows with their lines.
     """
     source = Path(path)
+    _check_readable(source)
     counters = stats if stats is not None else TwcsStats()
     fast = _read_fast(source)
     if fast is not None:
@@ -120,6 +123,17 @@ def read_twcs_file(
         rows.read()
         columns = _columns_of_tweets(rows.tweets)
     return TwcsFile(source, counters, _group_by_account(columns, brands, counters))
+
+
+def _check_readable(path: Path) -> None:
+    """Refuse what cannot be read in full: anything but a regular file (a device would never
+    end, a FIFO would block), and a file over the size limit (it is held in memory)."""
+    with open_regular(path) as stream:
+        size = os.fstat(stream.fileno()).st_size
+    if size > MAX_TWCS_BYTES:
+        raise ValueError(
+            f"{size / (1 << 30):.1f} GB, over the {MAX_TWCS_BYTES >> 30} GB limit of a twcs file"
+        )
 
 
 def iter_twcs_records(

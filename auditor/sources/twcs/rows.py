@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from auditor.sources.files import bounded_lines
 from auditor.sources.twcs.dataset import (
     _ID,
     _INBOUND_VALUES,
@@ -50,14 +51,17 @@ class _CsvReader(Protocol):
 # --- reading rows --------------------------------------------------------------------------
 
 
-def _physical_lines(binary: BinaryIO, bare_cr_lines: list[int]) -> Iterator[str]:
-    """The file's lines, split on ``\\n`` only, with bare carriage returns masked.
+def _physical_lines(binary: BinaryIO, bare_cr_lines: list[int], path: Path) -> Iterator[str]:
+    """The file's lines, split on ``\\n`` only, with bare carriage returns masked; a line over
+    the limit raises ``LineTooLong`` (a ValueError) before it is read whole.
 
     The csv module ends an unquoted field at any ``\\r``; masking it keeps the record whole.
     ``bare_cr_lines`` gains one entry per masked line so the caller knows to unmask.
     """
-    stream = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="\n")
-    for line in stream:
+    for number, raw in enumerate(bounded_lines(binary, path)):
+        # A character never spans a "\\n" byte in UTF-8: decoding line by line is decoding
+        # the file; the byte order mark goes from the first line, as utf-8-sig drops it.
+        line = raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
         if "\r" in line:
             if line.endswith("\r\n"):
                 body, ending = line[:-2], "\r\n"
@@ -129,7 +133,7 @@ class _RowReader:
                 text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
                 reader = csv.reader(text)
             else:
-                reader = csv.reader(_physical_lines(binary, bare_cr_lines))
+                reader = csv.reader(_physical_lines(binary, bare_cr_lines, self.path))
             layout = self._read_header(reader)
             if layout is None:
                 return
