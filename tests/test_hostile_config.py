@@ -147,6 +147,7 @@ def test_the_cli_in_a_process_refuses_a_bomb_without_a_traceback(tmp_path: Path)
         text=True,
         timeout=30,
         check=False,
+        cwd=tmp_path,  # away from the source tree: the installed package runs
     )
     assert_refused_in_one_line(process.returncode, process.stderr, config)
     assert not (tmp_path / "out").exists(), "work started before the config was refused"

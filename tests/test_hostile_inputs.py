@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,6 +243,9 @@ def _auditor(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str
         timeout=timeout,
         env=env,
         check=False,
+        # Away from the source tree: `-m` puts the working folder first on the path, and the
+        # tree's `auditor` is not the installed one (its data files install elsewhere).
+        cwd=tempfile.gettempdir(),
     )
 
 
