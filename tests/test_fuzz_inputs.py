@@ -10,11 +10,7 @@ key written twice, garbage or NUL bytes, a very long line.
 from __future__ import annotations
 
 import json
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -24,7 +20,7 @@ from hypothesis import strategies as st
 from auditor.sources.bundle import dump_record
 
 from conftest import healthy_account, neglected_account
-from tests_support import run_cli
+from tests_support import no_hang, run_cli
 
 # Seconds one audit of these small files may take before it counts as a hang.
 HANG_SECONDS = 20
@@ -37,22 +33,6 @@ TWCS_ROWS = [
     "2,AcmeHelp,False,Tue Oct 31 22:15:00 +0000 2017,@bob sorry! Please DM us,,1\n",
     "3,carla,True,Tue Oct 31 23:00:00 +0000 2017,@AcmeHelp still waiting,,\n",
 ]
-
-
-@contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    """Fail the example (instead of hanging the suite) when the body runs past ``seconds``."""
-
-    def expired(signum: int, frame: FrameType | None) -> None:
-        raise AssertionError(f"no answer within {seconds} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _good_bundle() -> bytes:
@@ -125,7 +105,7 @@ def _audit(tmp_path: Path, kind: str, data: bytes) -> tuple[int, str, dict[str, 
     ]
     config = folder / "audit.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with deadline(HANG_SECONDS):
+    with no_hang(HANG_SECONDS):
         # catch_exceptions=False: a traceback fails the example.
         code, out, err = run_cli(["run", str(config)])
     reports = list((folder / "out").rglob("report.json"))

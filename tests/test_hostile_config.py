@@ -8,12 +8,9 @@ a 3,000-line RecursionError.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from hypothesis import strategies as st
 from auditor.sources.bundle import write_bundle
 
 from conftest import healthy_account
-from tests_support import run_cli
+from tests_support import no_hang, run_cli
 
 SECONDS_PER_CONFIG = 10
 
@@ -51,24 +48,8 @@ def valid_config(folder: Path) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Fails the test instead of hanging it (SIGALRM: the main thread, on POSIX)."""
-
-    def expired(signum: int, frame: object) -> None:
-        raise AssertionError(f"no answer within {seconds} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def validate(config: Path) -> tuple[int, str, str]:
-    with time_limit(SECONDS_PER_CONFIG):
+    with no_hang(SECONDS_PER_CONFIG):
         return run_cli(["config", "validate", str(config)])
 
 

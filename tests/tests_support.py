@@ -1,9 +1,12 @@
-"""Running the CLI in-process, with stdout and stderr apart; the config of a fetch test."""
+"""Running the CLI in-process, with stdout and stderr apart; the config of a fetch test; a\ntime limit against hangs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from typer.testing import CliRunner
 
@@ -33,3 +36,20 @@ def write_api_config(
     config = folder / "audit.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
+
+
+@contextmanager
+def no_hang(seconds: int) -> Iterator[None]:
+    """Fail the test (instead of hanging the suite) when the body runs past ``seconds``
+    (SIGALRM: the main thread, on POSIX)."""
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        raise AssertionError(f"no answer within {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
