@@ -516,6 +516,16 @@ def load_config(path: Path, registry: Registry) -> Config:
 # Effective policy
 
 
+def excluded_authors(config: Config, account: AccountConfig) -> frozenset[str]:
+    """Who is never ``account``'s customer, folded: the config's ``exclude_authors`` and its
+    policy's (a list is replaced whole, so the innermost layer that names some wins)."""
+    layered = [
+        layer["exclude_authors"] for _, layer in account.policy_layers if "exclude_authors" in layer
+    ]
+    names = [*config.exclude_authors, *(layered[-1] if layered else ())]
+    return frozenset(name.lower().lstrip("@") for name in names)
+
+
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -565,14 +575,12 @@ class EffectivePolicy:
             _check_params(document, account, check, values)
             params[check.id] = values
         severity = {c.id: merged.get("severity", {}).get(c.id, c.severity) for c in registry}
-        excluded = {a.lower().lstrip("@") for a in config.exclude_authors}
-        excluded |= {a.lower().lstrip("@") for a in merged.get("exclude_authors", [])}
         return cls(
             enabled=enabled,
             severity=severity,
             params=params,
             fail_on=merged.get("fail_on", "high"),
-            exclude_authors=frozenset(excluded),
+            exclude_authors=excluded_authors(config, account),
             raw=merged,
         )
 

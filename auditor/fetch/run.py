@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from auditor.config import AccountConfig, Config
+from auditor.config import AccountConfig, Config, excluded_authors
 from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
 from auditor.fetch.http import Clock, Deadline, HttpClient, HttpConfig, RetryPolicy, SystemClock
 from auditor.fetch.secrets import TokenLookup, load_token, server_text
@@ -290,11 +290,7 @@ def pseudonymiser_for(
     handle and aliases, and the authors its policy excludes, stay as they are."""
     if key is None:
         return None
-    # As the policy resolves it: the innermost layer's list replaces the outer ones.
-    layered = [
-        layer["exclude_authors"] for _, layer in account.policy_layers if "exclude_authors" in layer
-    ]
-    excluded = [*config.exclude_authors, *(layered[-1] if layered else ())]
+    excluded = excluded_authors(config, account)
     return Pseudonymiser(key, account.handle, aliases=account.aliases, excluded=excluded)
 
 
