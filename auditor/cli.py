@@ -277,7 +277,7 @@ def run(
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
     exit 0/1/2/3."""
     from auditor.engine.audit import Engine
-    from auditor.reports import WRITERS, terminal
+    from auditor.reports import WRITERS, Reports, terminal
 
     if fail_on is not None and fail_on not in SEVERITIES:
         fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
@@ -286,13 +286,24 @@ def run(
     if dry_run:
         _print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
-    _check_paths_before_work(config, chosen, reports_dir=output or config.output_dir)
+    out_dir = output or config.output_dir
+    _check_paths_before_work(config, chosen, reports_dir=out_dir)
     store = _open_store(config)
     fetched: FetchReport | None = None
     try:
         with store:
             if any(a.source.type == "api" for a in chosen):
                 fetched = _fetch(config, store, chosen, quiet)
+            fetch_incomplete = {
+                done.key: done.reason or "fetch incomplete"
+                for done in (fetched.incomplete if fetched is not None else [])
+            }
+            # The table is printed and the reports written as the accounts are audited, in
+            # config order: the run keeps none of them.
+            writers = [WRITERS[name](out_dir) for name in config.formats]
+            if not quiet:
+                writers.insert(0, terminal.TerminalTable(typer.echo))
+            reports = Reports(writers, fetch_incomplete)
             engine = Engine(
                 config,
                 registry,
@@ -302,24 +313,16 @@ def run(
                 clients=client,
                 workers=workers,
             )
-            result = engine.run()
+            result = engine.run(sink=reports)
     except ConfigError as error:
         fail(str(error))
-    if not quiet:
-        typer.echo(terminal.render(result))
-    out_dir = output or config.output_dir
-    written = []
-    for name in config.formats:
-        written += WRITERS[name](result, out_dir)
     for message in result.input_errors:
         _echo(f"error: {message}", err=True)
-    fetch_incomplete: dict[str, str] = {}
-    for account in fetched.incomplete if fetched is not None else []:
-        _echo(f"incomplete fetch: {account.key}: {account.reason}", err=True)
-        fetch_incomplete[account.key] = account.reason or "fetch incomplete"
-    totals = result.totals(fetch_incomplete)
+    for key, reason in fetch_incomplete.items():
+        _echo(f"incomplete fetch: {key}: {reason}", err=True)
+    totals = reports.totals or result.totals(fetch_incomplete)
     if not quiet:
-        for path in written:
+        for path in reports.written:
             _echo(f"wrote {path}")
         typer.echo(terminal.closing_line(totals))
     if result.interrupted is not None:

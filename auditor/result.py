@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -43,6 +44,34 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+class _HeldSignals:
+    depth = 0
+    pending: int | None = None
+
+
+def interrupt(signum: int) -> None:
+    """What a stop signal's handler does with the first signal: raise :class:`Interrupted`
+    where the run is, or, inside :func:`stop_signals_held`, as soon as the block is left."""
+    if _HeldSignals.depth:
+        _HeldSignals.pending = signum
+        return
+    raise Interrupted(signum)
+
+
+@contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """A step that must be done whole or not at all (an account handed to the writers, the
+    reports closed): a first stop signal that comes meanwhile is raised when it is done."""
+    _HeldSignals.depth += 1
+    try:
+        yield
+    finally:
+        _HeldSignals.depth -= 1
+    if _HeldSignals.depth == 0 and _HeldSignals.pending is not None:
+        signum, _HeldSignals.pending = _HeldSignals.pending, None
+        raise Interrupted(signum)
 
 
 # Worst first: how an account's status follows from its checks'.
@@ -147,8 +176,26 @@ class AuditResult:
     # The signal that stopped the run, if one did (its unfinished accounts are incomplete).
     interrupted: int | None = None
 
+    # Every account the run has given out, in figures: what the exit code is computed from,
+    # whether the accounts themselves are kept (``clients``) or streamed to the writers.
+    tally: Tally = field(default_factory=lambda: Tally(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for account in self.accounts():
+            self.tally.add(account)
+
     def accounts(self) -> list[AccountResult]:
         return [a for c in self.clients for a in c.accounts]
+
+    def add(self, account: AccountResult, *, keep: bool) -> None:
+        """One more account of the run, in config order: counted, and kept in ``clients`` when
+        ``keep`` (a run whose accounts stream to writers keeps none of them)."""
+        self.tally.add(account)
+        if not keep:
+            return
+        if not self.clients or self.clients[-1].name != account.client:
+            self.clients.append(ClientResult(account.client))
+        self.clients[-1].accounts.append(account)
 
     def exit_code(self) -> int:
         """130/143 interrupted, else 2 bad input, else 1 a failure at or above fail_on, else 3
@@ -158,50 +205,88 @@ class AuditResult:
     def totals(self, fetch_incomplete: Mapping[str, str] | None = None) -> Totals:
         """The run in figures and the reasons for its exit code; ``fetch_incomplete`` (account
         key: reason) adds the accounts whose fetch was incomplete, as the command exits."""
-        statuses: Counter[str] = Counter()
-        failing: dict[str, list[CheckResult]] = {}
+        return self.tally.totals(self.input_errors, self.interrupted, fetch_incomplete or {})
+
+
+# What Tally.incomplete holds for an account whose data is known to be missing and whose checks
+# did not say so: "data", unless its fetch said it first.
+_DATA = "data"
+
+
+@dataclass(slots=True)
+class Tally:
+    """A run's accounts in figures, added one at a time: the exit code and the closing line
+    follow from it, and it keeps nothing of an account but its key and a few counts, so that
+    a run of any size can stream its accounts to the writers."""
+
+    accounts: int = 0
+    account_statuses: Counter[str] = field(default_factory=Counter)
+    # Checks by status.
+    statuses: Counter[str] = field(default_factory=Counter)
+    # Per account key: its findings at or above its fail_on, in checks that failed.
+    failing: dict[str, int] = field(default_factory=dict)
+    fail_on: dict[str, str] = field(default_factory=dict)
+    incomplete: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, account: AccountResult) -> None:
+        self.accounts += 1
+        self.account_statuses[account.status] += 1
+        key = account.key
+        threshold = self.fail_on[key] = account.policy.get("fail_on", "high")
+        rank = severity_rank(threshold)
+        labels: list[str] = []
+        if account.status == "error" and not account.checks:
+            labels = ["not audited"]
+        if account.coverage.reason == INTERRUPTED and not account.checks:
+            labels = [INTERRUPTED]
+        for check in account.checks:
+            self.statuses[check.status] += 1
+            if check.status == "fail" and worst_severity(check.findings) >= rank:
+                at_or_above = sum(1 for f in check.findings if severity_rank(f.severity) >= rank)
+                self.failing[key] = self.failing.get(key, 0) + at_or_above
+            elif check.status in ("incomplete", "error"):
+                labels.append(check.id if check.status == "incomplete" else f"{check.id} error")
+        if not labels and account.coverage.complete is False:
+            # Data known to be missing is incomplete whatever the checks made of it (each
+            # passed, or could not apply): the report's exit code is the command's.
+            labels = [_DATA]
+        if labels:
+            self.incomplete[key] = labels
+
+    def totals(
+        self,
+        input_errors: Sequence[str],
+        interrupted: int | None,
+        fetch_incomplete: Mapping[str, str],
+    ) -> Totals:
         incomplete: dict[str, list[str]] = {}
-        fail_on: dict[str, str] = {}
-        for account in self.accounts():
-            threshold = fail_on[account.key] = account.policy.get("fail_on", "high")
-            if account.status == "error" and not account.checks:
-                incomplete[account.key] = ["not audited"]
-            if account.coverage.reason == INTERRUPTED and not account.checks:
-                incomplete[account.key] = [INTERRUPTED]
-            for check in account.checks:
-                statuses[check.status] += 1
-                failing_check = worst_severity(check.findings) >= severity_rank(threshold)
-                if check.status == "fail" and failing_check:
-                    failing.setdefault(account.key, []).append(check)
-                elif check.status in ("incomplete", "error"):
-                    label = check.id if check.status == "incomplete" else f"{check.id} error"
-                    incomplete.setdefault(account.key, []).append(label)
-            fetched = account.key in (fetch_incomplete or {})
-            if account.coverage.complete is False and account.key not in incomplete and not fetched:
-                # Data known to be missing is incomplete whatever the checks made of it (each
-                # passed, or could not apply): the report's exit code is the command's.
-                incomplete[account.key] = ["data"]
-        for key in fetch_incomplete or {}:
+        for key, labels in self.incomplete.items():
+            if key in fetch_incomplete:
+                # The fetch's own reason says why the data is missing; "data" would repeat it.
+                labels = [label for label in labels if label != _DATA]
+            if labels or key in fetch_incomplete:
+                incomplete[key] = list(labels)
+        for key in fetch_incomplete:
             incomplete.setdefault(key, []).insert(0, "fetch")
         # The precedence of the exit codes, in this one place: interrupted > bad input > a
         # failing finding > incomplete or error > clean.
-        if self.interrupted is not None:
-            code = EXIT_SIGNAL_BASE + self.interrupted
-        elif self.input_errors:
+        if interrupted is not None:
+            code = EXIT_SIGNAL_BASE + interrupted
+        elif input_errors:
             code = EXIT_BAD_INPUT
-        elif failing:
+        elif self.failing:
             code = EXIT_FAILED
         else:
             code = EXIT_INCOMPLETE if incomplete else EXIT_OK
         return Totals(
             code=code,
-            accounts=len(self.accounts()),
-            checks=dict(statuses),
-            failing=failing,
-            fail_on=fail_on,
+            accounts=self.accounts,
+            checks=dict(self.statuses),
+            failing=dict(self.failing),
+            fail_on=dict(self.fail_on),
             incomplete=incomplete,
-            input_errors=len(self.input_errors),
-            interrupted=None if self.interrupted is None else signal_name(self.interrupted),
+            input_errors=len(input_errors),
+            interrupted=None if interrupted is None else signal_name(interrupted),
         )
 
 
@@ -214,8 +299,8 @@ class Totals:
     accounts: int
     # Checks by status.
     checks: dict[str, int]
-    # Per account key: its checks that failed with a finding at or above its fail_on.
-    failing: dict[str, list[CheckResult]]
+    # Per account key: its findings at or above its fail_on, in checks that failed.
+    failing: dict[str, int]
     # Per account key: its fail_on.
     fail_on: dict[str, str]
     # Per account key: what is incomplete (check ids, "RSP001 error", "fetch", "not audited").
@@ -225,12 +310,19 @@ class Totals:
     interrupted: str | None = None
 
     def failing_findings(self) -> int:
-        """The findings at or above their account's fail_on, in the failing checks (findings
-        packed by a worker are decoded only here, and only for those checks)."""
-        total = 0
-        for key, checks in self.failing.items():
-            threshold = severity_rank(self.fail_on[key])
-            total += sum(
-                1 for c in checks for f in c.findings if severity_rank(f.severity) >= threshold
-            )
-        return total
+        """The findings at or above their account's fail_on, in the failing checks."""
+        return sum(self.failing.values())
+
+
+class AccountSink(Protocol):
+    """Where a run's accounts go as they are audited: ``begin`` once, then ``account`` for each
+    in config order (whatever order they finish in), then ``end`` once the run is closed. A
+    run that fails on the way calls ``abort`` instead of ``end``: nothing half made may stay."""
+
+    def begin(self, run: AuditResult) -> None: ...
+
+    def account(self, account: AccountResult) -> None: ...
+
+    def end(self, run: AuditResult) -> None: ...
+
+    def abort(self) -> None: ...

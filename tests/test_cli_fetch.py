@@ -78,7 +78,7 @@ def expected_exit(all_reports: dict[str, dict[str, Any]]) -> int:
     ranks = ["info", "low", "medium", "high", "critical"]
     for report in all_reports.values():
         for account in report["accounts"]:
-            threshold = ranks.index(account["policy"]["fail_on"])
+            threshold = ranks.index(report["policies"][account["policy"]]["fail_on"])
             for check in account["checks"]:
                 if check["status"] == "fail" and any(
                     ranks.index(f["severity"]) >= threshold for f in check["findings"]

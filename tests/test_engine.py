@@ -347,7 +347,9 @@ def test_report_is_valid_against_its_schema(audit: Audit, tmp_path: Path) -> Non
         errors = list(validator.iter_errors(report))
         assert not errors, errors[0].message
     assert reports["globo"]["inputs"][0]["path"].endswith("globo.jsonl")
-    assert reports["globo"]["accounts"][0]["policy"]["checks"]["RSP001"] == {"grace_hours": 8}
+    globo = reports["globo"]
+    policy = globo["policies"][globo["accounts"][0]["policy"]]
+    assert policy["checks"]["RSP001"] == {"grace_hours": 8}
 
 
 def test_pseudonymised_customers_never_reach_report_or_store(

@@ -55,7 +55,9 @@ def damaged(draw: st.DrawFn, good: bytes) -> tuple[bytes, bool]:
     )
     at = draw(st.integers(0, len(lines) - 1))
     if how == "cut byte":
-        return good[: draw(st.integers(0, len(good) - 1))], True
+        cut = good[: draw(st.integers(0, len(good) - 1))]
+        # Only the last line break cut: nothing is lost.
+        return cut, cut != good.rstrip(b"\n")
     if how == "cut line":
         return b"".join(lines[:at]), True
     if how == "drop":

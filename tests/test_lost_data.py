@@ -15,6 +15,7 @@ each kind of data lost in turn, through the engine's own audit of an account:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -176,10 +177,12 @@ def test_a_gap_withholds_and_counts_what_it_could_refute(demo: Demo) -> None:
     assert lossy.coverage.complete is False and lossy.coverage.lost == ["brand_posts"]
 
 
-def test_the_report_exits_as_the_command_when_only_the_window_is_incomplete() -> None:
+def test_the_report_exits_as_the_command_when_only_the_window_is_incomplete(
+    tmp_path: Path,
+) -> None:
     """Every check passed, yet the window lost data: the run is incomplete (3), in the report's
     exit code as on the command line (which used to add the fetch's own list on top)."""
-    from auditor.reports.json_report import client_report
+    from auditor.reports import json_report
     from auditor.result import AuditResult, ClientResult, Coverage
 
     passed = CheckResult("PRF001", "t", "1", "medium", "pass", "hours posted")
@@ -196,7 +199,8 @@ def test_the_report_exits_as_the_command_when_only_the_window_is_incomplete() ->
     at = datetime.fromisoformat("2026-11-16T00:00:00+00:00")
     result = AuditResult("0", "run", at, "c.yaml", "sha", None, {}, clients=[client])
     assert result.totals().incomplete == {"x:AcmeHelp": ["data"]}
-    assert client_report(result, client)["run"]["exit_code"] == 3
+    (written,) = json_report.write(result, tmp_path)
+    assert json.loads(written.read_text())["run"]["exit_code"] == 3
     # The command line names the fetch instead, once.
     assert result.totals({"x:AcmeHelp": "dm_events: HTTP 403"}).incomplete == {
         "x:AcmeHelp": ["fetch"]

@@ -11,7 +11,7 @@ import pytest
 from auditor import fsutil
 from auditor.fsutil import safe_name
 from auditor.reports import json_report
-from auditor.result import AuditResult, ClientResult
+from auditor.result import AccountResult, AuditResult, ClientResult, Coverage
 
 from conftest import WriteBundle, WriteConfig, healthy_account
 from tests_support import run_cli
@@ -28,8 +28,12 @@ def _result(run_id: str, *clients: str) -> AuditResult:
         config_sha256="0" * 64,
         fail_on=None,
         checks={},
-        clients=[ClientResult(name) for name in clients],
+        clients=[ClientResult(name, [_account(name)]) for name in clients],
     )
+
+
+def _account(client: str) -> AccountResult:
+    return AccountResult(client, "x", "AcmeHelp", "pass", Coverage(), {"fail_on": "high"})
 
 
 def test_two_runs_of_one_client_in_the_same_second_keep_both_reports(tmp_path: Path) -> None:

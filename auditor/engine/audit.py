@@ -19,6 +19,7 @@ from typing import Any
 from auditor import __version__
 from auditor.check import AuditContext, Check, CheckOutput, status_of
 from auditor.config import AccountConfig, Config, EffectivePolicy
+from auditor.engine.order import ConfigOrder
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
 from auditor.model import (
     OBSERVABLES,
@@ -35,16 +36,20 @@ from auditor.result import (
     ACCOUNT_STATUS_ORDER,
     INTERRUPTED,
     AccountResult,
+    AccountSink,
     AuditResult,
     CheckResult,
-    ClientResult,
     Coverage,
     InputFile,
     Interrupted,
+    stop_signals_held,
 )
 from auditor.sources.inputs import AccountInput, Indexed, InputError, Source, open_inputs
 from auditor.store.history import HistoryStore
 from auditor.wording import count
+
+# The error of an account its input failed before reaching (the input's own error says why).
+NOT_AUDITED = "not audited: its input failed before this account was read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,11 +323,17 @@ class Engine:
             if self.client_filter is None or a.client in self.client_filter
         ]
 
-    def run(self, started_at: datetime | None = None) -> AuditResult:
+    def run(
+        self, started_at: datetime | None = None, sink: AccountSink | None = None
+    ) -> AuditResult:
+        """Audit every account. With a ``sink`` (the report writers), each account is handed to
+        it in config order as soon as it and those before it are done, and the result keeps
+        none of them (memory is bounded by the largest account, not the run); without one, the
+        result keeps them all in ``clients``."""
         with cycle_collector_paused():
-            return self._run(started_at)
+            return self._run(started_at, sink)
 
-    def _run(self, started_at: datetime | None) -> AuditResult:
+    def _run(self, started_at: datetime | None, sink: AccountSink | None) -> AuditResult:
         started = started_at or datetime.now(UTC)
         accounts = self.accounts()
         result = AuditResult(
@@ -334,53 +345,77 @@ class Engine:
             fail_on=self.fail_on,
             checks={c.id: c.version for c in self.registry},
         )
-        results: dict[AccountKey, AccountResult] = {}
+
+        def hand_on(account: AccountResult) -> None:
+            with stop_signals_held():
+                result.add(account, keep=sink is None)
+                if sink is not None:
+                    sink.account(account)
+
+        order = ConfigOrder([a.key for a in accounts], hand_on)
+        if sink is not None:
+            sink.begin(result)
+        try:
+            self._audit_run(result, order, started, sink)
+        except BaseException:
+            order.close()
+            if sink is not None:
+                sink.abort()
+            raise
+        return result
+
+    def _audit_run(
+        self,
+        result: AuditResult,
+        order: ConfigOrder,
+        started: datetime,
+        sink: AccountSink | None,
+    ) -> None:
         # First what can be learnt of each input without reading its accounts (a bundle's
         # index): its hash keys the run. Inputs that must be read in full wait for their turn.
         indexed: list[AccountInput] = []
         unread: list[AccountInput] = []
-        for source in open_inputs(self._sources(accounts)):
+        for source in open_inputs(self._sources(self.accounts())):
             try:
                 known = source.index()
             except InputError as error:
-                self._input_failed(source, str(error), result, results)
+                self._input_failed(source, str(error), result, order)
                 continue
             if known is None:
                 unread.append(source)
             else:
-                self._input_indexed(source, known, result, results)
+                self._input_indexed(source, known, result, order)
                 indexed.append(source)
 
         result.run_id = self._run_key(result)
         if self.store is not None:
             self.store.begin_run(result.run_id, self.config.sha256, __version__, started)
-        audits = self._audit_all(indexed, unread, result, results)
+        audits = self._audit_all(indexed, unread, result, order)
         try:
-            self._collect(audits, result, results, started)
+            self._collect(audits, result, order, started)
         except Interrupted as stop:
             # A stop signal: no account starts, those in flight stop with the worker pool
             # (their store transactions roll back), those done are kept.
             audits.close()
             result.interrupted = stop.signum
-        try:
-            self._finish(result, results, started)
-        except Interrupted as stop:  # the first signal came as the run was being closed
-            result.interrupted = stop.signum
-            self._finish(result, results, started)
-        return result
+        # Closing the run is done whole: a stop signal that comes meanwhile waits until the
+        # reports and the store agree, and is raised after.
+        with stop_signals_held():
+            self._finish(result, order, started, sink)
 
     def _collect(
         self,
         audits: Iterator[Audited],
         result: AuditResult,
-        results: dict[AccountKey, AccountResult],
+        order: ConfigOrder,
         started: datetime,
     ) -> None:
         for audited in audits:
             if self.store is not None and not audited.recorded:
                 record(self.store, result.run_id, audited, started)
-            results[AccountKey(audited.result.platform, audited.result.account)] = audited.result
             result.input_errors.extend(audited.input_errors)
+            account = audited.result
+            order.add(AccountKey(account.platform, account.account), account)
         result.input_errors = list(dict.fromkeys(result.input_errors))
         # Inputs read in full (no index) are hashed only as they are read: the key taken
         # before the accounts were audited lacks them, so the run is keyed again.
@@ -391,31 +426,38 @@ class Engine:
             result.run_id = final_key
 
     def _finish(
-        self, result: AuditResult, results: dict[AccountKey, AccountResult], started: datetime
+        self,
+        result: AuditResult,
+        order: ConfigOrder,
+        started: datetime,
+        sink: AccountSink | None,
     ) -> None:
-        """The clients in config order, and the run closed in the store: an interrupted run's
-        unfinished accounts are incomplete (``interrupted``), and the run is marked so."""
-        result.clients = []
-        for client in self.config.clients:
-            if self.client_filter is not None and client.name not in self.client_filter:
-                continue
-            accounts = [results.get(a.key) or self._interrupted_result(a) for a in client.accounts]
-            result.clients.append(ClientResult(client.name, accounts))
+        """The accounts not handed on yet, then the reports, then the run closed in the store:
+        an interrupted run's unfinished accounts are incomplete (``interrupted``), and the run
+        is marked so."""
+        unaudited: list[AccountKey] = []
+
+        def stand_in(key: AccountKey) -> AccountResult:
+            unaudited.append(key)
+            if result.interrupted is not None:
+                return self._interrupted_result(self._configs[key])
+            # Its input failed before reaching it (the input's error says why).
+            return self._error_result(self._configs[key], [NOT_AUDITED])
+
+        order.finish(stand_in)
+        result.input_errors = list(dict.fromkeys(result.input_errors))
         result.finished_at = datetime.now(UTC)
+        if sink is not None:
+            sink.end(result)
         if self.store is None:
             return
         if result.interrupted is not None:
             # The store says what the report says: an account the run lists as not audited
             # has no row in it, even if a worker wrote one as the signal came.
-            unaudited = [
-                (a.platform, a.account)
-                for a in result.accounts()
-                if AccountKey(a.platform, a.account) not in results
-            ]
             self.store.forget_accounts(result.run_id, unaudited)
             self.store.finish_run(result.run_id, result.finished_at, INTERRUPTED)
             return
-        statuses = [a.status for a in result.accounts()]
+        statuses = result.tally.account_statuses
         self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
         # Retention goes by the wall clock (when posts were last fetched or read), never
         # by the data's time.
@@ -431,30 +473,30 @@ class Engine:
         source: AccountInput,
         message: str,
         result: AuditResult,
-        results: dict[AccountKey, AccountResult],
+        order: ConfigOrder,
     ) -> None:
         result.input_errors.append(message)
         for key in source.wanted:
-            results[key] = self._error_result(self._configs[key], [message])
+            order.add(key, self._error_result(self._configs[key], [message]))
 
     def _input_indexed(
         self,
         source: AccountInput,
         known: Indexed,
         result: AuditResult,
-        results: dict[AccountKey, AccountResult],
+        order: ConfigOrder,
     ) -> None:
         result.inputs.append(InputFile(str(source.path), known.sha256))
         for key, message in known.missing:
             result.input_errors.append(message)
-            results[key] = self._error_result(self._configs[key], [message])
+            order.add(key, self._error_result(self._configs[key], [message]))
 
     def _audit_all(
         self,
         indexed: list[AccountInput],
         unread: list[AccountInput],
         result: AuditResult,
-        results: dict[AccountKey, AccountResult],
+        order: ConfigOrder,
     ) -> Generator[Audited]:
         """Every account's audit, on pools of worker processes where there is enough work.
 
@@ -480,10 +522,10 @@ class Engine:
             try:
                 known = source.open()
             except InputError as error:
-                self._input_failed(source, str(error), result, results)
+                self._input_failed(source, str(error), result, order)
                 continue
             if known is not None:
-                self._input_indexed(source, known, result, results)
+                self._input_indexed(source, known, result, order)
             yield from self._audit_input(source, result)
             source.close()
 

@@ -1,19 +1,34 @@
-"""The JSON report: one file per client, valid against config/schema/report.schema.json."""
+"""The JSON report: one file per client, valid against config/schema/report.schema.json.
+
+It streams: each account is written as it arrives (accounts come grouped by client, in config
+order) to one unnamed temporary file beside the reports, which vanishes with the process
+however it ends; only a few counts per client stay in memory. At the end each client's report
+is written whole (head, its accounts copied from the temporary file, then ``]}``) and renamed
+into a run folder of its own. The effective policy is written once per distinct policy, under
+``policies``; each account names its policy's id.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
-from auditor.fsutil import atomic_write_bytes, new_run_folder, safe_name
-from auditor.result import AccountResult, AuditResult, CheckResult, ClientResult, EncodedFindings
+from auditor.fsutil import atomic_writer, new_run_folder, safe_name
+from auditor.reports.stream import write_result
+from auditor.result import AccountResult, AuditResult, CheckResult, EncodedFindings, Totals
 
-REPORT_SCHEMA_VERSION = "1.1"
+REPORT_SCHEMA_VERSION = "2.0"
+# Copying a client's accounts into its report: a read this size at a time.
+_COPY_CHUNK = 1 << 20
 
 
 def _time(value: datetime | None) -> str | None:
@@ -41,7 +56,13 @@ def _check(check: CheckResult) -> dict[str, Any]:
     }
 
 
-def _account(account: AccountResult) -> dict[str, Any]:
+def policy_id(policy: dict[str, Any]) -> str:
+    """A policy's id in the report: the same policy, the same id, in every report and run."""
+    canonical = orjson.dumps(policy, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def _account(account: AccountResult, policy: str) -> dict[str, Any]:
     coverage = asdict(account.coverage)
     coverage["window_start"] = _time(account.coverage.window_start)
     coverage["window_end"] = _time(account.coverage.window_end)
@@ -52,54 +73,124 @@ def _account(account: AccountResult) -> dict[str, Any]:
         "source": account.source,
         "errors": account.errors,
         "coverage": coverage,
-        "policy": account.policy,
+        "policy": policy,
         "checks": [_check(c) for c in account.checks],
     }
 
 
-def client_report(result: AuditResult, client: ClientResult) -> dict[str, Any]:
-    accounts = [_account(a) for a in client.accounts]
-    counts: dict[str, int] = {}
-    for account in client.accounts:
-        for check in account.checks:
-            counts[check.status] = counts.get(check.status, 0) + 1
+@dataclass(slots=True)
+class _Client:
+    """What one client's report needs besides its accounts: where they are in the temporary
+    file, and a few counts."""
+
+    name: str
+    start: int
+    end: int = 0
+    accounts: int = 0
+    check_statuses: Counter[str] = field(default_factory=Counter)
+    sources: set[str | None] = field(default_factory=set)
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class JsonReports:
+    """The streaming JSON writer (``begin``, ``account``, ``end``; ``abort`` on failure)."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.output_dir = output_dir
+        self._body: IO[bytes] | None = None
+        self._clients: list[_Client] = []
+
+    def begin(self, run: AuditResult) -> None:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        # Unnamed where the platform allows (O_TMPFILE): nothing to clean after a crash.
+        self._body = tempfile.TemporaryFile(  # noqa: SIM115 (open until end or abort)
+            dir=self.output_dir, prefix=".report-accounts."
+        )
+
+    def account(self, account: AccountResult) -> None:
+        assert self._body is not None, "account() before begin()"
+        client = self._clients[-1] if self._clients else None
+        if client is None or client.name != account.client:
+            client = _Client(account.client, start=self._body.tell())
+            self._clients.append(client)
+        policy = policy_id(account.policy)
+        client.policies.setdefault(policy, account.policy)
+        data = orjson.dumps(_account(account, policy), option=orjson.OPT_NON_STR_KEYS)
+        self._body.write(data if not client.accounts else b"," + data)
+        client.end = self._body.tell()
+        client.accounts += 1
+        client.check_statuses.update(c.status for c in account.checks)
+        client.sources.add(account.source)
+
+    def end(self, run: AuditResult, totals: Totals) -> list[Path]:
+        assert self._body is not None, "end() before begin()"
+        self._body.flush()
+        body = self._body.fileno()
+
+        def write_client(client: _Client) -> Path:
+            return _write_client(run, totals, client, body, self.output_dir)
+
+        try:
+            # Syncing large reports waits on the disk, not the CPU: one client's report goes
+            # to disk while the next is written (each reads its own span of the accounts).
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                return list(pool.map(write_client, self._clients))
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+
+def _write_client(
+    run: AuditResult, totals: Totals, client: _Client, body: int, output_dir: Path
+) -> Path:
+    # A folder of this run's own: a report is never overwritten, by a rerun in the same second
+    # or by another client whose name cleans to the same folder name.
+    folder = new_run_folder(output_dir / safe_name(client.name), run.started_at, run.run_id)
+    path = folder / "report.json"
+    head = orjson.dumps(_head(run, totals, client), option=orjson.OPT_NON_STR_KEYS)
+    with atomic_writer(path) as stream:
+        # The head is an object whose last key is "accounts": its closing "[]}" is cut, the
+        # accounts copied in, and the array and object closed again.
+        stream.write(head[: -len(b"[]}")] + b"[")
+        offset = client.start
+        while offset < client.end:
+            chunk = os.pread(body, min(_COPY_CHUNK, client.end - offset), offset)
+            if not chunk:
+                raise OSError(f"{path}: the accounts' temporary file ended early")
+            stream.write(chunk)
+            offset += len(chunk)
+        stream.write(b"]}\n")
+    return path
+
+
+def _head(run: AuditResult, totals: Totals, client: _Client) -> dict[str, Any]:
     return {
         "report_schema": REPORT_SCHEMA_VERSION,
-        "tool": {"name": "social-care-auditor", "version": result.tool_version},
+        "tool": {"name": "social-care-auditor", "version": run.tool_version},
         "run": {
-            "id": result.run_id,
-            "started_at": _time(result.started_at),
-            "finished_at": _time(result.finished_at),
-            "config": {"path": result.config_path, "sha256": result.config_sha256},
-            "fail_on_override": result.fail_on,
-            "exit_code": result.exit_code(),
+            "id": run.run_id,
+            "started_at": _time(run.started_at),
+            "finished_at": _time(run.finished_at),
+            "config": {"path": run.config_path, "sha256": run.config_sha256},
+            "fail_on_override": run.fail_on,
+            "exit_code": totals.code,
         },
-        "checks": result.checks,
+        "checks": run.checks,
         "inputs": [
-            {"path": i.path, "sha256": i.sha256}
-            for i in result.inputs
-            if i.path in {a.source for a in client.accounts}
+            {"path": i.path, "sha256": i.sha256} for i in run.inputs if i.path in client.sources
         ],
         "client": client.name,
-        "summary": {"accounts": len(accounts), "check_statuses": counts},
-        "accounts": accounts,
+        "summary": {"accounts": client.accounts, "check_statuses": dict(client.check_statuses)},
+        "policies": client.policies,
+        "accounts": [],
     }
 
 
-def render(result: AuditResult, client: ClientResult) -> bytes:
-    return orjson.dumps(client_report(result, client), option=orjson.OPT_NON_STR_KEYS) + b"\n"
-
-
 def write(result: AuditResult, output_dir: Path) -> list[Path]:
-    def write_client(client: ClientResult) -> Path:
-        # A folder of this run's own: a report is never overwritten, by a rerun in the same
-        # second or by another client whose name cleans to the same folder name.
-        folder = new_run_folder(
-            output_dir / safe_name(client.name), result.started_at, result.run_id
-        )
-        return atomic_write_bytes(folder / "report.json", render(result, client))
-
-    # Writing and syncing large reports waits on the disk, not the CPU: one client's report
-    # goes to disk while the next is rendered.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(write_client, result.clients))
+    """The reports of a run kept whole (``Engine.run`` without a sink), as the stream writes
+    them."""
+    return write_result(result, JsonReports(output_dir))

@@ -1,4 +1,5 @@
-"""The terminal table: per client and account, one row per check; then one closing line.
+"""The terminal table: per client and account, one row per check, printed as each account is
+audited; then one closing line.
 
 Every value shown comes from outside (client names, handles, reasons, a server's errors): each
 has its control characters escaped (``\\x1b``, :func:`auditor.untrusted.escape_controls`), on a
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
+from pathlib import Path
 
 from tabulate import tabulate
 
+from auditor.reports.stream import write_result
 from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -85,33 +89,64 @@ def _header(account: AccountResult) -> str:
     return f"{_shown(account.client)} / {_shown(str(account.key))}: {status} ({details})"
 
 
-def render(result: AuditResult) -> str:
-    blocks = []
-    for client in result.clients:
-        for account in client.accounts:
-            rows = [
-                [
-                    _shown(c.id),
-                    _shown(c.title),
-                    c.severity,
-                    _MARK.get(c.status, c.status),
-                    wrap_summary(c.summary),
-                ]
-                for c in account.checks
-            ]
-            body = (
-                tabulate(rows, headers=["id", "title", "severity", "status", "summary"])
-                if rows
-                else ""
-            )
-            errors = "\n".join(f"  error: {_shown(e)}" for e in account.errors)
-            blocks.append("\n".join(part for part in (_header(account), body, errors) if part))
-    for error in result.input_errors:
-        if not any(error in e for a in result.accounts() for e in a.errors):
-            blocks.append(f"input error: {_shown(error)}")
+def account_block(account: AccountResult) -> str:
+    """One account's part of the table: its header line, a row per check, its errors."""
+    rows = [
+        [
+            _shown(c.id),
+            _shown(c.title),
+            c.severity,
+            _MARK.get(c.status, c.status),
+            wrap_summary(c.summary),
+        ]
+        for c in account.checks
+    ]
+    body = tabulate(rows, headers=["id", "title", "severity", "status", "summary"]) if rows else ""
+    errors = "\n".join(f"  error: {_shown(e)}" for e in account.errors)
+    block = "\n".join(part for part in (_header(account), body, errors) if part)
     # Whatever a value above did not go through (a check's own text) is escaped here: only
     # the table's own line breaks survive.
-    return escape_controls("\n\n".join(blocks), keep_newlines=True)
+    return escape_controls(block, keep_newlines=True)
+
+
+class TerminalTable:
+    """The table as a streaming writer: each account's block is printed (``echo``) as the
+    account arrives, the input errors no account shows at the end. The blocks are separated by
+    an empty line."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self._shown_errors: set[str] = set()
+        self._blocks = 0
+
+    def begin(self, run: AuditResult) -> None:
+        self._blocks = 0
+
+    def account(self, account: AccountResult) -> None:
+        self._shown_errors.update(account.errors)
+        self._print(account_block(account))
+
+    def end(self, run: AuditResult, totals: Totals) -> list[Path]:
+        for error in run.input_errors:
+            if not any(error in shown for shown in self._shown_errors):
+                self._print(escape_controls(f"input error: {_shown(error)}", keep_newlines=True))
+        if not self._blocks:
+            self.echo("")
+        return []
+
+    def abort(self) -> None:
+        return None
+
+    def _print(self, block: str) -> None:
+        self.echo(block if not self._blocks else "\n" + block)
+        self._blocks += 1
+
+
+def render(result: AuditResult) -> str:
+    """The whole table of a run kept whole, as the stream prints it."""
+    lines: list[str] = []
+    write_result(result, TerminalTable(lines.append))
+    return "\n".join(lines)
 
 
 _STATUS_ORDER = ("fail", "error", "incomplete", "pass", "not_applicable")

@@ -1,0 +1,75 @@
+"""The streaming writer interface every report format implements, and the sink that hands a
+run's accounts to the writers chosen.
+
+A run gives its accounts out one at a time, in config order, as they are audited
+(:class:`auditor.result.AccountSink`); a writer keeps what it has written on disk, not in
+memory, so that a run of any size needs the memory of its largest account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from auditor.result import AccountResult, AuditResult, Totals
+
+
+class ReportWriter(Protocol):
+    """One report format: ``begin`` once, ``account`` for each account in config order,
+    ``end`` with the run's totals (what it wrote), or ``abort`` (nothing may stay)."""
+
+    def begin(self, run: AuditResult) -> None: ...
+
+    def account(self, account: AccountResult) -> None: ...
+
+    def end(self, run: AuditResult, totals: Totals) -> list[Path]: ...
+
+    def abort(self) -> None: ...
+
+
+class Reports:
+    """The writers one run streams to (an :class:`auditor.result.AccountSink`); at the end,
+    the totals the command exits by (``fetch_incomplete``: the accounts whose fetch was
+    incomplete, key: reason), the same in every report, and the files written."""
+
+    def __init__(
+        self, writers: Sequence[ReportWriter], fetch_incomplete: Mapping[str, str] | None = None
+    ) -> None:
+        self.writers = list(writers)
+        self.fetch_incomplete = dict(fetch_incomplete or {})
+        self.written: list[Path] = []
+        self.totals: Totals | None = None
+
+    def begin(self, run: AuditResult) -> None:
+        for writer in self.writers:
+            writer.begin(run)
+
+    def account(self, account: AccountResult) -> None:
+        for writer in self.writers:
+            writer.account(account)
+
+    def end(self, run: AuditResult) -> None:
+        self.totals = run.totals(self.fetch_incomplete)
+        try:
+            for writer in self.writers:
+                self.written += writer.end(run, self.totals)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        for writer in self.writers:
+            writer.abort()
+
+
+def write_result(result: AuditResult, writer: ReportWriter) -> list[Path]:
+    """A run kept whole (``Engine.run`` without a sink), written by a streaming writer."""
+    writer.begin(result)
+    try:
+        for account in result.accounts():
+            writer.account(account)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.end(result, result.totals())
