@@ -25,8 +25,10 @@ from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_INCOMPLETE,
     EXIT_OK,
+    EXIT_SIGNAL_BASE,
     INTERRUPTED,
     Interrupted,
+    interrupt,
     signal_name,
 )
 from auditor.untrusted import escape_controls
@@ -332,6 +334,13 @@ def run(
             f"{count(totals.accounts, 'account')} not audited (reports written)",
             err=True,
         )
+    elif result.stopped_after is not None:
+        typer.echo(
+            f"interrupted by {signal_name(result.stopped_after)} as the run was closing: "
+            "every account audited, reports written",
+            err=True,
+        )
+        raise typer.Exit(EXIT_SIGNAL_BASE + result.stopped_after)
     raise typer.Exit(totals.code)
 
 
@@ -568,10 +577,12 @@ def demo_generate(
 def _stop_on_signals() -> None:
     """SIGINT (Ctrl-C) and SIGTERM (systemd, Kubernetes, cron), one rule.
 
-    The first raises :class:`~auditor.result.Interrupted` where the run is: the engine starts
-    no new account, stops those in flight with its workers, keeps those done and marks the run
-    interrupted; the command writes their reports and exits 128 + the signal (130, 143). A
-    second signal exits at once, removing the temporary files of writes under way.
+    The first raises :class:`~auditor.result.Interrupted` where the run is (or, in a step
+    that must be done whole, as it ends: :func:`~auditor.result.stop_signals_held`): the
+    engine starts no new account, stops those in flight with its workers, keeps those done,
+    writes their reports and marks the run interrupted; the command exits 128 + the signal
+    (130, 143). A second signal exits at once, removing the temporary files of writes under
+    way (the reports' accounts in progress are in unnamed files, which vanish with the process).
     """
 
     def at_once(signum: int, frame: object) -> None:
@@ -582,7 +593,7 @@ def _stop_on_signals() -> None:
     def first(signum: int, frame: object) -> None:
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, at_once)
-        raise Interrupted(signum)
+        interrupt(signum)
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, first)

@@ -175,6 +175,9 @@ class AuditResult:
     finished_at: datetime | None = None
     # The signal that stopped the run, if one did (its unfinished accounts are incomplete).
     interrupted: int | None = None
+    # A stop signal that came as the run was being closed: it waited until the reports were
+    # written and the store closed (the run is whole), then the command stops as asked.
+    stopped_after: int | None = None
 
     # Every account the run has given out, in figures: what the exit code is computed from,
     # whether the accounts themselves are kept (``clients``) or streamed to the writers.

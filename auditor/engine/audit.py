@@ -314,7 +314,10 @@ class Engine:
         self.workers = worker_count(workers)
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
-        self._policies: dict[AccountKey, EffectivePolicy] = {}
+        self._policies: dict[tuple[int, ...], EffectivePolicy] = {}
+        # What the reports show of each policy (by the id of one in _policies, which keeps it):
+        # one dict per policy, shared by its accounts.
+        self._policy_dicts: dict[int, dict[str, Any]] = {}
 
     def accounts(self) -> list[AccountConfig]:
         return [
@@ -399,9 +402,12 @@ class Engine:
             audits.close()
             result.interrupted = stop.signum
         # Closing the run is done whole: a stop signal that comes meanwhile waits until the
-        # reports and the store agree, and is raised after.
-        with stop_signals_held():
-            self._finish(result, order, started, sink)
+        # reports and the store agree; the run is whole, and the command stops as asked.
+        try:
+            with stop_signals_held():
+                self._finish(result, order, started, sink)
+        except Interrupted as late:
+            result.stopped_after = late.signum
 
     def _collect(
         self,
@@ -564,18 +570,24 @@ class Engine:
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
     def _policy(self, account: AccountConfig) -> EffectivePolicy:
-        policy = self._policies.get(account.key)
+        # One per distinct set of layers, not per account: ten thousand accounts under one
+        # client policy share one (an account's own empty layer is no layer).
+        layers = tuple(id(layer) for _, layer in account.policy_layers if layer)
+        policy = self._policies.get(layers)
         if policy is None:
-            policy = self._policies[account.key] = EffectivePolicy.resolve(
+            policy = self._policies[layers] = EffectivePolicy.resolve(
                 self.config, account, self.registry
             )
         return policy
 
     def _policy_dict(self, account: AccountConfig) -> dict[str, Any]:
-        policy = self._policy(account).as_dict()
-        if self.fail_on:
-            policy["fail_on"] = self.fail_on
-        return policy
+        policy = self._policy(account)
+        as_dict = self._policy_dicts.get(id(policy))
+        if as_dict is None:
+            as_dict = self._policy_dicts[id(policy)] = policy.as_dict()
+            if self.fail_on:
+                as_dict["fail_on"] = self.fail_on
+        return as_dict
 
     def _error_result(self, account: AccountConfig, errors: list[str]) -> AccountResult:
         return AccountResult(
