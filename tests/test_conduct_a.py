@@ -15,7 +15,8 @@ import pytest
 from auditor.check import AuditContext
 from auditor.checks.crs001 import find_surges
 from auditor.demo.generator import AccountPlan, Behaviour, generate_records
-from auditor.engine.audit import DataGap, effective_window, run_check
+from auditor.engine.audit import effective_window
+from auditor.engine.checking import DataGap, run_check
 from auditor.model import AccountData, AccountKey
 from auditor.registry import load_registry
 from auditor.result import CheckResult

@@ -24,7 +24,8 @@ from auditor.checks.prv001 import phone_numbers, public_asks
 from auditor.checks.ton001 import DEFAULT_DEFENSIVE_PHRASES, defensive_phrase, phrase_pattern
 from auditor.checks.ton002 import signature
 from auditor.demo.generator import generate_records
-from auditor.engine.audit import DataGap, _needs_unmet, effective_window, run_check
+from auditor.engine.audit import effective_window
+from auditor.engine.checking import DataGap, needs_unmet, run_check
 from auditor.model import AccountData, AccountKey, Conversation, Message
 from auditor.registry import load_registry
 from auditor.sources.bundle import add_record
@@ -284,7 +285,7 @@ def demo_accounts() -> list[AccountData]:
 def _run(check_id: str, data: AccountData, params: dict[str, Any] | None = None) -> Any:
     check = REGISTRY.get(check_id)
     win = effective_window(data)
-    assert win is not None and _needs_unmet(check, data, win, history=False) is None
+    assert win is not None and needs_unmet(check, data, win, history=False) is None
     context = AuditContext(
         account=data,
         window=win,
@@ -333,7 +334,7 @@ def test_fup001_is_not_applicable_without_observed_conversations() -> None:
     data.window = effective_window(data)
     assert data.window is not None
     data.window.observes = frozenset({"deleted"})
-    assert _needs_unmet(check, data, data.window, history=False) is not None
+    assert needs_unmet(check, data, data.window, history=False) is not None
 
 
 @pytest.mark.parametrize("check_id", MY_CHECKS)

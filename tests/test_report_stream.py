@@ -168,7 +168,9 @@ def test_a_streamed_run_needs_the_memory_of_its_largest_account_not_of_the_run(
     peaks: dict[tuple[int, bool], int] = {}
     for accounts in (8, 32):
         handles = [f"Brand{n}" for n in range(accounts)]
-        bundle = write_bundle_file(f"b{accounts}.jsonl", _sized_accounts(dict.fromkeys(handles, 300)))
+        bundle = write_bundle_file(
+            f"b{accounts}.jsonl", _sized_accounts(dict.fromkeys(handles, 300))
+        )
         config = _config(write_config, handles, bundle, store=False)
         if accounts == 8:  # once unmeasured: what the first run loads, every run has
             _peak_bytes(config, None)
