@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from auditor.fetch.http import Deadline, HttpClient, HttpError, same_origin
+from auditor.fetch.http import STOPPED_REASON, Deadline, HttpClient, HttpError, Stopped, same_origin
 from auditor.fetch.secrets import Secret, load_token, redact, registered, server_text
 from auditor.sources.platforms.base import (
     Cursor,
@@ -86,7 +86,10 @@ def fetch_account(
     requests_made = 0
     while queue:
         request = queue.popleft()
-        if requests_made >= max_requests:
+        if http_client.stopping:
+            # A stop signal: what is left fails unasked, silently (the command says it once).
+            step = protocol.failed(request, STOPPED_REASON)
+        elif requests_made >= max_requests:
             step = protocol.failed(request, f"request budget of {max_requests} used up")
         elif deadline is not None and deadline.left(http_client.clock) <= 0:
             step = protocol.failed(request, deadline.reason)
@@ -108,6 +111,9 @@ def fetch_account(
                         auth_style=protocol.auth_style,
                         deadline=deadline,
                     )
+                except Stopped as stopped:
+                    requests_made += stopped.attempts
+                    step = protocol.failed(request, STOPPED_REASON)
                 except HttpError as error:
                     requests_made += error.attempts
                     log.warning(
@@ -201,6 +207,9 @@ def recheck_deletions(
     result = Recheck()
     root = protocol.base_url().rstrip("/")
     for request in protocol.recheck_requests(post_ids):
+        if http_client.stopping:
+            result.problems.append(f"{request.purpose}: {STOPPED_REASON}")
+            break
         if deadline is not None and deadline.left(http_client.clock) <= 0:
             result.problems.append(f"{request.purpose}: {deadline.reason}")
             break

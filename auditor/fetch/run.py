@@ -17,8 +17,9 @@ account finishes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,7 +196,9 @@ def fetch_api_accounts(
         logging.getLogger("httpx").addFilter(quiet_queries)
     try:
         workers = max(1, min(config.fetch.workers, len(prepared)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        with _stopped_on_the_way_out(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch"), client
+        ) as pool:
             pending: dict[Future[_Fetched], tuple[int, _Prepared]] = {
                 pool.submit(_fetch_one, item, client, config.fetch.account_deadline_seconds): (
                     index,
@@ -221,6 +224,26 @@ def fetch_api_accounts(
     order = {a.key: i for i, a in enumerate(chosen)}
     report.accounts.sort(key=lambda a: order[AccountKey(a.platform, a.handle)])
     return report
+
+
+@contextmanager
+def _stopped_on_the_way_out(
+    pool: ThreadPoolExecutor, client: HttpClient
+) -> Iterator[ThreadPoolExecutor]:
+    """``pool``, shut down at the end; when the calling thread leaves early (a stop signal's
+    :class:`~auditor.result.Interrupted`, or any error) no queued account starts and those in
+    flight stop at once: ``client`` starts no new request and cuts off those under way.
+
+    (A ``with`` on the pool itself would wait for every queued fetch to run first; the
+    interpreter's exit waits for the pool's threads too, so they must end, not be left.)
+    """
+    try:
+        yield pool
+    except BaseException:
+        client.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 class _QueriesLeftOut(logging.Filter):
