@@ -20,12 +20,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from auditor.config import api_bundle_path
+from auditor.fetch.driver import stopped_on_the_way_out
 from auditor.fetch.http import HttpClient, HttpConfig, Stopped, SystemClock
 from auditor.sources.platforms.base import RateInfo
 
@@ -242,3 +244,26 @@ def test_stop_ends_a_wait_for_a_retry(httpserver: HTTPServer) -> None:
     assert not thread.is_alive() and elapsed < 1.0, f"{elapsed:.1f} s after stop()"
     assert len(raised) == 1 and isinstance(raised[0], Stopped), raised
     assert len(httpserver.log) == 1
+
+
+def test_leaving_the_pool_early_cancels_the_queue_and_stops_the_client() -> None:
+    started = threading.Event()
+    ran: list[int] = []
+
+    def job(number: int, client: HttpClient) -> None:
+        ran.append(number)
+        started.set()
+        while not client.stopping:  # an account in flight, until the client stops
+            time.sleep(0.01)
+
+    client = HttpClient(HttpConfig(), clock=SystemClock())
+    pool = ThreadPoolExecutor(max_workers=1)
+    futures = []
+    with pytest.raises(KeyboardInterrupt), stopped_on_the_way_out(pool, client):
+        futures = [pool.submit(job, number, client) for number in range(5)]
+        started.wait(10)
+        raise KeyboardInterrupt  # what a stop signal raises in the calling thread
+    client.close()
+    assert client.stopping
+    assert ran == [0]
+    assert all(f.cancelled() for f in futures[1:]) and futures[0].done()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,8 +299,30 @@ def fetch_accounts(
 
     if not jobs:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with stopped_on_the_way_out(
+        ThreadPoolExecutor(max_workers=max(1, workers)), http_client
+    ) as pool:
         return list(pool.map(run, jobs))
+
+
+@contextmanager
+def stopped_on_the_way_out(
+    pool: ThreadPoolExecutor, client: HttpClient
+) -> Iterator[ThreadPoolExecutor]:
+    """``pool``, shut down at the end; when the calling thread leaves early (a stop signal's
+    :class:`~auditor.result.Interrupted`, or any error) no queued account starts and those in
+    flight stop at once: ``client`` starts no new request and cuts off those under way.
+
+    (A ``with`` on the pool itself would wait for every queued fetch to run first; the
+    interpreter's exit waits for the pool's threads too, so they must end, not be left.)
+    """
+    try:
+        yield pool
+    except BaseException:
+        client.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 # --- dry-run plans -------------------------------------------------------------------------

@@ -17,9 +17,8 @@ account finishes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,13 @@ from typing import Any
 import httpx
 
 from auditor.config import AccountConfig, Config, excluded_authors
-from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
+from auditor.fetch.driver import (
+    FetchOutcome,
+    Recheck,
+    fetch_account,
+    recheck_deletions,
+    stopped_on_the_way_out,
+)
 from auditor.fetch.http import Clock, Deadline, HttpClient, HttpConfig, RetryPolicy, SystemClock
 from auditor.fetch.secrets import TokenLookup, load_token, server_text
 from auditor.model import AccountData, AccountKey
@@ -196,7 +201,7 @@ def fetch_api_accounts(
         logging.getLogger("httpx").addFilter(quiet_queries)
     try:
         workers = max(1, min(config.fetch.workers, len(prepared)))
-        with _stopped_on_the_way_out(
+        with stopped_on_the_way_out(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch"), client
         ) as pool:
             pending: dict[Future[_Fetched], tuple[int, _Prepared]] = {
@@ -224,26 +229,6 @@ def fetch_api_accounts(
     order = {a.key: i for i, a in enumerate(chosen)}
     report.accounts.sort(key=lambda a: order[AccountKey(a.platform, a.handle)])
     return report
-
-
-@contextmanager
-def _stopped_on_the_way_out(
-    pool: ThreadPoolExecutor, client: HttpClient
-) -> Iterator[ThreadPoolExecutor]:
-    """``pool``, shut down at the end; when the calling thread leaves early (a stop signal's
-    :class:`~auditor.result.Interrupted`, or any error) no queued account starts and those in
-    flight stop at once: ``client`` starts no new request and cuts off those under way.
-
-    (A ``with`` on the pool itself would wait for every queued fetch to run first; the
-    interpreter's exit waits for the pool's threads too, so they must end, not be left.)
-    """
-    try:
-        yield pool
-    except BaseException:
-        client.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 class _QueriesLeftOut(logging.Filter):
