@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from auditor.fetch.http import Deadline, HttpClient, HttpError, same_origin
+from auditor.fetch.http import STOPPED_REASON, Deadline, HttpClient, HttpError, Stopped, same_origin
 from auditor.fetch.secrets import Secret, load_token, redact, registered, server_text
 from auditor.sources.platforms.base import (
     Cursor,
@@ -86,7 +87,10 @@ def fetch_account(
     requests_made = 0
     while queue:
         request = queue.popleft()
-        if requests_made >= max_requests:
+        if http_client.stopping:
+            # A stop signal: what is left fails unasked, silently (the command says it once).
+            step = protocol.failed(request, STOPPED_REASON)
+        elif requests_made >= max_requests:
             step = protocol.failed(request, f"request budget of {max_requests} used up")
         elif deadline is not None and deadline.left(http_client.clock) <= 0:
             step = protocol.failed(request, deadline.reason)
@@ -108,6 +112,9 @@ def fetch_account(
                         auth_style=protocol.auth_style,
                         deadline=deadline,
                     )
+                except Stopped as stopped:
+                    requests_made += stopped.attempts
+                    step = protocol.failed(request, STOPPED_REASON)
                 except HttpError as error:
                     requests_made += error.attempts
                     log.warning(
@@ -201,6 +208,9 @@ def recheck_deletions(
     result = Recheck()
     root = protocol.base_url().rstrip("/")
     for request in protocol.recheck_requests(post_ids):
+        if http_client.stopping:
+            result.problems.append(f"{request.purpose}: {STOPPED_REASON}")
+            break
         if deadline is not None and deadline.left(http_client.clock) <= 0:
             result.problems.append(f"{request.purpose}: {deadline.reason}")
             break
@@ -289,8 +299,30 @@ def fetch_accounts(
 
     if not jobs:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with stopped_on_the_way_out(
+        ThreadPoolExecutor(max_workers=max(1, workers)), http_client
+    ) as pool:
         return list(pool.map(run, jobs))
+
+
+@contextmanager
+def stopped_on_the_way_out(
+    pool: ThreadPoolExecutor, client: HttpClient
+) -> Iterator[ThreadPoolExecutor]:
+    """``pool``, shut down at the end; when the calling thread leaves early (a stop signal's
+    :class:`~auditor.result.Interrupted`, or any error) no queued account starts and those in
+    flight stop at once: ``client`` starts no new request and cuts off those under way.
+
+    (A ``with`` on the pool itself would wait for every queued fetch to run first; the
+    interpreter's exit waits for the pool's threads too, so they must end, not be left.)
+    """
+    try:
+        yield pool
+    except BaseException:
+        client.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 # --- dry-run plans -------------------------------------------------------------------------

@@ -56,6 +56,11 @@ class SystemClock:
         if seconds > 0:
             time.sleep(seconds)
 
+    def sleep_unless(self, seconds: float, stop: threading.Event) -> None:
+        """Sleeps ``seconds``, or less when ``stop`` is set meanwhile."""
+        if seconds > 0:
+            stop.wait(seconds)
+
 
 class ManualClock:
     """A clock for tests: sleeping advances it instantly; every sleep is kept in ``sleeps``."""
@@ -161,6 +166,17 @@ class HttpError(Exception):
         self.status = status
 
 
+STOPPED_REASON = "interrupted"
+
+
+class Stopped(HttpError):
+    """The client was stopped (:meth:`HttpClient.stop`): the request was not made, or was cut
+    off; nothing is retried."""
+
+    def __init__(self, *, attempts: int) -> None:
+        super().__init__(STOPPED_REASON, attempts=attempts)
+
+
 @dataclass(slots=True)
 class _Attempt:
     """One try's outcome: an answer to return, or a retryable failure and how long to wait."""
@@ -206,15 +222,37 @@ def _bounded(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+# How often a read that waits looks whether the client was stopped: how long, at most, a stop
+# signal waits for the requests in flight.
+STOP_POLL_SECONDS = 0.2
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A connection whose every read and write ends by the attempt's deadline: httpx's read
-    timeout is per read, so a server sending a byte now and then would hold a request open."""
+    timeout is per read, so a server sending a byte now and then would hold a request open.
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    A read that waits does so in slices of :data:`STOP_POLL_SECONDS`, so that a stopped client
+    (a stop signal) does not wait out a slow server's read timeout: a socket read that timed out
+    has consumed nothing, so the next slice reads on where it left off."""
+
+    def __init__(self, inner: httpcore.NetworkStream, stop: threading.Event) -> None:
         self._inner = inner
+        self._stop = stop
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout))
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._stop.is_set():
+                raise httpcore.ReadError(STOPPED_REASON)
+            left = _bounded(None if until is None else until - time.monotonic())
+            if left is not None and left <= 0:
+                raise httpcore.ReadTimeout("read timeout")
+            try:
+                return self._inner.read(
+                    max_bytes, min(STOP_POLL_SECONDS, left or STOP_POLL_SECONDS)
+                )
+            except httpcore.ReadTimeout:
+                continue  # a slice ended: look at the stop and at the time left again
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _bounded(timeout))
@@ -229,7 +267,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         return _DeadlineStream(
-            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout))
+            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)), self._stop
         )
 
     def get_extra_info(self, info: str) -> Any:
@@ -237,8 +275,9 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+    def __init__(self, inner: httpcore.NetworkBackend, stop: threading.Event) -> None:
         self._inner = inner
+        self._stop = stop
 
     def connect_tcp(
         self,
@@ -251,21 +290,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         stream = self._inner.connect_tcp(
             host, port, _bounded(timeout), local_address, socket_options
         )
-        return _DeadlineStream(stream)
+        return _DeadlineStream(stream, self._stop)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.NetworkStream:
         return _DeadlineStream(
-            self._inner.connect_unix_socket(path, _bounded(timeout), socket_options)
+            self._inner.connect_unix_socket(path, _bounded(timeout), socket_options), self._stop
         )
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
 
 
-def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
-    """httpx's own transport, its connections wrapped in :class:`_DeadlineStream`.
+def _deadline_transport(limits: httpx.Limits, stop: threading.Event) -> httpx.HTTPTransport:
+    """httpx's own transport, its connections wrapped in :class:`_DeadlineStream` (which end
+    their reads when ``stop`` is set).
 
     httpx takes no network backend, so the pool's is swapped in place; should a later httpx
     rename it, requests still have their per-read timeout and the caller's :class:`Deadline`
@@ -274,7 +314,7 @@ def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+        pool._network_backend = _DeadlineBackend(backend, stop)  # type: ignore[union-attr]
     return transport
 
 
@@ -310,6 +350,8 @@ class HttpClient:
         self.clock: Clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
+        # Set by stop(): no request starts after it, and reads under way end (a stop signal).
+        self._stopping = threading.Event()
         timeout = httpx.Timeout(
             connect=self.config.connect_timeout,
             read=self.config.read_timeout,
@@ -320,7 +362,9 @@ class HttpClient:
         self._client = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
-            transport=transport if transport is not None else _deadline_transport(limits),
+            transport=(
+                transport if transport is not None else _deadline_transport(limits, self._stopping)
+            ),
             limits=limits,
             follow_redirects=False,
         )
@@ -330,6 +374,16 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+    def stop(self) -> None:
+        """From any thread: every request after this raises :class:`Stopped` unmade; one under
+        way is cut off within :data:`STOP_POLL_SECONDS` (with the default transport) and not
+        retried, and no wait for a retry or a rate limit goes on."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -373,11 +427,13 @@ class HttpClient:
         waited = 0.0
         last_failure = "no attempt made"
         for attempt in range(1, retry.max_attempts + 1):
+            self._unless_stopped(attempt - 1)
             waited += self._wait_for_budget(budget_key, waited, attempt, token, deadline)
             semaphore = self._semaphores.get((platform, token_key))
             if not semaphore.acquire(timeout=self._time_left(deadline, attempt)):
                 raise self._past(deadline, attempt - 1, "waiting for a free connection")
             try:
+                self._unless_stopped(attempt - 1)  # stopped while it waited for the connection
                 left = self._time_left(deadline, attempt)
                 budget = self.config.request_deadline if left is None else left
                 budget = min(self.config.request_deadline, budget)
@@ -394,6 +450,7 @@ class HttpClient:
                     attempt,
                 )
             last_failure = outcome.failure or "failed"
+            self._unless_stopped(attempt)
             if attempt == retry.max_attempts:
                 break
             delay = self._delay(attempt, outcome.server_wait)
@@ -409,12 +466,25 @@ class HttpClient:
             log.info(
                 "%s %s: %s; retry %d in %.1fs", platform, purpose, last_failure, attempt, delay
             )
-            self.clock.sleep(delay)
+            self._sleep(delay, attempt)
             waited += delay
         raise HttpError(
             f"{last_failure} (gave up after {retry.max_attempts} attempts)",
             attempts=retry.max_attempts,
         )
+
+    def _unless_stopped(self, attempts: int) -> None:
+        if self._stopping.is_set():
+            raise Stopped(attempts=attempts)
+
+    def _sleep(self, seconds: float, attempts: int) -> None:
+        """The clock's sleep; a real clock's ends early when the client is stopped (a test's
+        manual clock takes no time anyway)."""
+        if isinstance(self.clock, SystemClock):
+            self.clock.sleep_unless(seconds, self._stopping)
+        else:
+            self.clock.sleep(seconds)
+        self._unless_stopped(attempts)
 
     def _time_left(self, deadline: Deadline | None, attempt: int) -> float | None:
         """Seconds left before ``deadline`` (None: no deadline); none left raises."""
@@ -545,7 +615,7 @@ class HttpClient:
                 attempts=attempt - 1,
             )
         log.info("%s %s: rate limit exhausted; waiting %.1fs for the reset", key[0], key[2], delay)
-        self.clock.sleep(delay)
+        self._sleep(delay, attempt - 1)
         with self._budget_lock:
             # Whoever wakes first may spend the refilled budget; the next answer corrects it.
             if self._budgets.get(key) is info:

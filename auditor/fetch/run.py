@@ -27,7 +27,13 @@ from typing import Any
 import httpx
 
 from auditor.config import AccountConfig, Config, excluded_authors
-from auditor.fetch.driver import FetchOutcome, Recheck, fetch_account, recheck_deletions
+from auditor.fetch.driver import (
+    FetchOutcome,
+    Recheck,
+    fetch_account,
+    recheck_deletions,
+    stopped_on_the_way_out,
+)
 from auditor.fetch.http import Clock, Deadline, HttpClient, HttpConfig, RetryPolicy, SystemClock
 from auditor.fetch.secrets import TokenLookup, load_token, server_text
 from auditor.model import AccountData, AccountKey
@@ -195,7 +201,9 @@ def fetch_api_accounts(
         logging.getLogger("httpx").addFilter(quiet_queries)
     try:
         workers = max(1, min(config.fetch.workers, len(prepared)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        with stopped_on_the_way_out(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch"), client
+        ) as pool:
             pending: dict[Future[_Fetched], tuple[int, _Prepared]] = {
                 pool.submit(_fetch_one, item, client, config.fetch.account_deadline_seconds): (
                     index,

@@ -85,8 +85,43 @@ def bounded_lines(stream: IO[bytes], path: Path, limit: int = MAX_LINE_BYTES) ->
     while line := readline(limit + 1):
         number += 1
         if len(line) > limit:
-            raise LineTooLong(f"{path}:{number}: line longer than {limit // (1 << 20)} MB")
+            raise LineTooLong(_too_long(path, number, limit))
         yield line
+
+
+_CHUNK_BYTES: Final = 1 << 20
+
+
+def bounded_universal_lines(
+    stream: IO[bytes], path: Path, limit: int = MAX_LINE_BYTES
+) -> Iterator[bytes]:
+    """The lines of ``stream`` split as text mode with ``newline=""`` splits them (at ``\n``,
+    ``\r\n`` or a lone ``\r``, each kept), none longer than ``limit`` bytes: a longer one
+    raises :class:`LineTooLong` having held at most ``limit`` + 1 MB of it.
+
+    Binary ``readline`` knows ``\n`` only: a file whose lines end in a lone ``\r`` would be one
+    endless line to it, and a text stream reads a line whole, however long."""
+    number = 0
+    pending = b""  # the start of a line whose end has not been read yet
+    while chunk := stream.read(_CHUNK_BYTES):
+        # bytes.splitlines splits at exactly these three line ends.
+        lines = (pending + chunk).splitlines(keepends=True)
+        # The last piece goes on unless it ends in \n: a \r last may be half of a \r\n.
+        pending = b"" if lines[-1].endswith(b"\n") else lines.pop()
+        if lines and max(map(len, lines)) > limit:
+            longest = next(i for i, line in enumerate(lines) if len(line) > limit)
+            yield from lines[:longest]
+            raise LineTooLong(_too_long(path, number + longest + 1, limit))
+        yield from lines
+        number += len(lines)
+        if len(pending) > limit:
+            raise LineTooLong(_too_long(path, number + 1, limit))
+    if pending:
+        yield pending
+
+
+def _too_long(path: Path, number: int, limit: int) -> str:
+    return f"{path}:{number}: line longer than {limit // (1 << 20)} MB"
 
 
 class FileTooLarge(ValueError):

@@ -1,19 +1,25 @@
 """The row-by-row reader: every file Arrow cannot be trusted with, each row with its line.
 
 Python's ``csv`` module over the file's physical lines (split on ``\\n`` only, bare carriage
-returns masked), rows split by an unquoted reply list rebuilt, and every row that cannot be read
-counted with a ``file:line: why`` example. The fallback of ``read_twcs_file``.
+returns masked; in a file whose lines end in a lone CR, at every CR), rows split by an unquoted
+reply list rebuilt, and every row that cannot be read counted with a ``file:line: why``
+example. Every line, and every row over several lines, is bounded (10 MB) before it is read
+whole. The fallback of ``read_twcs_file``.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from auditor.sources.files import bounded_lines
+from auditor.sources.files import (
+    MAX_LINE_BYTES,
+    LineTooLong,
+    bounded_lines,
+    bounded_universal_lines,
+)
 from auditor.sources.twcs.dataset import (
     _ID,
     _INBOUND_VALUES,
@@ -51,17 +57,64 @@ class _CsvReader(Protocol):
 # --- reading rows --------------------------------------------------------------------------
 
 
-def _physical_lines(binary: BinaryIO, bare_cr_lines: list[int], path: Path) -> Iterator[str]:
-    """The file's lines, split on ``\\n`` only, with bare carriage returns masked; a line over
-    the limit raises ``LineTooLong`` (a ValueError) before it is read whole.
+class _RowBound:
+    """The lines the csv reader reads, none of its rows longer than ``limit`` bytes.
+
+    Each line is bounded as it is read (:func:`~auditor.sources.files.bounded_lines`); a row
+    can span lines (a quoted field holding line breaks), so the bytes of the lines of the row
+    under way are counted too, and a row over the limit raises ``LineTooLong`` before more of
+    it is read: no line ending and no quoting makes the reader hold more than the limit. The
+    reader's loop keeps ``row_end``, the line its last row ended on: the next line starts a row.
+    """
+
+    __slots__ = ("_limit", "_path", "row_end")
+
+    def __init__(self, path: Path, limit: int = MAX_LINE_BYTES) -> None:
+        self._path = path
+        self._limit = limit
+        self.row_end = 0
+
+    def lines(self, raw_lines: Iterable[bytes]) -> Iterator[str]:
+        """``raw_lines`` decoded, UTF-8 line by line (no character holds a line-end byte, so
+        this is decoding the file; the byte order mark goes from the first line, as utf-8-sig
+        drops it), each counted into its row."""
+        limit = self._limit
+        lines = iter(raw_lines)
+        first_line = next(lines, None)
+        if first_line is None:
+            return
+        first, size = 1, len(first_line)
+        yield first_line.decode("utf-8-sig", errors="replace")
+        for number, raw in enumerate(lines, 2):
+            if self.row_end >= number - 1:
+                first, size = number, len(raw)
+            else:
+                size += len(raw)
+                if size > limit:
+                    raise LineTooLong(
+                        f"{self._path}:{first}: row of lines {first}-{number} longer than "
+                        f"{limit // (1 << 20)} MB"
+                    )
+            yield raw.decode("utf-8", errors="replace")
+
+
+def _cr_lines(binary: BinaryIO, path: Path, bound: _RowBound) -> Iterator[str]:
+    """The lines of a file whose lines end in a lone CR (old Mac files): every ``\\r`` ends a
+    line (a bare one cannot be told apart), as do ``\\r\\n`` and ``\\n``; a line or row over
+    the limit raises ``LineTooLong`` (a ValueError) before it is read whole."""
+    return bound.lines(bounded_universal_lines(binary, path))
+
+
+def _physical_lines(
+    binary: BinaryIO, bare_cr_lines: list[int], path: Path, bound: _RowBound
+) -> Iterator[str]:
+    """The file's lines, split on ``\\n`` only, with bare carriage returns masked; a line or a
+    row over the limit raises ``LineTooLong`` (a ValueError) before it is read whole.
 
     The csv module ends an unquoted field at any ``\\r``; masking it keeps the record whole.
     ``bare_cr_lines`` gains one entry per masked line so the caller knows to unmask.
     """
-    for number, raw in enumerate(bounded_lines(binary, path)):
-        # A character never spans a "\\n" byte in UTF-8: decoding line by line is decoding
-        # the file; the byte order mark goes from the first line, as utf-8-sig drops it.
-        line = raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
+    for line in bound.lines(bounded_lines(binary, path)):
         if "\r" in line:
             if line.endswith("\r\n"):
                 body, ending = line[:-2], "\r\n"
@@ -119,6 +172,7 @@ class _RowReader:
         self.last_line = 0
         # Repeated authors share one string: less memory, and the cleaning is done once.
         self.authors: dict[str, str] = {}
+        self.bound = _RowBound(path)
 
     def unreadable(self, line: int, why: str) -> None:
         self.stats.rows_unreadable += 1
@@ -129,11 +183,9 @@ class _RowReader:
         bare_cr_lines: list[int] = []
         with self.path.open("rb") as binary:
             if _has_cr_line_ends(binary):
-                # Old Mac line ends: every \r ends a line, and a bare one cannot be told apart.
-                text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-                reader = csv.reader(text)
+                reader = csv.reader(_cr_lines(binary, self.path, self.bound))
             else:
-                reader = csv.reader(_physical_lines(binary, bare_cr_lines, self.path))
+                reader = csv.reader(_physical_lines(binary, bare_cr_lines, self.path, self.bound))
             layout = self._read_header(reader)
             if layout is None:
                 return
@@ -159,7 +211,7 @@ class _RowReader:
         return layout
 
     def _read_rows(self, reader: _CsvReader, layout: _Layout, bare_cr_lines: list[int]) -> None:
-        self.last_line = reader.line_num
+        self.bound.row_end = self.last_line = reader.line_num
         while True:
             try:
                 self._read_plain_rows(reader, layout, bare_cr_lines)
@@ -167,7 +219,7 @@ class _RowReader:
             except csv.Error as error:
                 # The csv reader starts afresh with the next line.
                 self.unreadable(self.last_line + 1, f"csv: {error}")
-                self.last_line = reader.line_num
+                self.bound.row_end = self.last_line = reader.line_num
                 bare_cr_lines.clear()
 
     def _read_plain_rows(
@@ -181,13 +233,14 @@ class _RowReader:
         day_prefixes, clocks = self.parse_date.date_prefixes, self.parse_date.clocks
         inbound_values = _INBOUND_VALUES
         stats = self.stats
+        bound = self.bound
         append = tweets.append
         find_mojibake = _MOJIBAKE.search
         rows_read = mojibake_repaired = 0
         try:
             for row in reader:
                 line = last_line + 1
-                last_line = reader.line_num
+                bound.row_end = last_line = reader.line_num
                 if bare_cr_lines:
                     row = [value.replace(_CR_PLACEHOLDER, "\r") for value in row]
                     bare_cr_lines.clear()
