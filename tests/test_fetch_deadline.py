@@ -39,7 +39,7 @@ from auditor.fetch.http import (
 from auditor.sources.platforms.base import RateInfo
 
 from fetch_fakes import MASTODON_TOKEN, NOW, X_TOKEN
-from tests_support import write_api_config
+from tests_support import StoppableServer, serving, write_api_config
 
 runner = CliRunner()
 DRIP_INTERVAL = 1.0  # seconds between two bytes of a dripping answer
@@ -84,10 +84,7 @@ class _SlowHandler(socketserver.BaseRequestHandler):
         return self.server.stopping.is_set()
 
 
-class SlowServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class SlowServer(StoppableServer):
     def __init__(self, mode: str) -> None:
         super().__init__(("127.0.0.1", 0), _SlowHandler)
         self.mode = mode
@@ -101,15 +98,8 @@ class SlowServer(socketserver.ThreadingTCPServer):
 
 @pytest.fixture
 def slow_server(request: pytest.FixtureRequest) -> Iterator[SlowServer]:
-    server = SlowServer(getattr(request, "param", "drip-body"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(SlowServer(getattr(request, "param", "drip-body"))) as server:
         yield server
-    finally:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
 
 
 def _no_rate_limit(headers: object, now: float) -> RateInfo:

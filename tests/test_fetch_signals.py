@@ -32,7 +32,7 @@ from auditor.fetch.http import HttpClient, HttpConfig, Stopped, SystemClock
 from auditor.sources.platforms.base import RateInfo
 
 from fetch_fakes import X_TOKEN
-from tests_support import write_api_config
+from tests_support import StoppableServer, serving, write_api_config
 
 ACCOUNTS = 50
 WORKERS = 2
@@ -61,10 +61,7 @@ class _StallHandler(socketserver.BaseRequestHandler):
                     return
 
 
-class StallServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class StallServer(StoppableServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _StallHandler)
         self.stopping = threading.Event()
@@ -87,15 +84,8 @@ class StallServer(socketserver.ThreadingTCPServer):
 
 @pytest.fixture
 def stall_server() -> Iterator[StallServer]:
-    server = StallServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(StallServer()) as server:
         yield server
-    finally:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
 
 
 def _handles() -> list[str]:
@@ -207,6 +197,18 @@ def _request_in_thread(
     return thread, raised
 
 
+def _stop_within_a_second(
+    client: HttpClient, thread: threading.Thread, raised: list[BaseException]
+) -> None:
+    """Stop ``client`` while ``thread`` waits in a request: it ends within a second, stopped."""
+    stopped_at = time.monotonic()
+    client.stop()
+    thread.join(timeout=10)
+    elapsed = time.monotonic() - stopped_at
+    assert not thread.is_alive() and elapsed < 1.0, f"{elapsed:.1f} s after stop()"
+    assert len(raised) == 1 and isinstance(raised[0], Stopped), raised
+
+
 def test_stop_cuts_off_a_request_under_way_and_retries_nothing(stall_server: StallServer) -> None:
     # The server never answers; the read timeout alone would hold the request 30 s.
     config = HttpConfig(read_timeout=30.0, request_deadline=60.0)
@@ -214,12 +216,7 @@ def test_stop_cuts_off_a_request_under_way_and_retries_nothing(stall_server: Sta
         thread, raised = _request_in_thread(client, stall_server.url + "/2/users/by/username/a")
         while not stall_server.seen():
             time.sleep(0.02)
-        stopped_at = time.monotonic()
-        client.stop()
-        thread.join(timeout=10)
-        elapsed = time.monotonic() - stopped_at
-        assert not thread.is_alive() and elapsed < 1.0, f"{elapsed:.1f} s after stop()"
-        assert len(raised) == 1 and isinstance(raised[0], Stopped), raised
+        _stop_within_a_second(client, thread, raised)
         # Nothing more is asked, now or for a later request.
         with pytest.raises(Stopped):
             client.request_json(
@@ -237,12 +234,7 @@ def test_stop_ends_a_wait_for_a_retry(httpserver: HTTPServer) -> None:
         while not httpserver.log:
             time.sleep(0.02)
         time.sleep(0.1)  # into the 30 s wait the server asked for
-        stopped_at = time.monotonic()
-        client.stop()
-        thread.join(timeout=10)
-        elapsed = time.monotonic() - stopped_at
-    assert not thread.is_alive() and elapsed < 1.0, f"{elapsed:.1f} s after stop()"
-    assert len(raised) == 1 and isinstance(raised[0], Stopped), raised
+        _stop_within_a_second(client, thread, raised)
     assert len(httpserver.log) == 1
 
 

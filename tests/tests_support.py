@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import signal
+import socketserver
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from typer.testing import CliRunner
 
@@ -53,3 +56,27 @@ def no_hang(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class StoppableServer(socketserver.ThreadingTCPServer):
+    """A local test server whose handlers may hold a connection open until ``stopping`` is set."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    stopping: threading.Event
+
+
+ServerT = TypeVar("ServerT", bound=StoppableServer)
+
+
+@contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """``server`` answering on a thread of its own; stopped, its held connections let go."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
