@@ -25,7 +25,9 @@ folder and history store; generating the bundle is not measured):
   peak of the worker processes it forked and reaped (0 when the audit ran in one process). A
   forked worker's resident set counts the pages it still shares with the parent copy-on-write;
 - reports: the total size and count of the JSON files written under the output folder;
-- the exit code (0 and 1 are audits that ran; any other is shown with the last line of stderr).
+- the exit code (0 and 1 are audits that ran; any other is shown with the last line of stderr);
+- the machine's one-minute load average as the audit ended: on a shared machine a load above
+  the cores says the wall time is not the audit's alone (the memory figures hold regardless).
 
 Prints a table at the end; ``--json`` prints the figures as one JSON document instead. Linux:
 RSS figures are in MB of 2**20 bytes (``ru_maxrss`` and VmHWM are KiB).
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -116,6 +119,7 @@ class Measurement:
     reports: int
     exit_code: int
     stderr_tail: str
+    load_average: float
 
 
 def parse_scale(text: str) -> tuple[int, int]:
@@ -180,6 +184,7 @@ def measure(
         reports=len(reports),
         exit_code=completed.returncode,
         stderr_tail=stderr_lines[-1] if completed.returncode not in (0, 1) and stderr_lines else "",
+        load_average=round(os.getloadavg()[0], 1),
     )
 
 
@@ -188,7 +193,16 @@ def mebibytes(kib: int | None) -> float | None:
 
 
 def table(rows: list[Measurement]) -> str:
-    header = ("workload", "checks", "wall s", "parent MB", "worker MB", "reports MB", "exit")
+    header = (
+        "workload",
+        "checks",
+        "wall s",
+        "parent MB",
+        "worker MB",
+        "reports MB",
+        "exit",
+        "load",
+    )
     cells = [header]
     for row in rows:
         cells.append(
@@ -200,6 +214,7 @@ def table(rows: list[Measurement]) -> str:
                 shown(row.worker_peak_mb),
                 f"{row.reports_mb:,.1f} ({row.reports})",
                 str(row.exit_code),
+                f"{row.load_average:.1f}",
             )
         )
     widths = [max(len(line[column]) for line in cells) for column in range(len(header))]
