@@ -29,18 +29,29 @@ from auditor.demo.generator import AccountPlan, generate_records, plan_accounts
 from auditor.sources.bundle import write_bundle
 
 
-def write_config(folder: Path, bundle: Path, accounts: int, seed: int, select: list[str]) -> Path:
+def write_bench_bundle(bundle: Path, posts: int, accounts: int, seed: int) -> int:
+    """The benchmark's bundle: ``posts`` generated posts over ``accounts`` accounts; returns the
+    number of records."""
+    return write_bundle(bundle, generate_records(posts, accounts, seed))
+
+
+def write_config(
+    folder: Path, bundle: Path, accounts: int, seed: int, select: list[str], clients: int = 10
+) -> Path:
+    """``bench.yaml`` in ``folder``: the bundle's accounts dealt round-robin to ``clients``
+    clients, the default policy or only the ``select``ed checks."""
     plans = plan_accounts(accounts, seed)
-    clients: dict[str, list[AccountPlan]] = {}
+    members_of: dict[str, list[AccountPlan]] = {}
+    width = max(2, len(str(clients - 1)))  # client-00 as before for the default ten
     for index, plan in enumerate(plans):
-        clients.setdefault(f"client-{index % 10:02d}", []).append(plan)
+        members_of.setdefault(f"client-{index % clients:0{width}d}", []).append(plan)
     lines = [
         "output: {dir: out}",
         "store: {path: out/history.sqlite}",
         f"policy: {{select: {json.dumps(select)}}}" if select else "",
         "clients:",
     ]
-    for name, members in clients.items():
+    for name, members in members_of.items():
         lines.append(f"  - name: {name}")
         lines.append("    accounts:")
         for plan in members:
@@ -67,7 +78,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     bundle = folder / "bench.jsonl"
     started = time.perf_counter()
-    records = write_bundle(bundle, generate_records(args.posts, args.accounts, args.seed))
+    records = write_bench_bundle(bundle, args.posts, args.accounts, args.seed)
     generated = time.perf_counter() - started
     config = write_config(folder, bundle, args.accounts, args.seed, args.select)
     print(
