@@ -217,3 +217,11 @@ def test_no_spelling_of_a_utc_time_in_whole_seconds_is_shorter_than_msgspecs(
     assert len(shortest) == len(b'"2026-11-10T09:00:00Z"')
     with pytest.raises(msgspec.ValidationError):
         _decode_post_lines(_line(1).replace(b"2026-11-10T09:01:00+00:00", spelled.encode()))
+
+
+def test_two_posts_on_one_line_are_refused_by_span_as_line_by_line(tmp_path: Path) -> None:
+    """msgspec's line decoder takes two objects on one line; reading line by line does not."""
+    run = _run(_line(1), _line(2).rstrip(b"\n") + _line(3), _line(4))
+    by_span, streamed = _read_both_ways(tmp_path, run)
+    assert by_span == streamed
+    assert [post.id for post in by_span.posts] == ["1", "4"] and by_span.invalid_records == 1
