@@ -225,3 +225,13 @@ def test_two_posts_on_one_line_are_refused_by_span_as_line_by_line(tmp_path: Pat
     by_span, streamed = _read_both_ways(tmp_path, run)
     assert by_span == streamed
     assert [post.id for post in by_span.posts] == ["1", "4"] and by_span.invalid_records == 1
+
+
+@pytest.mark.parametrize(
+    "pair", [b'"acc\\u006funt":"GloboCare",', b'"by_brand" :true,', b'"id"\t:"x",']
+)
+def test_a_repeat_spelled_another_way_is_an_error_either_way(tmp_path: Path, pair: bytes) -> None:
+    by_span, streamed = _read_both_ways(tmp_path, _run(_line(1), _with_repeat(_line(2), pair)))
+    assert by_span == streamed
+    assert [post.id for post in by_span.posts] == ["1"]
+    assert any("duplicate key" in error for error in by_span.errors)
