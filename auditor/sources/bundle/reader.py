@@ -20,12 +20,14 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, cast
 
 import msgspec
 import orjson
@@ -505,7 +507,59 @@ def _parse_lines(
             _parse_line(index.path, number, line, accounts)
 
 
-_decode_post_lines = msgspec.json.Decoder(_PostLine).decode_lines
+class _NoLine(msgspec.Struct, tag="\x7f", tag_field="kind"):
+    """Never decoded (its one field cannot be satisfied): it makes the run decoder a tagged
+    union, and a union requires the ``kind`` key on every line. A decoder of ``_PostLine``
+    alone takes a line without ``kind``, 14 bytes and a key short, which would let another
+    line's repeated key go unseen in the run's totals."""
+
+    never: Annotated[int, msgspec.Meta(ge=1, le=0)]
+
+
+_decode_run = msgspec.json.Decoder(_PostLine | _NoLine).decode_lines
+
+
+def _decode_post_lines(run: bytes) -> list[_PostLine]:
+    """Each line of ``run`` as a post; raises msgspec's errors when one is not a plain post
+    line (``_NoLine`` never decodes, so every item is a ``_PostLine``)."""
+    return cast(list[_PostLine], _decode_run(run))
+
+
+_encode_lines = msgspec.json.Encoder().encode_lines
+# What a writer's post line lacks next to msgspec's encoding of its post: the model's extra
+# field, always empty on a plain line (an "extra\x7f" key on the line only makes it longer).
+_EXTRA_NAME = _PostLine.__struct_encode_fields__[_PostLine.__struct_fields__.index("extra")]
+_ABSENT_EXTRA = len(b',"%s":{}' % _EXTRA_NAME.encode())
+# A time as a writer spells it, whole seconds in UTC: "+00:00" where msgspec writes "Z".
+_WRITTEN_TIME = re.compile(rb'"created_at":"[^"]{19}\+00:00"')
+_WRITTEN_LONGER = len("+00:00") - len("Z")
+_MICROSECOND = attrgetter("microsecond")
+_TZINFO = attrgetter("tzinfo")
+
+
+def _spelled_as_written(run: bytes, posts: Sequence[_PostLine], times: list[datetime]) -> bool:
+    """True when the lines of ``run`` are, all told, exactly as long as their posts written
+    back: then no line holds a key twice (or anything else beyond its post). No key is counted.
+
+    Why, line by line. A line holds each key of its post once, with the value the decoder
+    kept, plus X bytes of anything else (a key written twice and its value, whitespace). Next
+    to msgspec's encoding of the post, which the expected length starts from: the model's
+    empty ``extra`` is not on the line (12 bytes less; a line with that key has them); the
+    ``kind`` key is (``_NoLine``); every other key and string is as long or longer, since
+    msgspec writes each character in its shortest JSON form (``tests/test_bundle_keys.py``
+    holds it to that); the time, UTC and whole seconds (checked here, else False), is at least
+    as long, and 5 bytes longer where the line spells it as a writer does ("+00:00"). So the
+    expected length credits 5 bytes for each ``"created_at"`` key followed by such a time: the
+    line's own time pays them; any other such pair is part of X and takes 41 bytes. No line is
+    shorter than expected, and one exactly as long has X = 0. The lines' lengths add up, so the
+    run's total decides for every line at once (one post a line: ``_post_run`` checks that).
+    """
+    if any(map(_MICROSECOND, times)) or not set(map(_TZINFO, times)) <= {UTC}:
+        return False  # a fraction or an offset could be spelled shorter than msgspec does
+    written_times = len(_WRITTEN_TIME.findall(run))
+    expected = len(_encode_lines(posts)) - _ABSENT_EXTRA * len(posts)
+    length = len(run) + (not run.endswith(b"\n"))  # the last line of a file may end bare
+    return length == expected + _WRITTEN_LONGER * written_times
 
 
 def _post_run(block: bytes, key: AccountKey) -> tuple[int, int, list[_PostLine]] | None:
@@ -526,21 +580,26 @@ def _post_run(block: bytes, key: AccountKey) -> tuple[int, int, list[_PostLine]]
     last = block.rfind(b"\n" + _POST_PREFIX) + 1
     line_end = block.find(b"\n", max(last, start))
     end = len(block) if line_end < 0 else line_end + 1
+    run = block[start:end]
     try:
-        posts: list[_PostLine] = _decode_post_lines(block[start:end])
+        posts = _decode_post_lines(run)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    # Every line of the run has every key (the decoder requires them): one more is a repeat.
-    if _key_count(block[start:end]) != _POST_LINE_KEYS * len(posts):
+    # One post a line, as line by line: the decoder also takes two objects on one line.
+    if run.count(b"\n") + (not run.endswith(b"\n")) != len(posts):
         return None
     platform, account = key
     for post in posts:
         if post.platform != platform or post.account != account:
             return None
-    if posts:
-        times = [post.created_at for post in posts]
-        if time_out_of_range(min(times)) or time_out_of_range(max(times)):
-            return None
+    times = [post.created_at for post in posts]
+    if times and (time_out_of_range(min(times)) or time_out_of_range(max(times))):
+        return None
+    # Every line of the run has every key (the decoder requires them): one more is a repeat.
+    # Lines as the writer writes them prove it by their length; others are counted.
+    proven = _spelled_as_written(run, posts, times)
+    if not proven and _key_count(run) != _POST_LINE_KEYS * len(posts):
+        return None
     return start, end, posts
 
 
