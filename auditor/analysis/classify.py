@@ -165,6 +165,10 @@ class Classification:
     sentiment: float  # VADER compound, -1..1
     language: str | None
     help_page_answerable: bool
+    # How sure the label is, 0..1, where the classifier can say (None: a rule, not a score).
+    confidence: float | None = None
+    # Why: the phrases or features that weighed most towards the label, strongest first.
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
