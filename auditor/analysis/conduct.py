@@ -94,11 +94,13 @@ def classification_data(result: Classification | None) -> dict[str, Any]:
 
 
 def judged_posts(
-    judged: Iterable[tuple[str, Classification | None]], limit: int = JUDGED_POSTS_LIMIT
+    judged: Iterable[tuple[str, Classification | None]], limit: int | None = None
 ) -> dict[str, Any]:
     """The per-post results of the posts a check judged, in the order given: every post
-    counted (``total``), the first ``limit`` listed (``posts``) with id, label, confidence,
-    reasons and language."""
+    counted (``total``), the first ``limit`` (default ``JUDGED_POSTS_LIMIT``) listed
+    (``posts``) with id, label, confidence, reasons and language."""
+    if limit is None:
+        limit = JUDGED_POSTS_LIMIT
     listed: list[dict[str, Any]] = []
     total = 0
     for post_id, result in judged:
