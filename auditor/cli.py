@@ -7,11 +7,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -36,7 +35,6 @@ from auditor.untrusted import escape_controls
 from auditor.wording import count
 
 if TYPE_CHECKING:
-    from auditor.analysis.classify import Classification, Classifier
     from auditor.fetch.run import FetchReport
     from auditor.store.history import HistoryStore
 
@@ -576,185 +574,20 @@ def demo_generate(
     typer.echo(f"wrote {count} records to {out}")
 
 
-# ----------------------------------------------------------------------------------- classify
-
-# Texts classified together: the classifier batches (each distinct text once), and output
-# still streams for an input of any size.
-CLASSIFY_BATCH = 512
-# Characters of each text shown in the tab-separated output (the JSON output leaves it out).
-CLASSIFY_TEXT_CHARS = 80
-CLASSIFY_FORMATS = ("lines", "csv", "jsonl")
-_FORMAT_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-DEFAULT_TEXT_COLUMN = "text"
-
-
-class _BadInput(Exception):
-    """A text input ``classify`` cannot read; ``str()`` is the one line to print."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Text:
-    line: int  # where it is in the input (a CSV row: the line it ends on)
-    id: str | None
-    text: str
-
-
-def _input_lines(stream: IO[str], name: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines without their line ends; a line longer than the input bound is refused
-    rather than read into memory whole."""
-    from auditor.sources.files import MAX_LINE_BYTES
-
-    number = 0
-    while line := stream.readline(MAX_LINE_BYTES + 1):
-        number += 1
-        if len(line) > MAX_LINE_BYTES:
-            raise _BadInput(f"{name}:{number}: line longer than {MAX_LINE_BYTES} characters")
-        yield number, line.rstrip("\r\n")
-
-
-def _texts_from_lines(stream: IO[str], name: str) -> Iterator[_Text]:
-    for number, line in _input_lines(stream, name):
-        if line.strip():  # a blank line has nothing to classify
-            yield _Text(number, None, line)
-
-
-def _texts_from_csv(
-    stream: IO[str], name: str, column: str, id_column: str | None
-) -> Iterator[_Text]:
-    import csv
-
-    reader = csv.reader(stream, strict=True)
-    try:
-        header = next(reader, [])
-        for wanted in (column, id_column):
-            if wanted is not None and wanted not in header:
-                raise _BadInput(
-                    f"{name}: no column {wanted!r} (columns: {', '.join(header) or 'none'})"
-                )
-        text_at = header.index(column)
-        id_at = header.index(id_column) if id_column is not None else None
-        for row in reader:
-            if not row:  # a blank line
-                continue
-            if len(row) != len(header):
-                raise _BadInput(
-                    f"{name}:{reader.line_num}: {count(len(row), 'field')} where the header "
-                    f"has {len(header)}"
-                )
-            yield _Text(reader.line_num, None if id_at is None else row[id_at], row[text_at])
-    except csv.Error as error:
-        raise _BadInput(f"{name}:{reader.line_num}: malformed CSV: {error}") from None
-
-
-def _texts_from_jsonl(
-    stream: IO[str], name: str, column: str, id_column: str | None
-) -> Iterator[_Text]:
-    for number, line in _input_lines(stream, name):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise _BadInput(f"{name}:{number}: not JSON: {error}") from None
-        if not isinstance(record, dict):
-            raise _BadInput(f"{name}:{number}: not a JSON object")
-        text = record.get(column)
-        if not isinstance(text, str):
-            what = "no" if column not in record else "a non-string"
-            raise _BadInput(f"{name}:{number}: {what} {column!r} value")
-        if id_column is not None and id_column not in record:
-            raise _BadInput(f"{name}:{number}: no {id_column!r} value")
-        yield _Text(number, None if id_column is None else str(record[id_column]), text)
-
-
-def _classify_format(source: str, chosen: str | None) -> str:
-    if chosen is not None:
-        if chosen not in CLASSIFY_FORMATS:
-            fail(f"--format must be one of {', '.join(CLASSIFY_FORMATS)}, not {chosen!r}")
-        return chosen
-    return "lines" if source == "-" else _FORMAT_BY_SUFFIX.get(Path(source).suffix, "lines")
-
-
-def _open_text_input(source: str) -> IO[str]:
-    """``source`` (a file, or ``-`` for stdin) as UTF-8 text (a byte-order mark skipped), line
-    ends kept as they are for the CSV reader."""
-    import io
-
-    from auditor.sources.files import open_regular
-
-    binary: IO[bytes]
-    if source == "-":
-        binary = typer.get_binary_stream("stdin")
-    else:
-        try:
-            binary = open_regular(Path(source))
-        except OSError as error:
-            fail(f"{source}: {error.strerror or error}")
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-
-
-def _classified_rows(
-    batch: list[_Text], with_ids: bool, as_json: bool, classifier: Classifier
-) -> str:
-    rows = []
-    for item, result in zip(batch, classifier.classify_many(t.text for t in batch), strict=True):
-        if as_json:
-            rows.append(json.dumps(_json_row(item, result, with_ids), ensure_ascii=False))
-        else:
-            rows.append("\t".join(_tsv_cell(cell) for cell in _tsv_row(item, result, with_ids)))
-    return "\n".join(rows)
-
-
-def _json_row(item: _Text, result: Classification, with_ids: bool) -> dict[str, Any]:
-    row: dict[str, Any] = {"line": item.line}
-    if with_ids:
-        row["id"] = escape_controls(item.id or "")
-    confidence = result.confidence
-    row |= {
-        "label": result.label,
-        "confidence": None if confidence is None else round(confidence, 4),
-        "language": result.language,
-        "reasons": [escape_controls(reason) for reason in result.reasons],
-    }
-    return row
-
-
-def _tsv_row(item: _Text, result: Classification, with_ids: bool) -> list[str]:
-    from auditor.untrusted import clip
-
-    confidence = "-" if result.confidence is None else f"{result.confidence:.3f}"
-    cells = [str(item.line), *([item.id or ""] if with_ids else [])]
-    return [
-        *cells,
-        result.label,
-        confidence,
-        result.language or "unknown",
-        "; ".join(result.reasons) or "-",
-        clip(" ".join(item.text.split()), CLASSIFY_TEXT_CHARS),
-    ]
-
-
-def _tsv_cell(value: str) -> str:
-    # One line, and no tab of its own: a cell must not split the row it is in.
-    return escape_controls(value).replace("\t", "\\t")
-
-
 @app.command("classify")
 def classify_command(
     source: Annotated[
-        str,
-        typer.Argument(metavar="FILE|-", help="Texts to label: a file, or - for standard input."),
+        str, typer.Argument(metavar="FILE|-", help="Texts to label: a file, or - for stdin.")
     ],
     column: Annotated[
         str | None,
         typer.Option(
-            metavar="NAME",
-            help=f"The CSV column or JSONL key holding the text (default {DEFAULT_TEXT_COLUMN!r}).",
+            metavar="NAME", help="The CSV column or JSONL key of the text (default text)."
         ),
     ] = None,
     id_column: Annotated[
         str | None,
-        typer.Option(metavar="NAME", help="A CSV column or JSONL key to print beside each result."),
+        typer.Option(metavar="NAME", help="A CSV column or JSONL key printed beside each result."),
     ] = None,
     input_format: Annotated[
         str | None,
@@ -778,69 +611,20 @@ def classify_command(
     weighed most, separated by "; ") and the start of the text. Blank lines are skipped. Bad
     input (a missing file, no such column, a malformed CSV or JSONL line) is one error line and
     exit 2; the rows before it are printed."""
+    from auditor import label_texts
     from auditor.analysis.classify import default_classifier
 
-    chosen = _classify_format(source, input_format)
-    if chosen == "lines" and (column or id_column):
-        fail("--column and --id-column read CSV or JSONL: give --format csv or jsonl")
     name = "stdin" if source == "-" else source
-    stream = _open_text_input(source)
-    text_column = column or DEFAULT_TEXT_COLUMN
-    texts = (
-        _texts_from_lines(stream, name)
-        if chosen == "lines"
-        else _texts_from_csv(stream, name, text_column, id_column)
-        if chosen == "csv"
-        else _texts_from_jsonl(stream, name, text_column, id_column)
-    )
-    classifier = default_classifier()
-    with_ids = id_column is not None
-    header = "" if as_json else _tsv_header(with_ids)
-
-    def emit(batch: list[_Text]) -> None:
-        nonlocal header
-        rows = _classified_rows(batch, with_ids, as_json, classifier)
-        typer.echo(f"{header}\n{rows}" if header else rows)
-        header = ""  # once, before the first rows
-
-    batch: list[_Text] = []
-    with stream:
-        try:
-            for item in texts:
-                batch.append(item)
-                if len(batch) >= CLASSIFY_BATCH:
-                    emit(batch)
-                    batch.clear()
-        except (_BadInput, UnicodeDecodeError, OSError) as error:
-            if batch:
-                emit(batch)
-            fail(_unreadable(name, error))
-    if batch:
-        emit(batch)
-    elif header:  # no text at all: the header alone says so
-        typer.echo(header)
-
-
-def _tsv_header(with_ids: bool) -> str:
-    return "\t".join(
-        [
-            "line",
-            *(["id"] if with_ids else []),
-            "label",
-            "confidence",
-            "language",
-            "reasons",
-            "text",
-        ]
-    )
-
-
-def _unreadable(name: str, error: Exception) -> str:
-    if isinstance(error, UnicodeDecodeError):
-        return f"{name}: not UTF-8 text"
-    if isinstance(error, OSError):
-        return f"{name}: {error.strerror or error}"
-    return str(error)
+    try:
+        form = label_texts.input_format(source, input_format)
+        with label_texts.open_texts(source, typer.get_binary_stream("stdin")) as stream:
+            texts = label_texts.read_texts(stream, name, form, column, id_column)
+            for rows in label_texts.labelled(
+                texts, name, default_classifier(), with_ids=id_column is not None, as_json=as_json
+            ):
+                typer.echo(rows)
+    except label_texts.UnreadableTexts as error:
+        fail(str(error))
 
 
 def _stop_on_signals() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from auditor import cli
+from auditor import label_texts
 from auditor.analysis.classify import Classification, Classifier
 from auditor.cli import app
 
@@ -154,7 +154,7 @@ def test_texts_are_classified_in_batches_and_printed_in_order(
         return original(self, listed)
 
     monkeypatch.setattr(Classifier, "classify_many", counting)
-    monkeypatch.setattr(cli, "CLASSIFY_BATCH", 2)
+    monkeypatch.setattr(label_texts, "BATCH", 2)
     source = tmp_path / "posts.txt"
     source.write_text("\n".join([COMPLAINT, PRAISE] * 3) + "\n", encoding="utf-8")
     code, out, _ = run_cli(["classify", str(source)])
