@@ -1,0 +1,205 @@
+"""What the file writers (CSV, JUnit, SARIF) share: a check's findings as rows, decoded from
+packed JSON only here; the one function that decides a finding's state; the run folder each
+client's files go to; and the per-client spool a streaming writer keeps its accounts in.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+
+from auditor.check import Finding
+from auditor.fsutil import atomic_writer, new_run_folder, safe_name
+from auditor.result import CheckResult, EncodedFindings
+
+# A read this size at a time, copying a client's spooled accounts into its file.
+_COPY_CHUNK = 1 << 20
+
+FindingStateKind = Literal["open", "suppressed", "baselined"]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One finding as every file writer shows it, whether it came as an object or packed."""
+
+    uid: str
+    check_id: str
+    platform: str
+    account: str
+    severity: str
+    message: str
+    evidence_id: str
+    excerpt: str | None
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingState:
+    """Whether a finding counts: ``open``, or ``suppressed`` / ``baselined`` with why."""
+
+    kind: FindingStateKind = "open"
+    reason: str | None = None
+
+
+OPEN = FindingState()
+
+
+def finding_state(check: CheckResult, finding: FindingRow) -> FindingState:
+    """The one place that decides a finding's state for every file writer.
+
+    The result object does not mark suppressed or baselined findings yet (suppressions and
+    baselines are being added beside these writers): every finding is open until it does, and
+    then this function reads the mark, so that CSV, JUnit and SARIF render it alike."""
+    return OPEN
+
+
+def _row_of_object(finding: Finding) -> FindingRow:
+    evidence = finding.evidence
+    return FindingRow(
+        finding.uid,
+        finding.check_id,
+        finding.platform,
+        finding.account,
+        finding.severity,
+        finding.message,
+        finding.evidence_id,
+        evidence.excerpt,
+        evidence.urls[0] if evidence.urls else None,
+    )
+
+
+def _row_of_json(item: dict[str, Any]) -> FindingRow:
+    evidence = item.get("evidence") or {}
+    urls = evidence.get("urls") or ()
+    return FindingRow(
+        item["uid"],
+        item["check_id"],
+        item["platform"],
+        item["account"],
+        item["severity"],
+        item["message"],
+        item["evidence_id"],
+        evidence.get("excerpt"),
+        urls[0] if urls else None,
+    )
+
+
+class _LastDecoded:
+    """The rows of the findings decoded last: every file writer reads the same account's
+    checks one after the other, so a packed document is decoded once, not once per writer.
+    The findings object itself is kept, so that its id cannot be taken by another."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.source: object = None
+        self.rows: list[FindingRow] = []
+
+
+_LAST = _LastDecoded()
+
+
+def finding_rows(check: CheckResult) -> list[FindingRow]:
+    """A check's findings as rows; packed ones (JSON from a worker) are decoded here."""
+    findings = check.findings
+    if not findings:
+        return []
+    with _LAST.lock:
+        if _LAST.source is findings:
+            return _LAST.rows
+    if isinstance(findings, EncodedFindings):
+        rows = [_row_of_json(item) for item in orjson.loads(findings.json)]
+    else:
+        rows = [_row_of_object(finding) for finding in findings]
+    with _LAST.lock:
+        _LAST.source, _LAST.rows = findings, rows
+    return rows
+
+
+class RunFolders:
+    """The folder each client's reports of one run go to, made once and shared by every
+    writer: ``<output>/<client>/<start time>-<run id>/`` (see ``fsutil.new_run_folder``)."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.output_dir = output_dir
+        self._folders: dict[str, Path] = {}
+        self._lock = threading.Lock()
+
+    def client(self, name: str, started_at: datetime, run_id: str) -> Path:
+        # Writers may finish clients on threads of their own (the JSON writer does).
+        with self._lock:
+            folder = self._folders.get(name)
+            if folder is None:
+                parent = self.output_dir / safe_name(name)
+                folder = self._folders[name] = new_run_folder(parent, started_at, run_id)
+            return folder
+
+
+@dataclass(slots=True)
+class _Span:
+    client: str
+    start: int
+    end: int
+
+
+class ClientSpool:
+    """Where a streaming writer keeps what it has written of each client's accounts until the
+    run ends: one unnamed temporary file (it vanishes with the process however it ends), each
+    client's bytes in one span, since accounts come grouped by client in config order."""
+
+    def __init__(self, folder: Path, prefix: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] | None = tempfile.TemporaryFile(  # noqa: SIM115 (until close)
+            dir=folder, prefix=prefix
+        )
+        self._spans: list[_Span] = []
+
+    def write(self, client: str, data: bytes) -> None:
+        """Add ``data`` to ``client``'s span (a new span if the client changed)."""
+        assert self._file is not None, "write() after close()"
+        if not self._spans or self._spans[-1].client != client:
+            start = self._file.tell()
+            self._spans.append(_Span(client, start, start))
+        self._file.write(data)
+        self._spans[-1].end = self._file.tell()
+
+    def clients(self) -> list[str]:
+        return [span.client for span in self._spans]
+
+    def copy(self, client: str, stream: IO[bytes]) -> None:
+        """Copy ``client``'s bytes into ``stream``."""
+        assert self._file is not None, "copy() after close()"
+        self._file.flush()
+        fd = self._file.fileno()
+        for span in self._spans:
+            if span.client != client:
+                continue
+            offset = span.start
+            while offset < span.end:
+                chunk = os.pread(fd, min(_COPY_CHUNK, span.end - offset), offset)
+                if not chunk:
+                    raise OSError("a report's temporary file ended early")
+                stream.write(chunk)
+                offset += len(chunk)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def write_client_file(
+    path: Path, head: bytes, spool: ClientSpool, client: str, tail: bytes
+) -> Path:
+    """``path`` written whole or not at all: ``head``, the client's spooled bytes, ``tail``."""
+    with atomic_writer(path) as stream:
+        stream.write(head)
+        spool.copy(client, stream)
+        stream.write(tail)
+    return path
