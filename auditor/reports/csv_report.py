@@ -21,7 +21,7 @@ from auditor.reports.findings import (
     finding_state,
     write_client_file,
 )
-from auditor.result import AccountResult, AuditResult, Totals
+from auditor.result import AccountResult, AuditResult, CheckResult, Totals
 
 FILE_NAME = "findings.csv"
 COLUMNS = (
@@ -42,6 +42,7 @@ COLUMNS = (
 )
 # What a spreadsheet may take for the start of a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARS = frozenset(_FORMULA_START)
 
 
 def neutralise(cell: str) -> str:
@@ -51,9 +52,35 @@ def neutralise(cell: str) -> str:
 
 def _csv_bytes(rows: list[list[str]]) -> bytes:
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerows([[neutralise(cell) for cell in row] for row in rows])
+    csv.writer(text, lineterminator="\r\n").writerows(rows)
     return text.getvalue().encode("utf-8")
+
+
+def _check_rows(account: AccountResult, check: CheckResult) -> list[list[str]]:
+    """The rows of one check's findings, every cell neutralised (the cells shared by the
+    check's rows once; a large audit writes hundreds of thousands of rows, so the others
+    inline rather than through a call per cell)."""
+    before = [
+        neutralise(cell)
+        for cell in (account.client, account.platform, account.account, check.id, check.title)
+    ]
+    rows = []
+    for finding in finding_rows(check):
+        state = finding_state(check, finding)
+        evidence = finding.evidence
+        cells = (
+            finding.severity,
+            check.status,
+            state.kind,
+            state.reason or "",
+            finding.uid,
+            finding.evidence_id,
+            finding.message,
+            evidence.excerpt or "",
+            evidence.urls[0] if evidence.urls else "",
+        )
+        rows.append([*before, *["'" + c if c[:1] in _FORMULA_CHARS else c for c in cells]])
+    return rows
 
 
 class CsvReports:
@@ -71,34 +98,13 @@ class CsvReports:
         assert self._spool is not None, "account() before begin()"
         if not self._clients or self._clients[-1] != account.client:
             self._clients.append(account.client)
-        rows: list[list[str]] = []
-        for check in account.checks:
-            for finding in finding_rows(check):
-                state = finding_state(check, finding)
-                rows.append(
-                    [
-                        account.client,
-                        account.platform,
-                        account.account,
-                        check.id,
-                        check.title,
-                        finding.severity,
-                        check.status,
-                        state.kind,
-                        state.reason or "",
-                        finding.uid,
-                        finding.evidence_id,
-                        finding.message,
-                        finding.excerpt or "",
-                        finding.url or "",
-                    ]
-                )
+        rows = [row for check in account.checks for row in _check_rows(account, check)]
         if rows:
             self._spool.write(account.client, _csv_bytes(rows))
 
     def end(self, run: AuditResult, totals: Totals) -> list[Path]:
         assert self._spool is not None, "end() before begin()"
-        header = _csv_bytes([list(COLUMNS)])
+        header = _csv_bytes([[neutralise(name) for name in COLUMNS]])
         try:
             return [
                 write_client_file(

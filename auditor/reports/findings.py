@@ -11,9 +11,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
-import orjson
+import msgspec
 
 from auditor.check import Finding
 from auditor.fsutil import atomic_writer, new_run_folder, safe_name
@@ -25,9 +25,18 @@ _COPY_CHUNK = 1 << 20
 FindingStateKind = Literal["open", "suppressed", "baselined"]
 
 
-@dataclass(frozen=True, slots=True)
-class FindingRow:
-    """One finding as every file writer shows it, whether it came as an object or packed."""
+class RowEvidence(msgspec.Struct, gc=False):
+    """The parts of a finding's evidence the file writers show."""
+
+    urls: list[str] = []
+    excerpt: str | None = None
+
+
+class FindingRow(msgspec.Struct, gc=False):
+    """One finding as every file writer shows it, whether it came as an object or packed.
+
+    Packed findings are decoded straight into these (msgspec skips the evidence's data and
+    whatever else no writer shows), which costs a fraction of decoding them whole."""
 
     uid: str
     check_id: str
@@ -36,8 +45,19 @@ class FindingRow:
     severity: str
     message: str
     evidence_id: str
-    excerpt: str | None
-    url: str | None
+    evidence: RowEvidence = msgspec.field(default_factory=RowEvidence)
+
+    @property
+    def excerpt(self) -> str | None:
+        return self.evidence.excerpt
+
+    @property
+    def url(self) -> str | None:
+        urls = self.evidence.urls
+        return urls[0] if urls else None
+
+
+_ROWS = msgspec.json.Decoder(list[FindingRow])
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,39 +90,25 @@ def _row_of_object(finding: Finding) -> FindingRow:
         finding.severity,
         finding.message,
         finding.evidence_id,
-        evidence.excerpt,
-        evidence.urls[0] if evidence.urls else None,
+        RowEvidence(list(evidence.urls[:1]), evidence.excerpt),
     )
 
 
-def _row_of_json(item: dict[str, Any]) -> FindingRow:
-    evidence = item.get("evidence") or {}
-    urls = evidence.get("urls") or ()
-    return FindingRow(
-        item["uid"],
-        item["check_id"],
-        item["platform"],
-        item["account"],
-        item["severity"],
-        item["message"],
-        item["evidence_id"],
-        evidence.get("excerpt"),
-        urls[0] if urls else None,
-    )
+# How many checks' rows are kept decoded: more than an account has checks, so that every
+# file writer reads one account's findings decoded once, not once per writer.
+_KEPT_DECODED = 64
 
 
-class _LastDecoded:
-    """The rows of the findings decoded last: every file writer reads the same account's
-    checks one after the other, so a packed document is decoded once, not once per writer.
-    The findings object itself is kept, so that its id cannot be taken by another."""
+class _Decoded:
+    """The rows of the findings decoded last, by the findings object (kept, so that its id
+    cannot be taken by another while it is here)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.source: object = None
-        self.rows: list[FindingRow] = []
+        self.rows: dict[int, tuple[object, list[FindingRow]]] = {}
 
 
-_LAST = _LastDecoded()
+_DECODED = _Decoded()
 
 
 def finding_rows(check: CheckResult) -> list[FindingRow]:
@@ -110,15 +116,18 @@ def finding_rows(check: CheckResult) -> list[FindingRow]:
     findings = check.findings
     if not findings:
         return []
-    with _LAST.lock:
-        if _LAST.source is findings:
-            return _LAST.rows
+    with _DECODED.lock:
+        kept = _DECODED.rows.get(id(findings))
+        if kept is not None and kept[0] is findings:
+            return kept[1]
     if isinstance(findings, EncodedFindings):
-        rows = [_row_of_json(item) for item in orjson.loads(findings.json)]
+        rows = _ROWS.decode(findings.json)
     else:
         rows = [_row_of_object(finding) for finding in findings]
-    with _LAST.lock:
-        _LAST.source, _LAST.rows = findings, rows
+    with _DECODED.lock:
+        while len(_DECODED.rows) >= _KEPT_DECODED:
+            del _DECODED.rows[next(iter(_DECODED.rows))]
+        _DECODED.rows[id(findings)] = (findings, rows)
     return rows
 
 

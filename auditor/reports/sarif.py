@@ -22,8 +22,8 @@ import orjson
 
 from auditor.fsutil import safe_name
 from auditor.reports.findings import (
+    OPEN,
     ClientSpool,
-    FindingRow,
     FindingState,
     RunFolders,
     finding_rows,
@@ -85,41 +85,7 @@ def _rule(check_id: str, info: CheckInfo | None, title: str | None) -> dict[str,
     return rule
 
 
-def _result(
-    account: AccountResult,
-    check: CheckResult,
-    finding: FindingRow,
-    state: FindingState,
-    location: dict[str, Any],
-) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": location}
-    if account.config_line is not None:
-        physical["region"] = {"startLine": account.config_line}
-    key = f"{account.platform}:{account.account}"
-    result: dict[str, Any] = {
-        "ruleId": check.id,
-        "level": LEVEL.get(finding.severity, "warning"),
-        "message": {"text": f"{account.client} / {key}: {finding.message}"},
-        "locations": [
-            {
-                "physicalLocation": physical,
-                "logicalLocations": [
-                    {"name": key, "fullyQualifiedName": f"{account.client}/{key}", "kind": "module"}
-                ],
-            }
-        ],
-        "partialFingerprints": {FINGERPRINT: finding.uid},
-        "properties": {
-            "uid": finding.uid,
-            "severity": finding.severity,
-            "client": account.client,
-            "platform": account.platform,
-            "account": account.account,
-            "evidence_id": finding.evidence_id,
-            **({"url": finding.url} if finding.url else {}),
-            **({"excerpt": finding.excerpt} if finding.excerpt else {}),
-        },
-    }
+def _suppressed(result: dict[str, Any], state: FindingState) -> None:
     if state.kind == "suppressed":
         suppression = {"kind": "external", "state": "accepted"}
         if state.reason:
@@ -127,7 +93,43 @@ def _result(
         result["suppressions"] = [suppression]
     elif state.kind == "baselined":
         result["baselineState"] = "unchanged"
-    return result
+
+
+def _results(
+    account: AccountResult, check: CheckResult, location: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One check's findings as SARIF results (a large audit has hundreds of thousands: what is
+    the same for all of them is built once)."""
+    physical: dict[str, Any] = {"artifactLocation": location}
+    if account.config_line is not None:
+        physical["region"] = {"startLine": account.config_line}
+    key = f"{account.platform}:{account.account}"
+    logical = {"name": key, "fullyQualifiedName": f"{account.client}/{key}", "kind": "module"}
+    locations = [{"physicalLocation": physical, "logicalLocations": [logical]}]
+    prefix = f"{account.client} / {key}: "
+    rule_id = check.id
+    results = []
+    for finding in finding_rows(check):
+        uid = finding.uid
+        properties = {"uid": uid, "severity": finding.severity, "evidence_id": finding.evidence_id}
+        evidence = finding.evidence
+        if evidence.urls:
+            properties["url"] = evidence.urls[0]
+        if evidence.excerpt:
+            properties["excerpt"] = evidence.excerpt
+        result = {
+            "ruleId": rule_id,
+            "level": LEVEL.get(finding.severity, "warning"),
+            "message": {"text": prefix + finding.message},
+            "locations": locations,
+            "partialFingerprints": {FINGERPRINT: uid},
+            "properties": properties,
+        }
+        state = finding_state(check, finding)
+        if state is not OPEN:
+            _suppressed(result, state)
+        results.append(result)
+    return results
 
 
 def _notification(account: AccountResult, check: CheckResult) -> dict[str, Any] | None:
@@ -171,9 +173,7 @@ class SarifReports:
             notification = _notification(account, check)
             if notification is not None:
                 self._notifications[client].append(notification)
-            for finding in finding_rows(check):
-                state = finding_state(check, finding)
-                results.append(_result(account, check, finding, state, self._location))
+            results += _results(account, check, self._location)
         if not account.checks and (account.errors or account.coverage.reason):
             reason = "; ".join(account.errors) or account.coverage.reason or ""
             self._notifications[client].append(
