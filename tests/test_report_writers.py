@@ -223,3 +223,24 @@ def test_a_suppressed_finding_is_marked_in_every_format(
         ]
         * 2
     )
+
+
+def test_each_client_file_holds_that_client_only(tmp_path: Path) -> None:
+    run = _result()
+    for client in ("Beta", "Gamma"):
+        account = AccountResult(
+            client, "x", f"{client}Help", "fail", Coverage(), {"fail_on": "high"}, _checks()
+        )
+        run.add(account, keep=True)
+    folders = RunFolders(tmp_path)
+    for name in FILE_WRITERS:
+        paths = write_result(run, WRITERS[name](tmp_path, folders))
+        assert [p.parents[1].name for p in paths] == ["Acme", "Beta", "Gamma"]
+        for path, client in zip(paths, ("Acme", "Beta", "Gamma"), strict=True):
+            text = path.read_text(encoding="utf-8")
+            assert client in text
+            assert not [
+                other for other in ("Acme", "Beta", "Gamma") if other != client and other in text
+            ]
+    # One folder per client, shared by every format.
+    assert sorted(len(list(folder.iterdir())) for folder in tmp_path.glob("*/*")) == [3, 3, 3]

@@ -20,6 +20,7 @@ from auditor.reports.findings import (
     finding_rows,
     finding_state,
     write_client_file,
+    write_clients,
 )
 from auditor.result import AccountResult, AuditResult, CheckResult, Totals
 
@@ -105,17 +106,14 @@ class CsvReports:
     def end(self, run: AuditResult, totals: Totals) -> list[Path]:
         assert self._spool is not None, "end() before begin()"
         header = _csv_bytes([[neutralise(name) for name in COLUMNS]])
+        spool = self._spool
+
+        def write(client: str) -> Path:
+            folder = self.folders.client(client, run.started_at, run.run_id)
+            return write_client_file(folder / FILE_NAME, header, spool, client, b"")
+
         try:
-            return [
-                write_client_file(
-                    self.folders.client(client, run.started_at, run.run_id) / FILE_NAME,
-                    header,
-                    self._spool,
-                    client,
-                    b"",
-                )
-                for client in self._clients
-            ]
+            return write_clients(spool, self._clients, write)
         finally:
             self.abort()
 

@@ -26,6 +26,7 @@ from auditor.reports.findings import (
     finding_rows,
     finding_state,
     write_client_file,
+    write_clients,
 )
 from auditor.result import AccountResult, AuditResult, CheckResult, Totals
 
@@ -196,7 +197,7 @@ class JunitReports:
     def end(self, run: AuditResult, totals: Totals) -> list[Path]:
         assert self._spool is not None, "end() before begin()"
         try:
-            return [self._write_client(run, client) for client in self._clients]
+            return write_clients(self._spool, self._clients, lambda c: self._write_client(run, c))
         finally:
             self.abort()
 

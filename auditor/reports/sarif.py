@@ -29,6 +29,7 @@ from auditor.reports.findings import (
     finding_rows,
     finding_state,
     write_client_file,
+    write_clients,
 )
 from auditor.result import (
     EXIT_FAILED,
@@ -187,7 +188,9 @@ class SarifReports:
     def end(self, run: AuditResult, totals: Totals) -> list[Path]:
         assert self._spool is not None, "end() before begin()"
         try:
-            return [self._write_client(run, totals, client) for client in self._clients]
+            return write_clients(
+                self._spool, self._clients, lambda c: self._write_client(run, totals, c)
+            )
         finally:
             self.abort()
 
