@@ -275,14 +275,27 @@ def run(
         typer.Option(min=1, help="Processes that audit accounts in parallel (default: cores)."),
     ] = None,
     dry_run: DryRun = False,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            metavar="json,csv,junit,sarif,table",
+            help="Report formats, comma-separated or repeated (wins over the config's "
+            "output.formats); JSON is always written.",
+        ),
+    ] = None,
 ) -> None:
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
     exit 0/1/2/3."""
     from auditor.engine.audit import Engine
-    from auditor.reports import WRITERS, Reports, terminal
+    from auditor.reports import WRITERS, Reports, RunFolders, file_formats, parse_formats, terminal
 
     if fail_on is not None and fail_on not in SEVERITIES:
         fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
+    try:  # an unknown format fails before anything is read or written
+        chosen_formats = None if formats is None else parse_formats(formats)
+    except ValueError as error:
+        fail(f"--format {error}")
     registry, config = _load(config_path, checks_dir)
     chosen = _chosen_accounts(config, client)
     if dry_run:
@@ -302,7 +315,9 @@ def run(
             }
             # The table is printed and the reports written as the accounts are audited, in
             # config order: the run keeps none of them.
-            writers = [WRITERS[name](out_dir) for name in config.formats]
+            folders = RunFolders(out_dir)  # a client's files, in every format, in one folder
+            names = file_formats(chosen_formats or config.formats)
+            writers = [WRITERS[name](out_dir, folders) for name in names]
             if not quiet:
                 writers.insert(0, terminal.TerminalTable(typer.echo))
             reports = Reports(writers, fetch_incomplete)

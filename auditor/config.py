@@ -268,6 +268,8 @@ class AccountConfig:
     # The brand's other handles on the platform (a main or regional account), folded: what
     # mentions or replies to them is addressed to the brand; they are never customers.
     aliases: frozenset[str] = frozenset()
+    # The line of the account's entry in the config file (None for accounts made in code).
+    line: int | None = None
 
     @property
     def key(self) -> AccountKey:
@@ -477,6 +479,7 @@ def load_config(path: Path, registry: Registry) -> Config:
                 ),
                 policy_layers=layers,
                 aliases=_aliases(document, ["clients", ci, "accounts", ai], account),
+                line=document.line(["clients", ci, "accounts", ai]),
             )
             if config.key in seen_accounts:
                 raise document.error(

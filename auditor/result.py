@@ -152,6 +152,8 @@ class AccountResult:
     checks: list[CheckResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     source: str | None = None
+    # The line of the account's entry in the config file (where a SARIF alert points).
+    config_line: int | None = None
 
     @property
     def key(self) -> str:
@@ -162,6 +164,16 @@ class AccountResult:
 class ClientResult:
     name: str
     accounts: list[AccountResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInfo:
+    """What a writer may say of a check beyond its results: a SARIF rule's descriptions."""
+
+    title: str
+    severity: str
+    rationale: str
+    remediation: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +192,8 @@ class AuditResult:
     fail_on: str | None
     checks: dict[str, str]
     inputs: list[InputFile] = field(default_factory=list)
+    # Per check id, its docs in brief (title, default severity, why, how to fix).
+    check_info: dict[str, CheckInfo] = field(default_factory=dict)
     clients: list[ClientResult] = field(default_factory=list)
     # Bad input found (a bundle line, a missing account): the run exits 2 whatever else.
     input_errors: list[str] = field(default_factory=list)

@@ -36,6 +36,7 @@ from auditor.result import (
     AccountResult,
     AccountSink,
     AuditResult,
+    CheckInfo,
     CheckResult,
     Coverage,
     InputFile,
@@ -243,6 +244,10 @@ class Engine:
             config_sha256=self.config.sha256,
             fail_on=self.fail_on,
             checks={c.id: c.version for c in self.registry},
+            check_info={
+                c.id: CheckInfo(c.title, c.severity, c.rationale, c.remediation)
+                for c in self.registry
+            },
         )
 
         def hand_on(account: AccountResult) -> None:
@@ -494,6 +499,7 @@ class Engine:
             policy=self._policy_dict(account),
             errors=errors,
             source=str(account.source.path),
+            config_line=account.line,
         )
 
     def _interrupted_result(self, account: AccountConfig) -> AccountResult:
@@ -506,6 +512,7 @@ class Engine:
             coverage=Coverage(complete=False, reason=INTERRUPTED),
             policy=self._policy_dict(account),
             source=str(account.source.path),
+            config_line=account.line,
         )
 
     def audit(self, data: AccountData) -> Audited:
@@ -524,6 +531,7 @@ class Engine:
                     policy=self._policy_dict(account),
                     errors=errors,
                     source=str(account.source.path),
+                    config_line=account.line,
                 ),
                 None,
                 [],
@@ -597,5 +605,6 @@ class Engine:
             checks=checks,
             errors=list(data.errors),
             source=str(account.source.path),
+            config_line=account.line,
         )
         return Audited(result, observed_at, data.posts, [])

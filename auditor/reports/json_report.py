@@ -22,7 +22,8 @@ from typing import IO, Any
 
 import orjson
 
-from auditor.fsutil import atomic_writer, new_run_folder, safe_name
+from auditor.fsutil import atomic_writer
+from auditor.reports.findings import RunFolders
 from auditor.reports.stream import write_result
 from auditor.result import AccountResult, AuditResult, CheckResult, EncodedFindings, Totals
 
@@ -95,8 +96,10 @@ class _Client:
 class JsonReports:
     """The streaming JSON writer (``begin``, ``account``, ``end``; ``abort`` on failure)."""
 
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, folders: RunFolders | None = None) -> None:
         self.output_dir = output_dir
+        # Shared with the run's other file writers: a client's reports go to one folder.
+        self.folders = folders or RunFolders(output_dir)
         self._body: IO[bytes] | None = None
         self._clients: list[_Client] = []
 
@@ -128,7 +131,8 @@ class JsonReports:
         body = self._body.fileno()
 
         def write_client(client: _Client) -> Path:
-            return _write_client(run, totals, client, body, self.output_dir)
+            folder = self.folders.client(client.name, run.started_at, run.run_id)
+            return _write_client(run, totals, client, body, folder)
 
         try:
             # Syncing large reports waits on the disk, not the CPU: one client's report goes
@@ -145,11 +149,10 @@ class JsonReports:
 
 
 def _write_client(
-    run: AuditResult, totals: Totals, client: _Client, body: int, output_dir: Path
+    run: AuditResult, totals: Totals, client: _Client, body: int, folder: Path
 ) -> Path:
-    # A folder of this run's own: a report is never overwritten, by a rerun in the same second
-    # or by another client whose name cleans to the same folder name.
-    folder = new_run_folder(output_dir / safe_name(client.name), run.started_at, run.run_id)
+    # The folder is this run's own (RunFolders): a report is never overwritten, by a rerun in
+    # the same second or by another client whose name cleans to the same folder name.
     path = folder / "report.json"
     head = orjson.dumps(_head(run, totals, client), option=orjson.OPT_NON_STR_KEYS)
     with atomic_writer(path) as stream:
