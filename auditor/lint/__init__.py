@@ -1,0 +1,85 @@
+"""``auditor lint``: profile texts and reply templates kept in files, checked before they are
+published with the rules the audit applies to live posts (``docs/lint.md``).
+
+A lint run is a result object like ``auditor run``'s (:class:`auditor.result.AuditResult`): one
+client, ``lint``, with an account per file (platform ``file``, named by its path) and a check
+result per rule, so that every report writer renders it and the exit code follows the same
+rule. Each finding names its file and line, first in its message and as
+``evidence.data.location`` (``{path, line}``); its uid is made from the check, the file and the
+template's name (not the line), so that it stays the same while the text around it moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from auditor import __version__
+from auditor.config import Config, EffectivePolicy, resource_text
+from auditor.lint.rules import PLATFORM, lint_file
+from auditor.lint.texts import LintInputError, TextFile, collect, read_file
+from auditor.registry import Registry
+from auditor.result import AuditResult, InputFile
+
+__all__ = [
+    "CLIENT",
+    "DEFAULT_POLICY",
+    "PLATFORM",
+    "LintInputError",
+    "lint",
+    "read_files",
+]
+
+# The one client of a lint run: its reports go to <output>/lint/<time>-<run id>/.
+CLIENT = "lint"
+# What a report names as its config when no --config was given.
+DEFAULT_POLICY = "built-in default policy"
+
+
+def read_files(paths: Sequence[Path]) -> list[TextFile]:
+    """Every file the paths name, read whole before anything is judged: the first that
+    cannot be read raises :class:`LintInputError`, and nothing is reported."""
+    return [read_file(path) for path in collect(paths)]
+
+
+def lint(
+    files: Sequence[TextFile],
+    registry: Registry,
+    config: Config | None = None,
+    fail_on: str | None = None,
+) -> AuditResult:
+    """The files judged under ``config``'s top-level policy (else the default policy);
+    ``fail_on`` overrides the policy's, as ``auditor run --fail-on`` does."""
+    policy = EffectivePolicy.for_texts(config, registry)
+    policy_dict = policy.as_dict()
+    if fail_on is not None:
+        policy_dict["fail_on"] = fail_on
+    if config is not None:
+        config_path, config_sha256 = str(config.path), config.sha256
+    else:
+        default = resource_text("policy.default.yaml").encode()
+        config_path, config_sha256 = DEFAULT_POLICY, hashlib.sha256(default).hexdigest()
+    inputs = [InputFile(f.path, f.sha256) for f in files]
+    result = AuditResult(
+        tool_version=__version__,
+        run_id=_run_id(config_sha256, fail_on, inputs),
+        started_at=datetime.now(UTC),
+        config_path=config_path,
+        config_sha256=config_sha256,
+        fail_on=fail_on,
+        checks={c.id: c.version for c in registry},
+        inputs=inputs,
+    )
+    for file in files:
+        result.add(lint_file(file, policy, registry, CLIENT, policy_dict), keep=True)
+    result.finished_at = datetime.now(UTC)
+    return result
+
+
+def _run_id(config_sha256: str, fail_on: str | None, inputs: Sequence[InputFile]) -> str:
+    # The same texts under the same policy and tool are the same lint, as the engine keys runs.
+    parts = ["lint", __version__, config_sha256, str(fail_on)]
+    parts += sorted(f"{i.path}={i.sha256}" for i in inputs)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
