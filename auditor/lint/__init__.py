@@ -7,6 +7,10 @@ result per rule, so that every report writer renders it and the exit code follow
 rule. Each finding names its file and line, first in its message and as
 ``evidence.data.location`` (``{path, line}``); its uid is made from the check, the file and the
 template's name (not the line), so that it stays the same while the text around it moves.
+
+It may import the engine's ``checking`` (a check run as the engine runs it), the config (the
+policy), the registry, the checks and the analysis (their own functions); only the command
+line imports it (the ``layers`` contract in ``pyproject.toml``).
 """
 
 from __future__ import annotations
