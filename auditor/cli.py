@@ -346,79 +346,32 @@ def run(
 
 @app.command("lint")
 def lint_command(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            metavar="PATH...",
-            help="Profile and template files (.yaml, .yml, .md, .markdown, .txt), or folders "
-            "of them.",
-        ),
-    ],
-    config_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="An audit config whose top-level policy applies (default: the built-in one).",
-        ),
-    ] = None,
-    fail_on: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Exit 1 on a finding at or above this severity ({', '.join(SEVERITIES)})."
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write reports here, in the config's output.formats (default json)."
-        ),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print the findings only, no table.")
-    ] = False,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files or folders.")],
+    config_path: Annotated[Path | None, typer.Option("--config", metavar="FILE")] = None,
+    fail_on: Annotated[str | None, typer.Option(help="As for run.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write reports here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Findings only.")] = False,
     checks_dir: ChecksDirs = None,
 ) -> None:
-    """Check profile texts and reply templates kept in files, before they are published, with
-    the rules the audit applies to live posts (PRF001, PRF002, PRV001, TON001, TON002); print a
-    table and one file:line line per finding; exit 0/1/2/3 as run does."""
+    """Check profile texts and reply templates in files before they are published (docs/lint.md)."""
     from auditor import lint
-    from auditor.reports import WRITERS, terminal, write_result
+    from auditor.reports import terminal
 
-    if fail_on is not None and fail_on not in SEVERITIES:
-        fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
-    registry, config = (
-        _load(config_path, checks_dir) if config_path else (_registry(checks_dir), None)
-    )
-    formats = config.formats if config is not None else ("json",)
-    unknown = [name for name in formats if name not in WRITERS]
-    if output is not None and unknown:
-        fail(f"output.formats: no writer for {unknown[0]!r}")
-    if output is not None:
-        problem = _unusable_folder(output)
-        if problem is not None:
-            fail(f"output folder {output}: {problem}")
+    registry = _registry(checks_dir)
+    config = _load(config_path, checks_dir)[1] if config_path else None
+    if output is not None and (problem := _unusable_folder(output)) is not None:
+        fail(f"output folder {output}: {problem}")
     try:
-        files = lint.read_files(paths)
-        result = lint.lint(files, registry, config, fail_on)
+        result = lint.lint(lint.read_files(paths), registry, config, fail_on)
+        written = lint.write_reports(result, output, config) if output is not None else []
     except lint.LintInputError as error:
-        fail(str(error))
-    except ConfigError as error:
         fail(str(error))
     if not quiet:
         _echo(terminal.render(result), lines=True)
-    for account in result.accounts():
-        for check in account.checks:
-            for finding in check.findings:
-                _echo(f"{finding.message} [{check.id} {finding.severity}]")
-    if output is not None:
-        for name in formats:
-            for path in write_result(result, WRITERS[name](output)):
-                if not quiet:
-                    _echo(f"wrote {path}")
     totals = result.totals()
-    if not quiet:
-        typer.echo(terminal.closing_line(totals))
+    closing = [] if quiet else [*(f"wrote {p}" for p in written), terminal.closing_line(totals)]
+    for line in lint.finding_lines(result) + closing:
+        _echo(line)
     raise typer.Exit(totals.code)
 
 

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor import __version__
+from auditor.check import SEVERITIES
 from auditor.config import Config, EffectivePolicy, resource_text
 from auditor.lint.rules import PLATFORM, lint_file
 from auditor.lint.texts import LintInputError, TextFile, collect, read_file
 from auditor.registry import Registry
+from auditor.reports import WRITERS, write_result
 from auditor.result import AuditResult, InputFile
 
 __all__ = [
@@ -32,8 +34,10 @@ __all__ = [
     "DEFAULT_POLICY",
     "PLATFORM",
     "LintInputError",
+    "finding_lines",
     "lint",
     "read_files",
+    "write_reports",
 ]
 
 # The one client of a lint run: its reports go to <output>/lint/<time>-<run id>/.
@@ -56,6 +60,10 @@ def lint(
 ) -> AuditResult:
     """The files judged under ``config``'s top-level policy (else the default policy);
     ``fail_on`` overrides the policy's, as ``auditor run --fail-on`` does."""
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise LintInputError(
+            "--fail-on", f"must be one of {', '.join(SEVERITIES)}, not {fail_on!r}"
+        )
     policy = EffectivePolicy.for_texts(config, registry)
     policy_dict = policy.as_dict()
     if fail_on is not None:
@@ -80,6 +88,24 @@ def lint(
         result.add(lint_file(file, policy, registry, CLIENT, policy_dict), keep=True)
     result.finished_at = datetime.now(UTC)
     return result
+
+
+def write_reports(result: AuditResult, output: Path, config: Config | None) -> list[Path]:
+    """The result in the config's ``output.formats`` (JSON without a config), under ``output``
+    as ``auditor run`` writes them: ``<output>/lint/<time>-<run id>/``."""
+    formats = config.formats if config is not None else ("json",)
+    return [path for name in formats for path in write_result(result, WRITERS[name](output))]
+
+
+def finding_lines(result: AuditResult) -> list[str]:
+    """One line per finding, as compilers and editors read them: ``path:line: message [ID
+    severity]`` (the message starts with the path and line)."""
+    return [
+        f"{finding.message} [{check.id} {finding.severity}]"
+        for account in result.accounts()
+        for check in account.checks
+        for finding in check.findings
+    ]
 
 
 def _run_id(config_sha256: str, fail_on: str | None, inputs: Sequence[InputFile]) -> str:
