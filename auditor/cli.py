@@ -359,6 +359,37 @@ def run(
     raise typer.Exit(totals.code)
 
 
+@app.command("lint")
+def lint_command(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files or folders.")],
+    config_path: Annotated[Path | None, typer.Option("--config", metavar="FILE")] = None,
+    fail_on: Annotated[str | None, typer.Option(help="As for run.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write reports here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Findings only.")] = False,
+    checks_dir: ChecksDirs = None,
+) -> None:
+    """Check profile texts and reply templates in files before they are published (docs/lint.md)."""
+    from auditor import lint
+    from auditor.reports import terminal
+
+    registry = _registry(checks_dir)
+    config = _load(config_path, checks_dir)[1] if config_path else None
+    if output is not None and (problem := _unusable_folder(output)) is not None:
+        fail(f"output folder {output}: {problem}")
+    try:
+        result = lint.lint(lint.read_files(paths), registry, config, fail_on)
+        written = lint.write_reports(result, output, config) if output is not None else []
+    except lint.LintInputError as error:
+        fail(str(error))
+    if not quiet:
+        _echo(terminal.render(result), lines=True)
+    totals = result.totals()
+    closing = [] if quiet else [*(f"wrote {p}" for p in written), terminal.closing_line(totals)]
+    for line in lint.finding_lines(result) + closing:
+        _echo(line)
+    raise typer.Exit(totals.code)
+
+
 @app.command("fetch")
 def fetch_command(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The audit config (YAML).")],

@@ -556,10 +556,38 @@ class EffectivePolicy:
 
     @classmethod
     def resolve(cls, config: Config, account: AccountConfig, registry: Registry) -> EffectivePolicy:
-        document = config.document
+        return cls._from_layers(
+            config.document,
+            account.policy_layers,
+            registry,
+            excluded_authors(config, account),
+        )
+
+    @classmethod
+    def for_texts(cls, config: Config | None, registry: Registry) -> EffectivePolicy:
+        """The policy texts kept in files are linted under (``auditor lint``): the config's
+        top-level ``policy`` over the built-in defaults, or the defaults alone."""
+        defaults = default_policy()
+        if config is None:
+            document = YamlDocument(Path("policy.default.yaml"), defaults, None)
+            return cls._from_layers(document, (((), defaults),), registry, frozenset())
+        top_policy = config.document.data.get("policy", {})
+        layers = (((), defaults), (("policy",), top_policy))
+        authors = [*config.exclude_authors, *top_policy.get("exclude_authors", ())]
+        excluded = frozenset(name.lower().lstrip("@") for name in authors)
+        return cls._from_layers(config.document, layers, registry, excluded)
+
+    @classmethod
+    def _from_layers(
+        cls,
+        document: YamlDocument,
+        layers: Sequence[tuple[tuple[PathPart, ...], Mapping[str, Any]]],
+        registry: Registry,
+        exclude_authors: frozenset[str],
+    ) -> EffectivePolicy:
         merged: dict[str, Any] = {}
         hours_where: tuple[PathPart, ...] = ()
-        for where, layer in account.policy_layers:
+        for where, layer in layers:
             _check_ids(document, registry, where, layer)
             merged = _merge(merged, layer)
             if "business_hours" in layer:  # a calendar is replaced whole, never merged
@@ -575,7 +603,7 @@ class EffectivePolicy:
         params: dict[str, dict[str, Any]] = {}
         for check in registry:
             values = _merge(check.defaults, merged.get("checks", {}).get(check.id, {}))
-            _check_params(document, account, check, values)
+            _check_params(document, layers, check, values)
             params[check.id] = values
         severity = {c.id: merged.get("severity", {}).get(c.id, c.severity) for c in registry}
         return cls(
@@ -583,7 +611,7 @@ class EffectivePolicy:
             severity=severity,
             params=params,
             fail_on=merged.get("fail_on", "high"),
-            exclude_authors=excluded_authors(config, account),
+            exclude_authors=exclude_authors,
             raw=merged,
         )
 
@@ -646,14 +674,17 @@ def _check_business_hours(document: YamlDocument, where: tuple[PathPart, ...], h
 
 
 def _check_params(
-    document: YamlDocument, account: AccountConfig, check: Check, values: Mapping[str, Any]
+    document: YamlDocument,
+    layers: Sequence[tuple[tuple[PathPart, ...], Mapping[str, Any]]],
+    check: Check,
+    values: Mapping[str, Any],
 ) -> None:
     validator = Draft202012Validator(check.parameters)
     error = next(iter(sorted(validator.iter_errors(values), key=lambda e: e.path)), None)
     if error is None:
         return
     # Point at the most specific layer that sets this check's parameters.
-    for where, layer in reversed(account.policy_layers):
+    for where, layer in reversed(layers):
         if check.id in layer.get("checks", {}):
             parts: list[PathPart] = [*where, "checks", check.id, *error.absolute_path]
             break
