@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import yaml
@@ -20,7 +18,7 @@ from auditor.check import SEVERITIES
 from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
 from auditor.fetch.secrets import install_log_redaction
 from auditor.fsutil import remove_temporary_files
-from auditor.registry import Registry, RegistryError, load_registry
+from auditor.registry import Registry, RegistryError, describe, load_registry
 from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_INCOMPLETE,
@@ -54,6 +52,15 @@ app.add_typer(demo_app, name="demo")
 ChecksDirs = Annotated[
     list[Path] | None,
     typer.Option("--checks-dir", help="Also load checks from the *.py modules in this folder."),
+]
+Formats = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        metavar="json,csv,junit,sarif,table",
+        help="Report formats, comma-separated or repeated (wins over the config's "
+        "output.formats); JSON is always written.",
+    ),
 ]
 
 
@@ -275,15 +282,7 @@ def run(
         typer.Option(min=1, help="Processes that audit accounts in parallel (default: cores)."),
     ] = None,
     dry_run: DryRun = False,
-    formats: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--format",
-            metavar="json,csv,junit,sarif,table",
-            help="Report formats, comma-separated or repeated (wins over the config's "
-            "output.formats); JSON is always written.",
-        ),
-    ] = None,
+    formats: Formats = None,
 ) -> None:
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
     exit 0/1/2/3."""
@@ -367,18 +366,24 @@ def lint_command(
     output: Annotated[Path | None, typer.Option(help="Also write reports here.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Findings only.")] = False,
     checks_dir: ChecksDirs = None,
+    formats: Formats = None,
 ) -> None:
     """Check profile texts and reply templates in files before they are published (docs/lint.md)."""
     from auditor import lint
-    from auditor.reports import terminal
+    from auditor.reports import parse_formats, terminal
 
+    try:
+        chosen_formats = None if formats is None else parse_formats(formats)
+    except ValueError as error:
+        fail(f"--format {error}")
     registry = _registry(checks_dir)
     config = _load(config_path, checks_dir)[1] if config_path else None
     if output is not None and (problem := _unusable_folder(output)) is not None:
         fail(f"output folder {output}: {problem}")
     try:
         result = lint.lint(lint.read_files(paths), registry, config, fail_on)
-        written = lint.write_reports(result, output, config) if output is not None else []
+        formats_wanted = chosen_formats or (config.formats if config is not None else ("json",))
+        written = lint.write_reports(result, output, formats_wanted) if output else []
     except lint.LintInputError as error:
         fail(str(error))
     if not quiet:
@@ -442,32 +447,6 @@ def checks_list(checks_dir: ChecksDirs = None) -> None:
     typer.echo(tabulate(rows, headers=["id", "title", "severity", "version", "from"]))
 
 
-_LIMITS = (
-    ("minimum", ">="),
-    ("exclusiveMinimum", ">"),
-    ("maximum", "<="),
-    ("exclusiveMaximum", "<"),
-)
-
-
-def _parameter_kind(spec: Mapping[str, Any]) -> str:
-    """A parameter's type and limits in a few words: "number > 0", "number >= 0, <= 1, or null"."""
-    types = spec.get("type")
-    names = [types] if isinstance(types, str) else list(types or [])
-    kind = " or ".join(t for t in names if t != "null")
-    items = spec.get("items")
-    if kind == "array" and isinstance(items, Mapping):
-        kind = f"list of {items.get('type', 'value')}s"
-    limits = [f"{sign} {spec[key]}" for key, sign in _LIMITS if key in spec]
-    if limits:
-        kind = f"{kind} {', '.join(limits)}"
-    if "enum" in spec:
-        kind = "one of " + ", ".join(json.dumps(v) for v in spec["enum"])
-    if "null" in names:
-        kind += ", or null"
-    return kind.strip(", ")
-
-
 @checks_app.command("show")
 def checks_show(
     check_id: Annotated[str, typer.Argument(metavar="ID")], checks_dir: ChecksDirs = None
@@ -478,24 +457,7 @@ def checks_show(
         check = registry.get(check_id.upper())
     except RegistryError as error:
         fail(f"{error}; see 'auditor checks list'")
-    typer.echo(f"{check.id} {check.title}  (severity {check.severity}, version {check.version})\n")
-    typer.echo(check.docs.strip())
-    properties = check.parameters.get("properties", {})
-    if properties:
-        typer.echo("\n## Parameters")
-        for name, spec in properties.items():
-            default = json.dumps(spec.get("default")) if "default" in spec else "required"
-            kind = _parameter_kind(spec)
-            typer.echo(
-                f"- {name} (default {default}): {spec.get('description', '')}"
-                + (f" [{kind}]" if kind else "")
-            )
-    needs = [k for k in ("profile", "posts", "conversations", "history") if getattr(check.needs, k)]
-    needs += [f"observes {o}" for o in sorted(check.needs.observes)]
-    if check.needs.complete_window:
-        needs.append("a complete window")
-    if needs:
-        typer.echo(f"\nNeeds: {', '.join(needs)}")
+    typer.echo(describe(check))
 
 
 @config_app.command("validate")

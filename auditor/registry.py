@@ -7,8 +7,9 @@ third-party packages use, so the two load the same way.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -125,3 +126,55 @@ def load_registry(checks_dirs: Iterable[Path] = ()) -> Registry:
         for check, origin in _directory_checks(directory):
             registry.add(check, origin)
     return registry
+
+
+_LIMITS = (
+    ("minimum", ">="),
+    ("exclusiveMinimum", ">"),
+    ("maximum", "<="),
+    ("exclusiveMaximum", "<"),
+)
+
+
+def describe(check: Check) -> str:
+    """A check's documentation, parameters and needs, as ``auditor checks show`` prints them."""
+    lines = [
+        f"{check.id} {check.title}  (severity {check.severity}, version {check.version})",
+        "",
+        check.docs.strip(),
+    ]
+    properties = check.parameters.get("properties", {})
+    if properties:
+        lines += ["", "## Parameters"]
+        for name, spec in properties.items():
+            default = json.dumps(spec.get("default")) if "default" in spec else "required"
+            kind = _parameter_kind(spec)
+            lines.append(
+                f"- {name} (default {default}): {spec.get('description', '')}"
+                + (f" [{kind}]" if kind else "")
+            )
+    needs = [k for k in ("profile", "posts", "conversations", "history") if getattr(check.needs, k)]
+    needs += [f"observes {o}" for o in sorted(check.needs.observes)]
+    if check.needs.complete_window:
+        needs.append("a complete window")
+    if needs:
+        lines += ["", f"Needs: {', '.join(needs)}"]
+    return "\n".join(lines)
+
+
+def _parameter_kind(spec: Mapping[str, Any]) -> str:
+    """A parameter's type and limits in a few words: "number > 0", "number >= 0, <= 1, or null"."""
+    types = spec.get("type")
+    names = [types] if isinstance(types, str) else list(types or [])
+    kind = " or ".join(t for t in names if t != "null")
+    items = spec.get("items")
+    if kind == "array" and isinstance(items, Mapping):
+        kind = f"list of {items.get('type', 'value')}s"
+    limits = [f"{sign} {spec[key]}" for key, sign in _LIMITS if key in spec]
+    if limits:
+        kind = f"{kind} {', '.join(limits)}"
+    if "enum" in spec:
+        kind = "one of " + ", ".join(json.dumps(v) for v in spec["enum"])
+    if "null" in names:
+        kind += ", or null"
+    return kind.strip(", ")

@@ -26,7 +26,7 @@ from auditor.config import Config, EffectivePolicy, resource_text
 from auditor.lint.rules import PLATFORM, lint_file
 from auditor.lint.texts import LintInputError, TextFile, collect, read_file
 from auditor.registry import Registry
-from auditor.reports import WRITERS, write_result
+from auditor.reports import WRITERS, RunFolders, file_formats, write_result
 from auditor.result import AuditResult, InputFile
 
 __all__ = [
@@ -90,11 +90,15 @@ def lint(
     return result
 
 
-def write_reports(result: AuditResult, output: Path, config: Config | None) -> list[Path]:
-    """The result in the config's ``output.formats`` (JSON without a config), under ``output``
-    as ``auditor run`` writes them: ``<output>/lint/<time>-<run id>/``."""
-    formats = config.formats if config is not None else ("json",)
-    return [path for name in formats for path in write_result(result, WRITERS[name](output))]
+def write_reports(result: AuditResult, output: Path, formats: Sequence[str]) -> list[Path]:
+    """The result in these formats (JSON always), under ``output`` as ``auditor run`` writes
+    them: ``<output>/lint/<time>-<run id>/``."""
+    folders = RunFolders(output)
+    return [
+        path
+        for name in file_formats(formats)
+        for path in write_result(result, WRITERS[name](output, folders))
+    ]
 
 
 def finding_lines(result: AuditResult) -> list[str]:
