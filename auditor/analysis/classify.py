@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from auditor.analysis.complaint_model import ComplaintModel, ComplaintScore, built_in_model
 from auditor.analysis.lexicons import BUILT_IN, ENGLISH_FUNCTION_WORDS, NON_ENGLISH_FUNCTION_WORDS
 
 if TYPE_CHECKING:
@@ -371,6 +372,33 @@ def _decide(
     return "other"
 
 
+def _non_complaint_label(tokens: Sequence[str], evidence: _Evidence, sentiment: float) -> Label:
+    """The label of an English post the model says is no complaint (``_decide`` without the
+    complaint rules; spam is decided before)."""
+    if _asks(tokens, evidence):
+        return "question"
+    if evidence.praise_at:
+        return "praise"
+    if sentiment >= FALLBACK_PRAISE_COMPOUND and not evidence.neutral_phrases:
+        return "praise"
+    return "other"
+
+
+def _signals(
+    tokens: Sequence[str], evidence: _Evidence, scores: Mapping[str, float]
+) -> list[float]:
+    """The rules' evidence as the complaint model's signals (``complaint_model.SIGNAL_NAMES``)."""
+    return [
+        float(bool(evidence.complaint_at)),
+        float(evidence.problem_terms > 0),
+        float(bool(evidence.praise_at)),
+        float("?" in tokens),
+        float(scores["compound"]),
+        float(scores["neg"]),
+        float(scores["pos"]),
+    ]
+
+
 def _has_non_latin_letters(text: str) -> bool:
     return not text.isascii() and any(
         ord(char) > _LAST_LATIN_CODEPOINT and char.isalpha() for char in text
@@ -390,7 +418,12 @@ class Classifier:
         languages: Collection[str] = ("en",),
         *,
         max_cache: int = DEFAULT_MAX_CACHE,
+        complaint_model: ComplaintModel | None = None,
+        rules_only: bool = False,
     ) -> None:
+        """``complaint_model``: the model that decides English complaints (default: the built-in
+        one); ``rules_only``: no model, the lexicon rules alone decide (the classifier before
+        #13, kept as the benchmark's baseline)."""
         available = dict(lexicons) if lexicons is not None else Lexicons.from_policy(None)
         self.languages: tuple[str, ...] = tuple(sorted({code.lower() for code in languages}))
         missing = [code for code in self.languages if code not in available]
@@ -409,6 +442,9 @@ class Classifier:
         self._accurate_detection = len(self.languages) > 1
         self._detector: LanguageDetector | None = None
         self._vader = SentimentIntensityAnalyzer()
+        self._model: ComplaintModel | None = (
+            None if rules_only else complaint_model or built_in_model()
+        )
         self._cache: dict[tuple[str, bool], Classification] = {}
         self._max_cache = max_cache
 
@@ -448,15 +484,35 @@ class Classifier:
         index = self._indexes.get(language) if language is not None else None
         if index is None:
             return Classification("unclassified", 0.0, language, False)
-        sentiment = float(self._vader.polarity_scores(normalised)["compound"])
+        scores = self._vader.polarity_scores(normalised)
+        sentiment = float(scores["compound"])
         evidence = _gather_evidence(tokens, index)
         label = _decide(tokens, has_link, evidence, sentiment, english=language == "en")
+        score: ComplaintScore | None = None
+        if language == "en" and label != "spam" and self._model is not None:
+            score = self._model.score(normalised, _signals(tokens, evidence, scores))
+            if score.is_complaint:
+                label = "complaint"
+            elif label == "complaint":
+                label = _non_complaint_label(tokens, evidence, sentiment)
         help_page_answerable = (
             label in ("question", "complaint")
             and bool(evidence.counts.get("help_topics"))
             and _asks(tokens, evidence)
         )
-        return Classification(label, sentiment, language, help_page_answerable)
+        if score is None:
+            return Classification(label, sentiment, language, help_page_answerable)
+        return Classification(
+            label, sentiment, language, help_page_answerable, score.confidence, score.reasons
+        )
+
+    def complaint_signals(self, text: str) -> list[float]:
+        """The complaint model's signals for ``text`` as English, as classification computes
+        them (for training the model on exactly what runs)."""
+        normalised = normalise(text)
+        tokens = _tokenise(normalised)
+        evidence = _gather_evidence(tokens, self._indexes["en"])
+        return _signals(tokens, evidence, self._vader.polarity_scores(normalised))
 
     def _language_of(self, normalised: str, tokens: Sequence[str]) -> str | None:
         words = [token for token in tokens if token[0].isalnum()]

@@ -125,7 +125,7 @@ def run(ctx: AuditContext) -> CheckOutput:
 CHECK = Check(
     id="MOD002",
     title="Hidden complaints",
-    version="1.1.0",
+    version="1.2.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -1,0 +1,1 @@
+"""Trained models shipped as data: ``complaints.json`` (``auditor.analysis.complaint_model``)."""
