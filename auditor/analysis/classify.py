@@ -36,7 +36,18 @@ How a post is classified
    - English only, from VADER alone: compound <= -0.5 is a complaint, >= 0.6 praise (unless a
      neutral set phrase such as "happy friday" explains the positive score).
    - otherwise ``other``.
-5. ``help_page_answerable`` is set on questions and complaints that ask something and mention a
+5. English posts the rules do not call spam go to the complaint model
+   (``auditor.analysis.complaint_model``; ``docs/complaints.md``): a logistic regression over
+   the normalised text's word and character n-grams and the evidence above (a complaint sign, a
+   problem term, praise, a question mark, VADER's scores), trained on labelled tweets. Its
+   decision replaces the rules' on complaints: a complaint when its probability reaches the
+   model's threshold; otherwise the rules' label, or, where the rules said complaint,
+   question / praise / other by the rules below complaint. ``confidence`` is the model's
+   probability for the decision taken (p for a complaint, 1 - p for the rest) and ``reasons``
+   the features that pushed most that way (words, word pairs, "?", signal names), strongest
+   first, at most five. Spam, other languages and ``Classifier(rules_only=True)`` (the rules
+   alone, as before #13) have ``confidence`` None and no reasons.
+6. ``help_page_answerable`` is set on questions and complaints that ask something and mention a
    help-page topic (password reset, login, account settings, order tracking, refund policy,
    opening hours...).
 
