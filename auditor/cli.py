@@ -574,6 +574,59 @@ def demo_generate(
     typer.echo(f"wrote {count} records to {out}")
 
 
+@app.command("classify")
+def classify_command(
+    source: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="Texts to label: a file, or - for stdin.")
+    ],
+    column: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="The CSV column or JSONL key of the text (default text)."
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="A CSV column or JSONL key printed beside each result."),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="lines|csv|jsonl",
+            help="How to read the input (default: by extension, .csv, .jsonl or .ndjson; "
+            "otherwise, and for -, one text per line).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per text instead of a TSV row.")
+    ] = False,
+) -> None:
+    """Label texts as the conduct checks would: complaint, question, praise, spam, other, or
+    unclassified (a language without lexicons, named, never guessed).
+
+    Prints one tab-separated row per text, after a header, the same on a terminal and in a
+    pipe: line (where the text is in the input), id (with --id-column), label, confidence
+    (- where a rule, not a score, decided), language, reasons (the phrases or features that
+    weighed most, separated by "; ") and the start of the text. Blank lines are skipped. Bad
+    input (a missing file, no such column, a malformed CSV or JSONL line) is one error line and
+    exit 2; the rows before it are printed."""
+    from auditor import label_texts
+    from auditor.analysis.classify import default_classifier
+
+    name = "stdin" if source == "-" else source
+    try:
+        form = label_texts.input_format(source, input_format)
+        with label_texts.open_texts(source, typer.get_binary_stream("stdin")) as stream:
+            texts = label_texts.read_texts(stream, name, form, column, id_column)
+            for rows in label_texts.labelled(
+                texts, name, default_classifier(), with_ids=id_column is not None, as_json=as_json
+            ):
+                typer.echo(rows)
+    except label_texts.UnreadableTexts as error:
+        fail(str(error))
+
+
 def _stop_on_signals() -> None:
     """SIGINT (Ctrl-C) and SIGTERM (systemd, Kubernetes, cron), one rule.
 

@@ -86,6 +86,8 @@ class EncodedFindings(Protocol):
 
     json: bytes
     worst: int
+    # How many findings of each severity.
+    severities: Mapping[str, int]
 
 
 def worst_severity(findings: Sequence[Finding]) -> int:
@@ -93,6 +95,15 @@ def worst_severity(findings: Sequence[Finding]) -> int:
     if isinstance(findings, EncodedFindings):
         return findings.worst
     return max((severity_rank(f.severity) for f in findings), default=-1)
+
+
+def count_at_or_above(findings: Sequence[Finding], rank: int) -> int:
+    """The findings whose severity ranks ``rank`` or more; packed findings know it unopened."""
+    if isinstance(findings, EncodedFindings):
+        return sum(
+            n for severity, n in findings.severities.items() if severity_rank(severity) >= rank
+        )
+    return sum(1 for f in findings if severity_rank(f.severity) >= rank)
 
 
 @dataclass(slots=True)
@@ -245,7 +256,7 @@ class Tally:
         for check in account.checks:
             self.statuses[check.status] += 1
             if check.status == "fail" and worst_severity(check.findings) >= rank:
-                at_or_above = sum(1 for f in check.findings if severity_rank(f.severity) >= rank)
+                at_or_above = count_at_or_above(check.findings, rank)
                 self.failing[key] = self.failing.get(key, 0) + at_or_above
             elif check.status in ("incomplete", "error"):
                 labels.append(check.id if check.status == "incomplete" else f"{check.id} error")

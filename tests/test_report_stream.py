@@ -248,3 +248,24 @@ def test_a_signal_as_the_run_closes_waits_for_the_reports_and_the_store(
     assert recorder.ended and result.interrupted is None
     assert result.stopped_after == signal.SIGTERM
     assert status == "fail"  # closed as the whole run it is, never left "running"
+
+
+def test_the_exit_code_counts_packed_findings_without_decoding_them() -> None:
+    from datetime import UTC, datetime
+
+    from auditor.check import Evidence, Finding, Severity
+    from auditor.engine.parallel import PackedFindings
+    from auditor.result import CheckResult
+
+    def finding(n: int, severity: Severity) -> Finding:
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        return Finding("RSP001", "x", "a", str(n), "late", severity, Evidence(timestamps=(at,)))
+
+    packed = PackedFindings.pack([finding(n, "high" if n % 3 else "low") for n in range(9)])
+    account = _result("a")
+    account.checks = [CheckResult("RSP001", "t", "1", "high", "fail", "9 late", packed)]
+    run = AuditResult("0", "run", datetime(2026, 11, 16, tzinfo=UTC), "c.yaml", "sha", None, {})
+    run.add(account, keep=False)
+    totals = run.totals()
+    assert totals.code == 1 and totals.failing_findings() == 6  # the 6 high, not the 3 low
+    assert packed._items is None  # never decoded

@@ -11,6 +11,12 @@ spam (``is_spam``), the classification figures every report carries
 (``classification_metrics``, published in CRS001's metrics under ``classification``), and the
 posts the classifier could not judge, counted and named by language (``UnclassifiedPosts``), so
 that no check drops them silently from what it judged.
+
+Why a post got its label travels with it: ``classification_data`` is what a finding's evidence
+carries (label, confidence, reasons, language), and ``judged_posts`` is the per-post list a
+conduct check puts in its metrics under ``judged_posts``: every post it judged, complaints and
+non-complaints alike, the first ``JUDGED_POSTS_LIMIT`` (100) listed in the order the check met
+them and all of them counted (``total``), so that a report stays bounded on a large account.
 Definitions: ``docs/conduct.md``.
 """
 
@@ -37,6 +43,12 @@ from auditor.wording import count
 
 _CLASSIFIERS: dict[str, Classifier] = {}
 
+# Per-post results a check lists in its metrics (``judged_posts``); past this many only counted,
+# so that the report of an account with thousands of hidden posts stays small.
+JUDGED_POSTS_LIMIT = 100
+# Confidences are reported to this many decimals: more is noise to a reader.
+CONFIDENCE_DECIMALS = 4
+
 
 def classifier_for(policy: Mapping[str, Any]) -> Classifier:
     languages = tuple(policy.get("languages") or ("en",))
@@ -59,6 +71,43 @@ def customer_classes(ctx: AuditContext) -> dict[str, Classification]:
         return {p.id: r for p, r in zip(posts, results, strict=True)}
 
     return ctx.derived("customer_classes", compute)
+
+
+# ----------------------------------------------------------------------------- why a label
+
+
+def classification_data(result: Classification | None) -> dict[str, Any]:
+    """Why a post got its label, as a finding's evidence or a report entry carries it.
+
+    ``None`` (a post the check had no classification for) reads as ``unclassified`` with no
+    language, never as a guess.
+    """
+    if result is None:
+        return {"label": "unclassified", "confidence": None, "reasons": [], "language": None}
+    confidence = result.confidence
+    return {
+        "label": result.label,
+        "confidence": None if confidence is None else round(confidence, CONFIDENCE_DECIMALS),
+        "reasons": list(result.reasons),
+        "language": result.language,
+    }
+
+
+def judged_posts(
+    judged: Iterable[tuple[str, Classification | None]], limit: int | None = None
+) -> dict[str, Any]:
+    """The per-post results of the posts a check judged, in the order given: every post
+    counted (``total``), the first ``limit`` (default ``JUDGED_POSTS_LIMIT``) listed
+    (``posts``) with id, label, confidence, reasons and language."""
+    if limit is None:
+        limit = JUDGED_POSTS_LIMIT
+    listed: list[dict[str, Any]] = []
+    total = 0
+    for post_id, result in judged:
+        total += 1
+        if total <= limit:
+            listed.append({"post_id": post_id, **classification_data(result)})
+    return {"total": total, "limit": limit, "posts": listed}
 
 
 # --------------------------------------------------------------------------------- customers

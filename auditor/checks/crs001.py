@@ -19,6 +19,11 @@ The metrics also carry the account's classification figures (``classification``)
 complaints, questions, praise and spam, help-page-answerable posts, unclassified posts (by
 language), and frustration before and after the brand's first reply.
 
+A finding's evidence says why each listed complaint is one (``complaint_classifications``: post
+id, the classifier's label, confidence and reasons). The metrics list the customer posts in the
+window with their label, confidence and reasons (``judged_posts``: non-complaints too, the first
+100 in the input's order listed, all counted in ``total``).
+
 ## Why it matters
 In a crisis (hundreds of customers reporting the same outage) one public statement, pinned and
 updated, tells everyone at once that the brand knows. Answering each complaint on its own leaves
@@ -56,18 +61,21 @@ from __future__ import annotations
 
 import statistics
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from msgspec import Meta
 
+from auditor.analysis.classify import Classification
 from auditor.analysis.conduct import (
     UnclassifiedPosts,
+    classification_data,
     classification_metrics,
     customer_classes,
     is_customer_post,
+    judged_posts,
 )
 from auditor.check import (
     AuditContext,
@@ -177,7 +185,12 @@ def _statement_in(
     return statements[index] if index < len(times) and times[index] <= end else None
 
 
-def _finding(ctx: AuditContext, surge: Surge, complaints: list[Post]) -> Finding:
+def _finding(
+    ctx: AuditContext,
+    surge: Surge,
+    complaints: list[Post],
+    classes: Mapping[str, Classification],
+) -> Finding:
     listed = complaints[:LISTED_COMPLAINTS]
     minutes = (surge.end - surge.start).total_seconds() / 60
     return ctx.finding(
@@ -189,7 +202,12 @@ def _finding(ctx: AuditContext, surge: Surge, complaints: list[Post]) -> Finding
             urls=tuple(p.url for p in listed if p.url),
             timestamps=(surge.start, surge.end),
             excerpt=listed[0].text[:140] if listed else None,
-            data=_describe(surge, len(complaints)),
+            data={
+                **_describe(surge, len(complaints)),
+                "complaint_classifications": [
+                    {"post_id": p.id, **classification_data(classes[p.id])} for p in listed
+                ],
+            },
         ),
     )
 
@@ -243,7 +261,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         elif surge.end + grace > window.end:
             pending += 1
         else:
-            findings.append(_finding(ctx, surge, complaints[first:last]))
+            findings.append(_finding(ctx, surge, complaints[first:last], classes))
     metrics: dict[str, Any] = {
         "complaints": len(complaints),
         "peak_per_hour": peak,
@@ -255,6 +273,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "surge_list": described,
         "unclassified": unclassified.metrics(),
         "classification": classification_metrics(ctx),
+        "judged_posts": judged_posts((p.id, classes[p.id]) for p in in_window),
     }
     summary = (
         f"{count(len(surges), 'complaint surge')}, {len(findings)} without a public statement"

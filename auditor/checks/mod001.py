@@ -18,6 +18,12 @@ bundle's marks are read (the check says so in a note); without a history store a
 that cannot observe deletions the check is ``not_applicable``. Complaints are what the shared
 classifier says of the text last seen (``docs/conduct.md``).
 
+Each finding's evidence says why the post is a complaint: the classifier's ``label``,
+``confidence`` and ``reasons`` (the phrases or features that weighed most; empty where a rule,
+not a score, decided). The metrics list every removed customer post the window covers with its
+label, confidence and reasons (``judged_posts``: non-complaints too, the first 100 listed, all
+counted in ``total``).
+
 ## Why it matters
 Never delete a complaint, even a false one: archives and screenshots keep it, and a brand caught
 deleting criticism turns one complaint into a story about censorship.
@@ -61,10 +67,12 @@ from auditor.analysis.classify import Classification
 from auditor.analysis.conduct import (
     UnclassifiedPosts,
     brand_handle,
+    classification_data,
     classifier_for,
     customer_classes,
     handle_of,
     is_customer_post,
+    judged_posts,
 )
 from auditor.check import AuditContext, Check, CheckOutput, Evidence, Finding, Needs, excerpt
 from auditor.checks.kinds import POSTS_AND_MARKERS
@@ -172,7 +180,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _finding(ctx: AuditContext, gone: Removed) -> Finding:
+def _finding(ctx: AuditContext, gone: Removed, result: Classification) -> Finding:
     who = {"brand": "deleted by the brand", "author": "deleted by its author"}.get(
         gone.deleted_by, "removed, deleter unknown"
     )
@@ -193,6 +201,7 @@ def _finding(ctx: AuditContext, gone: Removed) -> Finding:
                 "created_at": gone.created_at.isoformat(),
                 "first_seen": _iso(gone.first_seen),
                 "last_seen": _iso(gone.last_seen),
+                **classification_data(result),
             },
         ),
     )
@@ -218,7 +227,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         if result.label != "complaint":
             continue
         by_deleter[gone.deleted_by if gone.deleted_by in by_deleter else "unknown"] += 1
-        findings.append(_finding(ctx, gone))
+        findings.append(_finding(ctx, gone, result))
     unclassified = UnclassifiedPosts.among(classes)
     metrics: dict[str, Any] = {
         "history_posts": len(history),
@@ -230,6 +239,9 @@ def run(ctx: AuditContext) -> CheckOutput:
         "deleted_complaints": len(findings),
         "deleted_complaints_by": by_deleter,
         "unclassified": unclassified.metrics(),
+        "judged_posts": judged_posts(
+            (gone.post_id, result) for gone, result in zip(removed, classes, strict=True)
+        ),
     }
     removed_by_others = by_deleter["brand"] + by_deleter["unknown"]
     parts = []

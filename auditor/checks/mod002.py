@@ -14,6 +14,12 @@ classifier says (``docs/conduct.md``); hidden posts in languages without lexicon
 and a note ("2 hidden posts in French and Spanish not classified"), never reported and never
 silently left out of "no complaint hidden".
 
+Each finding's evidence says why the post is a complaint: the classifier's ``label``,
+``confidence`` and ``reasons`` (the phrases or features that weighed most; empty where a rule,
+not a score, decided). The metrics list every hidden customer post with its label, confidence
+and reasons (``judged_posts``: exempt and non-complaint posts too, the first 100 listed, all
+counted in ``total``).
+
 ## Why it matters
 Never hide or delete a complaint, even a false one: the customer sees it is hidden, screenshots
 travel, and the brand looks like it is hiding something. Only abusive or incomprehensible
@@ -50,10 +56,12 @@ from auditor.analysis.classify import Classification
 from auditor.analysis.conduct import (
     UnclassifiedPosts,
     abuse_authors,
+    classification_data,
     customer_classes,
     handle_of,
     is_customer_post,
     is_spam,
+    judged_posts,
 )
 from auditor.check import AuditContext, Check, CheckOutput, Finding, Needs, post_evidence
 from auditor.checks.kinds import POSTS_AND_MARKERS
@@ -71,12 +79,14 @@ def run(ctx: AuditContext) -> CheckOutput:
     exempt_authors: list[str] = []
     other: dict[str, int] = {}
     judged: list[Classification | None] = []
+    every_hidden: list[tuple[str, Classification | None]] = []
     hidden = 0
     for post in ctx.account.posts:
         if post.visibility != "hidden" or not is_customer_post(ctx, post):
             continue
         hidden += 1
         result = classes.get(post.id)
+        every_hidden.append((post.id, result))
         if is_spam(result, post):
             exempt_spam.append(post.id)
             continue
@@ -92,7 +102,7 @@ def run(ctx: AuditContext) -> CheckOutput:
             ctx.finding(
                 post.id,
                 f"complaint by {post.author} hidden by the brand",
-                evidence=post_evidence(post, thread=post.thread_id, label=label),
+                evidence=post_evidence(post, thread=post.thread_id, **classification_data(result)),
             )
         )
     metrics: dict[str, Any] = {
@@ -103,6 +113,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "exempt_spam_ids": exempt_spam[:LISTED_LIMIT],
         "exempt_abuse_author_ids": exempt_authors[:LISTED_LIMIT],
         "hidden_not_complaints": dict(sorted(other.items())),
+        "judged_posts": judged_posts(every_hidden),
     }
     unclassified = UnclassifiedPosts.among(judged)
     metrics["unclassified"] = unclassified.metrics()

@@ -45,6 +45,12 @@ Replies to customers who wrote in a language without lexicons (``unclassified``)
 either; they are counted in the metrics (``unjudged_replies``, and ``unclassified``: those
 customers' posts by language) and named in the summary and a note ("3 customer posts in French
 not classified; 2 replies to them not judged").
+
+Each finding names the complaint it answers and why that post is a complaint
+(``complaint_classification``: the classifier's label, confidence and reasons). The metrics list
+the customer posts of every exchange the brand replied to, with their label, confidence and
+reasons (``judged_posts``: the non-complaints whose replies were left unjudged too, the first 100
+listed, all counted in ``total``).
 """
 
 from __future__ import annotations
@@ -57,7 +63,12 @@ from typing import Annotated, Any
 from msgspec import Meta
 
 from auditor.analysis.classify import Classification
-from auditor.analysis.conduct import UnclassifiedPosts, customer_classes
+from auditor.analysis.conduct import (
+    UnclassifiedPosts,
+    classification_data,
+    customer_classes,
+    judged_posts,
+)
 from auditor.analysis.private_channel import (
     PublicExchange,
     lowered,
@@ -212,6 +223,7 @@ def run(ctx: AuditContext) -> CheckOutput:
                         phrase=phrase,
                         complaint=latest.id,
                         complaint_excerpt=" ".join(latest.text.split())[:140],
+                        complaint_classification=classification_data(classes[latest.id]),
                     ),
                 )
             )
@@ -226,6 +238,11 @@ def run(ctx: AuditContext) -> CheckOutput:
         "defensive_share": round(len(findings) / replies, 4) if replies else None,
         "unjudged_replies": unjudged_replies,
         "unclassified": unclassified.metrics(),
+        "judged_posts": judged_posts(
+            (post.id, classes.get(post.id))
+            for exchange in threads.exchanges
+            for post in exchange.customer_posts
+        ),
     }
     notes = []
     unjudged = ""

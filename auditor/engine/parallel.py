@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -139,22 +140,23 @@ class PackedFindings(Sequence[Finding]):
     decoded only if something asks for them.
     """
 
-    __slots__ = ("_items", "json", "length", "worst")
+    __slots__ = ("_items", "json", "length", "severities", "worst")
 
-    def __init__(self, json: bytes, length: int, worst: int) -> None:
-        self.json, self.length, self.worst = json, length, worst
+    def __init__(self, json: bytes, length: int, severities: dict[str, int]) -> None:
+        self.json, self.length, self.severities = json, length, severities
+        self.worst = max(map(severity_rank, severities), default=-1)
         self._items: list[Finding] | None = None
 
     @classmethod
     def pack(cls, findings: Sequence[Finding]) -> PackedFindings:
-        # Severities are few: rank each distinct one (a set built in C), not every finding.
-        severities = set(map(_SEVERITY, findings))
-        worst = max(map(severity_rank, severities), default=-1)
-        return cls(orjson.dumps(list(findings)), len(findings), worst)
+        # Counted in C (Counter over a map): the exit code needs the findings per severity,
+        # never the findings themselves.
+        severities = dict(Counter(map(_SEVERITY, findings)))
+        return cls(orjson.dumps(list(findings)), len(findings), severities)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The JSON only: decoded findings stay behind.
-        return (PackedFindings, (self.json, self.length, self.worst))
+        return (PackedFindings, (self.json, self.length, self.severities))
 
     def __len__(self) -> int:
         return self.length

@@ -26,7 +26,7 @@ from auditor.fsutil import atomic_writer, new_run_folder, safe_name
 from auditor.reports.stream import write_result
 from auditor.result import AccountResult, AuditResult, CheckResult, EncodedFindings, Totals
 
-REPORT_SCHEMA_VERSION = "2.0"
+REPORT_SCHEMA_VERSION = "2.1"
 # Copying a client's accounts into its report: a read this size at a time.
 _COPY_CHUNK = 1 << 20
 
