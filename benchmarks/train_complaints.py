@@ -35,12 +35,12 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from auditor.analysis.classify import Classifier, normalise
-from auditor.analysis.complaint_model import MODEL_FORMAT, MODEL_FORMAT_VERSION, SIGNAL_NAMES
+from auditor.analysis.complaint_model import MODEL_FORMAT, SIGNAL_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "real" / "complaints" / "complaints_dev.csv"
 MODEL_PATH = REPO / "auditor" / "analysis" / "models" / "complaints.json"
-MODEL_VERSION = "2019-acl-dev-2"
+MODEL_VERSION = "2019-acl-dev-1"
 CITATION = (
     "Daniel Preoţiuc-Pietro, Mihaela Găman and Nikolaos Aletras. Automatically Identifying "
     "Complaints in Social Media. ACL 2019. Weights derived from the dev half of its data set."
@@ -56,13 +56,6 @@ CHAR_NGRAMS = (2, 5)
 # make the file large and could spell out a single tweet's words.
 WORD_MIN_DF = 2
 CHAR_MIN_DF = 3
-# The character block is raw tf-idf, l1-normalised: its share of the decision is then a sum over
-# words divided by a sum over words (char_wb n-grams never cross a word), which the scorer keeps
-# per word, several times faster than sublinear tf and an l2 norm over the whole text. l1 values
-# are smaller than l2 ones by about the square root of a tweet's n-gram count (~100), so the
-# block is weighted by that much to weigh against the word block as before.
-CHAR_NORM = "l1"
-CHAR_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -124,13 +117,11 @@ def features() -> FeatureUnion:
                     ngram_range=CHAR_NGRAMS,
                     lowercase=False,
                     min_df=CHAR_MIN_DF,
-                    sublinear_tf=False,
-                    norm=CHAR_NORM,
+                    sublinear_tf=True,
                 ),
             ),
             ("signals", Signals()),
-        ],
-        transformer_weights={"char_wb": CHAR_WEIGHT},
+        ]
     )
 
 
@@ -201,7 +192,7 @@ def export(pipeline: Pipeline, threshold: float, *, c: float, trained_on: str) -
     word_size, char_size = len(word.vocabulary_), len(char.vocabulary_)
     return {
         "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
+        "format_version": 1,
         "version": MODEL_VERSION,
         "citation": CITATION,
         "trained_on": trained_on,
@@ -210,10 +201,7 @@ def export(pipeline: Pipeline, threshold: float, *, c: float, trained_on: str) -
         "threshold": threshold,
         "intercept": float(model.intercept_[0]),
         "word": _block(word, coefficients[:word_size], WORD_PATTERN),
-        "char_wb": {
-            **_block(char, coefficients[word_size : word_size + char_size], None),
-            "weight": union.transformer_weights["char_wb"],
-        },
+        "char_wb": _block(char, coefficients[word_size : word_size + char_size], None),
         "signals": {
             "names": list(SIGNAL_NAMES),
             "coefficients": coefficients[word_size + char_size :],
@@ -228,7 +216,6 @@ def _block(
     block: dict[str, Any] = {
         "ngram_range": list(vectorizer.ngram_range),
         "sublinear_tf": vectorizer.sublinear_tf,
-        "norm": vectorizer.norm,
     }
     if token_pattern is not None:
         block["token_pattern"] = token_pattern

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,7 +28,7 @@ from importlib.resources import files
 from typing import Any
 
 MODEL_FORMAT = "auditor-complaint-model"
-MODEL_FORMAT_VERSION = 2
+MODEL_FORMAT_VERSION = 1
 BUILT_IN_MODEL = "complaints.json"
 # The signals, in the order the model's coefficients expect them (``Classifier`` computes them).
 SIGNAL_NAMES: tuple[str, ...] = (
@@ -91,16 +90,13 @@ class ComplaintModel:
         self._char_n = _ngram_range(char["ngram_range"])
         self._word = _block(word)
         self._char = _block(char)
-        _require_norms(word, "l2", sublinear_tf=True)
-        _require_norms(char, "l1", sublinear_tf=False)
-        self._char_weight = float(char["weight"])
         signals = document["signals"]
         if tuple(signals["names"]) != SIGNAL_NAMES:
             raise ValueError(f"model signals {signals['names']} are not {list(SIGNAL_NAMES)}")
         self._signal_coefficients: tuple[float, ...] = tuple(map(float, signals["coefficients"]))
         # Words recur from post to post, and a word's character n-grams depend on it alone:
-        # remembering their sums per word makes scoring several times faster.
-        self._char_sums_of_word: dict[str, tuple[float, float, str]] = {}
+        # remembering the known ones per word makes scoring several times faster.
+        self._grams_of_word: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ComplaintModel:
@@ -116,8 +112,8 @@ class ComplaintModel:
             raise ValueError(f"expected {len(SIGNAL_NAMES)} signals, got {len(signals)}")
         contributions: dict[str, float] = {}
         decision = self.intercept
-        decision += self._word_decision(normalised, contributions)
-        decision += self._char_decision(normalised, contributions)
+        decision += _block_decision(self._word, self._word_counts(normalised), contributions)
+        decision += _block_decision(self._char, self._char_counts(normalised), contributions)
         for name, value, coefficient in zip(
             SIGNAL_NAMES, signals, self._signal_coefficients, strict=True
         ):
@@ -132,92 +128,87 @@ class ComplaintModel:
         away = tuple(key for key, part in reversed(ranked[-MAX_REASONS:]) if part < 0.0)
         return ComplaintScore(probability, probability >= self.threshold, towards, away)
 
-    def _word_decision(self, normalised: str, contributions: dict[str, float]) -> float:
-        """The word block's share of the decision: tf-idf with sublinear tf, l2-normalised,
-        times the coefficients; each word n-gram is its own reason."""
-        weights = self._word.weights
-        counts = Counter(gram for gram in self._word_grams(normalised) if gram in weights)
-        if not counts:
-            return 0.0
-        parts: list[tuple[str, float]] = []
-        squares = 0.0
-        for gram, count in counts.items():
-            idf, idf_coefficient = weights[gram]
-            tf = 1.0 + math.log(count) if count > 1 else 1.0
-            squares += tf * tf * idf * idf
-            parts.append((gram, tf * idf_coefficient))
-        # The norm divides every feature alike: the raw parts are divided once it is known.
-        norm = math.sqrt(squares)
-        total = 0.0
-        for gram, raw in parts:
-            part = raw / norm
-            total += part
-            contributions[gram] = contributions.get(gram, 0.0) + part
-        return total
-
-    def _word_grams(self, normalised: str) -> list[str]:
-        """The text's word n-grams, repeats kept; scikit-learn's word analyzer."""
-        tokens: list[str] = self._token_re.findall(normalised)
+    def _word_counts(self, normalised: str) -> dict[str, tuple[int, str]]:
+        """Known word n-grams -> (count, reason key); scikit-learn's word analyzer."""
+        tokens = self._token_re.findall(normalised)
         low, high = self._word_n
-        grams = list(tokens) if low == 1 else []
-        for n in range(max(low, 2), min(high, len(tokens)) + 1):
-            grams.extend(
-                " ".join(tokens[start : start + n]) for start in range(len(tokens) - n + 1)
-            )
-        return grams
+        weights = self._word.weights
+        counts: dict[str, tuple[int, str]] = {}
+        for n in range(low, min(high, len(tokens)) + 1):
+            for start in range(len(tokens) - n + 1):
+                gram = " ".join(tokens[start : start + n])
+                if gram in weights:
+                    seen = counts.get(gram)
+                    counts[gram] = (seen[0] + 1 if seen else 1, gram)
+        return counts
 
-    def _char_decision(self, normalised: str, contributions: dict[str, float]) -> float:
-        """The ``char_wb`` block's share of the decision: raw tf-idf, l1-normalised, weighted.
-
-        Its n-grams never cross a word, so the share is (sum over words of idf x coefficient)
-        over (sum over words of idf), both kept per word."""
-        sums_of_word = self._char_sums_of_word
-        by_reason: dict[str, float] = {}
-        numerator = denominator = 0.0
+    def _char_counts(self, normalised: str) -> dict[str, tuple[int, str]]:
+        """Known ``char_wb`` n-grams -> (count, the word they were cut from)."""
+        counts: dict[str, tuple[int, str]] = {}
+        grams_of_word = self._grams_of_word
         for word in normalised.split():
-            sums = sums_of_word.get(word)
-            if sums is None:
-                if len(sums_of_word) >= MAX_REMEMBERED_WORDS:
-                    sums_of_word.clear()
-                sums = sums_of_word[word] = self._char_sums(word)
-            weighted, idf, reason = sums
-            if idf:
-                numerator += weighted
-                denominator += idf
-                by_reason[reason] = by_reason.get(reason, 0.0) + weighted
-        if not denominator:
-            return 0.0
-        for reason, weighted in by_reason.items():
-            contributions[reason] = contributions.get(reason, 0.0) + weighted / denominator
-        return numerator / denominator
+            grams = grams_of_word.get(word)
+            if grams is None:
+                if len(grams_of_word) >= MAX_REMEMBERED_WORDS:
+                    grams_of_word.clear()
+                grams = grams_of_word[word] = self._known_char_grams(word)
+            if not grams:
+                continue
+            reason = word.strip(_EDGE_PUNCTUATION) or word
+            for gram in grams:
+                seen = counts.get(gram)
+                # An n-gram found in several words is credited to the first.
+                counts[gram] = (seen[0] + 1, seen[1]) if seen else (1, reason)
+        return counts
 
-    def _char_sums(self, word: str) -> tuple[float, float, str]:
-        """The word's sums of weighted idf x coefficient and of idf over its known ``char_wb``
-        n-grams (repeats counted, scikit-learn's rule), and the name its share goes under."""
+    def _known_char_grams(self, word: str) -> tuple[str, ...]:
+        """The word's ``char_wb`` n-grams the model knows, repeats kept (scikit-learn's rule)."""
         low, high = self._char_n
         weights = self._char.weights
         padded = f" {word} "
         length = len(padded)
-        weighted = idf = 0.0
+        grams: list[str] = []
         for n in range(low, high + 1):
             # scikit-learn counts a word shorter than n once, whole, and then stops.
-            for start in range(max(length - n + 1, 1)):
-                known = weights.get(padded[start : start + n])
-                if known is not None:
-                    idf += known[0]
-                    weighted += known[1]
+            grams.extend(
+                gram
+                for start in range(max(length - n + 1, 1))
+                if (gram := padded[start : start + n]) in weights
+            )
             if length <= n:
                 break
-        return weighted * self._char_weight, idf, word.strip(_EDGE_PUNCTUATION) or word
+        return tuple(grams)
 
 
-def _require_norms(section: Mapping[str, Any], norm: str, *, sublinear_tf: bool) -> None:
-    """The scorer computes each block one way only; a model built otherwise is refused."""
-    if section.get("norm") != norm or bool(section["sublinear_tf"]) != sublinear_tf:
-        raise ValueError(
-            f"unsupported block: norm {section.get('norm')!r}, sublinear_tf "
-            f"{section['sublinear_tf']} (this scorer needs {norm!r}, {sublinear_tf})"
-        )
+def _block_decision(
+    block: _Block, counts: Mapping[str, tuple[int, str]], contributions: dict[str, float]
+) -> float:
+    """This block's share of the decision (tf-idf, l2-normalised, times the coefficients).
+
+    The norm divides every feature alike, so the sums per reason are taken first and divided
+    once: a text has far fewer words than n-grams."""
+    if not counts:
+        return 0.0
+    weights = block.weights
+    sublinear = block.sublinear_tf
+    by_reason: dict[str, float] = {}
+    squares = 0.0
+    for gram, (count, reason) in counts.items():
+        idf, idf_coefficient = weights[gram]
+        if count == 1:
+            squares += idf * idf
+            by_reason[reason] = by_reason.get(reason, 0.0) + idf_coefficient
+            continue
+        tf = 1.0 + math.log(count) if sublinear else float(count)
+        squares += tf * tf * idf * idf
+        by_reason[reason] = by_reason.get(reason, 0.0) + tf * idf_coefficient
+    norm = math.sqrt(squares)
+    total = 0.0
+    for reason, raw in by_reason.items():
+        part = raw / norm
+        total += part
+        contributions[reason] = contributions.get(reason, 0.0) + part
+    return total
 
 
 def _signal_reason(name: str, value: float) -> str:
