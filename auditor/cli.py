@@ -322,7 +322,7 @@ def run(
         _echo(f"error: {message}", err=True)
     for key, reason in fetch_incomplete.items():
         _echo(f"incomplete fetch: {key}: {reason}", err=True)
-    totals = reports.totals or result.totals(fetch_incomplete)
+    totals = result.totals(fetch_incomplete)
     if not quiet:
         for path in reports.written:
             _echo(f"wrote {path}")

@@ -318,7 +318,6 @@ class Engine:
             result.input_errors.extend(audited.input_errors)
             account = audited.result
             order.add(AccountKey(account.platform, account.account), account)
-        result.input_errors = list(dict.fromkeys(result.input_errors))
         # Inputs read in full (no index) are hashed only as they are read: the key taken
         # before the accounts were audited lacks them, so the run is keyed again.
         final_key = self._run_key(result)

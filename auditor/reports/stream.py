@@ -29,9 +29,9 @@ class ReportWriter(Protocol):
 
 
 class Reports:
-    """The writers one run streams to (an :class:`auditor.result.AccountSink`); at the end,
-    the totals the command exits by (``fetch_incomplete``: the accounts whose fetch was
-    incomplete, key: reason), the same in every report, and the files written."""
+    """The writers one run streams to (an :class:`auditor.result.AccountSink`); at the end
+    each gets the totals the command exits by (``fetch_incomplete``: the accounts whose fetch
+    was incomplete, key: reason), the same in every report; ``written`` lists their files."""
 
     def __init__(
         self, writers: Sequence[ReportWriter], fetch_incomplete: Mapping[str, str] | None = None
@@ -39,7 +39,6 @@ class Reports:
         self.writers = list(writers)
         self.fetch_incomplete = dict(fetch_incomplete or {})
         self.written: list[Path] = []
-        self.totals: Totals | None = None
 
     def begin(self, run: AuditResult) -> None:
         for writer in self.writers:
@@ -50,10 +49,10 @@ class Reports:
             writer.account(account)
 
     def end(self, run: AuditResult) -> None:
-        self.totals = run.totals(self.fetch_incomplete)
+        totals = run.totals(self.fetch_incomplete)
         try:
             for writer in self.writers:
-                self.written += writer.end(run, self.totals)
+                self.written += writer.end(run, totals)
         except BaseException:
             self.abort()
             raise
