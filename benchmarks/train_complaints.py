@@ -34,13 +34,19 @@ from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from auditor.analysis.classify import Classifier, normalise
-from auditor.analysis.complaint_model import MODEL_FORMAT, SIGNAL_NAMES
+from auditor.analysis.classify import Classifier, normalise, tokenise
+from auditor.analysis.complaint_model import (
+    MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
+    SIGNAL_NAMES,
+    WORD_TOKENS,
+    model_tokens,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "real" / "complaints" / "complaints_dev.csv"
 MODEL_PATH = REPO / "auditor" / "analysis" / "models" / "complaints.json"
-MODEL_VERSION = "2019-acl-dev-1"
+MODEL_VERSION = "2019-acl-dev-2"
 CITATION = (
     "Daniel Preoţiuc-Pietro, Mihaela Găman and Nikolaos Aletras. Automatically Identifying "
     "Complaints in Social Media. ACL 2019. Weights derived from the dev half of its data set."
@@ -48,8 +54,8 @@ CITATION = (
 SEED = 0
 INNER_FOLDS = 5
 C_GRID = (1.0, 3.0, 10.0)
-# Words as scikit-learn's default pattern has them, plus the question mark, a complaint cue.
-WORD_PATTERN = r"(?u)\b\w\w+\b|\?"
+# The precision the decision threshold must keep (issue #13's floor), chosen inside training.
+PRECISION_FLOOR = 0.78
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 # n-grams seen in fewer tweets than this are dropped: they cannot generalise, and they would
@@ -75,6 +81,48 @@ def load_examples(path: Path) -> list[Example]:
 
 def strata(examples: Sequence[Example]) -> list[str]:
     return [f"{example.complaint}:{example.domain}" for example in examples]
+
+
+def word_tokens(text: str) -> list[str]:
+    """The word block's tokens, as the scorer takes them at run time."""
+    return model_tokens(tokenise(text))
+
+
+class WordCharGrams(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """Each distinct word's ``char_wb`` tf-idf vector (l2-normalised, idf from the training
+    texts), summed over a text's distinct words and divided by the square root of their number.
+
+    ``complaint_model.ComplaintModel`` scores this block one word at a time."""
+
+    def __init__(self, ngram_range: tuple[int, int] = CHAR_NGRAMS, min_df: int = CHAR_MIN_DF):
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> WordCharGrams:
+        self.vectorizer_ = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            lowercase=False,
+            min_df=self.min_df,
+            sublinear_tf=True,
+        ).fit(texts)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> csr_matrix:
+        column_of: dict[str, int] = {}
+        rows: list[int] = []
+        columns: list[int] = []
+        values: list[float] = []
+        for row, text in enumerate(texts):
+            words = dict.fromkeys(text.split())
+            for word in words:
+                rows.append(row)
+                columns.append(column_of.setdefault(word, len(column_of)))
+                values.append(1.0 / np.sqrt(len(words)))
+        shape = (len(texts), len(column_of))
+        texts_by_word = csr_matrix((values, (rows, columns)), shape=shape)
+        word_vectors = self.vectorizer_.transform(list(column_of))
+        return (texts_by_word @ word_vectors).tocsr()
 
 
 class Signals(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -103,23 +151,15 @@ def features() -> FeatureUnion:
             (
                 "word",
                 TfidfVectorizer(
-                    token_pattern=WORD_PATTERN,
+                    tokenizer=word_tokens,
+                    token_pattern=None,
                     ngram_range=WORD_NGRAMS,
                     lowercase=False,
                     min_df=WORD_MIN_DF,
-                    sublinear_tf=True,
+                    binary=True,
                 ),
             ),
-            (
-                "char_wb",
-                TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=CHAR_NGRAMS,
-                    lowercase=False,
-                    min_df=CHAR_MIN_DF,
-                    sublinear_tf=True,
-                ),
-            ),
+            ("word_chars", WordCharGrams()),
             ("signals", Signals()),
         ]
     )
@@ -130,10 +170,18 @@ def classifier(c: float) -> LogisticRegression:
 
 
 def best_threshold(y: Sequence[int], probabilities: Sequence[float]) -> float:
-    """The probability threshold with the best F1 on these (out-of-fold) predictions."""
+    """The probability threshold with the best F1 among those whose precision on these
+    (out-of-fold) predictions is at least ``PRECISION_FLOOR``; the best F1 overall if none is.
+
+    A false finding costs a brand's trust in every other finding: the floor trades recall for
+    precision, and at it the model is more precise than the rules and finds half as many
+    complaints again (docs/complaints.md)."""
     precision, recall, thresholds = precision_recall_curve(y, probabilities)
+    precision, recall = precision[:-1], recall[:-1]
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return float(thresholds[int(np.argmax(f1[:-1]))])
+    precise = precision >= PRECISION_FLOOR
+    candidates = np.where(precise, f1, -1.0) if precise.any() else f1
+    return float(thresholds[int(np.argmax(candidates))])
 
 
 @dataclass(frozen=True)
@@ -188,11 +236,11 @@ def export(pipeline: Pipeline, threshold: float, *, c: float, trained_on: str) -
     model: LogisticRegression = pipeline.named_steps["model"]
     coefficients = [float(v) for v in model.coef_[0]]
     word: TfidfVectorizer = union.named_transformers["word"]
-    char: TfidfVectorizer = union.named_transformers["char_wb"]
+    char: TfidfVectorizer = union.named_transformers["word_chars"].vectorizer_
     word_size, char_size = len(word.vocabulary_), len(char.vocabulary_)
     return {
         "format": MODEL_FORMAT,
-        "format_version": 1,
+        "format_version": MODEL_FORMAT_VERSION,
         "version": MODEL_VERSION,
         "citation": CITATION,
         "trained_on": trained_on,
@@ -200,8 +248,8 @@ def export(pipeline: Pipeline, threshold: float, *, c: float, trained_on: str) -
         "C": c,
         "threshold": threshold,
         "intercept": float(model.intercept_[0]),
-        "word": _block(word, coefficients[:word_size], WORD_PATTERN),
-        "char_wb": _block(char, coefficients[word_size : word_size + char_size], None),
+        "word": {"tokens": WORD_TOKENS, "binary": True, **_block(word, coefficients[:word_size])},
+        "word_chars": _block(char, coefficients[word_size : word_size + char_size]),
         "signals": {
             "names": list(SIGNAL_NAMES),
             "coefficients": coefficients[word_size + char_size :],
@@ -209,16 +257,12 @@ def export(pipeline: Pipeline, threshold: float, *, c: float, trained_on: str) -
     }
 
 
-def _block(
-    vectorizer: TfidfVectorizer, coefficients: Sequence[float], token_pattern: str | None
-) -> dict[str, Any]:
+def _block(vectorizer: TfidfVectorizer, coefficients: Sequence[float]) -> dict[str, Any]:
     by_index = sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])
     block: dict[str, Any] = {
         "ngram_range": list(vectorizer.ngram_range),
         "sublinear_tf": vectorizer.sublinear_tf,
     }
-    if token_pattern is not None:
-        block["token_pattern"] = token_pattern
     block["features"] = {
         gram: [float(vectorizer.idf_[index]), coefficients[index]] for gram, index in by_index
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from auditor.analysis.classify import Classifier, normalise
+from auditor.analysis.classify import Classifier, normalise, tokenise
 from auditor.analysis.complaint_model import (
     MAX_REASONS,
     SIGNAL_NAMES,
@@ -83,7 +83,7 @@ def test_the_scorer_equals_scikit_learns_predict_proba() -> None:
     unseen += ["", "?", "a", "zzzz qqqq", "broken broken broken broken", "late?? late!! late..."]
     expected = pipeline.predict_proba(unseen)[:, 1]
     for text, probability in zip(unseen, expected, strict=True):
-        scored = model.score(text, signals.complaint_signals(text)).probability
+        scored = model.score(text, tokenise(text), signals.complaint_signals(text)).probability
         assert abs(scored - float(probability)) <= 1e-9, text
 
 
@@ -102,9 +102,9 @@ def test_the_shipped_model_is_small_cited_and_holds_no_tweet_text() -> None:
     assert document["signals"]["names"] == list(SIGNAL_NAMES)
     # n-grams only: at most two words, at most five characters.
     assert all(len(gram.split()) <= 2 for gram in document["word"]["features"])
-    assert all(len(gram) <= 5 for gram in document["char_wb"]["features"])
+    assert all(len(gram) <= 5 for gram in document["word_chars"]["features"])
     assert len(built_in_model()) == len(document["word"]["features"]) + len(
-        document["char_wb"]["features"]
+        document["word_chars"]["features"]
     )
 
 
@@ -115,7 +115,7 @@ def test_a_document_that_is_not_a_complaint_model_is_refused() -> None:
     with pytest.raises(ValueError, match="signals"):
         ComplaintModel({**document, "signals": {"names": ["?"], "coefficients": [1.0]}})
     with pytest.raises(ValueError, match="expected 7 signals"):
-        built_in_model().score("my order is late", [0.0])
+        built_in_model().score("my order is late", ("my", "order", "is", "late"), [0.0])
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,9 @@ def test_a_complaint_carries_the_models_probability_and_its_reasons(
     text = "still no refund after three weeks, why is my order broken?"
     result = classifier.classify(text)
     assert result.label == "complaint"
-    score = built_in_model().score(normalise(text), classifier.complaint_signals(text))
+    score = built_in_model().score(
+        normalise(text), tokenise(normalise(text)), classifier.complaint_signals(text)
+    )
     assert result.confidence == score.probability >= built_in_model().threshold
     assert 1 <= len(result.reasons) <= MAX_REASONS
     # Readable: words of the text, its word n-grams, or the signals' names.
@@ -148,7 +150,9 @@ def test_a_non_complaint_carries_the_probability_that_it_is_not_one(
     text = "love the new update, thank you so much!"
     result = classifier.classify(text)
     assert result.label == "praise"
-    score = built_in_model().score(normalise(text), classifier.complaint_signals(text))
+    score = built_in_model().score(
+        normalise(text), tokenise(normalise(text)), classifier.complaint_signals(text)
+    )
     assert not score.is_complaint
     assert result.confidence == pytest.approx(1.0 - score.probability)
     assert result.reasons == score.away and result.reasons
@@ -179,6 +183,8 @@ def test_a_model_given_to_the_classifier_is_the_one_used() -> None:
     model = ComplaintModel.from_json(document)
     text = "the delivery was late and broken"
     result = Classifier(complaint_model=model).classify(text)
-    probability = model.score(normalise(text), Classifier().complaint_signals(text)).probability
+    probability = model.score(
+        normalise(text), tokenise(normalise(text)), Classifier().complaint_signals(text)
+    ).probability
     expected = probability if probability >= 0.5 else 1.0 - probability
     assert result.confidence == pytest.approx(expected)

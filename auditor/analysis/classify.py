@@ -162,13 +162,13 @@ def _cache_key(text: str) -> tuple[str, bool]:
     return _normalise_with_link_flag(text)
 
 
-def _tokenise(normalised: str) -> tuple[str, ...]:
+def tokenise(normalised: str) -> tuple[str, ...]:
     # A tuple, so that phrase matching compares slices without building new tuples.
     return tuple(t for t in _TOKEN_RE.findall(normalised) if t not in _IGNORED_TOKENS)
 
 
 def _normalise_phrase(phrase: str) -> str:
-    return " ".join(_tokenise(normalise(phrase)))
+    return " ".join(tokenise(normalise(phrase)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ class Classification:
     # How sure the label is, 0..1, where the classifier can say (None: a rule, not a score).
     confidence: float | None = None
     # Why: the phrases or features that weighed most towards the label, strongest first.
-    reasons: tuple[str, ...] = ()
+    reasons: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -490,7 +490,7 @@ class Classifier:
             self._cache.clear()
 
     def _classify_key(self, normalised: str, has_link: bool) -> Classification:
-        tokens = _tokenise(normalised)
+        tokens = tokenise(normalised)
         language = self._language_of(normalised, tokens)
         index = self._indexes.get(language) if language is not None else None
         if index is None:
@@ -501,7 +501,7 @@ class Classifier:
         label = _decide(tokens, has_link, evidence, sentiment, english=language == "en")
         score: ComplaintScore | None = None
         if language == "en" and label != "spam" and self._model is not None:
-            score = self._model.score(normalised, _signals(tokens, evidence, scores))
+            score = self._model.score(normalised, tokens, _signals(tokens, evidence, scores))
             if score.is_complaint:
                 label = "complaint"
             elif label == "complaint":
@@ -521,7 +521,7 @@ class Classifier:
         """The complaint model's signals for ``text`` as English, as classification computes
         them (for training the model on exactly what runs)."""
         normalised = normalise(text)
-        tokens = _tokenise(normalised)
+        tokens = tokenise(normalised)
         evidence = _gather_evidence(tokens, self._indexes["en"])
         return _signals(tokens, evidence, self._vader.polarity_scores(normalised))
 
