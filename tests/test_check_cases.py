@@ -15,11 +15,16 @@ import yaml
 
 from auditor.check import DOC_SECTIONS, Check, doc_section
 from auditor.registry import load_registry
-from auditor.testing import Case, assert_case, iter_case_files
+from auditor.testing import Case, assert_case, case_failures, iter_case_files, run_case
 
 REGISTRY = load_registry()
 CASES_DIR = Path(__file__).parent / "cases"
 CASES = [case for cases in iter_case_files(CASES_DIR, "[A-Z]*[0-9].yaml") for case in cases.cases]
+PENDING = [
+    case
+    for cases in iter_case_files(CASES_DIR.parent / "cases_pending", "[A-Z]*[0-9].yaml")
+    for case in cases.cases
+]
 
 
 @pytest.mark.parametrize("check", list(REGISTRY), ids=lambda c: c.id)
@@ -63,3 +68,11 @@ def test_doc_sections_are_what_the_brief_names() -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.check}-{c.name}")
 def test_case(case: Case) -> None:
     assert_case(case, REGISTRY)
+
+
+@pytest.mark.parametrize("case", PENDING, ids=lambda c: f"{c.check}-{c.name}")
+def test_pending_case_still_fails(case: Case) -> None:
+    """A pending case (tests/cases_pending/README.md) that passes belongs in tests/cases."""
+    assert case_failures(run_case(case, REGISTRY), case.expect), (
+        f"{case.check} case {case.name!r} passes now: move it to tests/cases/{case.check}.yaml"
+    )

@@ -59,8 +59,11 @@ def test_one_text_per_line_is_labelled_with_its_language(tmp_path: Path) -> None
         ("3", "praise", "en"),
         ("4", "unclassified", "fr"),
     ]
-    # Today's rules give no score or reasons: shown as "-", never as an invented number.
-    assert rows[0][2] == "-" and rows[0][4] == "-"
+    # The complaint model's score and reasons for English; the French post has none: "-".
+    english = Classifier().classify(COMPLAINT)
+    assert english.confidence is not None
+    assert rows[0][2] == f"{english.confidence:.3f}" and rows[0][4] == "; ".join(english.reasons)
+    assert rows[2][2] == "-" and rows[2][4] == "-"
     assert rows[1][5] == PRAISE
 
 
@@ -70,8 +73,18 @@ def test_json_lines_carry_label_confidence_language_and_reasons(tmp_path: Path) 
     code, out, _ = run_cli(["classify", "--json", str(source)])
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
+    english = Classifier().classify(COMPLAINT)
+    assert english.confidence is not None
+    confidence = round(english.confidence, label_texts.CONFIDENCE_DECIMALS)
+    reasons = list(english.reasons)
     assert rows == [
-        {"line": 1, "label": "complaint", "confidence": None, "language": "en", "reasons": []},
+        {
+            "line": 1,
+            "label": "complaint",
+            "confidence": confidence,
+            "language": "en",
+            "reasons": reasons,
+        },
         {"line": 2, "label": "unclassified", "confidence": None, "language": "fr", "reasons": []},
     ]
 

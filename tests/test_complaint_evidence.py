@@ -2,10 +2,10 @@
 
 Every post a conduct check calls a complaint carries the classifier's label, confidence and
 reasons into its finding's evidence, and the checks list every post they judged (the
-non-complaints too) in their metrics under ``judged_posts``, bounded. Today's rules give no
-confidence or reasons; a scoring model will. The ``scoring`` fixture stands in for one: the
-real rules' label, with a confidence and reasons made from the text, so that the tests see
-them carried through the real engine.
+non-complaints too) in their metrics under ``judged_posts``, bounded. The complaint model
+gives English posts a confidence and reasons; the ``scoring`` fixture stands in for it with a
+confidence and reasons made from the text, so that the tests see exactly what is carried
+through the real engine.
 """
 
 from __future__ import annotations
@@ -89,11 +89,20 @@ def test_hidden_complaint_says_why_and_every_hidden_post_is_listed(scoring: None
     assert posts["2"]["reasons"] == ["to", "Canada?"]
 
 
-def test_todays_rules_say_no_confidence_rather_than_invent_one() -> None:
+def test_the_complaint_models_confidence_and_reasons_reach_the_evidence() -> None:
     result = run("MOD002", HIDDEN[:1], window={"observes": ["hidden"]})
     data = result.findings[0].evidence.data
-    assert data["label"] == "complaint"
-    assert data["confidence"] is None and data["reasons"] == []
+    expected = Classifier().classify(str(HIDDEN[0]["text"]))
+    assert data["label"] == expected.label == "complaint"
+    assert expected.confidence is not None
+    assert data["confidence"] == round(expected.confidence, conduct.CONFIDENCE_DECIMALS)
+    assert data["reasons"] == list(expected.reasons) and 1 <= len(data["reasons"]) <= 5
+
+
+def test_rules_say_no_confidence_rather_than_invent_one() -> None:
+    result = Classifier(rules_only=True).classify(str(HIDDEN[0]["text"]))
+    assert result.label == "complaint"
+    assert result.confidence is None and result.reasons == ()
 
 
 def test_deleted_complaint_says_why_and_deleted_praise_is_listed(scoring: None) -> None:
@@ -147,7 +156,7 @@ SURGE_TEXTS = [
     "checkout broken, I've been trying for 20 minutes",
     "the app froze on the payment screen, so annoying",
     "my parcel never arrived",
-    "great, my order is lost again",
+    "great, my order is lost again. Third time this month, thanks a lot",
     "charged twice for one order",
 ]
 

@@ -125,7 +125,7 @@ def test_mod001_history_knows_the_brand_deleted_it() -> None:
         {
             "1": seen(
                 "1",
-                "@AcmeHelp great, my order is lost again",
+                "@AcmeHelp great, my order is lost again. Third time this month, thanks a lot",
                 40,
                 visibility="deleted",
                 deleted_by="brand",

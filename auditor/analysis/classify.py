@@ -36,7 +36,18 @@ How a post is classified
    - English only, from VADER alone: compound <= -0.5 is a complaint, >= 0.6 praise (unless a
      neutral set phrase such as "happy friday" explains the positive score).
    - otherwise ``other``.
-5. ``help_page_answerable`` is set on questions and complaints that ask something and mention a
+5. English posts the rules do not call spam go to the complaint model
+   (``auditor.analysis.complaint_model``; ``docs/complaints.md``): a logistic regression over
+   the normalised text's word and character n-grams and the evidence above (a complaint sign, a
+   problem term, praise, a question mark, VADER's scores), trained on labelled tweets. Its
+   decision replaces the rules' on complaints: a complaint when its probability reaches the
+   model's threshold; otherwise the rules' label, or, where the rules said complaint,
+   question / praise / other by the rules below complaint. ``confidence`` is the model's
+   probability for the decision taken (p for a complaint, 1 - p for the rest) and ``reasons``
+   the features that pushed most that way (words, word pairs, "?", signal names), strongest
+   first, at most five. Spam, other languages and ``Classifier(rules_only=True)`` (the rules
+   alone, as before #13) have ``confidence`` None and no reasons.
+6. ``help_page_answerable`` is set on questions and complaints that ask something and mention a
    help-page topic (password reset, login, account settings, order tracking, refund policy,
    opening hours...).
 
@@ -55,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from auditor.analysis.complaint_model import ComplaintModel, ComplaintScore, built_in_model
 from auditor.analysis.lexicons import BUILT_IN, ENGLISH_FUNCTION_WORDS, NON_ENGLISH_FUNCTION_WORDS
 
 if TYPE_CHECKING:
@@ -150,13 +162,13 @@ def _cache_key(text: str) -> tuple[str, bool]:
     return _normalise_with_link_flag(text)
 
 
-def _tokenise(normalised: str) -> tuple[str, ...]:
+def tokenise(normalised: str) -> tuple[str, ...]:
     # A tuple, so that phrase matching compares slices without building new tuples.
     return tuple(t for t in _TOKEN_RE.findall(normalised) if t not in _IGNORED_TOKENS)
 
 
 def _normalise_phrase(phrase: str) -> str:
-    return " ".join(_tokenise(normalise(phrase)))
+    return " ".join(tokenise(normalise(phrase)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +180,7 @@ class Classification:
     # How sure the label is, 0..1, where the classifier can say (None: a rule, not a score).
     confidence: float | None = None
     # Why: the phrases or features that weighed most towards the label, strongest first.
-    reasons: tuple[str, ...] = ()
+    reasons: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -371,6 +383,33 @@ def _decide(
     return "other"
 
 
+def _non_complaint_label(tokens: Sequence[str], evidence: _Evidence, sentiment: float) -> Label:
+    """The label of an English post the model says is no complaint (``_decide`` without the
+    complaint rules; spam is decided before)."""
+    if _asks(tokens, evidence):
+        return "question"
+    if evidence.praise_at:
+        return "praise"
+    if sentiment >= FALLBACK_PRAISE_COMPOUND and not evidence.neutral_phrases:
+        return "praise"
+    return "other"
+
+
+def _signals(
+    tokens: Sequence[str], evidence: _Evidence, scores: Mapping[str, float]
+) -> list[float]:
+    """The rules' evidence as the complaint model's signals (``complaint_model.SIGNAL_NAMES``)."""
+    return [
+        float(bool(evidence.complaint_at)),
+        float(evidence.problem_terms > 0),
+        float(bool(evidence.praise_at)),
+        float("?" in tokens),
+        float(scores["compound"]),
+        float(scores["neg"]),
+        float(scores["pos"]),
+    ]
+
+
 def _has_non_latin_letters(text: str) -> bool:
     return not text.isascii() and any(
         ord(char) > _LAST_LATIN_CODEPOINT and char.isalpha() for char in text
@@ -390,7 +429,12 @@ class Classifier:
         languages: Collection[str] = ("en",),
         *,
         max_cache: int = DEFAULT_MAX_CACHE,
+        complaint_model: ComplaintModel | None = None,
+        rules_only: bool = False,
     ) -> None:
+        """``complaint_model``: the model that decides English complaints (default: the built-in
+        one); ``rules_only``: no model, the lexicon rules alone decide (the classifier before
+        #13, kept as the benchmark's baseline)."""
         available = dict(lexicons) if lexicons is not None else Lexicons.from_policy(None)
         self.languages: tuple[str, ...] = tuple(sorted({code.lower() for code in languages}))
         missing = [code for code in self.languages if code not in available]
@@ -409,6 +453,9 @@ class Classifier:
         self._accurate_detection = len(self.languages) > 1
         self._detector: LanguageDetector | None = None
         self._vader = SentimentIntensityAnalyzer()
+        self._model: ComplaintModel | None = (
+            None if rules_only else complaint_model or built_in_model()
+        )
         self._cache: dict[tuple[str, bool], Classification] = {}
         self._max_cache = max_cache
 
@@ -443,20 +490,40 @@ class Classifier:
             self._cache.clear()
 
     def _classify_key(self, normalised: str, has_link: bool) -> Classification:
-        tokens = _tokenise(normalised)
+        tokens = tokenise(normalised)
         language = self._language_of(normalised, tokens)
         index = self._indexes.get(language) if language is not None else None
         if index is None:
             return Classification("unclassified", 0.0, language, False)
-        sentiment = float(self._vader.polarity_scores(normalised)["compound"])
+        scores = self._vader.polarity_scores(normalised)
+        sentiment = float(scores["compound"])
         evidence = _gather_evidence(tokens, index)
         label = _decide(tokens, has_link, evidence, sentiment, english=language == "en")
+        score: ComplaintScore | None = None
+        if language == "en" and label != "spam" and self._model is not None:
+            score = self._model.score(normalised, tokens, _signals(tokens, evidence, scores))
+            if score.is_complaint:
+                label = "complaint"
+            elif label == "complaint":
+                label = _non_complaint_label(tokens, evidence, sentiment)
         help_page_answerable = (
             label in ("question", "complaint")
             and bool(evidence.counts.get("help_topics"))
             and _asks(tokens, evidence)
         )
-        return Classification(label, sentiment, language, help_page_answerable)
+        if score is None:
+            return Classification(label, sentiment, language, help_page_answerable)
+        return Classification(
+            label, sentiment, language, help_page_answerable, score.confidence, score.reasons
+        )
+
+    def complaint_signals(self, text: str) -> list[float]:
+        """The complaint model's signals for ``text`` as English, as classification computes
+        them (for training the model on exactly what runs)."""
+        normalised = normalise(text)
+        tokens = tokenise(normalised)
+        evidence = _gather_evidence(tokens, self._indexes["en"])
+        return _signals(tokens, evidence, self._vader.polarity_scores(normalised))
 
     def _language_of(self, normalised: str, tokens: Sequence[str]) -> str | None:
         words = [token for token in tokens if token[0].isalnum()]
