@@ -18,6 +18,7 @@ from auditor import __version__
 from auditor.check import AuditContext
 from auditor.config import AccountConfig, Config, EffectivePolicy
 from auditor.engine.checking import DataGap, needs_unmet, run_check
+from auditor.engine.gating import Gate
 from auditor.engine.order import ConfigOrder
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
 from auditor.model import (
@@ -200,6 +201,8 @@ class Engine:
         skip_invalid: bool = False,
         clients: Iterable[str] | None = None,
         workers: int | None = None,
+        gate: Gate | None = None,
+        soft_fail: bool = False,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -208,6 +211,9 @@ class Engine:
         self.skip_invalid = skip_invalid
         self.client_filter = None if clients is None else set(clients)
         self.workers = worker_count(workers)
+        # Baseline and suppressions, applied as each account's audit ends (in its worker).
+        self.gate = gate
+        self.soft_fail = soft_fail
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
         self._policies: dict[tuple[int, ...], EffectivePolicy] = {}
@@ -243,6 +249,8 @@ class Engine:
             config_sha256=self.config.sha256,
             fail_on=self.fail_on,
             checks={c.id: c.version for c in self.registry},
+            soft_fail=self.soft_fail,
+            gating=None if self.gate is None else self.gate.setup,
         )
 
         def hand_on(account: AccountResult) -> None:
@@ -508,6 +516,9 @@ class Engine:
             source=str(account.source.path),
         )
 
+    def _fail_severity(self, check_id: str) -> str:
+        return self.registry.get(check_id).fail_severity
+
     def audit(self, data: AccountData) -> Audited:
         """Audit one account: every enabled check, in a context of its own."""
         account = self._configs[data.key]
@@ -581,6 +592,10 @@ class Engine:
                 cache=cache,
             )
             checks.append(run_check(check, context, gap))
+        if self.gate is not None:
+            # Here, where the account's findings are still objects: the state travels inside
+            # them (packed or not) to the tally and every writer.
+            self.gate.apply(account.platform, account.handle, checks, self._fail_severity)
 
         index = cache.get("threads")
         threads = index.threads if index is not None else len({p.thread_id for p in data.posts})
