@@ -127,11 +127,16 @@ def test_soft_fail_leaves_bad_input_at_2(tmp_path: Path) -> None:
     assert "would have been" not in closing_line(process)
 
 
-def test_fail_on_never_fails_on_nothing(tmp_path: Path) -> None:
-    config = setup(tmp_path)
-    process = auditor(tmp_path, "run", str(config), "--fail-on", "never")
+@pytest.mark.parametrize("where", ["option", "config"])
+def test_fail_on_never_fails_on_nothing(tmp_path: Path, where: str) -> None:
+    config = setup(tmp_path, "policy: {fail_on: never}\n" if where == "config" else "")
+    option = ["--fail-on", "never"] if where == "option" else []
+    process = auditor(tmp_path, "run", str(config), *option)
     assert process.returncode == 0, process.stderr
     assert closing_line(process).endswith("exit 0: fail_on is never")
+    document = report(tmp_path)
+    assert document["run"]["fail_on_override"] == ("never" if where == "option" else None)
+    assert checks_of(document, "GloboCare")["RSP001"]["gated_status"] == "fail"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,8 +322,8 @@ def test_expired_and_malformed_suppressions_are_warned_about_and_not_applied(
     ]
     assert warnings[:4] == [
         "warning: audit.yaml:9: suppressions[0]: expired on 2001-02-03; not applied",
-        "warning: audit.yaml:10: suppressions[1]: check 'RSP-1' is neither a check id (RSP001) "
-        "nor the start of one (RSP); not applied",
+        "warning: audit.yaml:10: suppressions[1]: check 'RSP-1' is neither a check id (ABC001) "
+        "nor the start of one (ABC); not applied",
         "warning: audit.yaml:11: suppressions[2]: expires 'next week' is not a date "
         "(YYYY-MM-DD); not applied",
         "warning: audit.yaml:12: suppressions[3]: finding 'abc' is not a finding uid (20 hex "
@@ -355,9 +360,7 @@ def test_a_misspelled_or_missing_key_is_a_config_error(
 
 
 def _gated_check(number: int) -> CheckResult:
-    findings = [
-        Finding("RSP001", "x", "GloboCare", str(n), "unanswered", "high") for n in range(3)
-    ]
+    findings = [Finding("RSP001", "x", "GloboCare", str(n), "unanswered", "high") for n in range(3)]
     mark_finding(findings[0], "existing")
     mark_finding(findings[1], "suppressed", {"index": 0, "line": 9, "reason": "r"})
     gate = CheckGate("fail", {"high": 1}, existing=1, suppressed=1, suppressions=(0,))

@@ -47,7 +47,7 @@ BASELINE_FORMAT = "social-care-auditor-baseline"
 # The major version a reader must know; a minor addition keeps it.
 BASELINE_VERSION = 1
 _UID = re.compile(r"^[0-9a-f]{20}$")
-# A check id (RSP001) or the start of one (RSP, RSP00), as policy.select takes them.
+# A check id (ABC001) or the start of one (ABC, ABC00), as policy.select takes them.
 _CHECK_SELECTOR = re.compile(r"^[A-Z]{1,8}[0-9]{0,3}$")
 
 
@@ -111,8 +111,8 @@ def _problem(entry: Mapping[str, Any]) -> str | None:
     check = str(entry.get("check", "")).strip().upper()
     if not _CHECK_SELECTOR.match(check):
         return (
-            f"check {entry.get('check')!r} is neither a check id (RSP001) nor the start of one "
-            "(RSP)"
+            f"check {entry.get('check')!r} is neither a check id (ABC001) nor the start of one "
+            "(ABC)"
         )
     account = entry.get("account")
     if account is not None:
