@@ -116,10 +116,6 @@ def mark_finding(
         attributes["suppression"] = suppression
 
 
-# The keys mark_finding adds, for whatever decodes packed findings back into objects.
-FINDING_GATE_KEYS = ("state", "suppression")
-
-
 @dataclass(slots=True)
 class CheckGate:
     """What the gate made of one check's findings, set only on a check where it took one."""

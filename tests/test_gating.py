@@ -18,7 +18,13 @@ from jsonschema import Draft202012Validator, FormatChecker
 from auditor.check import Finding
 from auditor.config import load_schema
 from auditor.engine.parallel import PackedFindings, map_in_workers
-from auditor.result import CheckGate, CheckResult, finding_state, mark_finding
+from auditor.result import (
+    CheckGate,
+    CheckResult,
+    finding_state,
+    finding_suppression,
+    mark_finding,
+)
 from auditor.sources.bundle import write_bundle
 
 from conftest import healthy_account, neglected_account, post, read_reports, window
@@ -159,6 +165,10 @@ def test_a_run_with_a_baseline_fails_only_on_a_new_finding(tmp_path: Path) -> No
     assert same.returncode == 0, same.stderr
     assert "(4 existing, 12 pass, 14 n/a); findings 6 existing" in closing_line(same)
     assert "no open finding at or above high" in closing_line(same)
+    # The table shows the gated status, and what the gate took, on the check's row.
+    acme, row = [line for line in same.stdout.splitlines() if line.startswith("RSP001")]
+    assert " pass " in acme
+    assert " existing " in row and "(findings: 2 existing)" in row and "FAIL" not in row
     rsp001 = checks_of(report(tmp_path), "GloboCare")["RSP001"]
     assert (rsp001["status"], rsp001["gated_status"]) == ("fail", "existing")
     assert [f["state"] for f in rsp001["findings"]] == ["existing", "existing"]
@@ -373,4 +383,75 @@ def test_a_worker_sends_the_gate_state_inside_its_packed_findings() -> None:
     assert back.gate == CheckGate("fail", {"high": 1}, 1, 1, (0,))
     assert b'"state":"existing"' in back.findings.json
     assert [finding_state(f) for f in back.findings] == ["existing", "suppressed", "open"]
-    assert vars(back.findings[1])["suppression"]["reason"] == "r"
+    assert (finding_suppression(back.findings[1]) or {})["reason"] == "r"
+    assert finding_suppression(back.findings[2]) is None
+
+
+def test_a_gated_parallel_audit_gives_the_sequential_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    from auditor.config import load_config
+    from auditor.demo.generator import generate_records, plan_accounts
+    from auditor.engine.audit import Engine
+    from auditor.engine.gating import build_gate, write_baseline
+    from auditor.registry import load_registry
+    from auditor.reports import json_report
+    from auditor.sources.inputs import BundleInput
+    from auditor.store.history import HistoryStore
+
+    from conftest import END
+
+    write_bundle(tmp_path / "demo.jsonl", generate_records(3000, 4, seed=3))
+    accounts = "\n".join(
+        f"      - {{platform: {p.platform}, handle: {json.dumps(p.handle)}, source: demo.jsonl}}"
+        for p in plan_accounts(4, 3)
+    )
+    first = plan_accounts(4, 3)[0]
+    config_path = tmp_path / "audit.yaml"
+    config_path.write_text(
+        f"clients:\n  - name: c\n    accounts:\n{accounts}\n"
+        "suppressions:\n"
+        f"  - {{check: RSP, account: '{first.platform}:{first.handle}', reason: r}}\n",
+        encoding="utf-8",
+    )
+    registry = load_registry()
+    config = load_config(config_path, registry)
+    # A baseline of every other finding of an ungated run.
+    with HistoryStore(tmp_path / "h0.sqlite") as store:
+        ungated = Engine(config, registry, store=store, workers=1).run(started_at=END)
+    every = sorted(
+        (f.uid, (c.id, a.key)) for a in ungated.accounts() for c in a.checks for f in c.findings
+    )
+    assert len(every) > 10
+    write_baseline(tmp_path / "b.json", dict(every[::2]), END, config_path)
+    monkeypatch.setattr(BundleInput, "parallel_min_size", 0)
+    written = {}
+    tallies = {}
+    for workers in (1, 2):
+        gate = build_gate(config, tmp_path / "b.json", date(2026, 11, 16))
+        with HistoryStore(tmp_path / f"h{workers}.sqlite") as store:
+            engine = Engine(config, registry, store=store, workers=workers, gate=gate)
+            result = engine.run(started_at=END)
+        result.finished_at = None
+        totals = result.totals()
+        tallies[workers] = (totals.code, totals.existing, totals.suppressed, totals.checks)
+        path = json_report.write(result, tmp_path / f"report{workers}")[0]
+        written[workers] = path.read_bytes()
+    assert written[1] == written[2]
+    assert tallies[1] == tallies[2]
+    _, existing, suppressed, _ = tallies[2]
+    baseline = {uid for uid, _ in every[::2]}
+    document = json.loads(written[2])
+    states: dict[str, list[str]] = {"open": [], "existing": [], "suppressed": []}
+    for account in document["accounts"]:
+        for check in account["checks"]:
+            for finding in check["findings"]:
+                states[finding.get("state", "open")].append(finding["uid"])
+                if finding.get("state") == "suppressed":
+                    assert check["id"].startswith("RSP") and account["account"] == first.handle
+    assert (len(states["existing"]), len(states["suppressed"])) == (existing, suppressed)
+    assert existing and suppressed and states["open"]
+    assert set(states["existing"]) <= baseline and not set(states["open"]) & baseline
+    assert sum(map(len, states.values())) == len(every)

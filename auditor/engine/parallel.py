@@ -26,7 +26,7 @@ from typing import Any, TypeVar, overload
 import orjson
 
 from auditor.check import Evidence, Finding, severity_rank
-from auditor.result import FINDING_GATE_KEYS, CheckResult, mark_finding
+from auditor.result import CheckResult, mark_finding
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -201,7 +201,7 @@ def _finding(item: dict[str, Any]) -> Finding:
             data=evidence["data"],
         ),
     )
-    if FINDING_GATE_KEYS[0] in item:  # the gate's state travels with the finding
+    if "state" in item:  # the gate's state travels with the finding (auditor.engine.gating)
         mark_finding(finding, item["state"], item.get("suppression"))
     return finding
 
