@@ -21,13 +21,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from auditor import __version__
-from auditor.check import severity_rank
+from auditor.check import Finding, severity_rank
 from auditor.config import Config
 from auditor.fsutil import atomic_write_bytes
 from auditor.result import (
@@ -49,6 +50,9 @@ BASELINE_VERSION = 1
 _UID = re.compile(r"^[0-9a-f]{20}$")
 # A check id (ABC001) or the start of one (ABC, ABC00), as policy.select takes them.
 _CHECK_SELECTOR = re.compile(r"^[A-Z]{1,8}[0-9]{0,3}$")
+
+
+_SEVERITY = attrgetter("severity")
 
 
 class GatingError(Exception):
@@ -316,33 +320,41 @@ class Gate:
         for rule in rules:
             if rule.finding is not None:
                 by_uid.setdefault(rule.finding, rule)
-        whole = [rule for rule in rules if rule.finding is None]
-        used: set[int] = {rule.index for rule in whole}
+        whole = next((rule for rule in rules if rule.finding is None), None)
+        used: set[int] = {rule.index for rule in rules if rule.finding is None}
         baseline = self.baseline
-        open_severities: Counter[str] = Counter()
-        existing = suppressed = failing_existing = 0
+        # A large audit gates hundreds of thousands of findings: the loop only sorts them,
+        # and the severities are counted after it, in C.
+        existing: list[Finding] = []
+        suppressed = 0
+        open_findings: list[Finding] = []
         for finding in check.findings:
-            taker = by_uid.get(finding.uid)
+            uid = finding.uid
+            taker = by_uid.get(uid) if by_uid else None
             if taker is not None:
                 used.add(taker.index)
-            elif whole:
-                taker = whole[0]
+            else:
+                taker = whole
             if taker is not None:
                 mark_finding(finding, SUPPRESSED, taker.mark)
                 suppressed += 1
-            elif finding.uid in baseline:
-                mark_finding(finding, EXISTING)
-                existing += 1
-                failing_existing += severity_rank(finding.severity) >= failing
+            elif uid in baseline:
+                # What mark_finding(finding, EXISTING) does, without a call per finding.
+                finding.__dict__["state"] = EXISTING
+                existing.append(finding)
             else:
-                open_severities[finding.severity] += 1
+                open_findings.append(finding)
         if not existing and not suppressed:
             return
+        open_severities = Counter(map(_SEVERITY, open_findings))
         status: str = check.status
         if status == "fail" and not any(severity_rank(s) >= failing for s in open_severities):
-            status = EXISTING if failing_existing else SUPPRESSED
+            existing_failing = any(
+                severity_rank(s) >= failing for s in set(map(_SEVERITY, existing))
+            )
+            status = EXISTING if existing_failing else SUPPRESSED
         check.gate = CheckGate(
-            status, dict(open_severities), existing, suppressed, tuple(sorted(used))
+            status, dict(open_severities), len(existing), suppressed, tuple(sorted(used))
         )
 
 
