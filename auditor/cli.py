@@ -15,6 +15,7 @@ import yaml
 
 from auditor import __version__
 from auditor.check import SEVERITIES
+from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
 from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
 from auditor.fetch.secrets import install_log_redaction
 from auditor.fsutil import remove_temporary_files
@@ -24,6 +25,7 @@ from auditor.result import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_SIGNAL_BASE,
+    FAIL_ON_NEVER,
     INTERRUPTED,
     Interrupted,
     interrupt,
@@ -48,6 +50,8 @@ demo_app = typer.Typer(help="Generate demo and benchmark data.", no_args_is_help
 app.add_typer(checks_app, name="checks")
 app.add_typer(config_app, name="config")
 app.add_typer(demo_app, name="demo")
+app.add_typer(baseline_app, name="baseline")
+FAIL_ON_CHOICES = (*SEVERITIES, FAIL_ON_NEVER)
 
 ChecksDirs = Annotated[
     list[Path] | None,
@@ -263,9 +267,11 @@ def run(
     fail_on: Annotated[
         str | None,
         typer.Option(
-            help=f"Exit 1 on a finding at or above this severity ({', '.join(SEVERITIES)})."
+            help=f"Exit 1 on a finding at or above this severity ({', '.join(FAIL_ON_CHOICES)})."
         ),
     ] = None,
+    soft_fail: SoftFail = False,
+    baseline: BaselineFile = None,
     checks_dir: ChecksDirs = None,
     skip_invalid: Annotated[
         bool, typer.Option(help="Skip invalid bundle lines; their accounts are marked incomplete.")
@@ -289,8 +295,8 @@ def run(
     from auditor.engine.audit import Engine
     from auditor.reports import WRITERS, Reports, RunFolders, file_formats, parse_formats, terminal
 
-    if fail_on is not None and fail_on not in SEVERITIES:
-        fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
+    if fail_on is not None and fail_on not in FAIL_ON_CHOICES:
+        fail(f"--fail-on must be one of {', '.join(FAIL_ON_CHOICES)}, not {fail_on!r}")
     try:  # an unknown format fails before anything is read or written
         chosen_formats = None if formats is None else parse_formats(formats)
     except ValueError as error:
@@ -300,6 +306,7 @@ def run(
     if dry_run:
         _print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
+    gate = gate_for_run(config, baseline)
     out_dir = output or config.output_dir
     _check_paths_before_work(config, chosen, reports_dir=out_dir)
     store = _open_store(config)
@@ -328,6 +335,8 @@ def run(
                 skip_invalid=skip_invalid,
                 clients=client,
                 workers=workers,
+                gate=gate,
+                soft_fail=soft_fail,
             )
             result = engine.run(sink=reports)
     except ConfigError as error:
@@ -337,6 +346,7 @@ def run(
     for key, reason in fetch_incomplete.items():
         _echo(f"incomplete fetch: {key}: {reason}", err=True)
     totals = result.totals(fetch_incomplete)
+    warn_unmatched(config, totals.unmatched_suppressions)
     if not quiet:
         for path in reports.written:
             _echo(f"wrote {path}")

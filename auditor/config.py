@@ -447,7 +447,9 @@ class EffectivePolicy:
         }
 
     def fails(self, severity: str, fail_on: str | None = None) -> bool:
-        return severity_rank(severity) >= severity_rank(fail_on or self.fail_on)
+        threshold = fail_on or self.fail_on
+        # fail_on "never" (auditor.result.FAIL_ON_NEVER) ranks above every severity.
+        return threshold != "never" and severity_rank(severity) >= severity_rank(threshold)
 
 
 def _check_ids(

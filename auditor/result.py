@@ -6,11 +6,11 @@ import signal
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from auditor.check import Finding, Status, severity_rank
+from auditor.check import SEVERITIES, Finding, Status, severity_rank
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -77,6 +77,97 @@ def stop_signals_held() -> Iterator[None]:
 # Worst first: how an account's status follows from its checks'.
 ACCOUNT_STATUS_ORDER: tuple[str, ...] = ("error", "fail", "incomplete", "pass", "not_applicable")
 
+# The gate (a baseline, the config's suppressions): what it makes of a finding, and of a check
+# whose failing findings it all took (the check's raw status stays ``fail``; its gated status
+# is one of these, and it no longer fails the run).
+OPEN = "open"
+EXISTING = "existing"
+SUPPRESSED = "suppressed"
+# fail_on that no finding reaches: nothing fails the run.
+FAIL_ON_NEVER = "never"
+
+
+def fail_on_rank(fail_on: str) -> int:
+    """The rank a finding must reach to fail the run; ``never`` is above every severity."""
+    return len(SEVERITIES) if fail_on == FAIL_ON_NEVER else severity_rank(fail_on)
+
+
+def finding_state(finding: Finding) -> str:
+    """``open``, ``existing`` (in the baseline) or ``suppressed``. The gate writes the state
+    into the finding's own attributes only where it is not open, so that it travels with the
+    finding, packed or not, and a report writes it beside the finding's other keys."""
+    state: str = vars(finding).get("state", OPEN)
+    return state
+
+
+def finding_suppression(finding: Finding) -> Mapping[str, Any] | None:
+    """The suppression a suppressed finding carries: index, line, reason, owner, expires."""
+    suppression: Mapping[str, Any] | None = vars(finding).get("suppression")
+    return suppression
+
+
+def mark_finding(
+    finding: Finding, state: str, suppression: Mapping[str, Any] | None = None
+) -> None:
+    """Set a finding's gate state (``existing``, ``suppressed`` with its suppression)."""
+    attributes = vars(finding)
+    attributes["state"] = state
+    if suppression is not None:
+        attributes["suppression"] = suppression
+
+
+@dataclass(slots=True)
+class CheckGate:
+    """What the gate made of one check's findings, set only on a check where it took one."""
+
+    # The gated outcome: the raw status, or ``existing`` / ``suppressed`` for a check that
+    # failed only on findings the gate took (existing when one of them is in the baseline).
+    status: str
+    # Its findings still open, by severity: what the exit code counts.
+    open: dict[str, int]
+    existing: int = 0
+    suppressed: int = 0
+    # The indexes of the suppressions that matched one of its findings.
+    suppressions: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionInfo:
+    """A suppression of the config as reports show it; ``problem`` says why one is not
+    applied (expired, malformed)."""
+
+    index: int
+    line: int | None
+    check: str | None
+    account: str | None
+    finding: str | None
+    reason: str | None
+    owner: str | None
+    expires: str | None
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``suppressions[2]``: its key path in the config, as messages name it."""
+        return f"suppressions[{self.index}]"
+
+
+@dataclass(slots=True)
+class GatingSetup:
+    """What a run gates by, as its reports say it: the baseline and the suppressions."""
+
+    baseline: str | None = None
+    baseline_findings: int = 0
+    applied: list[SuppressionInfo] = field(default_factory=list)
+    expired: list[SuppressionInfo] = field(default_factory=list)
+    malformed: list[SuppressionInfo] = field(default_factory=list)
+
+
+def gated_status(check: CheckResult) -> str:
+    """The check's status once the gate has looked: its raw status unless the gate took
+    every finding it failed on."""
+    return check.status if check.gate is None else check.gate.status
+
 
 @runtime_checkable
 class EncodedFindings(Protocol):
@@ -118,6 +209,8 @@ class CheckResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    # Set by the gate where it took one of the findings (baseline, suppression).
+    gate: CheckGate | None = None
 
 
 @dataclass(slots=True)
@@ -203,6 +296,10 @@ class AuditResult:
     # A stop signal that came as the run was being closed: it waited until the reports were
     # written and the store closed (the run is whole), then the command stops as asked.
     stopped_after: int | None = None
+    # --soft-fail: exit 1 and 3 become 0 (the reports still say what the code would have been).
+    soft_fail: bool = False
+    # The baseline and suppressions the run gates by; None when it has neither.
+    gating: GatingSetup | None = None
 
     # Every account the run has given out, in figures: what the exit code is computed from,
     # whether the accounts themselves are kept (``clients``) or streamed to the writers.
@@ -233,7 +330,14 @@ class AuditResult:
     def totals(self, fetch_incomplete: Mapping[str, str] | None = None) -> Totals:
         """The run in figures and the reasons for its exit code; ``fetch_incomplete`` (account
         key: reason) adds the accounts whose fetch was incomplete, as the command exits."""
-        return self.tally.totals(self.input_errors, self.interrupted, fetch_incomplete or {})
+        totals = self.tally.totals(
+            self.input_errors, self.interrupted, fetch_incomplete or {}, soft_fail=self.soft_fail
+        )
+        if self.gating is not None:
+            used = self.tally.suppressions_used
+            unmatched = [s for s in self.gating.applied if s.index not in used]
+            totals = replace(totals, unmatched_suppressions=unmatched)
+        return totals
 
 
 # What Tally.incomplete holds for an account whose data is known to be missing and whose checks
@@ -255,23 +359,33 @@ class Tally:
     failing: dict[str, int] = field(default_factory=dict)
     fail_on: dict[str, str] = field(default_factory=dict)
     incomplete: dict[str, list[str]] = field(default_factory=dict)
+    # Findings the gate took, and the suppressions (by index) that matched one.
+    existing: int = 0
+    suppressed: int = 0
+    suppressions_used: set[int] = field(default_factory=set)
 
     def add(self, account: AccountResult) -> None:
         self.accounts += 1
         self.account_statuses[account.status] += 1
         key = account.key
         threshold = self.fail_on[key] = account.policy.get("fail_on", "high")
-        rank = severity_rank(threshold)
+        rank = fail_on_rank(threshold)
         labels: list[str] = []
         if account.status == "error" and not account.checks:
             labels = ["not audited"]
         if account.coverage.reason == INTERRUPTED and not account.checks:
             labels = [INTERRUPTED]
         for check in account.checks:
-            self.statuses[check.status] += 1
-            if check.status == "fail" and worst_severity(check.findings) >= rank:
-                at_or_above = count_at_or_above(check.findings, rank)
-                self.failing[key] = self.failing.get(key, 0) + at_or_above
+            gate = check.gate
+            self.statuses[check.status if gate is None else gate.status] += 1
+            if gate is not None:
+                self.existing += gate.existing
+                self.suppressed += gate.suppressed
+                self.suppressions_used.update(gate.suppressions)
+                if gate.status == "fail":
+                    self._count_failing(key, _open_at_or_above(gate, rank))
+            elif check.status == "fail" and worst_severity(check.findings) >= rank:
+                self._count_failing(key, count_at_or_above(check.findings, rank))
             elif check.status in ("incomplete", "error"):
                 labels.append(check.id if check.status == "incomplete" else f"{check.id} error")
         if not labels and account.coverage.complete is False:
@@ -281,11 +395,17 @@ class Tally:
         if labels:
             self.incomplete[key] = labels
 
+    def _count_failing(self, key: str, findings: int) -> None:
+        if findings:
+            self.failing[key] = self.failing.get(key, 0) + findings
+
     def totals(
         self,
         input_errors: Sequence[str],
         interrupted: int | None,
         fetch_incomplete: Mapping[str, str],
+        *,
+        soft_fail: bool = False,
     ) -> Totals:
         incomplete: dict[str, list[str]] = {}
         for key, labels in self.incomplete.items():
@@ -306,6 +426,11 @@ class Tally:
             code = EXIT_FAILED
         else:
             code = EXIT_INCOMPLETE if incomplete else EXIT_OK
+        softened_from = None
+        if soft_fail and code in (EXIT_FAILED, EXIT_INCOMPLETE):
+            # --soft-fail reports as usual and lets the pipeline go on: only a failure or an
+            # incomplete audit is softened, never bad input or a stop signal.
+            softened_from, code = code, EXIT_OK
         return Totals(
             code=code,
             accounts=self.accounts,
@@ -315,7 +440,14 @@ class Tally:
             incomplete=incomplete,
             input_errors=len(input_errors),
             interrupted=None if interrupted is None else signal_name(interrupted),
+            existing=self.existing,
+            suppressed=self.suppressed,
+            softened_from=softened_from,
         )
+
+
+def _open_at_or_above(gate: CheckGate, rank: int) -> int:
+    return sum(n for severity, n in gate.open.items() if severity_rank(severity) >= rank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +468,13 @@ class Totals:
     input_errors: int
     # The name of the signal that stopped the run (SIGINT, SIGTERM), if one did.
     interrupted: str | None = None
+    # Findings the gate took: in the baseline, suppressed.
+    existing: int = 0
+    suppressed: int = 0
+    # The code --soft-fail turned into 0 (1 or 3), if it did.
+    softened_from: int | None = None
+    # The suppressions that matched no finding of the run.
+    unmatched_suppressions: list[SuppressionInfo] = field(default_factory=list)
 
     def failing_findings(self) -> int:
         """The findings at or above their account's fail_on, in the failing checks."""

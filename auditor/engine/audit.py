@@ -18,6 +18,7 @@ from auditor import __version__
 from auditor.check import AuditContext
 from auditor.config import AccountConfig, Config, EffectivePolicy
 from auditor.engine.checking import DataGap, needs_unmet, run_check
+from auditor.engine.gating import Gate
 from auditor.engine.order import ConfigOrder
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
 from auditor.model import (
@@ -201,6 +202,8 @@ class Engine:
         skip_invalid: bool = False,
         clients: Iterable[str] | None = None,
         workers: int | None = None,
+        gate: Gate | None = None,
+        soft_fail: bool = False,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -209,6 +212,9 @@ class Engine:
         self.skip_invalid = skip_invalid
         self.client_filter = None if clients is None else set(clients)
         self.workers = worker_count(workers)
+        # Baseline and suppressions, applied as each account's audit ends (in its worker).
+        self.gate = gate
+        self.soft_fail = soft_fail
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
         self._policies: dict[tuple[int, ...], EffectivePolicy] = {}
@@ -248,6 +254,8 @@ class Engine:
                 c.id: CheckInfo(c.title, c.severity, c.rationale, c.remediation)
                 for c in self.registry
             },
+            soft_fail=self.soft_fail,
+            gating=None if self.gate is None else self.gate.setup,
         )
 
         def hand_on(account: AccountResult) -> None:
@@ -515,6 +523,9 @@ class Engine:
             config_line=account.line,
         )
 
+    def _fail_severity(self, check_id: str) -> str:
+        return self.registry.get(check_id).fail_severity
+
     def audit(self, data: AccountData) -> Audited:
         """Audit one account: every enabled check, in a context of its own."""
         account = self._configs[data.key]
@@ -589,6 +600,10 @@ class Engine:
                 cache=cache,
             )
             checks.append(run_check(check, context, gap))
+        if self.gate is not None:
+            # Here, where the account's findings are still objects: the state travels inside
+            # them (packed or not) to the tally and every writer.
+            self.gate.apply(account.platform, account.handle, checks, self._fail_severity)
 
         index = cache.get("threads")
         threads = index.threads if index is not None else len({p.thread_id for p in data.posts})

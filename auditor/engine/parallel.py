@@ -26,7 +26,7 @@ from typing import Any, TypeVar, overload
 import orjson
 
 from auditor.check import Evidence, Finding, severity_rank
-from auditor.result import CheckResult
+from auditor.result import CheckResult, mark_finding
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -124,6 +124,7 @@ def _check_result_packed(check: CheckResult) -> tuple[Any, ...]:
             check.metrics,
             check.notes,
             check.error,
+            check.gate,
         ),
     )
 
@@ -184,7 +185,7 @@ class PackedFindings(Sequence[Finding]):
 
 def _finding(item: dict[str, Any]) -> Finding:
     evidence = item["evidence"]
-    return Finding(
+    finding = Finding(
         check_id=item["check_id"],
         platform=item["platform"],
         account=item["account"],
@@ -200,6 +201,9 @@ def _finding(item: dict[str, Any]) -> Finding:
             data=evidence["data"],
         ),
     )
+    if "state" in item:  # the gate's state travels with the finding (auditor.engine.gating)
+        mark_finding(finding, item["state"], item.get("suppression"))
+    return finding
 
 
 @contextmanager

@@ -25,9 +25,19 @@ import orjson
 from auditor.fsutil import atomic_writer
 from auditor.reports.findings import RunFolders
 from auditor.reports.stream import write_result
-from auditor.result import AccountResult, AuditResult, CheckResult, EncodedFindings, Totals
+from auditor.result import (
+    AccountResult,
+    AuditResult,
+    CheckResult,
+    EncodedFindings,
+    SuppressionInfo,
+    Totals,
+    gated_status,
+)
 
-REPORT_SCHEMA_VERSION = "2.1"
+# 2.2: each finding's gate state (``state``: existing, suppressed; absent is open), each
+# check's ``gated_status``, and the run's ``gating`` (baseline, suppressions, soft-fail).
+REPORT_SCHEMA_VERSION = "2.2"
 # Copying a client's accounts into its report: a read this size at a time.
 _COPY_CHUNK = 1 << 20
 
@@ -43,6 +53,9 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "version": check.version,
         "severity": check.severity,
         "status": check.status,
+        # What the exit code went by: the raw status, or existing / suppressed for a check
+        # that failed only on findings the baseline or a suppression took.
+        "gated_status": gated_status(check),
         "summary": check.summary,
         "error": check.error,
         "metrics": check.metrics,
@@ -188,8 +201,45 @@ def _head(run: AuditResult, totals: Totals, client: _Client) -> dict[str, Any]:
         ],
         "client": client.name,
         "summary": {"accounts": client.accounts, "check_statuses": dict(client.check_statuses)},
+        "gating": _gating(run, totals),
         "policies": client.policies,
         "accounts": [],
+    }
+
+
+def _suppression(info: SuppressionInfo) -> dict[str, Any]:
+    entry = {
+        "index": info.index,
+        "line": info.line,
+        "check": info.check,
+        "account": info.account,
+        "finding": info.finding,
+        "reason": info.reason,
+        "owner": info.owner,
+        "expires": info.expires,
+    }
+    if info.problem is not None:
+        entry["problem"] = info.problem
+    return entry
+
+
+def _gating(run: AuditResult, totals: Totals) -> dict[str, Any]:
+    """What the run gated by and what it made of the findings (for the whole run, as
+    ``exit_code`` is)."""
+    setup = run.gating
+    return {
+        "soft_fail": run.soft_fail,
+        "exit_code_before_soft_fail": totals.softened_from,
+        "baseline": None
+        if setup is None or setup.baseline is None
+        else {"path": setup.baseline, "findings": setup.baseline_findings},
+        "findings": {"existing": totals.existing, "suppressed": totals.suppressed},
+        "suppressions": {
+            "applied": [_suppression(s) for s in setup.applied] if setup else [],
+            "unmatched": [_suppression(s) for s in totals.unmatched_suppressions],
+            "expired": [_suppression(s) for s in setup.expired] if setup else [],
+            "malformed": [_suppression(s) for s in setup.malformed] if setup else [],
+        },
     }
 
 

@@ -23,7 +23,9 @@ from auditor.result import (
     INTERRUPTED,
     AccountResult,
     AuditResult,
+    CheckResult,
     Totals,
+    gated_status,
 )
 from auditor.untrusted import escape_controls
 from auditor.wording import count
@@ -34,6 +36,9 @@ _MARK = {
     "incomplete": "incomplete",
     "error": "ERROR",
     "not_applicable": "n/a",
+    # A check that failed only on findings the baseline (existing) or a suppression took.
+    "existing": "existing",
+    "suppressed": "suppressed",
 }
 # Wider summaries wrap onto more lines: a summary is never cut, so no figure is lost.
 SUMMARY_WIDTH = 72
@@ -85,8 +90,30 @@ def _header(account: AccountResult) -> str:
     details = ", ".join(parts)
     if coverage.not_observable:
         details += f"; not observable: {_shown(', '.join(coverage.not_observable))}"
-    status = _MARK.get(account.status, account.status)
+    status = _MARK.get(_account_status(account), account.status)
     return f"{_shown(account.client)} / {_shown(str(account.key))}: {status} ({details})"
+
+
+def _account_status(account: AccountResult) -> str:
+    """The account's status as its checks' gated statuses make it: a failing account whose
+    failures the gate took all shows as existing or suppressed."""
+    if account.status != "fail":
+        return account.status
+    statuses = {gated_status(c) for c in account.checks}
+    return next((s for s in _STATUS_ORDER if s in statuses), account.status)
+
+
+def _gated_findings(check: CheckResult) -> str:
+    """What the gate took of a check's findings: " (findings: 3 existing, 1 suppressed)"."""
+    gate = check.gate
+    return "" if gate is None else f" (findings: {_gated(gate.existing, gate.suppressed)})"
+
+
+def _gated(existing: int, suppressed: int) -> str:
+    parts = [f"{existing} existing"] if existing else []
+    if suppressed:
+        parts.append(f"{suppressed} suppressed")
+    return ", ".join(parts)
 
 
 def account_block(account: AccountResult) -> str:
@@ -96,8 +123,8 @@ def account_block(account: AccountResult) -> str:
             _shown(c.id),
             _shown(c.title),
             c.severity,
-            _MARK.get(c.status, c.status),
-            wrap_summary(c.summary),
+            _MARK.get(gated_status(c), c.status),
+            wrap_summary(c.summary + _gated_findings(c)),
         ]
         for c in account.checks
     ]
@@ -149,7 +176,7 @@ def render(result: AuditResult) -> str:
     return "\n".join(lines)
 
 
-_STATUS_ORDER = ("fail", "error", "incomplete", "pass", "not_applicable")
+_STATUS_ORDER = ("fail", "error", "incomplete", "existing", "suppressed", "pass", "not_applicable")
 
 
 def closing_line(totals: Totals) -> str:
@@ -162,7 +189,14 @@ def closing_line(totals: Totals) -> str:
     figures = f"{count(totals.accounts, 'account')}, {count(sum(totals.checks.values()), 'check')}"
     if by_status:
         figures += f" ({by_status})"
-    return _shown(f"{figures}; exit {totals.code}: {_exit_reason(totals)}")
+    if totals.existing or totals.suppressed:
+        figures += f"; findings {_gated(totals.existing, totals.suppressed)}"
+    if totals.unmatched_suppressions:
+        figures += f"; {count(len(totals.unmatched_suppressions), 'suppression')} matched nothing"
+    code = f"exit {totals.code}"
+    if totals.softened_from is not None:
+        code += f" (--soft-fail; would have been {totals.softened_from})"
+    return _shown(f"{figures}; {code}: {_exit_reason(totals)}")
 
 
 def _exit_reason(totals: Totals) -> str:
@@ -170,24 +204,28 @@ def _exit_reason(totals: Totals) -> str:
         stopped = [k for k, what in totals.incomplete.items() if what == [INTERRUPTED]]
         of_all = count(totals.accounts, "account")
         return f"interrupted by {totals.interrupted}; {len(stopped)} of {of_all} not audited"
-    if totals.code == EXIT_BAD_INPUT:
+    code = totals.code if totals.softened_from is None else totals.softened_from
+    if code == EXIT_BAD_INPUT:
         reason = f"{count(totals.input_errors, 'input error')} (listed above)"
         unaudited = [k for k, what in totals.incomplete.items() if what == ["not audited"]]
         if unaudited:
             reason += f"; not audited: {', '.join(unaudited)}"
         return reason
-    if totals.code == EXIT_FAILED:
+    if code == EXIT_FAILED:
         thresholds = {totals.fail_on[key] for key in totals.failing}
         threshold = thresholds.pop() if len(thresholds) == 1 else "each account's fail_on"
         findings = count(totals.failing_findings(), "finding")
         return f"{findings} at or above {threshold} in {count(len(totals.failing), 'account')}"
-    if totals.code == EXIT_INCOMPLETE:
+    if code == EXIT_INCOMPLETE:
         return "incomplete: " + "; ".join(
             f"{key} ({_listed(what)})" for key, what in totals.incomplete.items()
         )
     thresholds = set(totals.fail_on.values())
     threshold = thresholds.pop() if len(thresholds) == 1 else "each account's fail_on"
-    return f"no finding at or above {threshold}"
+    if threshold == "never":
+        return "fail_on is never"
+    gated = " open" if totals.existing or totals.suppressed else ""
+    return f"no{gated} finding at or above {threshold}"
 
 
 def _listed(labels: list[str]) -> str:
