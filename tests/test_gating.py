@@ -455,3 +455,59 @@ def test_a_gated_parallel_audit_gives_the_sequential_reports(
     assert existing and suppressed and states["open"]
     assert set(states["existing"]) <= baseline and not set(states["open"]) & baseline
     assert sum(map(len, states.values())) == len(every)
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate's marks in every file format
+
+
+def test_suppressed_and_existing_findings_are_marked_in_csv_junit_and_sarif(
+    tmp_path: Path,
+) -> None:
+    """A real run with a baseline and a suppression: the marks travel from the worker, packed,
+    to every file writer; JUnit skips the suppressed check, SARIF carries ``suppressions`` and
+    ``baselineState``, CSV a state column."""
+    import csv
+    import xml.etree.ElementTree as ET
+
+    config = setup(tmp_path)
+    assert auditor(tmp_path, "baseline", "create", str(config), "-o", "b.json").returncode == 0
+    suppression = (
+        "suppressions:\n  - {check: RSP, account: GloboCare, reason: migration, owner: ops}\n"
+    )
+    setup(
+        tmp_path,
+        suppression,
+        [*neglected_account("GloboCare"), post("12", "fay", 20, account="GloboCare")],
+    )
+    process = auditor(
+        tmp_path, "run", str(config), "--baseline", "b.json", "--format", "csv,junit,sarif"
+    )
+    assert process.returncode == 0, process.stderr
+    (folder,) = [p.parent for p in (tmp_path / "out" / "Acme").rglob("report.json")]
+
+    with (folder / "findings.csv").open(newline="", encoding="utf-8") as stream:
+        rows = [r for r in csv.DictReader(stream) if r["account"] == "GloboCare"]
+    states = {(r["check_id"], r["evidence_id"]): (r["state"], r["state_reason"]) for r in rows}
+    # The suppression wins over the baseline, and names its reason and owner.
+    assert states[("RSP001", "12")] == ("suppressed", "migration (owner ops)")
+    assert states[("RSP001", "10")][0] == "suppressed"
+    assert {state for (check, _), (state, _) in states.items() if not check.startswith("RSP")} <= {
+        "existing"
+    }
+
+    suites = {s.get("name"): s for s in ET.parse(folder / "junit.xml").getroot().iter("testsuite")}
+    (globo,) = [s for name, s in suites.items() if "GloboCare" in str(name)]
+    rsp001 = next(c for c in globo.iter("testcase") if "RSP001" in str(c.get("name")))
+    assert [child.tag for child in rsp001] == ["skipped"]
+    assert "migration" in str(rsp001[0].get("message"))
+    assert globo.get("failures") == "0"
+
+    sarif = json.loads((folder / "report.sarif").read_text(encoding="utf-8"))
+    results = sarif["runs"][0]["results"]
+    suppressed = [r for r in results if r.get("suppressions")]
+    assert suppressed and all(
+        r["suppressions"][0]["justification"].startswith("migration") for r in suppressed
+    )
+    existing = [r for r in results if r.get("baselineState") == "unchanged"]
+    assert {r["ruleId"] for r in existing} == {"PRF001", "PRF002"}

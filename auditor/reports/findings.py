@@ -8,25 +8,28 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import msgspec
 
 from auditor.check import Finding
 from auditor.fsutil import atomic_writer, new_run_folder, safe_name
+from auditor.result import OPEN as OPEN_STATE
 from auditor.result import CheckResult, EncodedFindings
+from auditor.result import finding_state as result_finding_state
+from auditor.result import finding_suppression as result_finding_suppression
 
 # A read this size at a time, copying a client's spooled accounts into its file.
 _COPY_CHUNK = 1 << 20
 
 T = TypeVar("T")
 
-FindingStateKind = Literal["open", "suppressed", "baselined"]
+FindingStateKind = Literal["open", "suppressed", "existing"]
 
 
 class RowEvidence(msgspec.Struct, gc=False):
@@ -50,6 +53,9 @@ class FindingRow(msgspec.Struct, gc=False):
     message: str
     evidence_id: str
     evidence: RowEvidence = msgspec.field(default_factory=RowEvidence)
+    # The gate's mark (``auditor.engine.gating``): open, existing (in the baseline), suppressed.
+    state: str = OPEN_STATE
+    suppression: dict[str, Any] | None = None
 
     @property
     def excerpt(self) -> str | None:
@@ -66,7 +72,8 @@ _ROWS = msgspec.json.Decoder(list[FindingRow])
 
 @dataclass(frozen=True, slots=True)
 class FindingState:
-    """Whether a finding counts: ``open``, or ``suppressed`` / ``baselined`` with why."""
+    """Whether a finding counts: ``open``, or ``suppressed`` / ``existing`` (in the baseline)
+    with why."""
 
     kind: FindingStateKind = "open"
     reason: str | None = None
@@ -76,11 +83,20 @@ OPEN = FindingState()
 
 
 def finding_state(check: CheckResult, finding: FindingRow) -> FindingState:
-    """The one place that decides a finding's state for every file writer.
-
-    The result object does not mark suppressed or baselined findings yet (suppressions and
-    baselines are being added beside these writers): every finding is open until it does, and
-    then this function reads the mark, so that CSV, JUnit and SARIF render it alike."""
+    """The one place that reads a finding's state for every file writer, so that CSV, JUnit
+    and SARIF render the gate's mark alike: a suppression's reason (and owner, and expiry), or
+    the baseline."""
+    if finding.state == "suppressed":
+        suppression = finding.suppression or {}
+        reason = str(suppression.get("reason") or "no reason given")
+        details = [
+            f"{label} {suppression[key]}"
+            for key, label in (("owner", "owner"), ("expires", "until"))
+            if suppression.get(key)
+        ]
+        return FindingState("suppressed", f"{reason} ({', '.join(details)})" if details else reason)
+    if finding.state == "existing":
+        return FindingState("existing", "in the baseline")
     return OPEN
 
 
@@ -95,7 +111,13 @@ def _row_of_object(finding: Finding) -> FindingRow:
         finding.message,
         finding.evidence_id,
         RowEvidence(list(evidence.urls[:1]), evidence.excerpt),
+        result_finding_state(finding),
+        _plain(result_finding_suppression(finding)),
     )
+
+
+def _plain(suppression: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if suppression is None else dict(suppression)
 
 
 # How many checks' rows are kept decoded: more than an account has checks, so that every

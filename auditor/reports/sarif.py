@@ -7,9 +7,9 @@ the config file and the line of the account's entry (an account has no source fi
 own: its entry is what a person edits), and ``partialFingerprints`` carries the finding uid, so
 that an alert is the same alert in every run. ``automationDetails.id`` names the client, so
 that code scanning keeps each client's alerts as a category of its own: a run of one client
-(``--client``) closes none of another's. Suppressed findings carry ``suppressions``; baselined
-ones ``baselineState: unchanged``. Checks that raised or are incomplete are the invocation's
-notifications. Streams like the JSON writer.
+(``--client``) closes none of another's. Suppressed findings carry ``suppressions``; existing
+ones (in the baseline) ``baselineState: unchanged``. Checks that raised or are incomplete are
+the invocation's notifications. Streams like the JSON writer.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _suppressed(result: dict[str, Any], state: FindingState) -> None:
         if state.reason:
             suppression["justification"] = state.reason
         result["suppressions"] = [suppression]
-    elif state.kind == "baselined":
+    elif state.kind == "existing":
         result["baselineState"] = "unchanged"
 
 
