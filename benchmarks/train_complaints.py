@@ -40,6 +40,7 @@ from auditor.analysis.complaint_model import (
     MODEL_FORMAT_VERSION,
     SIGNAL_NAMES,
     WORD_TOKENS,
+    character_words,
     model_tokens,
 )
 
@@ -90,7 +91,8 @@ def word_tokens(text: str) -> list[str]:
 
 class WordCharGrams(BaseEstimator, TransformerMixin):  # type: ignore[misc]
     """Each distinct word's ``char_wb`` tf-idf vector (l2-normalised, idf from the training
-    texts), summed over a text's distinct words and divided by the square root of their number.
+    texts), summed over a text's distinct words and divided by the square root of their number;
+    words as ``complaint_model.character_words`` gives them (digits written 0).
 
     ``complaint_model.ComplaintModel`` scores this block one word at a time."""
 
@@ -105,7 +107,7 @@ class WordCharGrams(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             lowercase=False,
             min_df=self.min_df,
             sublinear_tf=True,
-        ).fit(texts)
+        ).fit([" ".join(character_words(text)) for text in texts])
         return self
 
     def transform(self, texts: Sequence[str]) -> csr_matrix:
@@ -114,7 +116,7 @@ class WordCharGrams(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         columns: list[int] = []
         values: list[float] = []
         for row, text in enumerate(texts):
-            words = dict.fromkeys(text.split())
+            words = dict.fromkeys(character_words(text))
             for word in words:
                 rows.append(row)
                 columns.append(column_of.setdefault(word, len(column_of)))

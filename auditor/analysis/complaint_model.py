@@ -55,6 +55,7 @@ MAX_REASONS = 5
 WORD_TOKENS = "classify.tokenise, 2+ characters or ?"
 # The per-word memory is dropped when it grows past this many words.
 MAX_REMEMBERED_WORDS = 200_000
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 # A word with nothing but punctuation keeps its punctuation as its name ("??", ":(").
 _EDGE_PUNCTUATION = "\"'.,;:!()[]{}*-_"
 
@@ -201,7 +202,7 @@ class ComplaintModel:
             raw += idf_coefficient
         if squares:
             decision += raw / math.sqrt(squares)
-        words = set(normalised.split())
+        words = set(character_words(normalised))
         if words:
             decision += sum(map(self._share, words)) / math.sqrt(len(words))
         for value, coefficient in zip(signals, self._signal_coefficients, strict=True):
@@ -217,9 +218,12 @@ class ComplaintModel:
         norm = math.sqrt(sum(weights[0] for weights in known.values()))
         for gram, weights in known.items():
             parts[" ".join(gram)] = weights[1] / norm
-        words = set(normalised.split())
-        for word in sorted(words):
-            share = self._share(word)
+        # Each distinct folded word once, named by the first word of the text it stands for.
+        words: dict[str, str] = {}
+        for folded, word in zip(character_words(normalised), normalised.split(), strict=True):
+            words.setdefault(folded, word)
+        for folded, word in sorted(words.items()):
+            share = self._share(folded)
             if share:
                 key = word.strip(_EDGE_PUNCTUATION) or word
                 parts[key] = parts.get(key, 0.0) + share / math.sqrt(len(words))
@@ -260,29 +264,56 @@ class ComplaintModel:
         return share
 
     def _char_share(self, word: str) -> float:
-        """The word's ``char_wb`` tf-idf vector, l2-normalised, times the coefficients."""
+        """The word's ``char_wb`` tf-idf vector, l2-normalised, times the coefficients.
+
+        Every new word of every post comes here once (order numbers, names), so the common
+        case, each known n-gram once, takes sums without counting."""
+        weights = self._char_weights
+        known = [weights[gram] for gram in self._char_grams(word) if gram in weights]
+        if not known:
+            return 0.0
+        if len(known) > len({id(entry) for entry in known}):
+            return self._repeated_char_share(word)
+        squares = raw = 0.0
+        for squared_idf, idf_coefficient in known:
+            squares += squared_idf
+            raw += idf_coefficient
+        return raw / math.sqrt(squares)
+
+    def _repeated_char_share(self, word: str) -> float:
+        """As ``_char_share``, for a word with an n-gram more than once ("aaaa", "hahaha")."""
         counts: dict[str, int] = {}
         for gram in self._char_grams(word):
             if gram in self._char_weights:
                 counts[gram] = counts.get(gram, 0) + 1
-        if not counts:
-            return 0.0
-        raw = 0.0
+        squares = raw = 0.0
         for gram, count in counts.items():
-            raw += _tf(count, self._char_sublinear) * self._char_weights[gram][1]
-        return raw / _norm(counts, self._char_weights, self._char_sublinear)
+            squared_idf, idf_coefficient = self._char_weights[gram]
+            tf = _tf(count, self._char_sublinear)
+            squares += tf * tf * squared_idf
+            raw += tf * idf_coefficient
+        return raw / math.sqrt(squares)
 
-    def _char_grams(self, word: str) -> Iterator[str]:
+    def _char_grams(self, word: str) -> list[str]:
         """The word's ``char_wb`` n-grams, repeats kept (scikit-learn's rule)."""
         low, high = self._char_n
         padded = f" {word} "
         length = len(padded)
+        grams: list[str] = []
         for n in range(low, high + 1):
-            # scikit-learn counts a word shorter than n once, whole, and then stops.
-            for start in range(max(length - n + 1, 1)):
-                yield padded[start : start + n]
             if length <= n:
-                return
+                # scikit-learn counts a word shorter than n once, whole, and then stops.
+                grams.append(padded)
+                break
+            grams += [padded[start : start + n] for start in range(length - n + 1)]
+        return grams
+
+
+def character_words(normalised: str) -> list[str]:
+    """The words whose character n-grams the model reads: the text's words with every ASCII
+    digit written 0. Which digits an order number or a price holds says nothing of a
+    complaint, and folded, "#8161736" and "#5503921" are one word the scorer works out once."""
+    return normalised.translate(_DIGITS_AS_ZERO).split()
 
 
 def model_tokens(tokens: Sequence[str]) -> list[str]:
@@ -294,14 +325,6 @@ def _tf(count: int, sublinear: bool) -> float:
     if count == 1:
         return 1.0
     return 1.0 + math.log(count) if sublinear else float(count)
-
-
-def _norm(
-    counts: Mapping[str, int], weights: Mapping[str, tuple[float, float]], sublinear: bool
-) -> float:
-    return math.sqrt(
-        sum((_tf(count, sublinear) * weights[gram][0]) ** 2 for gram, count in counts.items())
-    )
 
 
 def _sigmoid(decision: float) -> float:
@@ -319,8 +342,10 @@ def _ngram_range(value: Sequence[int]) -> tuple[int, int]:
 
 
 def _weights(features: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
-    """n-gram -> (idf, idf x coefficient)."""
-    return {gram: (float(idf), float(idf) * float(coef)) for gram, (idf, coef) in features.items()}
+    """n-gram -> (idf², idf x coefficient)."""
+    return {
+        gram: (float(idf) ** 2, float(idf) * float(coef)) for gram, (idf, coef) in features.items()
+    }
 
 
 @cache
@@ -337,5 +362,6 @@ __all__ = [
     "ComplaintScore",
     "Reasons",
     "built_in_model",
+    "character_words",
     "model_tokens",
 ]
