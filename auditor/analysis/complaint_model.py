@@ -215,18 +215,22 @@ class ComplaintModel:
         """Each readable key's share of the decision, largest first (ties by key)."""
         parts: dict[str, float] = {}
         known = self._known_word_grams(model_tokens(tokens))
-        norm = math.sqrt(sum(weights[0] for weights in known.values()))
-        for gram, weights in known.items():
-            parts[" ".join(gram)] = weights[1] / norm
+        if known:
+            norm = math.sqrt(sum(weights[0] for weights in known.values()))
+            for gram, weights in known.items():
+                parts[" ".join(gram)] = weights[1] / norm
+        folded_words = character_words(normalised)
+        scale = 1.0 / math.sqrt(len(set(folded_words))) if folded_words else 0.0
+        seen: set[str] = set()
         # Each distinct folded word once, named by the first word of the text it stands for.
-        words: dict[str, str] = {}
-        for folded, word in zip(character_words(normalised), normalised.split(), strict=True):
-            words.setdefault(folded, word)
-        for folded, word in sorted(words.items()):
+        for folded, word in zip(folded_words, normalised.split(), strict=True):
+            if folded in seen:
+                continue
+            seen.add(folded)
             share = self._share(folded)
             if share:
                 key = word.strip(_EDGE_PUNCTUATION) or word
-                parts[key] = parts.get(key, 0.0) + share / math.sqrt(len(words))
+                parts[key] = parts.get(key, 0.0) + share * scale
         for name, value, coefficient in zip(
             SIGNAL_NAMES, signals, self._signal_coefficients, strict=True
         ):
