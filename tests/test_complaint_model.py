@@ -35,7 +35,6 @@ _PUNCTUATION = ["?", "!", "??", ":(", ",", ".", "...", ""]
 
 
 def _training() -> ModuleType:
-    pytest.importorskip("sklearn")
     path = REPO / "benchmarks" / "train_complaints.py"
     spec = importlib.util.spec_from_file_location("train_complaints", path)
     assert spec is not None and spec.loader is not None
