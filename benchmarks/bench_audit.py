@@ -5,7 +5,7 @@ measured command; generating the bundle is not. Peak RSS is the child process's 
 resident set (getrusage), so it covers the whole audit.
 
     python benchmarks/bench_audit.py [--posts 1000000] [--accounts 100] [--select RSP001]
-                                     [--repeat 3]
+                                     [--repeat 3] [--format json,csv,junit,sarif]
 
 With ``--repeat N`` the audit runs N times (a fresh history store and report folder each time)
 and every time is printed with the fastest and the median: on a shared machine the spread says
@@ -72,6 +72,12 @@ def main() -> None:
     parser.add_argument("--select", action="append", default=[], help="check id or prefix")
     parser.add_argument("--keep", type=Path, help="keep the bundle and config in this folder")
     parser.add_argument("--repeat", type=int, default=1, help="run the audit this many times")
+    parser.add_argument(
+        "--format",
+        default="json",
+        help="report formats the run writes, as `auditor run --format` takes them "
+        "(json,csv,junit,sarif: every file format)",
+    )
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-audit-"))
@@ -86,7 +92,7 @@ def main() -> None:
         f"generated in {generated:.1f} s"
     )
 
-    times = [audit_once(folder, config) for _ in range(max(1, args.repeat))]
+    times = [audit_once(folder, config, args.format) for _ in range(max(1, args.repeat))]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     for elapsed in times:
         print(f"auditor run: {elapsed:.2f} s, posts/s: {args.posts / elapsed:,.0f}")
@@ -99,12 +105,12 @@ def main() -> None:
     print(f"peak RSS: {peak_mb:,.0f} MB")
 
 
-def audit_once(folder: Path, config: Path) -> float:
+def audit_once(folder: Path, config: Path, formats: str) -> float:
     """One timed ``auditor run`` from a fresh history store and report folder."""
     shutil.rmtree(folder / "out", ignore_errors=True)
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "auditor", "run", str(config), "--quiet"],
+        [sys.executable, "-m", "auditor", "run", str(config), "--quiet", "--format", formats],
         cwd=folder,
         capture_output=True,
         text=True,
