@@ -118,6 +118,34 @@ class YamlDocument:
         return ConfigError(self.path, message, self.line(parts), _format_path(parts))
 
 
+class YamlProblem(Exception):
+    """Why a YAML text cannot be read: one line's worth, and the line if known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    @classmethod
+    def of(cls, error: yaml.YAMLError) -> YamlProblem:
+        if isinstance(error, yaml.MarkedYAMLError):
+            mark = error.problem_mark or error.context_mark
+            return cls(f"invalid YAML: {error.problem or error}", mark.line + 1 if mark else None)
+        return cls(f"invalid YAML: {error}")
+
+
+def compose_bounded(text: str, what: str) -> yaml.Node | None:
+    """The text's node tree, once its size and depth are known to be bounded (``yaml_shape``);
+    raises YamlProblem ("the <what> ..." or "invalid YAML: ...") with the line."""
+    try:
+        problem = shape_problem(text)
+        if problem is not None:
+            raise YamlProblem(f"the {what} {problem.message}", problem.line)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        raise YamlProblem.of(error) from None
+
+
 def read_yaml(path: Path) -> YamlDocument:
     try:
         # A regular file of bounded size: a device or a FIFO would never end, or block.
@@ -129,17 +157,13 @@ def read_yaml(path: Path) -> YamlDocument:
     except UnicodeDecodeError:
         raise ConfigError(path, "config is not UTF-8 text") from None
     try:
-        problem = shape_problem(text)
-        if problem is not None:
-            raise ConfigError(path, f"the config {problem.message}", problem.line)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_bounded(text, "config")
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(path, f"invalid YAML: {error.problem or error}", line) from None
     except yaml.YAMLError as error:
-        raise ConfigError(path, f"invalid YAML: {error}") from None
+        problem = YamlProblem.of(error)
+        raise ConfigError(path, problem.message, problem.line) from None
+    except YamlProblem as problem:
+        raise ConfigError(path, problem.message, problem.line) from None
     if root is not None:
         _reject_duplicate_keys(path, root, [])
     return YamlDocument(path, data, root)

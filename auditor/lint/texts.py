@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from auditor.sources.files import FileTooLarge, read_limited
-from auditor.yaml_shape import shape_problem
+from auditor.yaml_document import YamlProblem, compose_bounded
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -176,16 +176,9 @@ def _yaml_texts(name: str, content: str) -> list[Text]:
 
 def _compose(name: str, content: str) -> yaml.Node | None:
     try:
-        problem = shape_problem(content)
-        if problem is not None:
-            raise LintInputError(name, f"the file {problem.message}", problem.line)
-        return yaml.compose(content, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        raise LintInputError(name, f"invalid YAML: {error.problem or error}", line) from None
-    except yaml.YAMLError as error:
-        raise LintInputError(name, f"invalid YAML: {error}") from None
+        return compose_bounded(content, "file")
+    except YamlProblem as problem:
+        raise LintInputError(name, problem.message, problem.line) from None
 
 
 def _line(node: yaml.Node) -> int:
