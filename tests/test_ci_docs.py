@@ -192,6 +192,10 @@ def test_the_action_is_a_composite_action_with_described_inputs_and_outputs() ->
         assert spec.get("description"), name
         assert spec.get("required") or "default" in spec, f"input {name}: no default"
     assert set(action["outputs"]) == {"exit-code", "reports-dir"}
+    steps = action["runs"]["steps"]
+    after_audit = steps[[step.get("id") for step in steps].index("audit") + 1 :]
+    for step in after_audit:  # the reports are kept, and the code given, whatever failed
+        assert "always()" in step.get("if", ""), step["name"]
     for step in action["runs"]["steps"]:
         assert ("run" in step) != ("uses" in step), step
         if "run" in step:
