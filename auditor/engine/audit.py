@@ -21,7 +21,7 @@ from auditor.engine.checking import DataGap, needs_unmet, run_check
 from auditor.engine.gating import Gate
 from auditor.engine.order import ConfigOrder
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
-from auditor.engine.since_last import compare, pack_findings, stored_report
+from auditor.engine.since_last import Tracked, compare, pack_findings, stored_report, tracked_of
 from auditor.engine.stored_run import run_document
 from auditor.model import (
     OBSERVABLES,
@@ -170,24 +170,31 @@ class _AuditInWorker:
         if engine.store is not None:
             if self.store is None:
                 self.store = HistoryStore(engine.store.path, engine.config.retention_days)
-            record(self.store, self.run_id, audited, self.started, engine.position(key))
+            record(
+                self.store, self.run_id, audited, self.started, engine.position(key), engine.tracked
+            )
             audited.posts = []
         return audited
 
 
 def record(
-    store: HistoryStore, run_id: str, audited: Audited, read_at: datetime, position: int = 0
+    store: HistoryStore,
+    run_id: str,
+    audited: Audited,
+    read_at: datetime,
+    position: int = 0,
+    tracked: Tracked = (),
 ) -> None:
     """Keep one audited account in the history store, in one transaction, with its report and
     its change since the last audit (set on the result here); ``read_at`` is the run's start
     by the wall clock, when its posts were read (for retention only); ``position``: its place
-    in config order."""
+    in config order; ``tracked``: the figures compared with the last audit."""
     if audited.observed_at is None:
         return
     account = audited.result
     findings = pack_findings(account)
     previous = store.previous_audit(account.platform, account.account, run_id, audited.observed_at)
-    account.since_last = compare(account, findings, previous)
+    account.since_last = compare(account, findings, previous, tracked)
     store.record_account(
         run_id,
         account.platform,
@@ -197,7 +204,7 @@ def record(
         audited.posts,
         findings,
         observed_now=read_at,
-        report=stored_report(account, position),
+        report=stored_report(account, position, tracked),
     )
     audited.recorded = True
 
@@ -230,6 +237,8 @@ class Engine:
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
         self._positions = {key: n for n, key in enumerate(self._configs)}
+        # The figures each account is compared on with its last audit, as the checks declare.
+        self.tracked = tracked_of(registry)
         # What the store keeps of the run for ``auditor report``: the accounts whose fetch was
         # incomplete (they count in the exit code), and the accounts no audit recorded.
         self.fetch_incomplete = dict(fetch_incomplete or {})
@@ -354,7 +363,9 @@ class Engine:
             account = audited.result
             key = AccountKey(account.platform, account.account)
             if self.store is not None and not audited.recorded:
-                record(self.store, result.run_id, audited, started, self.position(key))
+                record(
+                    self.store, result.run_id, audited, started, self.position(key), self.tracked
+                )
             if audited.recorded:
                 self._recorded.add(key)
             result.input_errors.extend(audited.input_errors)
@@ -411,7 +422,7 @@ class Engine:
             (
                 a.platform,
                 a.account,
-                stored_report(a, self.position(AccountKey(a.platform, a.account))),
+                stored_report(a, self.position(AccountKey(a.platform, a.account)), self.tracked),
             )
             for a in self._unrecorded
         ]

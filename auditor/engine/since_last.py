@@ -8,29 +8,31 @@ once, for the trip to the parent and for the stored report alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 
-from auditor.check import Finding
+from auditor.check import Check, Finding
 from auditor.engine.parallel import PackedFindings
 from auditor.reports.json_report import account_document, policy_id
 from auditor.result import AccountResult, MetricChange, ResolvedFinding, SinceLast
 from auditor.store.history import AccountReport, PreviousAudit
 
-# The figures compared with the last audit: (name, check id, path to it in the check's metrics).
-TRACKED_METRICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("median_first_response_minutes", "RSP002", ("business_minutes", "median")),
-    ("answered_share", "RSP001", ("response_rate",)),
-    ("automated_share", "AUT001", ("ratio",)),
-)
+# A figure compared with the last audit: its name, its check's id, the keys that lead to it in
+# the check's metrics (what each check declares as ``Check.tracked``).
+Tracked = tuple[tuple[str, str, tuple[str, ...]], ...]
 
 
-def tracked_metrics(account: AccountResult) -> dict[str, float | None]:
+def tracked_of(checks: Iterable[Check]) -> Tracked:
+    """The figures the checks declare, in the checks' order."""
+    return tuple((name, c.id, path) for c in checks for name, path in c.tracked.items())
+
+
+def tracked_metrics(account: AccountResult, tracked: Tracked) -> dict[str, float | None]:
     """The tracked figures of an account's audit (None where its check did not measure one)."""
     metrics = {check.id: check.metrics for check in account.checks}
-    return {name: _number(metrics.get(check_id), path) for name, check_id, path in TRACKED_METRICS}
+    return {name: _number(metrics.get(check_id), path) for name, check_id, path in tracked}
 
 
 def _number(metrics: Any, path: tuple[str, ...]) -> float | None:
@@ -45,7 +47,10 @@ def _number(metrics: Any, path: tuple[str, ...]) -> float | None:
 
 
 def compare(
-    account: AccountResult, findings: Sequence[Finding], previous: PreviousAudit | None
+    account: AccountResult,
+    findings: Sequence[Finding],
+    previous: PreviousAudit | None,
+    tracked: Tracked,
 ) -> SinceLast | None:
     """What changed since ``previous`` (None: this is the account's first audit)."""
     if previous is None:
@@ -58,16 +63,14 @@ def compare(
         if record.uid not in current
     ]
     earlier: dict[str, Any] = orjson.loads(previous.tracked) if previous.tracked else {}
-    now = tracked_metrics(account)
+    now = tracked_metrics(account, tracked)
     return SinceLast(
         previous_run=previous.run_key,
         previous_started_at=previous.started_at,
         new=frozenset(current - before),
         still_open=len(current & before),
         resolved=resolved,
-        metrics=[
-            MetricChange(name, earlier.get(name), now[name]) for name, _, _ in TRACKED_METRICS
-        ],
+        metrics=[MetricChange(name, earlier.get(name), now[name]) for name, _, _ in tracked],
     )
 
 
@@ -87,7 +90,7 @@ def pack_findings(account: AccountResult) -> list[Finding]:
     return every
 
 
-def stored_report(account: AccountResult, position: int) -> AccountReport:
+def stored_report(account: AccountResult, position: int, tracked: Tracked) -> AccountReport:
     """The account as the store keeps it for ``auditor report``: its JSON report entry, with
     what the report's head and the other writers need besides (client, policy, the gate's
     counts per check, the config line)."""
@@ -110,4 +113,4 @@ def stored_report(account: AccountResult, position: int) -> AccountReport:
         "account": account_document(account, policy_id(account.policy)),
     }
     report = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
-    return AccountReport(position, report, orjson.dumps(tracked_metrics(account)).decode())
+    return AccountReport(position, report, orjson.dumps(tracked_metrics(account, tracked)).decode())
