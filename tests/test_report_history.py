@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,21 @@ def test_an_interrupted_run_is_never_the_last_audit(
     assert (
         _json(tmp_path / "out" / "week2")["accounts"][0]["since_last"]["previous_run"] == first_id
     )
+
+
+def test_a_run_from_before_the_stored_reports_cannot_be_written_again(
+    tmp_path: Path, write_bundle_file: WriteBundle, write_config: WriteConfig
+) -> None:
+    configs = _configs(write_bundle_file, write_config)
+    run_cli(["run", str(configs[0]), "-q"])
+    run_id = _json(tmp_path / "out" / "week0")["run"]["id"]
+    # What a store migrated from schema 6 holds of an earlier run: no report.
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:
+        db.execute("UPDATE runs SET report = NULL")
+        db.execute("DELETE FROM run_reports")
+    code, out, err = run_cli(["report", run_id, "--config", str(configs[0])])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"run {run_id} has no stored report" in err
+    _, listed, _ = run_cli(["report", "--list", "--config", str(configs[0])])
+    (row,) = [line.split() for line in listed.splitlines() if line.startswith(run_id)]
+    assert row[-1] == "-"
