@@ -122,7 +122,7 @@ def test_the_second_audit_says_what_changed_since_the_first_in_every_format(
     answered = since["metrics"]["answered_share"]
     assert answered["before"] == _metric(first, "RSP001", "response_rate") == 0.0
     assert answered["after"] == _metric(second, "RSP001", "response_rate") > 0
-    assert answered["delta"] == answered["after"] - answered["before"]
+    assert answered["delta"] == round(answered["after"] - answered["before"], 6)
     assert set(since["metrics"]) == {
         "median_first_response_minutes",
         "answered_share",

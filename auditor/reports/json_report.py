@@ -98,7 +98,10 @@ def since_last_document(since: SinceLast) -> dict[str, Any]:
             m.name: {
                 "before": m.before,
                 "after": m.after,
-                "delta": None if m.before is None or m.after is None else m.after - m.before,
+                # Rounded: a share's float difference shows as 0.0013, not 0.0012999999999999678.
+                "delta": None
+                if m.before is None or m.after is None
+                else round(m.after - m.before, 6),
             }
             for m in since.metrics
         },
