@@ -377,6 +377,9 @@ class Check:
     # Findings below this severity are notes: they do not make the check fail.
     fail_severity: Severity
     parameter_type: type[CheckParameters] | None
+    # The figures of its metrics that reports compare with the account's last audit: a name
+    # (``answered_share``) and the keys that lead to it in ``CheckOutput.metrics``.
+    tracked: Mapping[str, tuple[str, ...]]
 
     # The contract's fields, in the order plug-ins have always passed them.
     def __init__(
@@ -392,6 +395,7 @@ class Check:
         parameters: Mapping[str, Any] | type[CheckParameters] | None = None,
         needs: Needs = Needs(),
         fail_severity: Severity = "low",
+        tracked: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         if run is None:
             raise TypeError(f"Check {id}: run is required")
@@ -416,6 +420,7 @@ class Check:
             "needs": needs,
             "fail_severity": fail_severity,
             "parameter_type": parameter_type,
+            "tracked": dict(tracked or {}),
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)

@@ -16,6 +16,7 @@ import yaml
 from auditor import __version__
 from auditor.check import SEVERITIES
 from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
+from auditor.cli_report import report_command
 from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
 from auditor.fetch.secrets import install_log_redaction
 from auditor.fsutil import remove_temporary_files
@@ -51,6 +52,7 @@ app.add_typer(checks_app, name="checks")
 app.add_typer(config_app, name="config")
 app.add_typer(demo_app, name="demo")
 app.add_typer(baseline_app, name="baseline")
+app.command("report")(report_command)
 FAIL_ON_CHOICES = (*SEVERITIES, FAIL_ON_NEVER)
 
 ChecksDirs = Annotated[
@@ -337,6 +339,7 @@ def run(
                 workers=workers,
                 gate=gate,
                 soft_fail=soft_fail,
+                fetch_incomplete=fetch_incomplete,
             )
             result = engine.run(sink=reports)
     except ConfigError as error:

@@ -234,6 +234,44 @@ class Coverage:
     not_observable: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ResolvedFinding:
+    """A finding of the last audit that this one no longer has."""
+
+    uid: str
+    check_id: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricChange:
+    """One tracked figure in the last audit and in this one (None: not measured then)."""
+
+    name: str
+    before: float | None
+    after: float | None
+
+
+@dataclass(slots=True)
+class SinceLast:
+    """What changed since the last audit of the same account that was not interrupted
+    (``auditor.engine.since_last``): findings by uid, and the tracked metrics."""
+
+    previous_run: str
+    previous_started_at: datetime
+    # The uids of this audit's findings that the last audit did not have; the others are
+    # still open.
+    new: frozenset[str]
+    still_open: int
+    resolved: list[ResolvedFinding]
+    metrics: list[MetricChange]
+
+    def change(self, uid: str) -> str:
+        """``new`` or ``still open``: what a finding of this audit is since the last one."""
+        return "new" if uid in self.new else "still open"
+
+
 @dataclass(slots=True)
 class AccountResult:
     client: str
@@ -247,6 +285,8 @@ class AccountResult:
     source: str | None = None
     # The line of the account's entry in the config file (where a SARIF alert points).
     config_line: int | None = None
+    # Change since the account's last audit; None on its first (or with no history store).
+    since_last: SinceLast | None = None
 
     @property
     def key(self) -> str:

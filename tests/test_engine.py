@@ -431,10 +431,10 @@ def test_crash_mid_run_leaves_history_intact_and_rerun_completes(
         yield from items
 
     def crashing_record(
-        store: HistoryStore, run_id: str, audited: Audited, read_at: datetime
+        store: HistoryStore, run_id: str, audited: Audited, read_at: datetime, *rest: Any
     ) -> None:
         audited.posts = crashing(audited.posts)
-        real(store, run_id, audited, read_at)
+        real(store, run_id, audited, read_at, *rest)
 
     store_path = tmp_path / "out" / "history.sqlite"
     store_path.parent.mkdir()

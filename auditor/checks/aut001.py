@@ -292,4 +292,5 @@ CHECK = Check(
     run=run,
     parameters=AUT001Parameters,
     needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=BRAND_POSTS),
+    tracked={"automated_share": ("ratio",)},
 )

@@ -193,4 +193,5 @@ CHECK = Check(
     run=run,
     parameters=RSP001Parameters,
     needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=ANSWERS),
+    tracked={"answered_share": ("response_rate",)},
 )

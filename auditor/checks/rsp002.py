@@ -142,4 +142,5 @@ CHECK = Check(
     run=run,
     parameters=RSP002Parameters,
     needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=ANSWERS),
+    tracked={"median_first_response_minutes": ("business_minutes", "median")},
 )

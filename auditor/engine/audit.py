@@ -21,6 +21,8 @@ from auditor.engine.checking import DataGap, needs_unmet, run_check
 from auditor.engine.gating import Gate
 from auditor.engine.order import ConfigOrder
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
+from auditor.engine.since_last import Tracked, compare, pack_findings, stored_report, tracked_of
+from auditor.engine.stored_run import run_document
 from auditor.model import (
     OBSERVABLES,
     AccountData,
@@ -168,17 +170,31 @@ class _AuditInWorker:
         if engine.store is not None:
             if self.store is None:
                 self.store = HistoryStore(engine.store.path, engine.config.retention_days)
-            record(self.store, self.run_id, audited, self.started)
-            audited.posts, audited.recorded = [], True
+            record(
+                self.store, self.run_id, audited, self.started, engine.position(key), engine.tracked
+            )
+            audited.posts = []
         return audited
 
 
-def record(store: HistoryStore, run_id: str, audited: Audited, read_at: datetime) -> None:
-    """Keep one audited account in the history store, in one transaction; ``read_at`` is the
-    run's start by the wall clock, when its posts were read (for retention only)."""
+def record(
+    store: HistoryStore,
+    run_id: str,
+    audited: Audited,
+    read_at: datetime,
+    position: int = 0,
+    tracked: Tracked = (),
+) -> None:
+    """Keep one audited account in the history store, in one transaction, with its report and
+    its change since the last audit (set on the result here); ``read_at`` is the run's start
+    by the wall clock, when its posts were read (for retention only); ``position``: its place
+    in config order; ``tracked``: the figures compared with the last audit."""
     if audited.observed_at is None:
         return
     account = audited.result
+    findings = pack_findings(account)
+    previous = store.previous_audit(account.platform, account.account, run_id, audited.observed_at)
+    account.since_last = compare(account, findings, previous, tracked)
     store.record_account(
         run_id,
         account.platform,
@@ -186,9 +202,11 @@ def record(store: HistoryStore, run_id: str, audited: Audited, read_at: datetime
         account.status,
         audited.observed_at,
         audited.posts,
-        (f for c in account.checks for f in c.findings),
+        findings,
         observed_now=read_at,
+        report=stored_report(account, position, tracked),
     )
+    audited.recorded = True
 
 
 class Engine:
@@ -204,6 +222,7 @@ class Engine:
         workers: int | None = None,
         gate: Gate | None = None,
         soft_fail: bool = False,
+        fetch_incomplete: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -217,10 +236,22 @@ class Engine:
         self.soft_fail = soft_fail
         self.pseudonym_key = config.pseudonym_key()
         self._configs = {a.key: a for a in self.accounts()}
+        self._positions = {key: n for n, key in enumerate(self._configs)}
+        # The figures each account is compared on with its last audit, as the checks declare.
+        self.tracked = tracked_of(registry)
+        # What the store keeps of the run for ``auditor report``: the accounts whose fetch was
+        # incomplete (they count in the exit code), and the accounts no audit recorded.
+        self.fetch_incomplete = dict(fetch_incomplete or {})
+        self._recorded: set[AccountKey] = set()
+        self._unrecorded: list[AccountResult] = []
         self._policies: dict[tuple[int, ...], EffectivePolicy] = {}
         # What the reports show of each policy (by the id of one in _policies, which keeps it):
         # one dict per policy, shared by its accounts.
         self._policy_dicts: dict[int, dict[str, Any]] = {}
+
+    def position(self, key: AccountKey) -> int:
+        """An account's place in the run's config order."""
+        return self._positions[key]
 
     def accounts(self) -> list[AccountConfig]:
         return [
@@ -260,6 +291,9 @@ class Engine:
 
         def hand_on(account: AccountResult) -> None:
             with stop_signals_held():
+                key = AccountKey(account.platform, account.account)
+                if self.store is not None and key not in self._recorded:
+                    self._unrecorded.append(account)
                 result.add(account, keep=sink is None)
                 if sink is not None:
                     sink.account(account)
@@ -326,10 +360,15 @@ class Engine:
         started: datetime,
     ) -> None:
         for audited in audits:
-            if self.store is not None and not audited.recorded:
-                record(self.store, result.run_id, audited, started)
-            result.input_errors.extend(audited.input_errors)
             account = audited.result
+            key = AccountKey(account.platform, account.account)
+            if self.store is not None and not audited.recorded:
+                record(
+                    self.store, result.run_id, audited, started, self.position(key), self.tracked
+                )
+            if audited.recorded:
+                self._recorded.add(key)
+            result.input_errors.extend(audited.input_errors)
             order.add(AccountKey(account.platform, account.account), account)
         # Inputs read in full (no index) are hashed only as they are read: the key taken
         # before the accounts were audited lacks them, so the run is keyed again.
@@ -369,13 +408,32 @@ class Engine:
             # The store says what the report says: an account the run lists as not audited
             # has no row in it, even if a worker wrote one as the signal came.
             self.store.forget_accounts(result.run_id, unaudited)
-            self.store.finish_run(result.run_id, result.finished_at, INTERRUPTED)
+            self._finish_in_store(result, INTERRUPTED)
             return
-        statuses = result.tally.account_statuses
-        self.store.finish_run(result.run_id, result.finished_at, worst_status(statuses, "pass"))
+        self._finish_in_store(result, worst_status(result.tally.account_statuses, "pass"))
         # Retention goes by the wall clock (when posts were last fetched or read), never
         # by the data's time.
         self.store.prune(started)
+
+    def _finish_in_store(self, result: AuditResult, status: str) -> None:
+        """The run closed in the store, with what its reports need to be written again."""
+        assert self.store is not None
+        unrecorded = [
+            (
+                a.platform,
+                a.account,
+                stored_report(a, self.position(AccountKey(a.platform, a.account)), self.tracked),
+            )
+            for a in self._unrecorded
+        ]
+        assert result.finished_at is not None
+        self.store.finish_run(
+            result.run_id,
+            result.finished_at,
+            status,
+            report=run_document(result, self.fetch_incomplete),
+            accounts=unrecorded,
+        )
 
     def _sources(self, accounts: list[AccountConfig]) -> Iterator[Source]:
         for account in accounts:

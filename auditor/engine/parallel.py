@@ -159,6 +159,10 @@ class PackedFindings(Sequence[Finding]):
         # The JSON only: decoded findings stay behind.
         return (PackedFindings, (self.json, self.length, self.severities))
 
+    def keep_decoded(self, findings: list[Finding]) -> None:
+        """The findings this packs, kept as they are: nothing in this process decodes them."""
+        self._items = findings
+
     def __len__(self) -> int:
         return self.length
 

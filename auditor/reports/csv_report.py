@@ -35,6 +35,8 @@ COLUMNS = (
     "check_status",
     "state",
     "state_reason",
+    # new / still open since the account's last audit; empty on its first.
+    "change",
     "uid",
     "evidence_id",
     "message",
@@ -66,6 +68,7 @@ def _check_rows(account: AccountResult, check: CheckResult) -> list[list[str]]:
         for cell in (account.client, account.platform, account.account, check.id, check.title)
     ]
     rows = []
+    since = account.since_last
     for finding in finding_rows(check):
         state = finding_state(check, finding)
         evidence = finding.evidence
@@ -74,6 +77,7 @@ def _check_rows(account: AccountResult, check: CheckResult) -> list[list[str]]:
             check.status,
             state.kind,
             state.reason or "",
+            "" if since is None else since.change(finding.uid),
             finding.uid,
             finding.evidence_id,
             finding.message,

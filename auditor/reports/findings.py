@@ -20,7 +20,7 @@ import msgspec
 from auditor.check import Finding
 from auditor.fsutil import atomic_writer, new_run_folder, safe_name
 from auditor.result import OPEN as OPEN_STATE
-from auditor.result import CheckResult, EncodedFindings
+from auditor.result import CheckResult, EncodedFindings, MetricChange, SinceLast
 from auditor.result import finding_state as result_finding_state
 from auditor.result import finding_suppression as result_finding_suppression
 
@@ -251,3 +251,30 @@ def write_client_file(
         spool.copy(client, stream)
         stream.write(tail)
     return path
+
+
+# How each tracked figure reads in a line: its words, and how a value is shown.
+_METRIC_WORDS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "median_first_response_minutes": ("median first response", lambda v: f"{v:.0f} min"),
+    "answered_share": ("answered", lambda v: f"{v:.0%}"),
+    "automated_share": ("automated", lambda v: f"{v:.0%}"),
+}
+
+
+def _metric_words(change: MetricChange) -> str | None:
+    words, shown = _METRIC_WORDS.get(change.name, (change.name, str))
+    if change.before is None and change.after is None:
+        return None
+    before = "-" if change.before is None else shown(change.before)
+    after = "-" if change.after is None else shown(change.after)
+    return f"{words} {before} -> {after}"
+
+
+def since_last_line(since: SinceLast) -> str:
+    """ "since last audit: 3 new, 2 resolved, 5 still open; median first response 42 -> 35 min;
+    answered 90% -> 95%; automated 10% -> 5%" (the terminal, JUnit)."""
+    findings = (
+        f"{len(since.new)} new, {len(since.resolved)} resolved, {since.still_open} still open"
+    )
+    metrics = [words for m in since.metrics if (words := _metric_words(m)) is not None]
+    return "; ".join([f"since last audit: {findings}", *metrics])

@@ -30,14 +30,16 @@ from auditor.result import (
     AuditResult,
     CheckResult,
     EncodedFindings,
+    SinceLast,
     SuppressionInfo,
     Totals,
     gated_status,
 )
 
+# 2.3: each account's ``since_last`` (change since its last audit), absent on its first.
 # 2.2: each finding's gate state (``state``: existing, suppressed; absent is open), each
 # check's ``gated_status``, and the run's ``gating`` (baseline, suppressions, soft-fail).
-REPORT_SCHEMA_VERSION = "2.2"
+REPORT_SCHEMA_VERSION = "2.3"
 # Copying a client's accounts into its report: a read this size at a time.
 _COPY_CHUNK = 1 << 20
 
@@ -76,11 +78,42 @@ def policy_id(policy: dict[str, Any]) -> str:
     return hashlib.sha256(canonical).hexdigest()[:12]
 
 
-def _account(account: AccountResult, policy: str) -> dict[str, Any]:
+def since_last_document(since: SinceLast) -> dict[str, Any]:
+    """An account's change since its last audit, as the JSON report writes it."""
+    return {
+        "previous_run": since.previous_run,
+        "previous_started_at": _time(since.previous_started_at),
+        "findings": {
+            "new": len(since.new),
+            "still_open": since.still_open,
+            "resolved": len(since.resolved),
+        },
+        # Sorted: the same change, the same bytes (the uids come from a set).
+        "new": sorted(since.new),
+        "resolved": [
+            {"uid": r.uid, "check_id": r.check_id, "severity": r.severity, "message": r.message}
+            for r in since.resolved
+        ],
+        "metrics": {
+            m.name: {
+                "before": m.before,
+                "after": m.after,
+                # Rounded: a share's float difference shows as 0.0013, not 0.0012999999999999678.
+                "delta": None
+                if m.before is None or m.after is None
+                else round(m.after - m.before, 6),
+            }
+            for m in since.metrics
+        },
+    }
+
+
+def account_document(account: AccountResult, policy: str) -> dict[str, Any]:
+    """An account's entry in the report (``policy``: its policy's id)."""
     coverage = asdict(account.coverage)
     coverage["window_start"] = _time(account.coverage.window_start)
     coverage["window_end"] = _time(account.coverage.window_end)
-    return {
+    document = {
         "platform": account.platform,
         "account": account.account,
         "status": account.status,
@@ -90,6 +123,9 @@ def _account(account: AccountResult, policy: str) -> dict[str, Any]:
         "policy": policy,
         "checks": [_check(c) for c in account.checks],
     }
+    if account.since_last is not None:
+        document["since_last"] = since_last_document(account.since_last)
+    return document
 
 
 @dataclass(slots=True)
@@ -131,7 +167,7 @@ class JsonReports:
             self._clients.append(client)
         policy = policy_id(account.policy)
         client.policies.setdefault(policy, account.policy)
-        data = orjson.dumps(_account(account, policy), option=orjson.OPT_NON_STR_KEYS)
+        data = orjson.dumps(account_document(account, policy), option=orjson.OPT_NON_STR_KEYS)
         self._body.write(data if not client.accounts else b"," + data)
         client.end = self._body.tell()
         client.accounts += 1

@@ -25,6 +25,7 @@ from auditor.reports.findings import (
     RunFolders,
     finding_rows,
     finding_state,
+    since_last_line,
     write_client_file,
     write_clients,
 )
@@ -184,6 +185,8 @@ class JunitReports:
         properties = [("client", account.client), ("status", account.status)]
         if account.source:
             properties.append(("source", account.source))
+        if account.since_last is not None:
+            properties.append(("since_last_audit", since_last_line(account.since_last)))
         props = "".join(f"<property name={_attr(n)} value={_attr(v)}/>" for n, v in properties)
         head = (
             f"<testsuite name={_attr(suite)} package={_attr(account.client)}"

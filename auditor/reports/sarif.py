@@ -8,8 +8,10 @@ own: its entry is what a person edits), and ``partialFingerprints`` carries the 
 that an alert is the same alert in every run. ``automationDetails.id`` names the client, so
 that code scanning keeps each client's alerts as a category of its own: a run of one client
 (``--client``) closes none of another's. Suppressed findings carry ``suppressions``; existing
-ones (in the baseline) ``baselineState: unchanged``. Checks that raised or are incomplete are
-the invocation's notifications. Streams like the JSON writer.
+ones (in the baseline) ``baselineState: unchanged``. Run without a baseline file, the last
+audit of the account is the baseline: ``new`` or ``unchanged`` by its findings, and each finding
+it had that this audit has not is an ``absent`` result (``kind: pass``). Checks that raised
+or are incomplete are the invocation's notifications. Streams like the JSON writer.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from auditor.result import (
     AuditResult,
     CheckInfo,
     CheckResult,
+    SinceLast,
     Totals,
 )
 
@@ -97,7 +100,10 @@ def _suppressed(result: dict[str, Any], state: FindingState) -> None:
 
 
 def _results(
-    account: AccountResult, check: CheckResult, location: dict[str, Any]
+    account: AccountResult,
+    check: CheckResult,
+    location: dict[str, Any],
+    since: SinceLast | None,
 ) -> list[dict[str, Any]]:
     """One check's findings as SARIF results (a large audit has hundreds of thousands: what is
     the same for all of them is built once)."""
@@ -126,11 +132,36 @@ def _results(
             "partialFingerprints": {FINGERPRINT: uid},
             "properties": properties,
         }
+        if since is not None:
+            result["baselineState"] = "new" if uid in since.new else "unchanged"
         state = finding_state(check, finding)
         if state is not OPEN:
             _suppressed(result, state)
         results.append(result)
     return results
+
+
+def _absent_results(
+    account: AccountResult, since: SinceLast, location: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The last audit's findings this one no longer has (resolved), as ``absent`` results."""
+    physical: dict[str, Any] = {"artifactLocation": location}
+    if account.config_line is not None:
+        physical["region"] = {"startLine": account.config_line}
+    prefix = f"{account.client} / {account.key}: "
+    return [
+        {
+            "ruleId": resolved.check_id,
+            "kind": "pass",
+            "level": "none",
+            "baselineState": "absent",
+            "message": {"text": f"{prefix}resolved since the last audit: {resolved.message}"},
+            "locations": [{"physicalLocation": physical}],
+            "partialFingerprints": {FINGERPRINT: resolved.uid},
+            "properties": {"uid": resolved.uid, "severity": resolved.severity},
+        }
+        for resolved in since.resolved
+    ]
 
 
 def _notification(account: AccountResult, check: CheckResult) -> dict[str, Any] | None:
@@ -157,10 +188,14 @@ class SarifReports:
         # Check titles seen in the results, for rules the run's check_info does not describe.
         self._titles: dict[str, str] = {}
         self._location: dict[str, Any] = {}
+        # With a baseline file, baselineState says what the baseline says; without one, it
+        # compares with the account's last audit.
+        self._baseline_file = False
 
     def begin(self, run: AuditResult) -> None:
         self._spool = ClientSpool(self.folders.output_dir, ".sarif.")
         self._location = _config_location(run.config_path)
+        self._baseline_file = run.gating is not None and run.gating.baseline is not None
 
     def account(self, account: AccountResult) -> None:
         assert self._spool is not None, "account() before begin()"
@@ -168,13 +203,16 @@ class SarifReports:
         if not self._clients or self._clients[-1] != client:
             self._clients.append(client)
             self._notifications[client] = []
+        since = None if self._baseline_file else account.since_last
         results: list[dict[str, Any]] = []
         for check in account.checks:
             self._titles.setdefault(check.id, check.title)
             notification = _notification(account, check)
             if notification is not None:
                 self._notifications[client].append(notification)
-            results += _results(account, check, self._location)
+            results += _results(account, check, self._location, since)
+        if since is not None:
+            results += _absent_results(account, since, self._location)
         if not account.checks and (account.errors or account.coverage.reason):
             reason = "; ".join(account.errors) or account.coverage.reason or ""
             self._notifications[client].append(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from auditor.reports.findings import since_last_line
 from auditor.reports.stream import write_result
 from auditor.result import (
     EXIT_BAD_INPUT,
@@ -130,7 +131,8 @@ def account_block(account: AccountResult) -> str:
     ]
     body = tabulate(rows, headers=["id", "title", "severity", "status", "summary"]) if rows else ""
     errors = "\n".join(f"  error: {_shown(e)}" for e in account.errors)
-    block = "\n".join(part for part in (_header(account), body, errors) if part)
+    since = "" if account.since_last is None else "  " + since_last_line(account.since_last)
+    block = "\n".join(part for part in (_header(account), body, since, errors) if part)
     # Whatever a value above did not go through (a check's own text) is escaped here: only
     # the table's own line breaks survive.
     return escape_controls(block, keep_newlines=True)

@@ -30,6 +30,8 @@ from here.
 
 from __future__ import annotations
 
+import sqlite3
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,15 +62,19 @@ from auditor.store.posts import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AccountReport",
     "FetchedConversation",
     "FetchedPost",
     "FindingRecord",
     "HistoryStore",
     "KeptPost",
     "PostLike",
+    "PreviousAudit",
     "RunRow",
+    "RunSummary",
     "SeenPost",
     "StoreError",
+    "StoredRun",
 ]
 
 
@@ -79,6 +85,68 @@ class FindingRecord:
     severity: str
     message: str
     evidence_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReport:
+    """An account of a run as its reports show it: ``report`` (JSON, compressed here), its
+    place in the run's config order, and the figures the next audit compares with (JSON)."""
+
+    position: int
+    report: bytes
+    tracked: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run's reports as stored: the run's part and each account's (JSON), in config order."""
+
+    run: bytes
+    accounts: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run_key: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    # Whether its reports can be written again (runs of a tool before schema 7 cannot).
+    reports_kept: bool
+    accounts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousAudit:
+    """The last audit of an account: its run, its findings, the figures it tracked (JSON)."""
+
+    run_key: str
+    started_at: datetime
+    findings: list[FindingRecord]
+    tracked: str | None
+
+
+# zlib's level for stored reports: 1 measured close to 6's size at a fraction of its time on
+# reports of repetitive findings, and this write is inside the run's time.
+_ZLIB_LEVEL = 1
+
+
+def _put_report(
+    db: sqlite3.Connection, run_key: str, platform: str, account: str, report: AccountReport
+) -> None:
+    db.execute(
+        "INSERT INTO run_reports (run_key, platform, account, position, report, tracked)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, platform, account) DO UPDATE SET"
+        " position = excluded.position, report = excluded.report, tracked = excluded.tracked",
+        (
+            run_key,
+            platform,
+            account,
+            report.position,
+            zlib.compress(report.report, _ZLIB_LEVEL),
+            report.tracked,
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +203,18 @@ LIMIT 1
 """
 
 
+# The last audit of an account before a run, by the data's time (see previous_audit).
+_PREVIOUS_AUDIT = f"""
+SELECT r.run_key, r.started_at FROM runs AS r
+JOIN run_accounts AS a ON a.run_key = r.run_key
+WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
+  AND r.status <> '{RUN_INTERRUPTED}' AND r.run_key IS NOT ?3
+  AND (a.observed_at < ?4 OR (a.observed_at = ?4 AND ?5 IS NOT NULL AND r.started_at < ?5))
+ORDER BY a.observed_at DESC, r.started_at DESC, r.run_key DESC
+LIMIT 1
+"""
+
+
 class HistoryStore(FetchCache):
     """One writer's handle on the history database (not thread-safe)."""
 
@@ -146,6 +226,7 @@ class HistoryStore(FetchCache):
         """Start a run; a run_key seen before is replaced (its accounts and findings dropped)."""
         started = _to_us(started_at)
         with self._transaction() as db:
+            db.execute("DELETE FROM run_reports WHERE run_key = ?", (run_key,))
             db.execute("DELETE FROM run_findings WHERE run_key = ?", (run_key,))
             db.execute("DELETE FROM run_accounts WHERE run_key = ?", (run_key,))
             db.execute(
@@ -163,9 +244,9 @@ class HistoryStore(FetchCache):
         if new_key == run_key:
             return
         with self._transaction() as db:
-            for table in ("run_findings", "run_accounts", "runs"):
+            for table in ("run_reports", "run_findings", "run_accounts", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_key = ?", (new_key,))
-            for table in ("runs", "run_accounts", "run_findings"):
+            for table in ("runs", "run_accounts", "run_findings", "run_reports"):
                 db.execute(
                     f"UPDATE {table} SET run_key = ? WHERE run_key = ?",
                     (new_key, run_key),
@@ -181,6 +262,7 @@ class HistoryStore(FetchCache):
         posts: Iterable[PostLike],
         findings: Iterable[FindingLike],
         observed_now: datetime | None = None,
+        report: AccountReport | None = None,
     ) -> None:
         """Record one account of a run in one transaction.
 
@@ -190,6 +272,7 @@ class HistoryStore(FetchCache):
         before the transaction begins (parallel workers hold the write lock only while
         writing): if they raise, nothing of this call is kept. ``observed_now`` is the wall
         clock's time of this reading (default: now), the posts' ``last_observed_at``.
+        ``report``: the account as its reports show it (``auditor report`` writes them again).
         """
         observed = _to_us(observed_at)
         observed_wall = _wall_clock_us(observed_now)
@@ -215,6 +298,8 @@ class HistoryStore(FetchCache):
                 " findings = excluded.findings",
                 (run_key, platform, account, encoded_findings),
             )
+            if report is not None:
+                _put_report(db, run_key, platform, account, report)
 
     def forget_accounts(self, run_key: str, accounts: Iterable[tuple[str, str]]) -> None:
         """Drop what a run recorded of these (platform, account) pairs, in one transaction: the
@@ -222,21 +307,112 @@ class HistoryStore(FetchCache):
         before it was stopped. Their posts' observations stay (they were read)."""
         pairs = list(accounts)
         with self._transaction() as db:
-            for table in ("run_findings", "run_accounts"):
+            for table in ("run_reports", "run_findings", "run_accounts"):
                 db.executemany(
                     f"DELETE FROM {table} WHERE run_key = ? AND platform = ? AND account = ?",
                     [(run_key, platform, account) for platform, account in pairs],
                 )
 
-    def finish_run(self, run_key: str, finished_at: datetime, status: str) -> None:
+    def finish_run(
+        self,
+        run_key: str,
+        finished_at: datetime,
+        status: str,
+        report: bytes | None = None,
+        accounts: Iterable[tuple[str, str, AccountReport]] = (),
+    ) -> None:
+        """Close a run in one transaction; ``report`` is what its reports say of the run as a
+        whole (JSON), ``accounts`` the (platform, account, report) of those no audit recorded
+        (an input that failed, an account a stop signal left unaudited)."""
         finished = _to_us(finished_at)
+        compressed = None if report is None else zlib.compress(report, _ZLIB_LEVEL)
         with self._transaction() as db:
             updated = db.execute(
-                "UPDATE runs SET finished_at = ?, status = ? WHERE run_key = ?",
-                (finished, status, run_key),
+                "UPDATE runs SET finished_at = ?, status = ?, report = ? WHERE run_key = ?",
+                (finished, status, compressed, run_key),
             )
             if updated.rowcount == 0:
                 raise StoreError(f"unknown run {run_key!r}: call begin_run first")
+            for platform, account, account_report in accounts:
+                _put_report(db, run_key, platform, account, account_report)
+
+    def run_keys(self, prefix: str) -> list[str]:
+        """The keys of the runs that begin with ``prefix`` (a run id or a unique start of one)."""
+        rows = self._read(
+            "SELECT run_key FROM runs WHERE substr(run_key, 1, length(?1)) = ?1 ORDER BY run_key",
+            (prefix,),
+        )
+        return [key for (key,) in rows]
+
+    def run_summaries(self) -> list[RunSummary]:
+        """Every run, oldest first, with how many accounts its reports hold."""
+        rows = self._read(
+            "SELECT r.run_key, r.started_at, r.finished_at, r.status, r.report IS NOT NULL,"
+            " (SELECT count(*) FROM run_reports AS p WHERE p.run_key = r.run_key)"
+            " FROM runs AS r ORDER BY r.started_at, r.run_key"
+        )
+        return [
+            RunSummary(key, _from_us(started), _from_us_or_none(finished), status, bool(kept), n)
+            for key, started, finished, status, kept, n in rows
+        ]
+
+    def run_report(self, run_key: str) -> StoredRun | None:
+        """What a finished run's reports said, to write them again: the run's part and its
+        accounts' in config order; None if the store has no report of it (an older tool's run,
+        or one not finished)."""
+        found = self._read("SELECT report FROM runs WHERE run_key = ?", (run_key,))
+        if not found or found[0][0] is None:
+            return None
+        rows = self._read(
+            "SELECT report FROM run_reports WHERE run_key = ? ORDER BY position", (run_key,)
+        )
+        return StoredRun(zlib.decompress(found[0][0]), [zlib.decompress(blob) for (blob,) in rows])
+
+    def previous_audit(
+        self, platform: str, account: str, run_key: str, observed_at: datetime
+    ) -> PreviousAudit | None:
+        """The last audit of this account before run ``run_key``, which observed it at
+        ``observed_at``: finished, not interrupted, and earlier by the data's time (its
+        observation; on the same, by start), so that rerunning an earlier week compares with
+        the week before it whatever ran since. With its findings and the figures it tracked;
+        None if there is none."""
+        found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (run_key,))
+        started_now = found[0][0] if found else None
+        latest_row = self._read(
+            _PREVIOUS_AUDIT, (platform, account, run_key, _to_us(observed_at), started_now)
+        )
+        if not latest_row:
+            return None
+        latest, started = latest_row[0]
+        found = self._read(
+            "SELECT findings FROM run_findings WHERE run_key = ? AND platform = ? AND account = ?",
+            (latest, platform, account),
+        )
+        tracked = self._read(
+            "SELECT tracked FROM run_reports WHERE run_key = ? AND platform = ? AND account = ?",
+            (latest, platform, account),
+        )
+        findings = [
+            FindingRecord(uid, check_id, severity, message, evidence_id)
+            for (encoded,) in found
+            for uid, check_id, severity, message, evidence_id in _decode_findings(encoded)
+        ]
+        return PreviousAudit(
+            latest,
+            _from_us(started),
+            findings,
+            tracked[0][0] if tracked and tracked[0][0] is not None else None,
+        )
+
+    def _latest_earlier_run(
+        self, platform: str, account: str, before_run: str | None
+    ) -> str | None:
+        started: int | None = None
+        if before_run is not None:
+            found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (before_run,))
+            started = found[0][0] if found else None
+        latest = self._read(_LATEST_EARLIER_RUN, (platform, account, before_run, started))
+        return str(latest[0][0]) if latest else None
 
     def runs(self) -> list[RunRow]:
         rows = self._read(
@@ -311,16 +487,12 @@ class HistoryStore(FetchCache):
         ``before_run`` set, that run itself and runs started at or after it are ignored; a
         ``before_run`` not yet begun only excludes itself.
         """
-        started: int | None = None
-        if before_run is not None:
-            found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (before_run,))
-            started = found[0][0] if found else None
-        latest = self._read(_LATEST_EARLIER_RUN, (platform, account, before_run, started))
-        if not latest:
+        latest = self._latest_earlier_run(platform, account, before_run)
+        if latest is None:
             return set()
         rows = self._read(
             "SELECT findings FROM run_findings WHERE run_key = ? AND platform = ? AND account = ?",
-            (latest[0][0], platform, account),
+            (latest, platform, account),
         )
         return {uid for (encoded,) in rows for uid, *_ in _decode_findings(encoded)}
 
@@ -342,6 +514,7 @@ class HistoryStore(FetchCache):
         deleted = 0
         with self._transaction() as db:
             for sql in (
+                f"DELETE FROM run_reports WHERE run_key IN ({old_runs})",
                 f"DELETE FROM run_findings WHERE run_key IN ({old_runs})",
                 f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})",
                 "DELETE FROM runs WHERE started_at < ?",

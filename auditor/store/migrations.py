@@ -272,6 +272,31 @@ _SCHEMA_V6 = (
 )
 
 
+# Version 7: what it takes to write a run's reports again (``auditor report RUN_ID``) and to
+# compare an account with its last audit. ``run_reports`` holds each account of a run as its
+# JSON report's account entry (with its policy, client, gate and change since the last audit),
+# compressed with zlib, one row per account and run, written in the transaction that records the
+# account (``report``); ``tracked`` is the few figures the next audit compares with, kept apart
+# so that it need not decompress a report of 300,000 findings. ``position`` is the account's
+# place in the run's config order. ``runs.report`` holds what the reports say of the run as a
+# whole (inputs, checks, gating), written as the run is finished. Runs from before have none:
+# they cannot be written again, and their accounts' next audit shows no metric before.
+_SCHEMA_V7 = (
+    """
+    CREATE TABLE run_reports (
+        run_key  TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        account  TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        report   BLOB NOT NULL,
+        tracked  TEXT,
+        PRIMARY KEY (run_key, platform, account)
+    ) WITHOUT ROWID
+    """,
+    "ALTER TABLE runs ADD COLUMN report BLOB",
+)
+
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V1),
@@ -280,6 +305,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v4,
     _migrate_to_v5,
     _run_statements(_SCHEMA_V6),
+    _run_statements(_SCHEMA_V7),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
