@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -194,3 +196,16 @@ def history(db_path: Path) -> Iterator[HistoryStore]:
     """An open history store at ``db_path``, closed after the test."""
     with HistoryStore(db_path) as opened:
         yield opened
+
+
+def run_auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m auditor ARGS`` in ``cwd``, as a user or a pipeline runs it; never raises on
+    the exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )

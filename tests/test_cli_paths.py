@@ -7,14 +7,13 @@ history store had been written, with exit 1 ("a check failed").
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from auditor.sources.bundle import write_bundle
 
-from conftest import healthy_account
+from conftest import healthy_account, run_auditor
 
 
 def write_config(folder: Path, *, output: str = "out", store: str = "out/history.sqlite") -> Path:
@@ -30,17 +29,6 @@ def write_config(folder: Path, *, output: str = "out", store: str = "out/history
         encoding="utf-8",
     )
     return config
-
-
-def run_auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-    )
 
 
 def assert_one_line_exit_2(process: subprocess.CompletedProcess[str], *needles: str) -> None:

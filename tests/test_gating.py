@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from auditor.result import (
 )
 from auditor.sources.bundle import write_bundle
 
-from conftest import healthy_account, neglected_account, post, read_reports, window
+from conftest import healthy_account, neglected_account, post, read_reports, run_auditor, window
 
 ACCOUNTS = """\
 clients:
@@ -53,14 +52,7 @@ def setup(folder: Path, extra: str = "", globo: list[dict[str, Any]] | None = No
 
 
 def auditor(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=folder,
-    )
+    return run_auditor(*args, cwd=folder)
 
 
 def report(folder: Path) -> dict[str, Any]:
