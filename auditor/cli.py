@@ -6,9 +6,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 import yaml
@@ -37,7 +38,10 @@ from auditor.wording import count
 
 if TYPE_CHECKING:
     from auditor.fetch.run import FetchReport
+    from auditor.result import AccountSink, AuditResult
     from auditor.store.history import HistoryStore
+
+SinkT = TypeVar("SinkT", bound="AccountSink")
 
 app = typer.Typer(
     help="Audit how brands run customer service on social media.",
@@ -210,29 +214,44 @@ def _open_store(config: Config) -> HistoryStore:
         fail(f"history store {config.store_path}: {error}")
 
 
+def audit_accounts(
+    config: Config,
+    registry: Registry,
+    chosen: list[AccountConfig],
+    *,
+    quiet: bool,
+    sink_for: Callable[[dict[str, str]], SinkT],
+    **engine_options: Any,
+) -> tuple[AuditResult, SinkT, dict[str, str]]:
+    """Fetch the chosen api accounts and audit every account into the sink ``sink_for`` makes
+    from the incomplete fetches (account key -> why), as ``run`` and ``baseline create`` do;
+    a config error is one line, exit 2."""
+    from auditor.engine.audit import Engine
+
+    try:
+        with _open_store(config) as store:
+            fetched = (
+                _fetch(config, store, chosen, quiet)
+                if any(a.source.type == "api" for a in chosen)
+                else None
+            )
+            fetch_incomplete = {
+                done.key: done.reason or "fetch incomplete"
+                for done in (fetched.incomplete if fetched is not None else [])
+            }
+            sink = sink_for(fetch_incomplete)
+            engine = Engine(
+                config, registry, store=store, fetch_incomplete=fetch_incomplete, **engine_options
+            )
+            return engine.run(sink=sink), sink, fetch_incomplete
+    except ConfigError as error:
+        fail(str(error))
+
+
 def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
     from auditor.fetch import preflight
-    from auditor.fetch import run as fetch
-    from auditor.store.history import HistoryStore, StoreError
 
-    store = None
-    if config.store_path.is_file():  # read cursors and kept posts; never create a store
-        try:
-            store = HistoryStore(config.store_path, config.retention_days)
-        except StoreError:
-            store = None
-    try:
-        key = config.pseudonym_key()
-    except ConfigError:
-        key = None  # sealed cursors stay shut: the plan is that of a first fetch
-    try:
-        plans = preflight.dry_run(
-            config, accounts, clock=fetch.default_clock(), store=store, pseudonym_key=key
-        )
-    finally:
-        if store is not None:
-            store.close()
-    _echo(preflight.render_dry_run(plans), lines=True)
+    _echo(preflight.dry_run_text(config, accounts), lines=True)
     for account in accounts:
         if account.source.type != "api":
             _echo(f"{account.client} / {account.key}: reads {account.source.path}")
@@ -294,7 +313,6 @@ def run(
 ) -> None:
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
     exit 0/1/2/3."""
-    from auditor.engine.audit import Engine
     from auditor.reports import WRITERS, Reports, RunFolders, file_formats, parse_formats, terminal
 
     if fail_on is not None and fail_on not in FAIL_ON_CHOICES:
@@ -311,39 +329,30 @@ def run(
     gate = gate_for_run(config, baseline)
     out_dir = output or config.output_dir
     _check_paths_before_work(config, chosen, reports_dir=out_dir)
-    store = _open_store(config)
-    fetched: FetchReport | None = None
-    try:
-        with store:
-            if any(a.source.type == "api" for a in chosen):
-                fetched = _fetch(config, store, chosen, quiet)
-            fetch_incomplete = {
-                done.key: done.reason or "fetch incomplete"
-                for done in (fetched.incomplete if fetched is not None else [])
-            }
-            # The table is printed and the reports written as the accounts are audited, in
-            # config order: the run keeps none of them.
-            folders = RunFolders(out_dir)  # a client's files, in every format, in one folder
-            names = file_formats(chosen_formats or config.formats)
-            writers = [WRITERS[name](out_dir, folders) for name in names]
-            if not quiet:
-                writers.insert(0, terminal.TerminalTable(typer.echo))
-            reports = Reports(writers, fetch_incomplete)
-            engine = Engine(
-                config,
-                registry,
-                store=store,
-                fail_on=fail_on,
-                skip_invalid=skip_invalid,
-                clients=client,
-                workers=workers,
-                gate=gate,
-                soft_fail=soft_fail,
-                fetch_incomplete=fetch_incomplete,
-            )
-            result = engine.run(sink=reports)
-    except ConfigError as error:
-        fail(str(error))
+    formats_wanted = file_formats(chosen_formats or config.formats)
+
+    def report_writers(fetch_incomplete: dict[str, str]) -> Reports:
+        # The table is printed and the reports written as the accounts are audited, in config
+        # order: the run keeps none of them.
+        folders = RunFolders(out_dir)  # a client's files, in every format, in one folder
+        writers = [WRITERS[name](out_dir, folders) for name in formats_wanted]
+        if not quiet:
+            writers.insert(0, terminal.TerminalTable(typer.echo))
+        return Reports(writers, fetch_incomplete)
+
+    result, reports, fetch_incomplete = audit_accounts(
+        config,
+        registry,
+        chosen,
+        quiet=quiet,
+        sink_for=report_writers,
+        fail_on=fail_on,
+        skip_invalid=skip_invalid,
+        clients=client,
+        workers=workers,
+        gate=gate,
+        soft_fail=soft_fail,
+    )
     for message in result.input_errors:
         _echo(f"error: {message}", err=True)
     for key, reason in fetch_incomplete.items():

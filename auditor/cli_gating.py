@@ -21,7 +21,6 @@ from auditor.wording import count
 if TYPE_CHECKING:
     from auditor.config import Config
     from auditor.engine.gating import Gate
-    from auditor.fetch.run import FetchReport
     from auditor.result import SuppressionInfo
 
 baseline_app = typer.Typer(
@@ -108,8 +107,6 @@ def baseline_create(
     findings. Writes no report. Exit 0 written; 2 bad input (nothing written); 130/143
     interrupted (nothing written)."""
     from auditor import cli
-    from auditor.config import ConfigError
-    from auditor.engine.audit import Engine
     from auditor.engine.gating import BaselineFindings, write_baseline
 
     registry, config = cli._load(config_path, checks_dir)
@@ -120,27 +117,15 @@ def baseline_create(
     problem = cli._unusable_folder(out.absolute().parent)
     if problem is not None:
         cli.fail(f"baseline {out}: {problem}")
-    findings = BaselineFindings()
-    fetched: FetchReport | None = None
-    try:
-        with cli._open_store(config) as store:
-            if any(a.source.type == "api" for a in chosen):
-                fetched = cli._fetch(config, store, chosen, quiet)
-            engine = Engine(
-                config,
-                registry,
-                store=store,
-                skip_invalid=skip_invalid,
-                clients=client,
-                workers=workers,
-            )
-            result = engine.run(sink=findings)
-    except ConfigError as error:
-        cli.fail(str(error))
-    fetch_incomplete = (
-        {d.key: d.reason or "fetch incomplete" for d in fetched.incomplete}
-        if (fetched is not None)
-        else {}
+    result, findings, fetch_incomplete = cli.audit_accounts(
+        config,
+        registry,
+        chosen,
+        quiet=quiet,
+        sink_for=lambda _: BaselineFindings(),
+        skip_invalid=skip_invalid,
+        clients=client,
+        workers=workers,
     )
     totals = result.totals(fetch_incomplete)
     for message in result.input_errors:

@@ -209,3 +209,15 @@ def run_auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         check=False,
         cwd=cwd,
     )
+
+
+def assert_one_line_exit_2(process: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The command failed as bad input should: exit 2, one ``error:`` line holding every
+    needle, no traceback; returns the line."""
+    assert "Traceback" not in process.stderr
+    assert process.returncode == 2, process.stderr
+    lines = process.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), process.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

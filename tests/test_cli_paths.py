@@ -6,14 +6,13 @@ history store had been written, with exit 1 ("a check failed").
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from auditor.sources.bundle import write_bundle
 
-from conftest import healthy_account, run_auditor
+from conftest import assert_one_line_exit_2, healthy_account, run_auditor
 
 
 def write_config(folder: Path, *, output: str = "out", store: str = "out/history.sqlite") -> Path:
@@ -29,15 +28,6 @@ def write_config(folder: Path, *, output: str = "out", store: str = "out/history
         encoding="utf-8",
     )
     return config
-
-
-def assert_one_line_exit_2(process: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert "Traceback" not in process.stderr
-    assert process.returncode == 2, process.stderr
-    lines = process.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), process.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,15 @@ from auditor.result import (
 )
 from auditor.sources.bundle import write_bundle
 
-from conftest import healthy_account, neglected_account, post, read_reports, run_auditor, window
+from conftest import (
+    assert_one_line_exit_2,
+    healthy_account,
+    neglected_account,
+    post,
+    read_reports,
+    run_auditor,
+    window,
+)
 
 ACCOUNTS = """\
 clients:
@@ -70,16 +78,6 @@ def checks_of(document: dict[str, Any], account: str) -> dict[str, dict[str, Any
 
 def closing_line(process: subprocess.CompletedProcess[str]) -> str:
     return process.stdout.strip().splitlines()[-1]
-
-
-def one_error_line(process: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert "Traceback" not in process.stderr
-    assert process.returncode == 2, process.stderr
-    lines = process.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), process.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +199,7 @@ def test_an_unusable_baseline_stops_the_run_with_one_line(
     if content is not None:
         (tmp_path / "baseline.json").write_text(content, encoding="utf-8")
     process = auditor(tmp_path, "run", str(config), "--baseline", "baseline.json")
-    one_error_line(process, "baseline baseline.json", needle)
+    assert_one_line_exit_2(process, "baseline baseline.json", needle)
     assert not list(tmp_path.rglob("report.json")), "a report was written"
     assert not list(tmp_path.rglob("*.sqlite")), "the run started"
 
@@ -353,8 +351,8 @@ def test_a_misspelled_or_missing_key_is_a_config_error(
     tmp_path: Path, entry: str, needles: list[str]
 ) -> None:
     config = setup(tmp_path, f"suppressions:\n  - {entry}\n")
-    one_error_line(auditor(tmp_path, "run", str(config)), *needles)
-    one_error_line(auditor(tmp_path, "config", "validate", str(config)), *needles)
+    assert_one_line_exit_2(auditor(tmp_path, "run", str(config)), *needles)
+    assert_one_line_exit_2(auditor(tmp_path, "config", "validate", str(config)), *needles)
 
 
 # ---------------------------------------------------------------------------------------------

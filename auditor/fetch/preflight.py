@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from auditor.config import AccountConfig, Config
+from auditor.config import AccountConfig, Config, ConfigError
 from auditor.fetch.driver import FetchPlan, LimitShare, limit_shares, plan
 from auditor.fetch.http import Clock, SystemClock
 from auditor.fetch.run import (
     api_accounts,
+    default_clock,
     make_protocol,
     make_spec,
     now_from,
@@ -21,7 +22,7 @@ from auditor.fetch.run import (
 )
 from auditor.sources.platforms import protocol_class
 from auditor.sources.platforms.base import Protocol, Request
-from auditor.store.history import HistoryStore
+from auditor.store.history import HistoryStore, StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,27 @@ def render_dry_run(result: DryRun) -> str:
         lines.append("no account with source {type: api}: nothing to fetch")
     lines.append("dry run: no request was made")
     return "\n".join(lines)
+
+
+def dry_run_text(config: Config, accounts: Sequence[AccountConfig]) -> str:
+    """The fetch plan ``run --dry-run`` prints for the api accounts, from the store's cursors
+    and kept posts if there is a store (none is created)."""
+    store = None
+    if config.store_path.is_file():
+        try:
+            store = HistoryStore(config.store_path, config.retention_days)
+        except StoreError:
+            store = None
+    try:
+        key = config.pseudonym_key()
+    except ConfigError:
+        key = None  # sealed cursors stay shut: the plan is that of a first fetch
+    try:
+        plans = dry_run(config, accounts, clock=default_clock(), store=store, pseudonym_key=key)
+    finally:
+        if store is not None:
+            store.close()
+    return render_dry_run(plans)
 
 
 def _request_shape(request: Request) -> str:
