@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, TypeVar
 
 import msgspec
 
@@ -140,6 +140,60 @@ class CheckOutput:
     # Or that the data it would judge by did not arrive (a profile field the platform did not
     # return): why. A finding of its own still fails; otherwise the status is incomplete.
     incomplete: str | None = None
+
+
+# Where a check's metrics hold the charts it offers the reports: ``metrics[CHARTS][name]``.
+CHARTS = "charts"
+ChartKind = Literal["bar", "heatmap"]
+
+
+class ChartSeries(TypedDict):
+    name: str
+    values: list[float]
+
+
+class ChartSpec(TypedDict):
+    """A chart of figures a check computed, in its metrics (``metrics["charts"][name]``), for
+    the reports to draw: a writer draws what a check measured and computes nothing new.
+
+    ``bar``: one bar per label of ``x`` for each series (a histogram is bars over bins);
+    ``heatmap``: one row per series (its ``name`` labels the row), one column per label of
+    ``x``. ``unit`` says what the values count ("posts", "share"); ``target``, where there is
+    one, is the label of ``x`` at which the target falls."""
+
+    kind: ChartKind
+    title: str
+    x: list[str]
+    series: list[ChartSeries]
+    unit: str
+    target: NotRequired[str]
+
+
+def chart(
+    kind: ChartKind,
+    title: str,
+    x: list[str],
+    series: Mapping[str, list[float]],
+    unit: str,
+    target: str | None = None,
+) -> ChartSpec:
+    """A chart for ``metrics["charts"]``; raises ValueError where a series does not have one
+    value per label of ``x`` or the target is not one of them."""
+    for name, values in series.items():
+        if len(values) != len(x):
+            raise ValueError(f"chart {title!r}: series {name!r} has {len(values)} values")
+    spec = ChartSpec(
+        kind=kind,
+        title=title,
+        x=list(x),
+        series=[ChartSeries(name=name, values=list(v)) for name, v in series.items()],
+        unit=unit,
+    )
+    if target is not None:
+        if target not in x:
+            raise ValueError(f"chart {title!r}: target {target!r} is not a label of x")
+        spec["target"] = target
+    return spec
 
 
 class History(Protocol):

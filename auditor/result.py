@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -76,6 +76,13 @@ def stop_signals_held() -> Iterator[None]:
 
 # Worst first: how an account's status follows from its checks'.
 ACCOUNT_STATUS_ORDER: tuple[str, ...] = ("error", "fail", "incomplete", "pass", "not_applicable")
+
+
+def worst_status(statuses: Iterable[str], default: str = "not_applicable") -> str:
+    """The worst of ``statuses`` by :data:`ACCOUNT_STATUS_ORDER` (an account's, a client's)."""
+    present = set(statuses)
+    return next((s for s in ACCOUNT_STATUS_ORDER if s in present), default)
+
 
 # The gate (a baseline, the config's suppressions): what it makes of a finding, and of a check
 # whose failing findings it all took (the check's raw status stays ``fail``; its gated status
@@ -272,6 +279,17 @@ class SinceLast:
         return "new" if uid in self.new else "still open"
 
 
+@dataclass(frozen=True, slots=True)
+class AuditPoint:
+    """One audit of an account as its trend shows it: the run, when it started, the account's
+    status then, and the figures its checks tracked (``Check.tracked``; None: not measured)."""
+
+    run: str
+    started_at: datetime
+    status: str
+    figures: Mapping[str, float | None]
+
+
 @dataclass(slots=True)
 class AccountResult:
     client: str
@@ -287,6 +305,9 @@ class AccountResult:
     config_line: int | None = None
     # Change since the account's last audit; None on its first (or with no history store).
     since_last: SinceLast | None = None
+    # The account's audits in the history store, oldest first, ending with this one; empty
+    # without a store (``auditor.engine.since_last``).
+    trend: list[AuditPoint] = field(default_factory=list)
 
     @property
     def key(self) -> str:

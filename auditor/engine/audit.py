@@ -34,7 +34,6 @@ from auditor.model import (
 from auditor.privacy import Pseudonymiser
 from auditor.registry import Registry
 from auditor.result import (
-    ACCOUNT_STATUS_ORDER,
     INTERRUPTED,
     AccountResult,
     AccountSink,
@@ -45,6 +44,7 @@ from auditor.result import (
     InputFile,
     Interrupted,
     stop_signals_held,
+    worst_status,
 )
 from auditor.sources.inputs import AccountInput, Indexed, InputError, Source, open_inputs
 from auditor.store.history import HistoryStore
@@ -77,11 +77,6 @@ def effective_window(data: AccountData) -> Window | None:
         return None
     times = [p.created_at for p in data.posts]
     return Window(start=min(times), end=max(times), complete=None)
-
-
-def worst_status(statuses: Iterable[str], default: str = "not_applicable") -> str:
-    present = set(statuses)
-    return next((s for s in ACCOUNT_STATUS_ORDER if s in present), default)
 
 
 def coverage(data: AccountData, window: Window | None, threads: int) -> Coverage:

@@ -41,7 +41,7 @@ from auditor.engine.checking import run_check
 from auditor.lint.texts import Text, TextFile
 from auditor.model import AccountData, AccountKey, Profile
 from auditor.registry import Registry
-from auditor.result import ACCOUNT_STATUS_ORDER, AccountResult, CheckResult, Coverage
+from auditor.result import AccountResult, CheckResult, Coverage, worst_status
 from auditor.wording import part_of
 
 # What a file is in the result: an account of this platform, named by its path.
@@ -88,7 +88,7 @@ def lint_file(
             if _enabled(check_id, policy, registry)
         ]
     statuses = [c.status for c in checks]
-    status = next((s for s in ACCOUNT_STATUS_ORDER if s in statuses), "not_applicable")
+    status = worst_status(statuses)
     return AccountResult(
         client=client,
         platform=PLATFORM,
