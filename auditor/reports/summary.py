@@ -108,16 +108,14 @@ class ClientGlance:
 
 
 def client_trend(rows: Iterable[AccountRow]) -> list[TrendStep]:
-    by_run: dict[str, tuple[datetime, list[str]]] = {}
+    started: dict[str, datetime] = {}
+    statuses: dict[str, list[str]] = {}
     for row in rows:
         for step in row.trend:
-            started, statuses = by_run.setdefault(step.run, (step.started_at, []))
-            statuses.append(step.status)
-    ordered = sorted(by_run.items(), key=lambda item: (item[1][0], item[0]))
-    return [
-        TrendStep(run, started, worst_status(statuses, "pass"))
-        for run, (started, statuses) in ordered
-    ]
+            started.setdefault(step.run, step.started_at)
+            statuses.setdefault(step.run, []).append(step.status)
+    ordered = sorted(started, key=lambda run: (started[run], run))
+    return [TrendStep(run, started[run], worst_status(statuses[run], "pass")) for run in ordered]
 
 
 class Glances:
