@@ -15,6 +15,10 @@ from datetime import datetime
 from auditor.reports.findings import finding_rows, since_last_line
 from auditor.result import AccountResult, CheckResult, gated_status, worst_status
 
+# Findings a readable report lists per check; the rest are counted ("and 212 more") and point
+# at the CSV, which has every one.
+SHOWN_PER_CHECK = 10
+
 
 @dataclass(frozen=True, slots=True)
 class CheckCell:
