@@ -6,10 +6,15 @@ resident set (getrusage), so it covers the whole audit.
 
     python benchmarks/bench_audit.py [--posts 1000000] [--accounts 100] [--select RSP001]
                                      [--repeat 3] [--format json,csv,junit,sarif]
+                                     [--against json] [--keep FOLDER]
 
 With ``--repeat N`` the audit runs N times (a fresh history store and report folder each time)
 and every time is printed with the fastest and the median: on a shared machine the spread says
-as much as any one figure.
+as much as any one figure. ``--against FORMATS`` runs the same audit with those formats before
+each timed run, alternating, and prints each pair's ratio and their median: what a report format
+costs, measured under the same load. The bytes each kind of report file took are printed after
+the last run. ``--keep FOLDER`` keeps the bundle, and reuses it when it was made with the same
+posts, accounts and seed.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the bundle and config in this folder")
     parser.add_argument("--repeat", type=int, default=1, help="run the audit this many times")
     parser.add_argument(
+        "--against", help="formats to run before each timed run, alternating (a paired ratio)"
+    )
+    parser.add_argument(
         "--format",
         default="json",
         help="report formats the run writes, as `auditor run --format` takes them "
@@ -83,19 +91,38 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-audit-"))
     folder.mkdir(parents=True, exist_ok=True)
     bundle = folder / "bench.jsonl"
-    started = time.perf_counter()
-    records = write_bench_bundle(bundle, args.posts, args.accounts, args.seed)
-    generated = time.perf_counter() - started
+    made_with = folder / "bench.params"
+    params = f"{args.posts} {args.accounts} {args.seed}"
+    if bundle.exists() and made_with.exists() and made_with.read_text() == params:
+        print(f"bundle: reused {bundle} ({bundle.stat().st_size / 1e6:.0f} MB)")
+    else:
+        started = time.perf_counter()
+        records = write_bench_bundle(bundle, args.posts, args.accounts, args.seed)
+        made_with.write_text(params)
+        print(
+            f"bundle: {records:,} records, {bundle.stat().st_size / 1e6:.0f} MB, "
+            f"generated in {time.perf_counter() - started:.1f} s"
+        )
     config = write_config(folder, bundle, args.accounts, args.seed, args.select)
-    print(
-        f"bundle: {records:,} records, {bundle.stat().st_size / 1e6:.0f} MB, "
-        f"generated in {generated:.1f} s"
-    )
 
-    times = [audit_once(folder, config, args.format) for _ in range(max(1, args.repeat))]
+    times: list[float] = []
+    ratios: list[float] = []
+    for _ in range(max(1, args.repeat)):
+        if args.against:
+            before = audit_once(folder, config, args.against)
+            times.append(audit_once(folder, config, args.format))
+            ratios.append(times[-1] / before)
+            pair = f"{args.against}: {before:.2f} s, {args.format}: {times[-1]:.2f} s"
+            print(f"{pair}, ratio {ratios[-1]:.3f}")
+        else:
+            times.append(audit_once(folder, config, args.format))
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     for elapsed in times:
         print(f"auditor run: {elapsed:.2f} s, posts/s: {args.posts / elapsed:,.0f}")
+    if ratios:
+        print(f"{args.format} against {args.against}: median ratio {statistics.median(ratios):.3f}")
+    for name, (files, total, largest) in sorted(report_sizes(folder / "out").items()):
+        print(f"{name}: {files} files, {total / 1e6:.2f} MB in all, largest {largest / 1e6:.2f} MB")
     if len(times) > 1:
         best, middle = min(times), statistics.median(times)
         print(
@@ -103,6 +130,15 @@ def main() -> None:
             f"({args.posts / middle:,.0f} posts/s) over {len(times)} runs"
         )
     print(f"peak RSS: {peak_mb:,.0f} MB")
+
+
+def report_sizes(output: Path) -> dict[str, tuple[int, int, int]]:
+    """Per report file name (report.json, report.html, ...): how many, their bytes, the largest."""
+    sizes: dict[str, list[int]] = {}
+    for path in output.rglob("*"):
+        if path.is_file() and path.suffix != ".sqlite" and "sqlite" not in path.name:
+            sizes.setdefault(path.name, []).append(path.stat().st_size)
+    return {name: (len(found), sum(found), max(found)) for name, found in sizes.items()}
 
 
 def audit_once(folder: Path, config: Path, formats: str) -> float:
