@@ -67,8 +67,7 @@ def account(
     if new is not None:
         since = SinceLast("previous", STARTED, frozenset(new), 0, [], [])
     points = [
-        AuditPoint(f"run-{i}", STARTED.replace(day=i + 1), past, {})
-        for i, past in enumerate(trend)
+        AuditPoint(f"run-{i}", STARTED.replace(day=i + 1), past, {}) for i, past in enumerate(trend)
     ]
     return AccountResult(
         client,

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from readable_results import account, audit, check, findings
 
 from auditor.reports.terminal import closing_line, render, wants_colour
 from auditor.sources.bundle import write_bundle
 
 from conftest import healthy_account, neglected_account
-from readable_results import account, audit, check, findings
 from tests_support import run_cli
 
 # A Select Graphic Rendition sequence: the only escape the table may print.
