@@ -241,7 +241,12 @@ def test_the_command_line_wins_over_the_config_and_json_is_always_written(
 
 
 @pytest.mark.parametrize(
-    "given", [["--format", "csv,xml"], ["--format", "json", "--format", "pdf"]]
+    "given",
+    [
+        ["--format", "csv,xml"],
+        ["--format", "json", "--format", "pdf"],
+        ["--format", "table"],  # the terminal's name before #15
+    ],
 )
 def test_an_unknown_format_is_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: list[str]
@@ -255,6 +260,15 @@ def test_an_unknown_format_is_one_line_and_exit_2(
     unknown = given[-1].split(",")[-1]
     assert f"'{unknown}'" in lines[0] and ", ".join(FORMATS) in lines[0]
     assert not (tmp_path / "out").exists(), "nothing is done before the formats are known"
+
+
+def test_the_config_schema_names_every_format() -> None:
+    schema = json.loads(
+        (Path(__file__).parents[1] / "config/schema/config.schema.json").read_text()
+    )
+    formats = schema["properties"]["output"]["properties"]["formats"]
+    assert formats["items"]["enum"] == list(FORMATS)
+    assert all(name in formats["description"] for name in FORMATS)
 
 
 def test_an_unknown_format_in_the_config_names_file_line_and_key(
