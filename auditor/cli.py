@@ -67,7 +67,7 @@ Formats = Annotated[
     list[str] | None,
     typer.Option(
         "--format",
-        metavar="json,csv,junit,sarif,table",
+        metavar="json,csv,junit,sarif,markdown,terminal",
         help="Report formats, comma-separated or repeated (wins over the config's "
         "output.formats); JSON is always written.",
     ),
@@ -330,14 +330,14 @@ def run(
     out_dir = output or config.output_dir
     _check_paths_before_work(config, chosen, reports_dir=out_dir)
     formats_wanted = file_formats(chosen_formats or config.formats)
+    colour = terminal.wants_colour(sys.stdout)  # decided once: the table and the closing line
 
     def report_writers(fetch_incomplete: dict[str, str]) -> Reports:
-        # The table is printed and the reports written as the accounts are audited, in config
-        # order: the run keeps none of them.
+        # Printed and written as the accounts are audited, in config order: the run keeps none.
         folders = RunFolders(out_dir)  # a client's files, in every format, in one folder
         writers = [WRITERS[name](out_dir, folders) for name in formats_wanted]
         if not quiet:
-            writers.insert(0, terminal.TerminalTable(typer.echo))
+            writers.insert(0, terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour))
         return Reports(writers, fetch_incomplete)
 
     result, reports, fetch_incomplete = audit_accounts(
@@ -362,7 +362,7 @@ def run(
     if not quiet:
         for path in reports.written:
             _echo(f"wrote {path}")
-        typer.echo(terminal.closing_line(totals))
+        typer.echo(terminal.closing_line(totals, colour), color=colour)
     if result.interrupted is not None:
         stopped = sum(1 for what in totals.incomplete.values() if what == [INTERRUPTED])
         typer.echo(

@@ -7,6 +7,7 @@ It reuses ``cli``'s helpers (config loading, formats), imported when it runs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -79,7 +80,7 @@ def report_command(
         list[str] | None,
         typer.Option(
             "--format",
-            metavar="json,csv,junit,sarif,table",
+            metavar="json,csv,junit,sarif,markdown,terminal",
             help="As for run: comma-separated or repeated; JSON is always written.",
         ),
     ] = None,
@@ -133,8 +134,9 @@ def report_command(
     writers = [
         WRITERS[name](out_dir, folders) for name in file_formats(chosen_formats or config.formats)
     ]
+    colour = terminal.wants_colour(sys.stdout)
     if not quiet:
-        writers.insert(0, terminal.TerminalTable(typer.echo))
+        writers.insert(0, terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour))
     reports = Reports(writers, fetch_incomplete)
     reports.begin(result)
     try:
@@ -147,5 +149,5 @@ def report_command(
     if not quiet:
         for path in reports.written:
             typer.echo(escape_controls(f"wrote {path}"))
-        typer.echo(terminal.closing_line(result.totals(fetch_incomplete)))
+        typer.echo(terminal.closing_line(result.totals(fetch_incomplete), colour), color=colour)
     raise typer.Exit(EXIT_OK)

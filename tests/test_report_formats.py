@@ -18,6 +18,7 @@ import pytest
 import xmlschema
 from jsonschema import Draft7Validator
 
+from auditor.reports import FORMATS
 from auditor.sources.bundle import write_bundle
 
 from conftest import healthy_account, neglected_account, post, profile, window
@@ -234,13 +235,18 @@ def test_the_command_line_wins_over_the_config_and_json_is_always_written(
     assert _run(config)[0] == 1
     names = {p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix != ".sqlite"}
     assert names == {"report.json", "findings.csv"}
-    assert _run(config, "--format", "junit,table", "--output", "other")[0] == 1
+    assert _run(config, "--format", "junit,terminal", "--output", "other")[0] == 1
     names = {p.name for p in (tmp_path / "other").rglob("*") if p.is_file()}
     assert names == {"report.json", "junit.xml"}
 
 
 @pytest.mark.parametrize(
-    "given", [["--format", "csv,xml"], ["--format", "json", "--format", "pdf"]]
+    "given",
+    [
+        ["--format", "csv,xml"],
+        ["--format", "json", "--format", "pdf"],
+        ["--format", "table"],  # the terminal's name before #15
+    ],
 )
 def test_an_unknown_format_is_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: list[str]
@@ -252,8 +258,17 @@ def test_an_unknown_format_is_one_line_and_exit_2(
     lines = err.splitlines()
     assert len(lines) == 1, err
     unknown = given[-1].split(",")[-1]
-    assert f"'{unknown}'" in lines[0] and "json, csv, junit, sarif, table" in lines[0]
+    assert f"'{unknown}'" in lines[0] and ", ".join(FORMATS) in lines[0]
     assert not (tmp_path / "out").exists(), "nothing is done before the formats are known"
+
+
+def test_the_config_schema_names_every_format() -> None:
+    schema = json.loads(
+        (Path(__file__).parents[1] / "config/schema/config.schema.json").read_text()
+    )
+    formats = schema["properties"]["output"]["properties"]["formats"]
+    assert formats["items"]["enum"] == list(FORMATS)
+    assert all(name in formats["description"] for name in FORMATS)
 
 
 def test_an_unknown_format_in_the_config_names_file_line_and_key(
@@ -265,7 +280,7 @@ def test_an_unknown_format_in_the_config_names_file_line_and_key(
     assert code == 2
     (line,) = err.splitlines()
     assert "audit.yaml:1" in line and "output.formats" in line and "'xml'" in line
-    assert "json, csv, junit, sarif, table" in line
+    assert ", ".join(FORMATS) in line
 
 
 def test_an_account_not_audited_is_an_error_in_junit_and_a_notification_in_sarif(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from auditor.reports import csv_report, json_report, junit, sarif
+from auditor.reports import csv_report, json_report, junit, markdown, sarif
 from auditor.reports.findings import RunFolders
 from auditor.reports.stream import Reports, ReportWriter, write_result
 
@@ -33,9 +33,15 @@ WRITERS: dict[str, Callable[[Path, RunFolders], ReportWriter]] = {
     "csv": csv_report.CsvReports,
     "junit": junit.JunitReports,
     "sarif": sarif.SarifReports,
+    "markdown": markdown.MarkdownReports,
 }
-# Every name a user may give: the files, and the terminal table (printed unless --quiet).
-FORMATS: tuple[str, ...] = (*WRITERS, "table")
+# The terminal's table is printed unless --quiet, whatever the formats: it is no file.
+TERMINAL = "terminal"
+# Every name a user may give: the files, and the terminal.
+FORMATS: tuple[str, ...] = (*WRITERS, TERMINAL)
+# The readable reports list a few findings per check and point at findings.csv for the rest
+# ("and 212 more in findings.csv"): choosing one of them writes the CSV too.
+POINT_AT_CSV: frozenset[str] = frozenset({"html", "markdown"})
 
 
 def parse_formats(given: Sequence[str]) -> tuple[str, ...]:
@@ -51,6 +57,7 @@ def parse_formats(given: Sequence[str]) -> tuple[str, ...]:
 
 
 def file_formats(formats: Sequence[str]) -> list[str]:
-    """The report files to write: JSON always, first, then the others named (the terminal
-    table is not a file: it is printed unless --quiet)."""
-    return [name for name in dict.fromkeys(("json", *formats)) if name != "table"]
+    """The report files to write: JSON always, first, then the others named, and the CSV when a
+    readable report points at it (the terminal is not a file: it is printed unless --quiet)."""
+    csv = ["csv"] if POINT_AT_CSV.intersection(formats) else []
+    return [name for name in dict.fromkeys(("json", *formats, *csv)) if name != TERMINAL]

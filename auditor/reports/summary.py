@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
 
 from auditor.reports.findings import finding_rows, since_last_line
 from auditor.result import AccountResult, CheckResult, gated_status, worst_status
@@ -142,3 +144,9 @@ class Glances:
 def trend_marks(steps: Sequence[TrendStep], last: int = 8) -> str:
     """The last few statuses of a trend in words, oldest first: "pass -> fail -> fail"."""
     return " -> ".join(step.status for step in steps[-last:])
+
+
+def relative_link(base: Path, target: Path) -> str:
+    """A link from a file in ``base`` to ``target`` (a client's report, from an overview in the
+    output folder): relative, with "/", every character a link could stop at percent-encoded."""
+    return quote(target.relative_to(base).as_posix(), safe="/")

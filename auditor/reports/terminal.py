@@ -4,23 +4,31 @@ audited; then one closing line.
 Every value shown comes from outside (client names, handles, reasons, a server's errors): each
 has its control characters escaped (``\\x1b``, :func:`auditor.untrusted.escape_controls`), on a
 terminal or not, so that none can retitle, clear or rewrite the terminal that shows it.
+
+On a terminal the status words are coloured (:func:`wants_colour` decides, once, where the
+table is made): the colour codes are added after the values are escaped, so that they are the
+only escape sequences printed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 from tabulate import tabulate
 
 from auditor.reports.findings import since_last_line
 from auditor.reports.stream import write_result
+from auditor.reports.summary import account_row
 from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INCOMPLETE,
+    EXIT_OK,
     INTERRUPTED,
     AccountResult,
     AuditResult,
@@ -41,6 +49,40 @@ _MARK = {
     "existing": "existing",
     "suppressed": "suppressed",
 }
+# Select Graphic Rendition codes: the status words' colours on a terminal.
+_RESET = "\x1b[0m"
+_COLOURS = {
+    "fail": "\x1b[1;31m",  # bold red
+    "error": "\x1b[1;31m",
+    "incomplete": "\x1b[33m",  # yellow
+    "pass": "\x1b[32m",  # green
+    "not_applicable": "\x1b[2m",  # dim
+}
+# The exit code's colour in the closing line (a signal's code is yellow, as incomplete).
+_CODE_STATUS = {EXIT_OK: "pass", EXIT_FAILED: "fail", EXIT_BAD_INPUT: "error"}
+
+
+def wants_colour(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether what goes to ``stream`` is coloured: not when ``NO_COLOR`` is set to anything
+    (https://no-color.org), always when ``FORCE_COLOR`` is (a CI log), not when ``TERM`` is
+    dumb, else when the stream is a terminal. The order Python's own REPL and tracebacks use."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    if env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def paint(text: str, status: str, colour: bool) -> str:
+    """``text`` (escaped already) in ``status``'s colour when ``colour``; else as it is."""
+    code = _COLOURS.get(status) if colour else None
+    return text if code is None else f"{code}{text}{_RESET}"
+
+
 # Wider summaries wrap onto more lines: a summary is never cut, so no figure is lost.
 SUMMARY_WIDTH = 72
 # Where a summary may wrap first: after a clause's comma or semicolon, before a parenthesis,
@@ -76,7 +118,7 @@ def wrap_summary(text: str, width: int = SUMMARY_WIDTH) -> str:
     return "\n".join(wrapped)
 
 
-def _header(account: AccountResult) -> str:
+def _header(account: AccountResult, colour: bool = False) -> str:
     coverage = account.coverage
     unread = coverage.reason == INTERRUPTED and not account.checks  # a stop signal came first
     parts = [INTERRUPTED if unread else count(coverage.posts, "post")]
@@ -91,8 +133,9 @@ def _header(account: AccountResult) -> str:
     details = ", ".join(parts)
     if coverage.not_observable:
         details += f"; not observable: {_shown(', '.join(coverage.not_observable))}"
-    status = _MARK.get(_account_status(account), account.status)
-    return f"{_shown(account.client)} / {_shown(str(account.key))}: {status} ({details})"
+    status = _account_status(account)
+    shown = paint(_shown(_MARK.get(status, status)), status, colour)
+    return f"{_shown(account.client)} / {_shown(str(account.key))}: {shown} ({_shown(details)})"
 
 
 def _account_status(account: AccountResult) -> str:
@@ -117,25 +160,32 @@ def _gated(existing: int, suppressed: int) -> str:
     return ", ".join(parts)
 
 
-def account_block(account: AccountResult) -> str:
-    """One account's part of the table: its header line, a row per check, its errors."""
+def _status_cell(check: CheckResult, new: int | None, colour: bool) -> str:
+    """A check's status word, coloured on a terminal, with its new findings since the last
+    audit: "FAIL (3 new)"."""
+    status = gated_status(check)
+    word = paint(_shown(_MARK.get(status, status)), status, colour)
+    return f"{word} ({new} new)" if new else word
+
+
+def account_block(account: AccountResult, colour: bool = False) -> str:
+    """One account's part of the table: its header line, a row per check, its errors. Every
+    value is escaped before the colours are added (only the table's line breaks survive)."""
+    cells = account_row(account).cells if account.since_last is not None else {}
     rows = [
         [
             _shown(c.id),
             _shown(c.title),
-            c.severity,
-            _MARK.get(gated_status(c), c.status),
-            wrap_summary(c.summary + _gated_findings(c)),
+            _shown(c.severity),
+            _status_cell(c, cells[c.id].new if c.id in cells else None, colour),
+            escape_controls(wrap_summary(c.summary + _gated_findings(c)), keep_newlines=True),
         ]
         for c in account.checks
     ]
     body = tabulate(rows, headers=["id", "title", "severity", "status", "summary"]) if rows else ""
     errors = "\n".join(f"  error: {_shown(e)}" for e in account.errors)
-    since = "" if account.since_last is None else "  " + since_last_line(account.since_last)
-    block = "\n".join(part for part in (_header(account), body, since, errors) if part)
-    # Whatever a value above did not go through (a check's own text) is escaped here: only
-    # the table's own line breaks survive.
-    return escape_controls(block, keep_newlines=True)
+    since = "" if account.since_last is None else "  " + _shown(since_last_line(account.since_last))
+    return "\n".join(part for part in (_header(account, colour), body, since, errors) if part)
 
 
 class TerminalTable:
@@ -143,8 +193,9 @@ class TerminalTable:
     account arrives, the input errors no account shows at the end. The blocks are separated by
     an empty line."""
 
-    def __init__(self, echo: Callable[[str], None]) -> None:
+    def __init__(self, echo: Callable[[str], None], colour: bool = False) -> None:
         self.echo = echo
+        self.colour = colour
         self._shown_errors: set[str] = set()
         self._blocks = 0
 
@@ -153,7 +204,7 @@ class TerminalTable:
 
     def account(self, account: AccountResult) -> None:
         self._shown_errors.update(account.errors)
-        self._print(account_block(account))
+        self._print(account_block(account, self.colour))
 
     def end(self, run: AuditResult, totals: Totals) -> list[Path]:
         for error in run.input_errors:
@@ -171,22 +222,24 @@ class TerminalTable:
         self._blocks += 1
 
 
-def render(result: AuditResult) -> str:
+def render(result: AuditResult, colour: bool = False) -> str:
     """The whole table of a run kept whole, as the stream prints it."""
     lines: list[str] = []
-    write_result(result, TerminalTable(lines.append))
+    write_result(result, TerminalTable(lines.append, colour))
     return "\n".join(lines)
 
 
 _STATUS_ORDER = ("fail", "error", "incomplete", "existing", "suppressed", "pass", "not_applicable")
 
 
-def closing_line(totals: Totals) -> str:
+def closing_line(totals: Totals, colour: bool = False) -> str:
     """The run's totals and the reason for its exit code, on one line:
     "3 accounts, 45 checks (6 FAIL, 30 pass, 9 n/a); exit 1: 4 findings at or above high in
-    2 accounts"."""
+    2 accounts"; on a terminal the status words and the exit code are coloured."""
     by_status = ", ".join(
-        f"{totals.checks[s]} {_MARK[s]}" for s in _STATUS_ORDER if totals.checks.get(s)
+        f"{totals.checks[s]} {paint(_MARK[s], s, colour)}"
+        for s in _STATUS_ORDER
+        if totals.checks.get(s)
     )
     figures = f"{count(totals.accounts, 'account')}, {count(sum(totals.checks.values()), 'check')}"
     if by_status:
@@ -195,10 +248,11 @@ def closing_line(totals: Totals) -> str:
         figures += f"; findings {_gated(totals.existing, totals.suppressed)}"
     if totals.unmatched_suppressions:
         figures += f"; {count(len(totals.unmatched_suppressions), 'suppression')} matched nothing"
-    code = f"exit {totals.code}"
+    code = paint(f"exit {totals.code}", _CODE_STATUS.get(totals.code, "incomplete"), colour)
     if totals.softened_from is not None:
         code += f" (--soft-fail; would have been {totals.softened_from})"
-    return _shown(f"{figures}; {code}: {_exit_reason(totals)}")
+    # The figures are counts and this module's words; only the reason holds outside values.
+    return f"{figures}; {code}: {_shown(_exit_reason(totals))}"
 
 
 def _exit_reason(totals: Totals) -> str:
