@@ -107,3 +107,10 @@ def test_only_pending_posts_chart_activity_but_no_response_times() -> None:
     result = run_case(Case("RSP002", "pending", {"posts": [post], "expect": {"status": "pass"}}))
     assert result.metrics["pending"] == 1
     assert set(result.metrics[CHARTS]) == {"activity"}
+
+
+def test_no_complaint_chart_when_the_brand_answered_no_thread() -> None:
+    post = {"id": "1", "author": "ann", "hours_before_end": 5, "text": "@AcmeHelp this is broken"}
+    result = run_case(Case("CRS001", "unanswered", {"posts": [post], "expect": {"status": "pass"}}))
+    assert result.metrics["classification"]["frustration"]["engagements"] == 0
+    assert result.metrics[CHARTS] == {}
