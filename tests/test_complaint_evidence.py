@@ -250,7 +250,7 @@ def test_report_carries_the_per_post_results_and_stays_valid(tmp_path: Path, sco
     )
     errors = list(validator.iter_errors(report))
     assert not errors, errors[0].message
-    assert report["report_schema"] == "2.3"
+    assert report["report_schema"] == "2.4"
     checks = {check["id"]: check for check in report["accounts"][0]["checks"]}
     hidden = checks["MOD002"]["metrics"]["judged_posts"]["posts"]
     assert [(p["post_id"], p["label"]) for p in hidden] == [

@@ -375,6 +375,9 @@ def _strip_times(report: dict[str, Any]) -> dict[str, Any]:
     report = dict(json.loads(json.dumps(report)))
     report["run"].pop("started_at")
     report["run"].pop("finished_at")
+    for account in report["accounts"]:
+        for point in account.get("trend", ()):
+            point.pop("started_at")  # the run's own start (a rerun replaces the run)
     return report
 
 

@@ -103,7 +103,7 @@ def test_the_second_audit_says_what_changed_since_the_first_in_every_format(
     code, table, _ = run_cli(["run", str(configs[1])])
     assert code == 1
     first, second = _json(tmp_path / "out" / "week0"), _json(tmp_path / "out" / "week1")
-    assert second["report_schema"] == "2.3"
+    assert second["report_schema"] == "2.4"
     assert "since_last" not in first["accounts"][0]  # the first audit has nothing before it
 
     since = second["accounts"][0]["since_last"]
@@ -125,12 +125,20 @@ def test_the_second_audit_says_what_changed_since_the_first_in_every_format(
     assert answered["delta"] == round(answered["after"] - answered["before"], 6)
     assert set(since["metrics"]) == {
         "median_first_response_minutes",
+        "sla_attained_share",
         "answered_share",
         "automated_share",
     }
+    attained = since["metrics"]["sla_attained_share"]
+    assert attained["after"] == _metric(second, "RSP002", "business_minutes", "within_target")
+    # The trend: both audits, oldest first, each with the figures it tracked.
+    trend = second["accounts"][0]["trend"]
+    assert [p["run"] for p in trend] == [first["run"]["id"], second["run"]["id"]]
+    assert trend[0] == first["accounts"][0]["trend"][0]
+    assert trend[0]["figures"]["sla_attained_share"] == attained["before"]
 
     line = f"since last audit: {counts['new']} new, {counts['resolved']} resolved"
-    assert line in table and "answered 0% -> " in table
+    assert line in table and "answered 0% -> " in table and "within target " in table
 
     folder = _folder(tmp_path / "out" / "week1")
     with (folder / "findings.csv").open(newline="") as stream:

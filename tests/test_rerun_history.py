@@ -31,6 +31,10 @@ def _week(week: int, posts: list[dict[str, Any]], days: int = 14) -> list[dict[s
 def _report(folder: Path) -> dict[str, Any]:
     (path,) = folder.rglob("report.json")
     report: dict[str, Any] = json.loads(path.read_text())
+    for account in report["accounts"]:
+        for point in account.get("trend", ()):
+            if point["run"] == report["run"]["id"]:  # this run's own point: its start
+                point.pop("started_at")
     for key in ("id", "started_at", "finished_at"):
         report["run"].pop(key)
     return report

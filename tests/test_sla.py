@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
@@ -34,6 +35,8 @@ from auditor.analysis.sla import (
     LocalClock,
     OpenTimeTo,
     Stopwatch,
+    _by_month,
+    _local_hours,
     _weekday_hour_grid,
     activity,
     calendar_choice,
@@ -475,12 +478,18 @@ def test_weekday_hour_grid_is_the_local_time_of_each_quarter_hour(zone: str | No
         for i in range(2_000)
     ]
     expected = [[0] * 24 for _ in range(7)]
+    months: Counter[str] = Counter()
     for p in posts:
         quarter = int(p.created_at.timestamp()) // 900 * 900
         local = datetime.fromtimestamp(quarter, UTC)
         local = local.astimezone(timezone) if timezone is not None else local
         expected[local.weekday()][local.hour] += 1
-    assert _weekday_hour_grid(clock, [posts[:700], posts[700:]]) == expected
+        months[f"{local:%Y-%m}"] += 1
+    hours = _local_hours(clock, [posts[:700], posts[700:]])
+    assert _weekday_hour_grid(hours) == expected
+    by_month = _by_month(hours)
+    assert by_month == dict(sorted(months.items()))
+    assert {"2026-03", "2026-04"} <= set(by_month)  # the posts span months
 
 
 def _expected_grid(posts: list[Post], clock_zone: ZoneInfo | None) -> list[list[int]]:
@@ -524,7 +533,8 @@ def test_weekday_hour_grid_whatever_zone_the_posts_carry(zone: str | None, posts
         for i in range(1_500)
     ]
     expected = _expected_grid(posts, clock_zone)
-    assert _weekday_hour_grid(LocalClock(clock_zone), [posts[:500], [], posts[500:]]) == expected
+    hours = _local_hours(LocalClock(clock_zone), [posts[:500], [], posts[500:]])
+    assert _weekday_hour_grid(hours) == expected
     assert sum(map(sum, expected)) == len(posts)
 
 

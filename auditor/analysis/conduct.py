@@ -233,7 +233,8 @@ def classification_metrics(ctx: AuditContext) -> dict[str, Any]:
     label, and named by language (``unclassified_by_language``). Frustration is the share of
     negative posts (VADER compound <= -0.05) a customer wrote to the brand in a thread before
     the brand's first reply to them, and after it, over the (thread, customer) pairs that got a
-    reply.
+    reply; beside it, the posts labelled complaint among those same posts, before and after
+    (counts and shares).
     """
 
     def compute() -> dict[str, Any]:
@@ -269,8 +270,8 @@ def classification_metrics(ctx: AuditContext) -> dict[str, Any]:
 
 
 def _frustration(ctx: AuditContext, classes: Mapping[str, Classification]) -> dict[str, Any]:
-    before = [0, 0]  # negative, scored
-    after = [0, 0]
+    before = [0, 0, 0]  # negative, complaints, scored
+    after = [0, 0, 0]
     engagements = 0
     for engagement in thread_index(ctx).engagements:
         if not engagement.answers:
@@ -283,11 +284,16 @@ def _frustration(ctx: AuditContext, classes: Mapping[str, Classification]) -> di
                 continue
             side = before if post.created_at < first_reply else after
             side[0] += result.sentiment <= NEGATIVE_COMPOUND
-            side[1] += 1
+            side[1] += result.label == "complaint"
+            side[2] += 1
     return {
         "engagements": engagements,
-        "posts_before_first_reply": before[1],
-        "posts_after_first_reply": after[1],
-        "before_first_reply": _share(before[0], before[1]),
-        "after_first_reply": _share(after[0], after[1]),
+        "posts_before_first_reply": before[2],
+        "posts_after_first_reply": after[2],
+        "before_first_reply": _share(before[0], before[2]),
+        "after_first_reply": _share(after[0], after[2]),
+        "complaints_before_first_reply": before[1],
+        "complaints_after_first_reply": after[1],
+        "complaint_share_before_first_reply": _share(before[1], before[2]),
+        "complaint_share_after_first_reply": _share(after[1], after[2]),
     }

@@ -17,7 +17,11 @@ counted but never a finding. Complaints are what the shared classifier says
 
 The metrics also carry the account's classification figures (``classification``): shares of
 complaints, questions, praise and spam, help-page-answerable posts, unclassified posts (by
-language), and frustration before and after the brand's first reply.
+language), and frustration and complaints before and after the brand's first reply. From those
+it offers the readable reports a chart (``metrics["charts"]``, ``complaints_around_first_reply``):
+the posts customers wrote in threads the brand answered, before and after its first reply to
+them, as complaints and other classified posts (unclassified posts are in neither); no chart when
+the brand answered no thread.
 
 A finding's evidence says why each listed complaint is one (``complaint_classifications``: post
 id, the classifier's label, confidence and reasons). The metrics list the customer posts in the
@@ -78,13 +82,16 @@ from auditor.analysis.conduct import (
     judged_posts,
 )
 from auditor.check import (
+    CHARTS,
     AuditContext,
+    ChartSpec,
     Check,
     CheckOutput,
     CheckParameters,
     Evidence,
     Finding,
     Needs,
+    chart,
 )
 from auditor.checks.kinds import BRAND_POSTS, POSTS_AND_MARKERS
 from auditor.model import Post
@@ -275,6 +282,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "classification": classification_metrics(ctx),
         "judged_posts": judged_posts((p.id, classes[p.id]) for p in in_window),
     }
+    metrics[CHARTS] = _charts(metrics["classification"]["frustration"])
     summary = (
         f"{count(len(surges), 'complaint surge')}, {len(findings)} without a public statement"
         + (f", {count(pending, 'surge')} pending" if pending else "")
@@ -290,6 +298,30 @@ def run(ctx: AuditContext) -> CheckOutput:
             )
         )
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
+
+
+def _charts(frustration: dict[str, Any]) -> dict[str, ChartSpec]:
+    """Complaints before and after the brand's first reply, beside the other classified posts
+    of the same threads (``classification.frustration``); none without a reply."""
+    if not frustration["engagements"]:
+        return {}
+    complaints: list[float] = [
+        frustration["complaints_before_first_reply"],
+        frustration["complaints_after_first_reply"],
+    ]
+    posts = [frustration["posts_before_first_reply"], frustration["posts_after_first_reply"]]
+    return {
+        "complaints_around_first_reply": chart(
+            "bar",
+            "Complaints before and after the brand's first reply",
+            ["before the first reply", "after the first reply"],
+            {
+                "complaints": complaints,
+                "other posts": [total - n for total, n in zip(posts, complaints, strict=True)],
+            },
+            "customer posts",
+        )
+    }
 
 
 class CRS001Parameters(CheckParameters, frozen=True):
@@ -320,7 +352,7 @@ class CRS001Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="CRS001",
     title="Complaint surge without a public statement",
-    version="1.3.0",
+    version="1.4.0",
     severity="high",
     docs=__doc__ or "",
     run=run,

@@ -9,8 +9,19 @@ never a finding. Automated replies do not stop the clock unless the policy's
 
 The metrics carry the count of measured first responses, pending and breached clocks, the
 median, p90 and maximum in business and in wall-clock minutes with the share within target,
-and the account's activity: customer posts and brand replies by local weekday and hour, and when
-customers are most active.
+and the account's activity: customer posts and brand replies by local weekday and hour, when
+customers are most active, and customer posts by local month.
+
+Charts for the readable reports (``metrics["charts"]``): ``first_response``, a histogram of the
+judged first responses in business minutes (the times the median and p90 come from) over bins
+derived from the target T: 0-T/4, T/4-T/2, T/2-3T/4, 3T/4-T, T-1.5T, 1.5T-2T, 2T-4T, 4T-8T,
+over 8T, and "no reply" for posts still unanswered past the target (pending posts are in no
+bin). A bin holds its upper edge, as the target does: the first four bins are the responses
+within target, and the chart's target is the first bin over it. ``activity``, customer posts
+by local weekday x hour (the ``activity`` grid), and ``activity_by_month``, customer posts by
+local month, only when the window spans at least three calendar months (seasons, not weeks).
+The share of judged clocks within target is tracked from audit to audit
+(``sla_attained_share``).
 
 ## Why it matters
 Customers who ask a brand on social media expect an answer within the hour; a first reply that
@@ -23,6 +34,10 @@ on Tuesday at 10:00, first answered at 11:30; or posted Friday at 16:30 and answ
 
 Passes: the same post answered at 10:40, or posted Friday at 16:30 and answered Monday at 09:15
 (45 business minutes).
+
+With a target of 60 minutes the first-response chart's bins read "0-15 min", "15-30 min",
+"30-45 min", "45 min-1 h", "1-1.5 h" (the first over the target), "1.5-2 h", "2-4 h", "4-8 h",
+"> 8 h" and "no reply"; the 90-minute answer above is in "1-1.5 h".
 
 ## How to fix
 Staff the posted hours for the volume customers bring (see the activity metrics for when they
@@ -40,10 +55,16 @@ news share) start clocks too.
 
 With the default always-open calendar, night and weekend posts count minutes the brand never
 promised; set ``business_hours`` (or ``from_profile: true``) to judge against posted hours.
+
+The activity charts count every post of the threads customers opened with the brand, follow-ups
+included, in the local time of the calendar's zone; a window of less than three calendar months
+has no by-month chart (two bars tell a reader nothing about seasons), so a weekly audit never
+shows one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from msgspec import Meta
@@ -57,19 +78,26 @@ from auditor.analysis.sla import (
     activity,
     calendar_choice,
     index_metrics,
+    local_clock,
+    response_histogram,
     thread_index,
+    window_months,
 )
 from auditor.check import (
+    CHARTS,
     AuditContext,
+    ChartSpec,
     Check,
     CheckOutput,
     CheckParameters,
     Finding,
     Needs,
     PostFindings,
+    chart,
     typed_params,
 )
 from auditor.checks.kinds import ANSWERS, POSTS_AND_MARKERS
+from auditor.model import Window
 from auditor.wording import business_minutes, count, part_of, plural
 
 
@@ -111,6 +139,7 @@ def run(ctx: AuditContext) -> CheckOutput:
         "calendar": choice.describe(),
         "activity": activity(ctx),
     }
+    metrics[CHARTS] = charts(tally, target_minutes, metrics["activity"], ctx.window, ctx)
     judged, pending = tally.judged, tally.pending
     notes = [choice.note] if choice.note else []
     if judged == 0 and pending == 0:
@@ -127,6 +156,61 @@ def run(ctx: AuditContext) -> CheckOutput:
     return CheckOutput(findings=findings, metrics=metrics, summary=summary, notes=notes)
 
 
+# The fewest local calendar months a window spans for the activity-by-month chart: a shorter
+# one shows one or two bars, which say nothing a reader needs a chart for.
+MONTHS_FOR_SEASONS = 3
+
+
+def charts(
+    tally: ClockTally,
+    target_minutes: float,
+    active: dict[str, Any],
+    window: Window,
+    ctx: AuditContext,
+) -> dict[str, ChartSpec]:
+    """The charts the reports draw (see the docstring's Example), from the figures above."""
+    found: dict[str, ChartSpec] = {}
+    if tally.judged:
+        bins = response_histogram(tally.sorted_business(), tally.unanswered, target_minutes)
+        found["first_response"] = chart(
+            "bar",
+            f"First response times (target {target_minutes:g} business "
+            f"{plural(target_minutes, 'minute')})",
+            bins.labels,
+            {"first responses": _counts(bins.counts)},
+            "first responses",
+            target=bins.over_target,
+        )
+    grid: list[list[int]] = active["customer_posts"]
+    if any(map(any, grid)):
+        found["activity"] = chart(
+            "heatmap",
+            f"Customer posts by weekday and hour ({active['timezone']})",
+            [f"{hour:02d}" for hour in range(24)],
+            {day: _counts(row) for day, row in zip(active["weekdays"], grid, strict=True)},
+            "customer posts",
+        )
+    by_month: dict[str, int] = active["customer_posts_by_month"]
+    months = window_months(window.start, window.end, local_clock(ctx))
+    if by_month and len(months) >= MONTHS_FOR_SEASONS:
+        # Every month of the window, a quiet one at 0, and any month of a post before it (a
+        # thread that began earlier) too.
+        labels = sorted({*months, *by_month})
+        found["activity_by_month"] = chart(
+            "bar",
+            f"Customer posts by month ({active['timezone']})",
+            labels,
+            {"customer posts": _counts(by_month.get(month, 0) for month in labels)},
+            "customer posts",
+        )
+    return found
+
+
+def _counts(values: Iterable[int]) -> list[float]:
+    # Counts stay ints (the JSON report writes 3, not 3.0); a chart's values are any numbers.
+    return list(values)
+
+
 class RSP002Parameters(CheckParameters, frozen=True):
     target_minutes: Annotated[
         TargetMinutes, Meta(description="Target for the first response, in business minutes.")
@@ -136,11 +220,14 @@ class RSP002Parameters(CheckParameters, frozen=True):
 CHECK = Check(
     id="RSP002",
     title="First response time",
-    version="1.3.0",
+    version="1.4.0",
     severity="medium",
     docs=__doc__ or "",
     run=run,
     parameters=RSP002Parameters,
     needs=Needs(posts=True, data=POSTS_AND_MARKERS, refuted_by=ANSWERS),
-    tracked={"median_first_response_minutes": ("business_minutes", "median")},
+    tracked={
+        "median_first_response_minutes": ("business_minutes", "median"),
+        "sla_attained_share": ("business_minutes", "within_target"),
+    },
 )

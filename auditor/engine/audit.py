@@ -21,7 +21,14 @@ from auditor.engine.checking import DataGap, needs_unmet, run_check
 from auditor.engine.gating import Gate
 from auditor.engine.order import ConfigOrder
 from auditor.engine.parallel import cycle_collector_paused, map_in_workers, worker_count
-from auditor.engine.since_last import Tracked, compare, pack_findings, stored_report, tracked_of
+from auditor.engine.since_last import (
+    Tracked,
+    compare,
+    pack_findings,
+    stored_report,
+    tracked_of,
+    trend_points,
+)
 from auditor.engine.stored_run import run_document
 from auditor.model import (
     OBSERVABLES,
@@ -180,16 +187,21 @@ def record(
     position: int = 0,
     tracked: Tracked = (),
 ) -> None:
-    """Keep one audited account in the history store, in one transaction, with its report and
-    its change since the last audit (set on the result here); ``read_at`` is the run's start
-    by the wall clock, when its posts were read (for retention only); ``position``: its place
-    in config order; ``tracked``: the figures compared with the last audit."""
+    """Keep one audited account in the history store, in one transaction, with its report, its
+    change since the last audit and its trend (both set on the result here); ``read_at`` is the
+    run's start by the wall clock, when its posts were read (for retention, and this audit's
+    point of the trend); ``position``: its place in config order; ``tracked``: the figures
+    compared with the last audit."""
     if audited.observed_at is None:
         return
     account = audited.result
     findings = pack_findings(account)
     previous = store.previous_audit(account.platform, account.account, run_id, audited.observed_at)
     account.since_last = compare(account, findings, previous, tracked)
+    # Before the stored report is made: the report shows the trend, and ``auditor report``
+    # writes it again from there.
+    earlier = store.audit_trend(account.platform, account.account, run_id, audited.observed_at)
+    account.trend = trend_points(earlier, account, run_id, read_at, tracked)
     store.record_account(
         run_id,
         account.platform,

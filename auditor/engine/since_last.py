@@ -9,6 +9,7 @@ once, for the trip to the parent and for the stored report alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,8 +17,8 @@ import orjson
 from auditor.check import Check, Finding
 from auditor.engine.parallel import PackedFindings
 from auditor.reports.json_report import account_document, policy_id
-from auditor.result import AccountResult, MetricChange, ResolvedFinding, SinceLast
-from auditor.store.history import AccountReport, PreviousAudit
+from auditor.result import AccountResult, AuditPoint, MetricChange, ResolvedFinding, SinceLast
+from auditor.store.history import AccountReport, AuditTrendRow, PreviousAudit
 
 # A figure compared with the last audit: its name, its check's id, the keys that lead to it in
 # the check's metrics (what each check declares as ``Check.tracked``).
@@ -72,6 +73,28 @@ def compare(
         resolved=resolved,
         metrics=[MetricChange(name, earlier.get(name), now[name]) for name, _, _ in tracked],
     )
+
+
+def trend_points(
+    earlier: Sequence[AuditTrendRow],
+    account: AccountResult,
+    run_id: str,
+    started_at: datetime,
+    tracked: Tracked,
+) -> list[AuditPoint]:
+    """The account's trend: its earlier audits (oldest first, as the store gives them), then
+    this one. An earlier run that kept no figures (before schema 7) has none (``{}``)."""
+    points = [
+        AuditPoint(
+            row.run_key,
+            row.started_at,
+            row.status,
+            orjson.loads(row.tracked) if row.tracked else {},
+        )
+        for row in earlier
+    ]
+    points.append(AuditPoint(run_id, started_at, account.status, tracked_metrics(account, tracked)))
+    return points
 
 
 def pack_findings(account: AccountResult) -> list[Finding]:

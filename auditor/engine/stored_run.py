@@ -22,6 +22,7 @@ import orjson
 from auditor.engine.parallel import PackedFindings
 from auditor.result import (
     AccountResult,
+    AuditPoint,
     AuditResult,
     CheckGate,
     CheckInfo,
@@ -133,6 +134,7 @@ def _account(stored: dict[str, Any]) -> AccountResult:
         source=document["source"],
         config_line=stored["config_line"],
         since_last=None if since is None else _since_last(since),
+        trend=[_audit_point(point) for point in document.get("trend", ())],
     )
 
 
@@ -163,6 +165,15 @@ def _check(document: dict[str, Any], gate: list[Any] | None) -> CheckResult:
             suppressed=gate[3],
             suppressions=tuple(gate[4]),
         ),
+    )
+
+
+def _audit_point(document: dict[str, Any]) -> AuditPoint:
+    return AuditPoint(
+        run=document["run"],
+        started_at=datetime.fromisoformat(document["started_at"]),
+        status=document["status"],
+        figures=document["figures"],
     )
 
 

@@ -258,6 +258,7 @@ _METRIC_WORDS: dict[str, tuple[str, Callable[[float], str]]] = {
     "median_first_response_minutes": ("median first response", lambda v: f"{v:.0f} min"),
     "answered_share": ("answered", lambda v: f"{v:.0%}"),
     "automated_share": ("automated", lambda v: f"{v:.0%}"),
+    "sla_attained_share": ("within target", lambda v: f"{v:.0%}"),
 }
 
 

@@ -27,6 +27,7 @@ from auditor.reports.findings import RunFolders
 from auditor.reports.stream import write_result
 from auditor.result import (
     AccountResult,
+    AuditPoint,
     AuditResult,
     CheckResult,
     EncodedFindings,
@@ -36,10 +37,12 @@ from auditor.result import (
     gated_status,
 )
 
+# 2.4: each account's ``trend`` (its audits in the history store, oldest first, ending with this
+# one; absent without a store), and checks' ``metrics.charts`` (the charts they offer).
 # 2.3: each account's ``since_last`` (change since its last audit), absent on its first.
 # 2.2: each finding's gate state (``state``: existing, suppressed; absent is open), each
 # check's ``gated_status``, and the run's ``gating`` (baseline, suppressions, soft-fail).
-REPORT_SCHEMA_VERSION = "2.3"
+REPORT_SCHEMA_VERSION = "2.4"
 # Copying a client's accounts into its report: a read this size at a time.
 _COPY_CHUNK = 1 << 20
 
@@ -108,6 +111,19 @@ def since_last_document(since: SinceLast) -> dict[str, Any]:
     }
 
 
+def trend_document(points: list[AuditPoint]) -> list[dict[str, Any]]:
+    """An account's trend, as the JSON report writes it (oldest first)."""
+    return [
+        {
+            "run": point.run,
+            "started_at": _time(point.started_at),
+            "status": point.status,
+            "figures": dict(point.figures),
+        }
+        for point in points
+    ]
+
+
 def account_document(account: AccountResult, policy: str) -> dict[str, Any]:
     """An account's entry in the report (``policy``: its policy's id)."""
     coverage = asdict(account.coverage)
@@ -125,6 +141,8 @@ def account_document(account: AccountResult, policy: str) -> dict[str, Any]:
     }
     if account.since_last is not None:
         document["since_last"] = since_last_document(account.since_last)
+    if account.trend:
+        document["trend"] = trend_document(account.trend)
     return document
 
 

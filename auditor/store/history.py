@@ -63,6 +63,7 @@ from auditor.store.posts import (
 __all__ = [
     "SCHEMA_VERSION",
     "AccountReport",
+    "AuditTrendRow",
     "FetchedConversation",
     "FetchedPost",
     "FindingRecord",
@@ -123,6 +124,17 @@ class PreviousAudit:
     run_key: str
     started_at: datetime
     findings: list[FindingRecord]
+    tracked: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTrendRow:
+    """One earlier audit of an account, for its trend: the run, when it started, the account's
+    status in it, and the figures it tracked (JSON; None for a run before schema 7)."""
+
+    run_key: str
+    started_at: datetime
+    status: str
     tracked: str | None
 
 
@@ -212,6 +224,22 @@ WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
   AND (a.observed_at < ?4 OR (a.observed_at = ?4 AND ?5 IS NOT NULL AND r.started_at < ?5))
 ORDER BY a.observed_at DESC, r.started_at DESC, r.run_key DESC
 LIMIT 1
+"""
+
+
+# The account's audits before a run by the same rule as _PREVIOUS_AUDIT, newest first, at most
+# ?6: with the account's status in each and the figures it tracked. Read through the
+# run_accounts_by_account index (the account's rows only) and the two tables' primary keys.
+_AUDIT_TREND = f"""
+SELECT r.run_key, r.started_at, a.status, p.tracked FROM runs AS r
+JOIN run_accounts AS a ON a.run_key = r.run_key
+LEFT JOIN run_reports AS p
+  ON p.run_key = a.run_key AND p.platform = a.platform AND p.account = a.account
+WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
+  AND r.status <> '{RUN_INTERRUPTED}' AND r.run_key IS NOT ?3
+  AND (a.observed_at < ?4 OR (a.observed_at = ?4 AND ?5 IS NOT NULL AND r.started_at < ?5))
+ORDER BY a.observed_at DESC, r.started_at DESC, r.run_key DESC
+LIMIT ?6
 """
 
 
@@ -403,6 +431,30 @@ class HistoryStore(FetchCache):
             findings,
             tracked[0][0] if tracked and tracked[0][0] is not None else None,
         )
+
+    def audit_trend(
+        self,
+        platform: str,
+        account: str,
+        run_key: str,
+        observed_at: datetime,
+        limit: int = 12,
+    ) -> list[AuditTrendRow]:
+        """This account's last ``limit`` audits before run ``run_key`` (which observed it at
+        ``observed_at``), oldest first, by the rule of :meth:`previous_audit`: finished, not
+        interrupted, earlier by the data's time, then by start. The last of them is the one
+        :meth:`previous_audit` gives."""
+        if limit <= 0:
+            return []
+        found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (run_key,))
+        started_now = found[0][0] if found else None
+        rows = self._read(
+            _AUDIT_TREND, (platform, account, run_key, _to_us(observed_at), started_now, limit)
+        )
+        return [
+            AuditTrendRow(key, _from_us(started), status, tracked)
+            for key, started, status, tracked in reversed(rows)
+        ]
 
     def _latest_earlier_run(
         self, platform: str, account: str, before_run: str | None
