@@ -79,7 +79,7 @@ def report_command(
         list[str] | None,
         typer.Option(
             "--format",
-            metavar="json,csv,junit,sarif,table",
+            metavar="json,csv,junit,sarif,html,table",
             help="As for run: comma-separated or repeated; JSON is always written.",
         ),
     ] = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from auditor.reports import csv_report, json_report, junit, sarif
+from auditor.reports import csv_report, html, json_report, junit, sarif
 from auditor.reports.findings import RunFolders
 from auditor.reports.stream import Reports, ReportWriter, write_result
 
@@ -33,6 +33,7 @@ WRITERS: dict[str, Callable[[Path, RunFolders], ReportWriter]] = {
     "csv": csv_report.CsvReports,
     "junit": junit.JunitReports,
     "sarif": sarif.SarifReports,
+    "html": html.HtmlReports,
 }
 # Every name a user may give: the files, and the terminal table (printed unless --quiet).
 FORMATS: tuple[str, ...] = (*WRITERS, "table")
@@ -52,5 +53,7 @@ def parse_formats(given: Sequence[str]) -> tuple[str, ...]:
 
 def file_formats(formats: Sequence[str]) -> list[str]:
     """The report files to write: JSON always, first, then the others named (the terminal
-    table is not a file: it is printed unless --quiet)."""
-    return [name for name in dict.fromkeys(("json", *formats)) if name != "table"]
+    table is not a file: it is printed unless --quiet); CSV too when HTML is named, as the HTML
+    report's "and 212 more" points at findings.csv."""
+    needed = ("csv",) if "html" in formats else ()
+    return [name for name in dict.fromkeys(("json", *formats, *needed)) if name != "table"]
