@@ -18,6 +18,7 @@ import pytest
 import xmlschema
 from jsonschema import Draft7Validator
 
+from auditor.reports import FORMATS
 from auditor.sources.bundle import write_bundle
 
 from conftest import healthy_account, neglected_account, post, profile, window
@@ -252,7 +253,7 @@ def test_an_unknown_format_is_one_line_and_exit_2(
     lines = err.splitlines()
     assert len(lines) == 1, err
     unknown = given[-1].split(",")[-1]
-    assert f"'{unknown}'" in lines[0] and "json, csv, junit, sarif, table" in lines[0]
+    assert f"'{unknown}'" in lines[0] and ", ".join(FORMATS) in lines[0]
     assert not (tmp_path / "out").exists(), "nothing is done before the formats are known"
 
 
@@ -265,7 +266,7 @@ def test_an_unknown_format_in_the_config_names_file_line_and_key(
     assert code == 2
     (line,) = err.splitlines()
     assert "audit.yaml:1" in line and "output.formats" in line and "'xml'" in line
-    assert "json, csv, junit, sarif, table" in line
+    assert ", ".join(FORMATS) in line
 
 
 def test_an_account_not_audited_is_an_error_in_junit_and_a_notification_in_sarif(
