@@ -323,7 +323,7 @@ class HtmlReports:
         assert self._spool is not None, "account() before begin()"
         row = self._glances.add(account)
         page = self._pages.setdefault(account.client, _ClientPage())
-        number = len(self._glances.client(account.client).rows)
+        number = len(self._glances.clients[-1].rows)  # the account's place in its client
         anchor = f"account-{number}"
         drawn = list(_charts(account, anchor))
         charts.page_css((svg for _, svg in drawn if svg is not None), page.css)
