@@ -67,9 +67,10 @@ Formats = Annotated[
     list[str] | None,
     typer.Option(
         "--format",
-        metavar="json,csv,junit,sarif,markdown,terminal",
+        metavar="json,csv,junit,sarif,html,markdown,terminal",
         help="Report formats, comma-separated or repeated (wins over the config's "
-        "output.formats); JSON is always written.",
+        "output.formats); JSON is always written, and CSV with HTML (its findings beyond the "
+        "first few).",
     ),
 ]
 

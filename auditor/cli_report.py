@@ -80,7 +80,7 @@ def report_command(
         list[str] | None,
         typer.Option(
             "--format",
-            metavar="json,csv,junit,sarif,markdown,terminal",
+            metavar="json,csv,junit,sarif,html,markdown,terminal",
             help="As for run: comma-separated or repeated; JSON is always written.",
         ),
     ] = None,

@@ -51,7 +51,8 @@ def test_resources_load_from_outside_the_source_tree(
             accounts: [{{platform: x, handle: AcmeHelp, source: {bundle}}}]
     """)
     run = subprocess.run(
-        [sys.executable, "-m", "auditor", "run", str(config)],
+        # HTML too: its templates are package data, loaded from the installed package.
+        [sys.executable, "-m", "auditor", "run", str(config), "--format", "html"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -61,6 +62,7 @@ def test_resources_load_from_outside_the_source_tree(
     assert run.returncode in (0, 1, 3), run.stderr
     assert "x:AcmeHelp" in run.stdout
     assert list((tmp_path / "out").rglob("report.json"))
+    assert list((tmp_path / "out").rglob("report.html"))
 
 
 def test_package_version_is_the_distribution_version() -> None:

@@ -56,5 +56,6 @@ def test_the_wheel_installs_only_the_auditor_namespace(tmp_path: Path) -> None:
         "auditor/resources/schema/config.schema.json",
         "auditor/resources/policy.default.yaml",
         "auditor/sources/platforms/observes.yaml",
+        "auditor/reports/templates/report_head.html.j2",
     ):
         assert data in names, data

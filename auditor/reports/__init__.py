@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from auditor.reports import csv_report, json_report, junit, markdown, sarif
+from auditor.reports import csv_report, html, json_report, junit, markdown, sarif
 from auditor.reports.findings import RunFolders
 from auditor.reports.stream import Reports, ReportWriter, write_result
 
@@ -33,6 +33,7 @@ WRITERS: dict[str, Callable[[Path, RunFolders], ReportWriter]] = {
     "csv": csv_report.CsvReports,
     "junit": junit.JunitReports,
     "sarif": sarif.SarifReports,
+    "html": html.HtmlReports,
     "markdown": markdown.MarkdownReports,
 }
 # The terminal's table is printed unless --quiet, whatever the formats: it is no file.
