@@ -74,7 +74,7 @@ _FLOAT = re.compile(r"-?\d+\.\d{3,}")
 _CSS_RULE = re.compile(r"[^{}]*\{[^{}]*\}")
 # pygal's tooltip data, and its config as a script (even with ``js=[]``; it holds the labels):
 # only pygal's JavaScript reads them, which a self-contained page does not load.
-_DROPPED = frozenset({f"{_SVG}desc", f"{_SVG}script"})
+_DROPPED = frozenset({"desc", "script"})
 # The class pygal gives every chart's root: its CSS rules are scoped to it.
 CHART_CLASS = ".pygal-chart"
 
@@ -119,27 +119,23 @@ def _css_rules(text: str) -> list[str]:
     return [r for m in _CSS_RULE.finditer(text) if (r := _scoped(m.group())) is not None]
 
 
-def _finish(rendered: str, chart_id: str, label: str) -> tuple[str, tuple[str, ...]]:
-    """pygal's SVG made deterministic and small: the id from ``chart_id`` (and every inner id
-    prefixed with it, as several charts share a page), no comments, no ``<desc>``, no CSS (it
-    is returned apart, rule by rule), coordinates rounded."""
-    # ElementTree's parser drops comments (pygal's date stamp among them).
-    root = ET.fromstring(rendered)
+def _finish(root: ET.Element, chart_id: str, label: str) -> tuple[str, tuple[str, ...]]:
+    """pygal's SVG tree (``render_tree``: not written out and parsed again) made deterministic
+    and small: the id from ``chart_id`` (and every inner id prefixed with it, as several charts
+    share a page), no comments, no ``<desc>``, no CSS (it is returned apart, rule by rule),
+    coordinates rounded."""
     css: list[str] = []
     for parent in list(root.iter()):
         for child in list(parent):
-            if child.tag == f"{_SVG}style":
+            if child.tag == "style":
                 css.extend(_css_rules(child.text or ""))
                 parent.remove(child)
-            elif child.tag in _DROPPED:
+            elif callable(child.tag) or child.tag in _DROPPED:  # a comment's tag is a function
                 parent.remove(child)
     for child in list(root):
-        if child.tag == f"{_SVG}defs" and len(child) == 0:
+        if child.tag == "defs" and len(child) == 0:
             root.remove(child)
     for element in root.iter():
-        # Local names: the SVG is written back plain (ElementTree would invent ns0: prefixes)
-        # with its one namespace declared on the root.
-        element.tag = element.tag.removeprefix(_SVG)
         for name, value in element.attrib.items():
             if name == "id":
                 element.set(name, f"{chart_id}-{value}")
@@ -154,6 +150,26 @@ def _finish(rendered: str, chart_id: str, label: str) -> tuple[str, tuple[str, .
     root.set("aria-label", label)
     svg = ET.tostring(root, encoding="unicode")
     return svg, tuple(css)
+
+
+class _NoTooltips:
+    """pygal's tooltip data only feeds its JavaScript, which these pages never load: the
+    charts skip making it (a fifth of a heatmap's time) rather than make and drop it."""
+
+    def _tooltip_data(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _Bar(_NoTooltips, pygal.Bar):  # type: ignore[misc]
+    pass
+
+
+class _Dot(_NoTooltips, pygal.Dot):  # type: ignore[misc]
+    pass
+
+
+class _Line(_NoTooltips, pygal.Line):  # type: ignore[misc]
+    pass
 
 
 def _number(value: Any) -> float | None:
@@ -192,7 +208,7 @@ def _bar(
     or the target's label marked (several, whose colours tell the series apart)."""
     target = spec.get("target")
     at = x.index(str(target)) if target is not None and str(target) in x else None
-    chart = pygal.Bar(height=_HEIGHT["bar"], show_legend=len(series) > 1, **_COMMON)
+    chart = _Bar(height=_HEIGHT["bar"], show_legend=len(series) > 1, **_COMMON)
     if at is not None and len(series) > 1:
         x = [f"{label} (target)" if i == at else label for i, label in enumerate(x)]
     chart.x_labels = x
@@ -221,7 +237,7 @@ def _heatmap(
 ) -> Any:
     """A punch card: a row of dots per series (weekdays), a column per label of x (hours), each
     dot as large as its value, all in one colour (the rows are told apart by their labels)."""
-    chart = pygal.Dot(height=_HEIGHT["heatmap"], show_legend=False, **_COMMON)
+    chart = _Dot(height=_HEIGHT["heatmap"], show_legend=False, **_COMMON)
     chart.x_labels = x
     for name, values in series:
         chart.add(name, [{"value": v, "color": _COLOURS[0]} for v in values])
@@ -243,7 +259,7 @@ def draw_spec(spec: Mapping[str, Any], chart_id: str) -> Svg:
         chart = _heatmap(spec, x, series)
     else:
         raise ChartError(f"its kind {kind!r} is neither bar nor heatmap")
-    svg, css = _finish(chart.render(is_unicode=True), chart_id, title)
+    svg, css = _finish(chart.render_tree(), chart_id, title)
     return Svg(title, svg, css, note)
 
 
@@ -280,7 +296,7 @@ def draw_trend(points: Sequence[AuditPoint], chart_id: str) -> Svg | None:
     if len(points) < TREND_MIN_POINTS or not names:
         return None
     title = "Tracked shares over the audits (%)"
-    chart = pygal.Line(
+    chart = _Line(
         height=_HEIGHT["line"], show_legend=True, legend_at_bottom=True, range=(0, 100), **_COMMON
     )
     chart.x_labels = _trend_labels(points)
@@ -288,7 +304,7 @@ def draw_trend(points: Sequence[AuditPoint], chart_id: str) -> Svg | None:
     for name in names:
         values = [_number(p.figures.get(name)) for p in points]
         chart.add(name, [None if v is None else round(v * 100, 1) for v in values])
-    svg, css = _finish(chart.render(is_unicode=True), chart_id, title)
+    svg, css = _finish(chart.render_tree(), chart_id, title)
     return Svg(title, svg, css)
 
 

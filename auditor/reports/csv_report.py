@@ -72,19 +72,33 @@ def _check_rows(account: AccountResult, check: CheckResult) -> list[list[str]]:
     for finding in finding_rows(check):
         state = finding_state(check, finding)
         evidence = finding.evidence
-        cells = (
-            finding.severity,
-            check.status,
-            state.kind,
+        # Severity, status, state, change and uid are the tool's own words: only the cells
+        # that can hold outside text are neutralised.
+        outside = (
             state.reason or "",
-            "" if since is None else since.change(finding.uid),
-            finding.uid,
             finding.evidence_id,
             finding.message,
             evidence.excerpt or "",
             evidence.urls[0] if evidence.urls else "",
         )
-        rows.append([*before, *["'" + c if c[:1] in _FORMULA_CHARS else c for c in cells]])
+        reason, evidence_id, message, excerpt, url = (
+            "'" + c if c[:1] in _FORMULA_CHARS else c for c in outside
+        )
+        rows.append(
+            [
+                *before,
+                finding.severity,
+                check.status,
+                state.kind,
+                reason,
+                "" if since is None else since.change(finding.uid),
+                finding.uid,
+                evidence_id,
+                message,
+                excerpt,
+                url,
+            ]
+        )
     return rows
 
 
