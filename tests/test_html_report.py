@@ -398,6 +398,18 @@ def test_complaints_are_listed_once_with_their_reasons(tmp_path: Path) -> None:
     assert "CRS001 judged 138 more posts" in section.all_text()
 
 
+def test_complaints_beyond_the_cap_are_counted_and_left_to_the_json(tmp_path: Path) -> None:
+    result = _result()
+    many = [(f"c{i}", "complaint") for i in range(html.SHOWN_COMPLAINTS + 7)]
+    result.accounts()[0].checks[3].metrics["judged_posts"] = _judged(many, len(many))
+    _write(tmp_path, result)
+    section = _page(_report(tmp_path)).root.find_all("section")[0]
+    (table,) = section.find_all("table", **{"class": "complaints"})
+    # p2 (from CRS001) first, then TON001's own, to the cap; the rest counted.
+    assert len(table.find_all("tbody")[0].find_all("tr")) == html.SHOWN_COMPLAINTS
+    assert "and 8 more posts called complaints" in section.all_text()
+
+
 def test_the_same_result_renders_the_same_bytes(tmp_path: Path) -> None:
     for packed in (False, True):
         _write(tmp_path / f"a{packed}", _result((CLIENT, "Beta"), packed=packed))

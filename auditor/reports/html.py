@@ -70,6 +70,9 @@ _LISTED_STATUSES = frozenset({"fail", "incomplete", "error"})
 # Links are made of these only: anything else (javascript:, data:) is shown as text.
 _LINK_SCHEMES = frozenset({"http", "https"})
 COMPLAINT = "complaint"
+# Posts called complaints listed with their reasons per account; the rest are counted and
+# left to report.json, whose judged_posts has every one its checks list.
+SHOWN_COMPLAINTS = 25
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("auditor.reports", "templates"),
@@ -153,6 +156,8 @@ class Complaints:
     posts: list[ComplaintView] = field(default_factory=list)
     # Per check: posts it judged that its metrics count but do not list.
     unlisted: list[tuple[str, int]] = field(default_factory=list)
+    # Posts called complaints beyond the SHOWN_COMPLAINTS listed.
+    more: int = 0
 
 
 def coverage_line(coverage: Coverage) -> str:
@@ -254,8 +259,10 @@ def complaints(account: AccountResult) -> Complaints:
         for post in listed:
             if isinstance(post, dict) and post.get("label") == COMPLAINT:
                 posts.setdefault(str(post.get("post_id")), post)
-    evidence = _evidence_of(account, set(posts)) if posts else {}
-    for post_id, post in posts.items():
+    shown = dict(list(posts.items())[:SHOWN_COMPLAINTS])
+    result.more = len(posts) - len(shown)
+    evidence = _evidence_of(account, set(shown)) if shown else {}
+    for post_id, post in shown.items():
         excerpt, url = evidence.get(post_id, (None, ""))
         confidence = post.get("confidence")
         result.posts.append(
