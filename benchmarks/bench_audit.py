@@ -107,20 +107,27 @@ def main() -> None:
 
     times: list[float] = []
     ratios: list[float] = []
+    cpu_ratios: list[float] = []
     for _ in range(max(1, args.repeat)):
         if args.against:
-            before = audit_once(folder, config, args.against)
-            times.append(audit_once(folder, config, args.format))
-            ratios.append(times[-1] / before)
-            pair = f"{args.against}: {before:.2f} s, {args.format}: {times[-1]:.2f} s"
-            print(f"{pair}, ratio {ratios[-1]:.3f}")
+            before, before_cpu = audit_once(folder, config, args.against)
+            elapsed, cpu = audit_once(folder, config, args.format)
+            times.append(elapsed)
+            ratios.append(elapsed / before)
+            cpu_ratios.append(cpu / before_cpu)
+            pair = f"{args.against}: {before:.2f} s ({before_cpu:.1f} s CPU), "
+            pair += f"{args.format}: {elapsed:.2f} s ({cpu:.1f} s CPU)"
+            print(f"{pair}, ratio {ratios[-1]:.3f} (CPU {cpu_ratios[-1]:.3f})")
         else:
-            times.append(audit_once(folder, config, args.format))
+            times.append(audit_once(folder, config, args.format)[0])
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     for elapsed in times:
         print(f"auditor run: {elapsed:.2f} s, posts/s: {args.posts / elapsed:,.0f}")
     if ratios:
-        print(f"{args.format} against {args.against}: median ratio {statistics.median(ratios):.3f}")
+        print(
+            f"{args.format} against {args.against}: median ratio {statistics.median(ratios):.3f}"
+            f" (CPU {statistics.median(cpu_ratios):.3f})"
+        )
     for name, (files, total, largest) in sorted(report_sizes(folder / "out").items()):
         print(f"{name}: {files} files, {total / 1e6:.2f} MB in all, largest {largest / 1e6:.2f} MB")
     if len(times) > 1:
@@ -141,9 +148,17 @@ def report_sizes(output: Path) -> dict[str, tuple[int, int, int]]:
     return {name: (len(found), sum(found), max(found)) for name, found in sizes.items()}
 
 
-def audit_once(folder: Path, config: Path, formats: str) -> float:
-    """One timed ``auditor run`` from a fresh history store and report folder."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def audit_once(folder: Path, config: Path, formats: str) -> tuple[float, float]:
+    """One timed ``auditor run`` from a fresh history store and report folder: its wall and
+    CPU seconds (user + system, every process of the run; steadier than wall time on a shared
+    machine)."""
     shutil.rmtree(folder / "out", ignore_errors=True)
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "auditor", "run", str(config), "--quiet", "--format", formats],
@@ -155,7 +170,7 @@ def audit_once(folder: Path, config: Path, formats: str) -> float:
     elapsed = time.perf_counter() - started
     if completed.returncode not in (0, 1):
         sys.exit(f"auditor run exited {completed.returncode}: {completed.stderr.strip()}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu_before
 
 
 if __name__ == "__main__":
