@@ -24,7 +24,8 @@ Design rules:
 This module holds runs, findings, previous posts and retention, and :class:`HistoryStore`, the
 one class callers use; its other parts live beside it: ``connection`` (opening, transactions),
 ``migrations`` (the schema versions), ``posts`` (the post upsert), ``fetch_cache`` (cursors and
-kept records) and ``encoding`` (times, findings, account ids). Every name callers import comes
+kept records), ``scheduler`` (the scheduler's lease and client runs) and ``encoding`` (times,
+findings, account ids). Every name callers import comes
 from here.
 """
 
@@ -59,16 +60,31 @@ from auditor.store.posts import (
     _upsert_posts,
     _values,
 )
+from auditor.store.scheduler import (
+    DEFAULT_STALE_AFTER,
+    ClientBusy,
+    ClientRunRecord,
+    LeaseHeld,
+    LeaseInfo,
+    LeaseLost,
+    SchedulerRecords,
+)
 
 __all__ = [
+    "DEFAULT_STALE_AFTER",
     "SCHEMA_VERSION",
     "AccountReport",
     "AuditTrendRow",
+    "ClientBusy",
+    "ClientRunRecord",
     "FetchedConversation",
     "FetchedPost",
     "FindingRecord",
     "HistoryStore",
     "KeptPost",
+    "LeaseHeld",
+    "LeaseInfo",
+    "LeaseLost",
     "PostLike",
     "PreviousAudit",
     "RunRow",
@@ -243,7 +259,7 @@ LIMIT ?6
 """
 
 
-class HistoryStore(FetchCache):
+class HistoryStore(FetchCache, SchedulerRecords):
     """One writer's handle on the history database (not thread-safe)."""
 
     # -- runs --
