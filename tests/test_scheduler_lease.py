@@ -409,3 +409,17 @@ def test_processes_racing_for_the_lease_exactly_one_wins(db_path: Path, round_nu
         lease = store.lease()
         assert lease is not None and lease.holder == f"racer-{winner}"
         assert lease.pid == racers[winner].pid
+
+
+def test_prune_drops_old_client_runs_but_never_a_running_one(db_path: Path) -> None:
+    with HistoryStore(db_path, retention_days=30) as store:
+        old = store.begin_client_run("acme", "s", SLOT, 1, T0)
+        store.finish_client_run(old, "ok", "r1", None, T0 + timedelta(minutes=5))
+        store.begin_client_run("globex", "s", SLOT, 1, T0)  # still running (or never closed)
+        recent = T0 + timedelta(days=29)
+        store.finish_client_run(
+            store.begin_client_run("acme", "s", None, 1, recent), "ok", "r2", None, recent
+        )
+        assert store.prune(T0 + timedelta(days=31)) == 1
+        rows = store._read("SELECT client, run_key, outcome FROM client_runs ORDER BY id")
+        assert rows == [("globex", None, "running"), ("acme", "r2", "ok")]

@@ -572,7 +572,8 @@ class HistoryStore(FetchCache, SchedulerRecords):
 
         Posts and conversations go ``retention_days`` after their ``last_observed_at`` (when
         the tool last fetched or read them), in every account of the store, those no longer
-        in the config included; runs go ``retention_days`` after they started. The data's own
+        in the config included; runs go ``retention_days`` after they started, and so do
+        the scheduler's client runs (those still running stay). The data's own
         times play no part: an old export read today is kept, a post no fetch or input has
         shown for the whole period is deleted. An account's findings in a run count as one row
         (they are stored as one).
@@ -587,6 +588,9 @@ class HistoryStore(FetchCache, SchedulerRecords):
                 f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})",
                 "DELETE FROM runs WHERE started_at < ?",
                 "DELETE FROM conversations WHERE last_observed_at < ?",
+                # A client run still running is never pruned: it is what keeps two runs of
+                # a client from overlapping.
+                "DELETE FROM client_runs WHERE started_at < ? AND outcome <> 'running'",
             ):
                 deleted += db.execute(sql, (cutoff,)).rowcount
             # Only accounts that may hold a post older than the cutoff are read at all.
