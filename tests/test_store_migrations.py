@@ -14,7 +14,9 @@ import auditor.store.encoding as store_encoding
 import auditor.store.migrations as store_migrations
 from auditor.store.history import (
     SCHEMA_VERSION,
+    AccountReport,
     HistoryStore,
+    StoredRun,
     StoreError,
 )
 
@@ -377,3 +379,51 @@ def test_a_version_4_store_counts_its_rows_observed_at_the_migration(db_path: Pa
         assert history.prune(after + 29 * DAY) == 0
         assert history.prune(after + 31 * DAY) == 2  # the post and the conversation
     assert SCHEMA_VERSION >= 5
+
+
+def test_a_version_7_store_gains_the_scheduler_tables_and_keeps_its_runs_and_reports(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 8 (#16): the scheduler's lease and client runs are new tables; every run, its
+    accounts, findings, posts and stored reports stay exactly as they were."""
+    with monkeypatch.context() as schema_7:
+        schema_7.setattr(store_migrations, "MIGRATIONS", store_migrations.MIGRATIONS[:7])
+        schema_7.setattr(store_migrations, "SCHEMA_VERSION", 7)
+        with HistoryStore(db_path) as history:
+            history.begin_run("week1", "cfg-1", "0.1.0", T0)
+            history.record_account(
+                "week1",
+                "x",
+                "acme",
+                "ok",
+                T0,
+                [post("1"), post("2")],
+                [finding("u1")],
+                observed_now=T0,
+                report=AccountReport(0, b'{"account":"acme"}', '{"findings":1}'),
+            )
+            history.finish_run("week1", T0 + timedelta(minutes=5), "ok", b'{"run":"week1"}')
+    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == 7
+    before = dump(db_path)
+
+    with HistoryStore(db_path) as history:
+        stored = history.run_report("week1")
+        assert stored == StoredRun(b'{"run":"week1"}', [b'{"account":"acme"}'])
+        assert [(run.run_key, run.status) for run in history.runs()] == [("week1", "ok")]
+        assert history.previous_finding_uids("x", "acme") == {"u1"}
+        assert set(history.previous_posts("x", "acme", T0 + DAY)) == {"1", "2"}
+        # The new tables work in the migrated store.
+        assert history.lease() is None
+        assert history.acquire_lease("sched", 1, "pod", T0 + DAY) is None
+        run_id = history.begin_client_run("acme", "sched", T0 + DAY, 1, T0 + DAY)
+        history.finish_client_run(run_id, "ok", "week2", None, T0 + DAY + timedelta(minutes=1))
+        assert history.client_records(["acme"], T0 + DAY)["acme"].run_key == "week2"
+
+    after = dump(db_path)
+    new_tables = ("scheduler_lease", "client_runs")
+    kept_rows = [line for line in after if not any(table in line for table in new_tables)]
+    assert kept_rows == before  # nothing of the old store changed or went missing
+    connection = sqlite3.connect(db_path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    connection.close()
+    assert version == SCHEMA_VERSION == 8

@@ -1,6 +1,7 @@
-"""The history store (SQLite): every run, every post seen, findings by uid, fetch cursors.
+"""The history store (SQLite): every run, every post seen, findings by uid, fetch cursors,
+the scheduler's lease and client runs.
 
 Callers import from ``auditor.store.history`` (:class:`~auditor.store.history.HistoryStore` and
-its types); the other modules are its parts. May import ``auditor.model`` and nothing else of
-the project.
+its types); the other modules are its parts. May import ``auditor.model`` and
+``auditor.untrusted`` (errors kept on one line) and nothing else of the project.
 """

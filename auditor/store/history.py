@@ -24,7 +24,8 @@ Design rules:
 This module holds runs, findings, previous posts and retention, and :class:`HistoryStore`, the
 one class callers use; its other parts live beside it: ``connection`` (opening, transactions),
 ``migrations`` (the schema versions), ``posts`` (the post upsert), ``fetch_cache`` (cursors and
-kept records) and ``encoding`` (times, findings, account ids). Every name callers import comes
+kept records), ``scheduler`` (the scheduler's lease and client runs) and ``encoding`` (times,
+findings, account ids). Every name callers import comes
 from here.
 """
 
@@ -59,16 +60,31 @@ from auditor.store.posts import (
     _upsert_posts,
     _values,
 )
+from auditor.store.scheduler import (
+    DEFAULT_STALE_AFTER,
+    ClientBusy,
+    ClientRunRecord,
+    LeaseHeld,
+    LeaseInfo,
+    LeaseLost,
+    SchedulerRecords,
+)
 
 __all__ = [
+    "DEFAULT_STALE_AFTER",
     "SCHEMA_VERSION",
     "AccountReport",
     "AuditTrendRow",
+    "ClientBusy",
+    "ClientRunRecord",
     "FetchedConversation",
     "FetchedPost",
     "FindingRecord",
     "HistoryStore",
     "KeptPost",
+    "LeaseHeld",
+    "LeaseInfo",
+    "LeaseLost",
     "PostLike",
     "PreviousAudit",
     "RunRow",
@@ -243,7 +259,7 @@ LIMIT ?6
 """
 
 
-class HistoryStore(FetchCache):
+class HistoryStore(FetchCache, SchedulerRecords):
     """One writer's handle on the history database (not thread-safe)."""
 
     # -- runs --
@@ -556,7 +572,8 @@ class HistoryStore(FetchCache):
 
         Posts and conversations go ``retention_days`` after their ``last_observed_at`` (when
         the tool last fetched or read them), in every account of the store, those no longer
-        in the config included; runs go ``retention_days`` after they started. The data's own
+        in the config included; runs go ``retention_days`` after they started, and so do
+        the scheduler's client runs (those still running stay). The data's own
         times play no part: an old export read today is kept, a post no fetch or input has
         shown for the whole period is deleted. An account's findings in a run count as one row
         (they are stored as one).
@@ -571,6 +588,9 @@ class HistoryStore(FetchCache):
                 f"DELETE FROM run_accounts WHERE run_key IN ({old_runs})",
                 "DELETE FROM runs WHERE started_at < ?",
                 "DELETE FROM conversations WHERE last_observed_at < ?",
+                # A client run still running is never pruned: it is what keeps two runs of
+                # a client from overlapping.
+                "DELETE FROM client_runs WHERE started_at < ? AND outcome <> 'running'",
             ):
                 deleted += db.execute(sql, (cutoff,)).rowcount
             # Only accounts that may hold a post older than the cutoff are read at all.

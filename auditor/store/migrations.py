@@ -297,6 +297,49 @@ _SCHEMA_V7 = (
 )
 
 
+# Version 8: one scheduler per store, and what it ran (issue #16). ``scheduler_lease`` has at
+# most one row (``id`` is always 1): the scheduler holding the store, its process (pid, host) and
+# when it took the lease and last renewed it (its heartbeat). ``client_runs`` is a row per
+# scheduled or manual run of a client: who runs it (``holder``, a uuid; ``pid`` and ``host`` to
+# name it), the slot it satisfies (the scheduled instant; NULL for a manual run) and its attempt
+# at that slot, its outcome (``running`` until finished) and, once known, the run's key.
+# ``heartbeat_at`` is renewed with the holder's lease: a running row whose heartbeat stopped
+# belongs to a dead process. ``finished_at`` stays NULL for a run that never finished.
+_SCHEMA_V8 = (
+    """
+    CREATE TABLE scheduler_lease (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        holder       TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        host         TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE client_runs (
+        id           INTEGER PRIMARY KEY,
+        client       TEXT NOT NULL,
+        run_key      TEXT,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        outcome      TEXT NOT NULL CHECK (outcome = 'ok' OR outcome = 'failed'
+                         OR outcome = 'interrupted' OR outcome = 'running'),
+        error        TEXT,
+        holder       TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        host         TEXT NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        slot         INTEGER,
+        attempt      INTEGER NOT NULL CHECK (attempt >= 1)
+    )
+    """,
+    "CREATE INDEX client_runs_by_client ON client_runs (client, started_at)",
+    # Only running rows are ever looked up by holder (renewal, takeover): a partial index.
+    "CREATE INDEX client_runs_running ON client_runs (holder) WHERE outcome = 'running'",
+)
+
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V1),
@@ -306,6 +349,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v5,
     _run_statements(_SCHEMA_V6),
     _run_statements(_SCHEMA_V7),
+    _run_statements(_SCHEMA_V8),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
