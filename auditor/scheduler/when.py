@@ -15,8 +15,9 @@ be there as written, and then:
 - **it exists twice** (fall back: 01:30 on the last Sunday of October in Europe/London): the
   slot is the first of the two, 01:30 BST = 00:30 UTC (``fold=0``), and the audit runs once.
 
-09:00 is never in a gap or a fold in any zone that moves its clocks at night, so the usual
-schedules never meet these rules.
+Both are one rule: the slot is the first instant at which the local clock reads the time or
+later. 09:00 is never in a gap or a fold in any zone that moves its clocks at night, so the
+usual schedules never meet these rules.
 """
 
 from __future__ import annotations
