@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
+from auditor.scheduler.due import RetryPolicy
+from auditor.scheduler.when import DEFAULT_SCHEDULE, Schedule, parse_schedule
 from auditor.yaml_document import ConfigError, PathPart, YamlDocument, read_yaml, validate
 
 __all__ = ["ConfigError", "read_yaml", "validate"]  # the errors and reader of every config file
@@ -102,6 +105,8 @@ class AccountConfig:
 class ClientConfig:
     name: str
     accounts: tuple[AccountConfig, ...]
+    # When the scheduler audits it: its own ``schedule``, else the config's, else the default.
+    schedule: Schedule = DEFAULT_SCHEDULE
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class Config:
     clients: tuple[ClientConfig, ...]
     document: YamlDocument = field(repr=False)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    # The top-level ``schedule`` (each client's unless it names its own) and ``scheduler``.
+    schedule: Schedule = DEFAULT_SCHEDULE
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def accounts(self) -> list[AccountConfig]:
         return [account for client in self.clients for account in client.accounts]
@@ -263,6 +271,29 @@ def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
     )
 
 
+def _schedule(document: YamlDocument, where: list[PathPart], default: Schedule) -> Schedule:
+    """The ``schedule`` string at ``where`` (a mapping's key) parsed, or ``default`` if absent."""
+    owner = document.data
+    for part in where[:-1]:
+        owner = owner[part]
+    if where[-1] not in owner:
+        return default
+    try:
+        return parse_schedule(owner[where[-1]])
+    except ValueError as error:
+        raise document.error(where, str(error)) from None
+
+
+def _retry_policy(data: Mapping[str, Any]) -> RetryPolicy:
+    section = data.get("scheduler", {})
+    defaults = RetryPolicy()
+    minutes = section.get("retry_after_minutes")
+    return RetryPolicy(
+        retry_after=defaults.retry_after if minutes is None else timedelta(minutes=minutes),
+        max_early_retries=section.get("max_early_retries", defaults.max_early_retries),
+    )
+
+
 def load_config(path: Path, registry: Registry) -> Config:
     """Read, validate and resolve a config; raises :class:`ConfigError`."""
     document = read_yaml(path)
@@ -273,6 +304,7 @@ def load_config(path: Path, registry: Registry) -> Config:
     data: dict[str, Any] = document.data
     base = path.resolve().parent
     fetch = _fetch_config(base, data)
+    top_schedule = _schedule(document, ["schedule"], DEFAULT_SCHEDULE)
     defaults = default_policy()
     top_policy = data.get("policy", {})
 
@@ -310,7 +342,8 @@ def load_config(path: Path, registry: Registry) -> Config:
                 )
             seen_accounts.add(config.key)
             accounts.append(config)
-        clients.append(ClientConfig(name, tuple(accounts)))
+        schedule = _schedule(document, ["clients", ci, "schedule"], top_schedule)
+        clients.append(ClientConfig(name, tuple(accounts), schedule))
 
     output = data.get("output", {})
     store = data.get("store", {})
@@ -331,6 +364,8 @@ def load_config(path: Path, registry: Registry) -> Config:
         clients=tuple(clients),
         document=document,
         fetch=fetch,
+        schedule=top_schedule,
+        retry=_retry_policy(data),
     )
     for account in loaded.accounts():
         EffectivePolicy.resolve(loaded, account, registry)  # every policy error surfaces now
