@@ -196,11 +196,14 @@ def record(
         return
     account = audited.result
     findings = pack_findings(account)
-    previous = store.previous_audit(account.platform, account.account, run_id, audited.observed_at)
-    account.since_last = compare(account, findings, previous, tracked)
-    # Before the stored report is made: the report shows the trend, and ``auditor report``
-    # writes it again from there.
+    # One read of the account's earlier audits gives the trend and, its last, the previous
+    # audit; both are set before the stored report is made, which shows them (and ``auditor
+    # report`` writes them again from there).
     earlier = store.audit_trend(account.platform, account.account, run_id, audited.observed_at)
+    previous = (
+        store.audit_findings(account.platform, account.account, earlier[-1]) if earlier else None
+    )
+    account.since_last = compare(account, findings, previous, tracked)
     account.trend = trend_points(earlier, account, run_id, read_at, tracked)
     store.record_account(
         run_id,

@@ -231,21 +231,10 @@ LIMIT 1
 """
 
 
-# The last audit of an account before a run, by the data's time (see previous_audit).
-_PREVIOUS_AUDIT = f"""
-SELECT r.run_key, r.started_at FROM runs AS r
-JOIN run_accounts AS a ON a.run_key = r.run_key
-WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
-  AND r.status <> '{RUN_INTERRUPTED}' AND r.run_key IS NOT ?3
-  AND (a.observed_at < ?4 OR (a.observed_at = ?4 AND ?5 IS NOT NULL AND r.started_at < ?5))
-ORDER BY a.observed_at DESC, r.started_at DESC, r.run_key DESC
-LIMIT 1
-"""
-
-
-# The account's audits before a run by the same rule as _PREVIOUS_AUDIT, newest first, at most
-# ?6: with the account's status in each and the figures it tracked. Read through the
-# run_accounts_by_account index (the account's rows only) and the two tables' primary keys.
+# The account's audits before a run, newest first, at most ?6 (see audit_trend: the first is
+# the previous audit): with the account's status in each and the figures it tracked. Read
+# through the run_accounts_by_account index (the account's rows only) and the two tables'
+# primary keys.
 _AUDIT_TREND = f"""
 SELECT r.run_key, r.started_at, a.status, p.tracked FROM runs AS r
 JOIN run_accounts AS a ON a.run_key = r.run_key
@@ -416,37 +405,24 @@ class HistoryStore(FetchCache, SchedulerRecords):
         self, platform: str, account: str, run_key: str, observed_at: datetime
     ) -> PreviousAudit | None:
         """The last audit of this account before run ``run_key``, which observed it at
-        ``observed_at``: finished, not interrupted, and earlier by the data's time (its
-        observation; on the same, by start), so that rerunning an earlier week compares with
-        the week before it whatever ran since. With its findings and the figures it tracked;
-        None if there is none."""
-        found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (run_key,))
-        started_now = found[0][0] if found else None
-        latest_row = self._read(
-            _PREVIOUS_AUDIT, (platform, account, run_key, _to_us(observed_at), started_now)
-        )
-        if not latest_row:
-            return None
-        latest, started = latest_row[0]
+        ``observed_at`` (the last of :meth:`audit_trend`), with its findings and the figures it
+        tracked; None if there is none."""
+        earlier = self.audit_trend(platform, account, run_key, observed_at, limit=1)
+        return self.audit_findings(platform, account, earlier[-1]) if earlier else None
+
+    def audit_findings(self, platform: str, account: str, audit: AuditTrendRow) -> PreviousAudit:
+        """One earlier audit of the account (a row of :meth:`audit_trend`) with its findings:
+        what the change since the last audit compares with."""
         found = self._read(
             "SELECT findings FROM run_findings WHERE run_key = ? AND platform = ? AND account = ?",
-            (latest, platform, account),
-        )
-        tracked = self._read(
-            "SELECT tracked FROM run_reports WHERE run_key = ? AND platform = ? AND account = ?",
-            (latest, platform, account),
+            (audit.run_key, platform, account),
         )
         findings = [
             FindingRecord(uid, check_id, severity, message, evidence_id)
             for (encoded,) in found
             for uid, check_id, severity, message, evidence_id in _decode_findings(encoded)
         ]
-        return PreviousAudit(
-            latest,
-            _from_us(started),
-            findings,
-            tracked[0][0] if tracked and tracked[0][0] is not None else None,
-        )
+        return PreviousAudit(audit.run_key, audit.started_at, findings, audit.tracked)
 
     def audit_trend(
         self,
@@ -457,9 +433,10 @@ class HistoryStore(FetchCache, SchedulerRecords):
         limit: int = 12,
     ) -> list[AuditTrendRow]:
         """This account's last ``limit`` audits before run ``run_key`` (which observed it at
-        ``observed_at``), oldest first, by the rule of :meth:`previous_audit`: finished, not
-        interrupted, earlier by the data's time, then by start. The last of them is the one
-        :meth:`previous_audit` gives."""
+        ``observed_at``), oldest first: finished, not interrupted, and earlier by the data's
+        time (its observation; on the same, by start), so that rerunning an earlier week
+        compares with the week before it whatever ran since. The last of them is the previous
+        audit (:meth:`previous_audit`)."""
         if limit <= 0:
             return []
         found = self._read("SELECT started_at FROM runs WHERE run_key = ?", (run_key,))
