@@ -21,7 +21,7 @@ from auditor.check import CHARTS, Evidence, Finding, chart
 from auditor.engine.parallel import PackedFindings
 from auditor.reports import WRITERS, RunFolders, file_formats, html, write_result
 from auditor.reports.findings import finding_rows
-from auditor.reports.summary import SHOWN_PER_CHECK
+from auditor.reports.summary import SHOWN_PER_CHECK, web_link
 from auditor.result import (
     AccountResult,
     AuditPoint,
@@ -517,4 +517,4 @@ def test_auditor_run_demo_writes_html(tmp_path: Path) -> None:
     ],
 )
 def test_link_takes_only_http_urls(url: str | None, linked: bool) -> None:
-    assert (html.link(url) is not None) == linked
+    assert (web_link(url) is not None) == linked

@@ -20,16 +20,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
 
 from auditor.fsutil import atomic_writer
 from auditor.reports import charts
+from auditor.reports.csv_report import FILE_NAME as FINDINGS_CSV
 from auditor.reports.findings import (
     ClientSpool,
     RunFolders,
@@ -39,10 +38,13 @@ from auditor.reports.findings import (
     write_clients,
 )
 from auditor.reports.summary import (
+    LISTED_STATUSES,
     SHOWN_PER_CHECK,
     AccountRow,
     ClientGlance,
     Glances,
+    shown_time,
+    web_link,
 )
 from auditor.result import (
     AccountResult,
@@ -57,18 +59,11 @@ from auditor.wording import count
 FILE_NAME = "report.html"
 INDEX_NAME = "index.html"
 OVERVIEW_NAME = "overview.html"
-# What the CSV beside the report is called (the "and 212 more" link): csv_report's FILE_NAME.
-FINDINGS_CSV = "findings.csv"
 # The meta tags the index reads from each report.html (in its first bytes, without parsing it).
 STATUS_META = "audit-status"
 STARTED_META = "audit-started"
 _META_READ = 4096
 _META = re.compile(r'<meta name="(audit-status|audit-started)" content="([^"<>]*)">')
-# Checks whose findings and reasons a section lists: the raw outcome, so that a check failing
-# only on suppressed or baselined findings shows them with their state.
-_LISTED_STATUSES = frozenset({"fail", "incomplete", "error"})
-# Links are made of these only: anything else (javascript:, data:) is shown as text.
-_LINK_SCHEMES = frozenset({"http", "https"})
 COMPLAINT = "complaint"
 # Posts called complaints listed with their reasons per account; the rest are counted and
 # left to report.json, whose judged_posts has every one its checks list.
@@ -86,21 +81,6 @@ _ENVIRONMENT = jinja2.Environment(
 
 def _template(name: str) -> jinja2.Template:
     return _ENVIRONMENT.get_template(name)
-
-
-def link(url: str | None) -> str | None:
-    """``url`` when it may be a link (http or https with a host), else None (shown as text)."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in _LINK_SCHEMES and parts.netloc else None
-
-
-def _time(value: datetime | None) -> str:
-    return "-" if value is None else value.isoformat(timespec="seconds")
 
 
 # ------------------------------------------------------------------------------- an account
@@ -168,7 +148,9 @@ def coverage_line(coverage: Coverage) -> str:
         count(coverage.threads, "thread"),
     ]
     if coverage.window_start is not None or coverage.window_end is not None:
-        parts.append(f"window {_time(coverage.window_start)} to {_time(coverage.window_end)}")
+        parts.append(
+            f"window {shown_time(coverage.window_start)} to {shown_time(coverage.window_end)}"
+        )
     if coverage.complete is False:
         lost = f"; lost: {', '.join(coverage.lost)}" if coverage.lost else ""
         parts.append(f"incomplete ({coverage.reason or 'no reason given'}{lost})")
@@ -193,7 +175,7 @@ def _finding_views(account: AccountResult, check: CheckResult) -> tuple[list[Fin
                 message=row.message,
                 evidence_id=row.evidence_id,
                 excerpt=row.excerpt,
-                url=link(row.url),
+                url=web_link(row.url),
                 shown_url=row.url,
                 state=state.kind,
                 state_reason=state.reason,
@@ -206,7 +188,9 @@ def _finding_views(account: AccountResult, check: CheckResult) -> tuple[list[Fin
 def _check_views(account: AccountResult) -> list[CheckView]:
     views = []
     for check in account.checks:
-        if check.status not in _LISTED_STATUSES:
+        # The raw outcome: a check failing only on suppressed or baselined findings shows them
+        # with their state.
+        if check.status not in LISTED_STATUSES:
             continue
         findings, more = _finding_views(account, check)
         views.append(
@@ -272,7 +256,7 @@ def complaints(account: AccountResult) -> Complaints:
                 language=None if post.get("language") is None else str(post["language"]),
                 reasons=[str(r) for r in post.get("reasons") or ()],
                 excerpt=excerpt,
-                url=link(url),
+                url=web_link(url),
             )
         )
     return result
@@ -365,8 +349,8 @@ class HtmlReports:
                 chart_css=Markup("\n".join(page.css)),
                 status_meta=STATUS_META,
                 started_meta=STARTED_META,
-                started=_time(run.started_at),
-                finished=_time(run.finished_at),
+                started=shown_time(run.started_at),
+                finished=shown_time(run.finished_at),
             )
             head_bytes = head.encode("utf-8")
             path = write_client_file(folder / FILE_NAME, head_bytes, spool, glance.name, tail)
@@ -398,7 +382,7 @@ class HtmlReports:
             for glance, folder in zip(self._glances.clients, self._client_folders(run), strict=True)
         ]
         page = _template("overview.html.j2").render(
-            run=run, clients=clients, started=_time(run.started_at)
+            run=run, clients=clients, started=shown_time(run.started_at)
         )
         path = output / OVERVIEW_NAME
         with atomic_writer(path) as stream:

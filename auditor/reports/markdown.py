@@ -15,11 +15,11 @@ each client's file is written whole and renamed at the end.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from auditor.fsutil import atomic_writer
+from auditor.reports.csv_report import FILE_NAME as ALL_FINDINGS
 from auditor.reports.findings import (
     ClientSpool,
     FindingRow,
@@ -30,13 +30,16 @@ from auditor.reports.findings import (
     write_clients,
 )
 from auditor.reports.summary import (
+    LISTED_STATUSES,
     SHOWN_PER_CHECK,
     AccountRow,
     CheckCell,
     ClientGlance,
     Glances,
     relative_link,
+    shown_time,
     trend_marks,
+    web_link,
 )
 from auditor.result import AccountResult, AuditResult, CheckResult, Totals
 from auditor.untrusted import clip, escape_controls
@@ -44,10 +47,6 @@ from auditor.wording import count
 
 FILE_NAME = "report.md"
 OVERVIEW_NAME = "overview.md"
-# The file a check's findings past the first few are in (the CSV writer's, written with this).
-ALL_FINDINGS = "findings.csv"
-# The checks an account's section lists: those someone has to act on.
-LISTED_STATUSES = frozenset({"fail", "incomplete", "error"})
 # A post's excerpt in a table cell is cut here: the CSV has it whole.
 EXCERPT_LIMIT = 200
 _WORDS = {"not_applicable": "n/a"}
@@ -87,25 +86,14 @@ def _escape_line_start(match: re.Match[str]) -> str:
 
 
 def post_link(url: str | None) -> str:
-    """``[post](url)`` for an http(s) URL with a host, the URL percent-encoded so that nothing
-    in it can end the link or a table cell; "" for anything else (``javascript:``, none)."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ""
-    return f"[post]({quote(url, safe=_URL_SAFE)})"
+    """``[post](url)`` for a URL a report may link (:func:`summary.web_link`), percent-encoded so
+    that nothing in it can end the link or a table cell; "" for anything else."""
+    linked = web_link(url)
+    return "" if linked is None else f"[post]({quote(linked, safe=_URL_SAFE)})"
 
 
 def _status(status: str) -> str:
     return _WORDS.get(status, status)
-
-
-def _time(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.isoformat(timespec="seconds")
 
 
 def _row(cells: list[str]) -> str:
@@ -189,8 +177,8 @@ def client_head(run: AuditResult, client: ClientGlance) -> str:
         f"# Social care audit: {markdown_text(client.name)}",
         "",
         f"- Run: {markdown_text(run.run_id)}",
-        f"- Started: {_time(run.started_at)}",
-        f"- Finished: {_time(run.finished_at)}",
+        f"- Started: {shown_time(run.started_at)}",
+        f"- Finished: {shown_time(run.finished_at)}",
         f"- Status: **{_status(client.status)}**",
     ]
     if len(client.trend) > 1:
@@ -227,8 +215,8 @@ def overview(run: AuditResult, clients: list[ClientGlance], links: dict[str, str
         "# Social care audit: overview",
         "",
         f"- Run: {markdown_text(run.run_id)}",
-        f"- Started: {_time(run.started_at)}",
-        f"- Finished: {_time(run.finished_at)}",
+        f"- Started: {shown_time(run.started_at)}",
+        f"- Finished: {shown_time(run.finished_at)}",
         "",
     ]
     table = _table(["client", "status", "failing checks", "trend", "report"], rows)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from auditor.reports.findings import finding_rows, since_last_line
 from auditor.result import AccountResult, CheckResult, gated_status, worst_status
@@ -20,6 +20,26 @@ from auditor.result import AccountResult, CheckResult, gated_status, worst_statu
 # Findings a readable report lists per check; the rest are counted ("and 212 more") and point
 # at the CSV, which has every one.
 SHOWN_PER_CHECK = 10
+# The checks a readable report details under an account: those someone has to act on.
+LISTED_STATUSES = frozenset({"fail", "incomplete", "error"})
+# What a readable report makes a link of: anything else (javascript:, data:) is shown as text.
+_LINK_SCHEMES = frozenset({"http", "https"})
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when a report may make a link of it (http or https, with a host), else None."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in _LINK_SCHEMES and parts.hostname else None
+
+
+def shown_time(moment: datetime | None) -> str:
+    """A time as the readable reports show it: ISO 8601 to the second, "-" for none."""
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
