@@ -2,44 +2,54 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 import yaml
 
 from auditor import __version__
-from auditor.check import SEVERITIES
+from auditor.cli_common import (
+    FAIL_ON_CHOICES,
+    ChecksDirs,
+    DryRun,
+    Formats,
+    audit_into_reports,
+    check_paths_before_work,
+    chosen_accounts,
+    echo,
+    fail,
+    fetch_accounts,
+    guard_logs,
+    load,
+    load_registry_or_fail,
+    open_store,
+    print_dry_run,
+    unusable_folder,
+)
 from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
 from auditor.cli_report import report_command
-from auditor.config import AccountConfig, Config, ConfigError, EffectivePolicy, load_config
-from auditor.fetch.secrets import install_log_redaction
+from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.fsutil import remove_temporary_files
-from auditor.registry import Registry, RegistryError, describe, load_registry
+from auditor.registry import RegistryError, describe
 from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_SIGNAL_BASE,
-    FAIL_ON_NEVER,
     INTERRUPTED,
     Interrupted,
     interrupt,
     signal_name,
 )
-from auditor.untrusted import escape_controls
 from auditor.wording import count
 
 if TYPE_CHECKING:
-    from auditor.fetch.run import FetchReport
-    from auditor.result import AccountSink, AuditResult
-    from auditor.store.history import HistoryStore
+    from auditor.result import AccountSink
 
 SinkT = TypeVar("SinkT", bound="AccountSink")
 
@@ -57,41 +67,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(demo_app, name="demo")
 app.add_typer(baseline_app, name="baseline")
 app.command("report")(report_command)
-FAIL_ON_CHOICES = (*SEVERITIES, FAIL_ON_NEVER)
-
-ChecksDirs = Annotated[
-    list[Path] | None,
-    typer.Option("--checks-dir", help="Also load checks from the *.py modules in this folder."),
-]
-Formats = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--format",
-        metavar="json,csv,junit,sarif,html,markdown,terminal",
-        help="Report formats, comma-separated or repeated (wins over the config's "
-        "output.formats); JSON is always written, and CSV with HTML (its findings beyond the "
-        "first few).",
-    ),
-]
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    _echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _echo(text: str, err: bool = False, *, lines: bool = False) -> None:
-    """Prints ``text`` with its control characters escaped (``\\x1b``): it holds names,
-    handles and reasons from configs, bundles and servers, which must not act on a terminal.
-    One line (a newline in a value shows as ``\\n``) unless ``lines``: text laid out here."""
-    typer.echo(escape_controls(text, keep_newlines=lines), err=err)
-
-
-def _registry(checks_dirs: list[Path] | None) -> Registry:
-    try:
-        return load_registry(checks_dirs or [])
-    except RegistryError as error:
-        fail(str(error))
 
 
 def _version(value: bool) -> None:
@@ -107,180 +82,7 @@ def _main(
     ] = False,
 ) -> None:
     """Audit how brands run customer service on social media."""
-    _guard_logs()
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a record comes (test runners swap it)."""
-
-    @property
-    def stream(self) -> object:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: object) -> None:
-        pass
-
-
-def _guard_logs() -> None:
-    """Warnings go to stderr, and no log line can carry a token (redacted on every handler)."""
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = _StderrHandler()
-        handler.setLevel(logging.WARNING)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    install_log_redaction(root)
-
-
-DryRun = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run",
-        help="Print, per api account, the requests a fetch would make and the share of each "
-        "rate limit they would use; make none.",
-    ),
-]
-
-
-def _load(config_path: Path, checks_dir: list[Path] | None) -> tuple[Registry, Config]:
-    registry = _registry(checks_dir)
-    try:
-        return registry, load_config(config_path, registry)
-    except ConfigError as error:
-        fail(str(error))
-
-
-def _chosen_accounts(
-    config: Config, clients: list[str] | None, accounts: list[str] | None = None
-) -> list[AccountConfig]:
-    """The config's accounts, narrowed by --client and --account PLATFORM:HANDLE."""
-    unknown = sorted(set(clients or ()) - {c.name for c in config.clients})
-    if unknown:
-        fail(f"--client {unknown[0]!r} is not in {config.path}")
-    chosen = [a for a in config.accounts() if not clients or a.client in clients]
-    if accounts:
-        wanted = []
-        for text in accounts:
-            platform, _, handle = text.partition(":")
-            matches = [
-                a
-                for a in chosen
-                if a.platform == platform.lower() and a.handle.lower() == handle.lower()
-            ]
-            if not handle or not matches:
-                fail(f"--account {text!r}: no such account (PLATFORM:HANDLE, e.g. x:AcmeHelp)")
-            wanted += [a for a in matches if a not in wanted]
-        chosen = wanted
-    return chosen
-
-
-def _unusable_folder(folder: Path) -> str | None:
-    """Why ``folder`` cannot be made or written to, or None; looks, creates nothing."""
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent  # a missing folder is made later: its nearest ancestor decides
-    if not probe.is_dir():
-        return f"{probe} is not a folder"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{probe} is not writable"
-    return None
-
-
-def _check_paths_before_work(
-    config: Config, accounts: list[AccountConfig], reports_dir: Path | None
-) -> None:
-    """Fails with one line, exit 2, before anything is fetched, audited or stored, when a
-    place the run will write to cannot take it (a file where a folder goes, say)."""
-    places = [("history store folder", config.store_path.parent)]
-    if config.store_path.is_dir():
-        fail(f"history store {config.store_path} is a folder, not a file")
-    if any(a.source.type == "api" for a in accounts):
-        places.append(("fetch.dir", config.fetch.dir))
-    if reports_dir is not None:
-        places.append(("output folder", reports_dir))
-    for what, folder in places:
-        problem = _unusable_folder(folder)
-        if problem is not None:
-            fail(f"{what} {folder}: {problem}")
-
-
-def _open_store(config: Config) -> HistoryStore:
-    from auditor.store.history import HistoryStore, StoreError
-
-    try:
-        config.store_path.parent.mkdir(parents=True, exist_ok=True)
-        return HistoryStore(config.store_path, config.retention_days)
-    except (StoreError, OSError) as error:
-        fail(f"history store {config.store_path}: {error}")
-
-
-def audit_accounts(
-    config: Config,
-    registry: Registry,
-    chosen: list[AccountConfig],
-    *,
-    quiet: bool,
-    sink_for: Callable[[dict[str, str]], SinkT],
-    **engine_options: Any,
-) -> tuple[AuditResult, SinkT, dict[str, str]]:
-    """Fetch the chosen api accounts and audit every account into the sink ``sink_for`` makes
-    from the incomplete fetches (account key -> why), as ``run`` and ``baseline create`` do;
-    a config error is one line, exit 2."""
-    from auditor.engine.audit import Engine
-
-    try:
-        with _open_store(config) as store:
-            fetched = (
-                _fetch(config, store, chosen, quiet)
-                if any(a.source.type == "api" for a in chosen)
-                else None
-            )
-            fetch_incomplete = {
-                done.key: done.reason or "fetch incomplete"
-                for done in (fetched.incomplete if fetched is not None else [])
-            }
-            sink = sink_for(fetch_incomplete)
-            engine = Engine(
-                config, registry, store=store, fetch_incomplete=fetch_incomplete, **engine_options
-            )
-            return engine.run(sink=sink), sink, fetch_incomplete
-    except ConfigError as error:
-        fail(str(error))
-
-
-def _print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
-    from auditor.fetch import preflight
-
-    _echo(preflight.dry_run_text(config, accounts), lines=True)
-    for account in accounts:
-        if account.source.type != "api":
-            _echo(f"{account.client} / {account.key}: reads {account.source.path}")
-
-
-def _fetch(
-    config: Config, store: HistoryStore, accounts: list[AccountConfig], quiet: bool
-) -> FetchReport:
-    from auditor.fetch import run as fetch
-    from auditor.store.history import StoreError
-
-    show_progress = not quiet and sys.stdout.isatty()
-
-    def progress(done: fetch.AccountFetch, count: int, total: int) -> None:
-        _echo(f"[{count}/{total}] fetched {fetch.describe(done)}")
-
-    try:
-        return fetch.fetch_api_accounts(
-            config,
-            store,
-            accounts,
-            clock=fetch.default_clock(),
-            progress=progress if show_progress else None,
-        )
-    except StoreError as error:
-        fail(f"history store {config.store_path}: {error}")
-    except ConfigError as error:  # pseudonymisation on and no key: nothing is fetched
-        fail(str(error))
+    guard_logs()
 
 
 @app.command()
@@ -314,7 +116,7 @@ def run(
 ) -> None:
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
     exit 0/1/2/3."""
-    from auditor.reports import WRITERS, Reports, RunFolders, file_formats, parse_formats, terminal
+    from auditor.reports import parse_formats, terminal
 
     if fail_on is not None and fail_on not in FAIL_ON_CHOICES:
         fail(f"--fail-on must be one of {', '.join(FAIL_ON_CHOICES)}, not {fail_on!r}")
@@ -322,31 +124,24 @@ def run(
         chosen_formats = None if formats is None else parse_formats(formats)
     except ValueError as error:
         fail(f"--format {error}")
-    registry, config = _load(config_path, checks_dir)
-    chosen = _chosen_accounts(config, client)
+    registry, config = load(config_path, checks_dir)
+    chosen = chosen_accounts(config, client)
     if dry_run:
-        _print_dry_run(config, chosen)
+        print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
     gate = gate_for_run(config, baseline)
     out_dir = output or config.output_dir
-    _check_paths_before_work(config, chosen, reports_dir=out_dir)
-    formats_wanted = file_formats(chosen_formats or config.formats)
+    check_paths_before_work(config, chosen, reports_dir=out_dir)
     colour = terminal.wants_colour(sys.stdout)  # decided once: the table and the closing line
-
-    def report_writers(fetch_incomplete: dict[str, str]) -> Reports:
-        # Printed and written as the accounts are audited, in config order: the run keeps none.
-        folders = RunFolders(out_dir)  # a client's files, in every format, in one folder
-        writers = [WRITERS[name](out_dir, folders) for name in formats_wanted]
-        if not quiet:
-            writers.insert(0, terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour))
-        return Reports(writers, fetch_incomplete)
-
-    result, reports, fetch_incomplete = audit_accounts(
+    table = terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour)
+    done = audit_into_reports(
         config,
         registry,
         chosen,
+        out_dir=out_dir,
+        formats=chosen_formats or config.formats,
+        table=None if quiet else table,
         quiet=quiet,
-        sink_for=report_writers,
         fail_on=fail_on,
         skip_invalid=skip_invalid,
         clients=client,
@@ -354,15 +149,15 @@ def run(
         gate=gate,
         soft_fail=soft_fail,
     )
+    result, totals = done.result, done.totals
     for message in result.input_errors:
-        _echo(f"error: {message}", err=True)
-    for key, reason in fetch_incomplete.items():
-        _echo(f"incomplete fetch: {key}: {reason}", err=True)
-    totals = result.totals(fetch_incomplete)
+        echo(f"error: {message}", err=True)
+    for key, reason in done.fetch_incomplete.items():
+        echo(f"incomplete fetch: {key}: {reason}", err=True)
     warn_unmatched(config, totals.unmatched_suppressions)
     if not quiet:
-        for path in reports.written:
-            _echo(f"wrote {path}")
+        for path in done.written:
+            echo(f"wrote {path}")
         typer.echo(terminal.closing_line(totals, colour), color=colour)
     if result.interrupted is not None:
         stopped = sum(1 for what in totals.incomplete.values() if what == [INTERRUPTED])
@@ -399,9 +194,9 @@ def lint_command(
         chosen_formats = None if formats is None else parse_formats(formats)
     except ValueError as error:
         fail(f"--format {error}")
-    registry = _registry(checks_dir)
-    config = _load(config_path, checks_dir)[1] if config_path else None
-    if output is not None and (problem := _unusable_folder(output)) is not None:
+    registry = load_registry_or_fail(checks_dir)
+    config = load(config_path, checks_dir)[1] if config_path else None
+    if output is not None and (problem := unusable_folder(output)) is not None:
         fail(f"output folder {output}: {problem}")
     try:
         result = lint.lint(lint.read_files(paths), registry, config, fail_on)
@@ -410,11 +205,11 @@ def lint_command(
     except lint.LintInputError as error:
         fail(str(error))
     if not quiet:
-        _echo(terminal.render(result), lines=True)
+        echo(terminal.render(result), lines=True)
     totals = result.totals()
     closing = [] if quiet else [*(f"wrote {p}" for p in written), terminal.closing_line(totals)]
     for line in lint.finding_lines(result) + closing:
-        _echo(line)
+        echo(line)
     raise typer.Exit(totals.code)
 
 
@@ -434,29 +229,29 @@ def fetch_command(
 ) -> None:
     """Fetch the api accounts of CONFIG into bundles (the canonical format), without auditing,
     so that CI can replay the audit; exit 0, 2 (bad config) or 3 (some account incomplete)."""
-    _, config = _load(config_path, checks_dir)
-    chosen = _chosen_accounts(config, client, account)
+    _, config = load(config_path, checks_dir)
+    chosen = chosen_accounts(config, client, account)
     if account and any(a.source.type != "api" for a in chosen):
         other = next(a for a in chosen if a.source.type != "api")
         fail(f"--account {other.key}: its source is {other.source.type}, not api: nothing to fetch")
     if dry_run:
-        _print_dry_run(config, chosen)
+        print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
-    _check_paths_before_work(config, chosen, reports_dir=None)
-    with _open_store(config) as store:
-        report = _fetch(config, store, chosen, quiet)
+    check_paths_before_work(config, chosen, reports_dir=None)
+    with open_store(config) as store:
+        report = fetch_accounts(config, store, chosen, quiet)
     if not report.accounts and not quiet:
         typer.echo("no account with source {type: api}: nothing to fetch")
     if not quiet and not sys.stdout.isatty():  # on a terminal, progress said it already
         from auditor.fetch.run import describe
 
         for done in report.accounts:
-            _echo(f"fetched {describe(done)}")
+            echo(f"fetched {describe(done)}")
     for done in report.incomplete:
-        _echo(f"incomplete fetch: {done.key}: {done.reason}", err=True)
+        echo(f"incomplete fetch: {done.key}: {done.reason}", err=True)
     if not quiet:
         for done in report.accounts:
-            _echo(f"wrote {done.path}")
+            echo(f"wrote {done.path}")
     raise typer.Exit(EXIT_INCOMPLETE if report.incomplete else EXIT_OK)
 
 
@@ -465,7 +260,7 @@ def checks_list(checks_dir: ChecksDirs = None) -> None:
     """List every registered check."""
     from tabulate import tabulate
 
-    registry = _registry(checks_dir)
+    registry = load_registry_or_fail(checks_dir)
     rows = [[c.id, c.title, c.severity, c.version, registry.origin(c.id)] for c in registry]
     typer.echo(tabulate(rows, headers=["id", "title", "severity", "version", "from"]))
 
@@ -475,7 +270,7 @@ def checks_show(
     check_id: Annotated[str, typer.Argument(metavar="ID")], checks_dir: ChecksDirs = None
 ) -> None:
     """Print a check's documentation and parameters."""
-    registry = _registry(checks_dir)
+    registry = load_registry_or_fail(checks_dir)
     try:
         check = registry.get(check_id.upper())
     except RegistryError as error:
@@ -509,12 +304,12 @@ def config_validate(
     as incomplete (--deep: rows it cannot read)."""
     from auditor.input_check import check_inputs
 
-    _, config = _load(config_path, checks_dir)
+    _, config = load(config_path, checks_dir)
     found = check_inputs(config, deep=deep)
     for message in dict.fromkeys(found.errors):
-        _echo(f"error: {message}", err=True)
+        echo(f"error: {message}", err=True)
     for message in dict.fromkeys(found.warnings):
-        _echo(f"warning: {message}", err=True)
+        echo(f"warning: {message}", err=True)
     if found.errors:
         errors = count(len(dict.fromkeys(found.errors)), "input error")
         fail(f"{config_path}: the config itself is valid, but run would stop on {errors}")
@@ -530,7 +325,7 @@ def config_validate(
 
         checked, problems = check_secrets(config)
         for problem in problems:
-            _echo(f"error: {problem}", err=True)
+            echo(f"error: {problem}", err=True)
         if problems:
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"tokens: {checked} named, all present")
@@ -548,7 +343,7 @@ def config_show(
     checks_dir: ChecksDirs = None,
 ) -> None:
     """Print the effective policy of one account (defaults < policy < client < account)."""
-    registry = _registry(checks_dir)
+    registry = load_registry_or_fail(checks_dir)
     try:
         config = load_config(config_path, registry)
     except ConfigError as error:

@@ -2,8 +2,8 @@
 from ``--baseline`` and the config's suppressions.
 
 Part of the face (``auditor.cli`` adds ``baseline_app`` to its commands); kept apart so that
-``cli.py`` stays small. The command reuses ``cli``'s helpers (config loading, the fetch, the
-store), imported when it runs: ``cli`` imports this module first.
+``cli.py`` stays small. The command reuses ``cli_common``'s helpers (config loading, the
+fetch, the store), imported when it runs.
 """
 
 from __future__ import annotations
@@ -106,15 +106,15 @@ def baseline_create(
     finding's uid to FILE, so that 'auditor run CONFIG --baseline FILE' fails only on new
     findings. Writes no report. Exit 0 written; 2 bad input (nothing written); 130/143
     interrupted (nothing written)."""
-    from auditor import cli
+    from auditor import cli_common as cli
     from auditor.engine.gating import BaselineFindings, write_baseline
 
-    registry, config = cli._load(config_path, checks_dir)
-    chosen = cli._chosen_accounts(config, client)
-    cli._check_paths_before_work(config, chosen, reports_dir=None)
+    registry, config = cli.load(config_path, checks_dir)
+    chosen = cli.chosen_accounts(config, client)
+    cli.check_paths_before_work(config, chosen, reports_dir=None)
     if out.is_dir():
         cli.fail(f"baseline {out} is a folder; name a file")
-    problem = cli._unusable_folder(out.absolute().parent)
+    problem = cli.unusable_folder(out.absolute().parent)
     if problem is not None:
         cli.fail(f"baseline {out}: {problem}")
     result, findings, fetch_incomplete = cli.audit_accounts(

@@ -2,7 +2,7 @@
 format, by the same writers as ``run``; ``auditor report --list``: the runs the store holds.
 
 Part of the face (``auditor.cli`` adds the command); kept apart so that ``cli.py`` stays small.
-It reuses ``cli``'s helpers (config loading, formats), imported when it runs.
+It reuses ``cli_common``'s helpers (config loading, formats), imported when it runs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def _open_existing_store(config: Config) -> HistoryStore:
     """The config's history store, never created here: one line, exit 2, if there is none."""
-    from auditor import cli
+    from auditor import cli_common as cli
     from auditor.store.history import HistoryStore, StoreError
 
     if not config.store_path.is_file():
@@ -58,7 +58,7 @@ def _list_runs(store: HistoryStore) -> None:
 
 
 def _run_key(store: HistoryStore, run_id: str, config: Config) -> str:
-    from auditor import cli
+    from auditor import cli_common as cli
 
     keys = store.run_keys(run_id)
     if not keys:
@@ -98,7 +98,7 @@ def report_command(
 ) -> None:
     """Write a past run's reports again from the history store (RUN_ID), in any format, or list
     the runs it holds (--list). Exit 0 written; 2 no such run, or bad input."""
-    from auditor import cli
+    from auditor import cli_common as cli
     from auditor.engine.stored_run import StoredRunError, rebuild
     from auditor.reports import WRITERS, Reports, RunFolders, file_formats, parse_formats, terminal
 
@@ -110,7 +110,7 @@ def report_command(
         cli.fail("name the audit config with --config CONFIG: its store.path is the history")
     if run_id is None and not list_runs:
         cli.fail("name a run (RUN_ID), or list them with --list")
-    _, config = cli._load(config_path, checks_dir)
+    _, config = cli.load(config_path, checks_dir)
     with _open_existing_store(config) as store:
         if list_runs:
             _list_runs(store)
@@ -128,7 +128,7 @@ def report_command(
     except StoredRunError as error:
         cli.fail(f"run {key}: {error}")
     out_dir = output or config.output_dir
-    if (problem := cli._unusable_folder(out_dir)) is not None:
+    if (problem := cli.unusable_folder(out_dir)) is not None:
         cli.fail(f"output folder {out_dir}: {problem}")
     folders = RunFolders(out_dir)
     writers = [

@@ -16,6 +16,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
+# Another process has what the command needs: a scheduler holds the history store's lease, or
+# a client asked for is being audited by another process (``auditor run --wait`` waits).
+EXIT_BUSY = 4
 # A run stopped by a signal exits 128 + its number, as a shell reports it: 130 for SIGINT
 # (Ctrl-C), 143 for SIGTERM (systemd, Kubernetes, cron).
 EXIT_SIGNAL_BASE = 128

@@ -25,7 +25,7 @@ from jsonschema import Draft202012Validator
 from werkzeug import Request as WsgiRequest
 from werkzeug import Response as WsgiResponse
 
-from auditor.cli import _guard_logs
+from auditor.cli_common import guard_logs
 from auditor.config import load_schema
 from auditor.demo.plan import plan_accounts
 from auditor.fetch import run as fetch_module
@@ -252,7 +252,7 @@ def test_the_cli_log_handler_escapes_control_characters(
     for handler in before:
         root.removeHandler(handler)
     try:
-        _guard_logs()  # what every command does first: stderr handler, redaction, escaping
+        guard_logs()  # what every command does first: stderr handler, redaction, escaping
         logging.getLogger("auditor.test").warning("name %s", f"Acme{OSC_TITLE}\nERROR forged")
     finally:
         for handler in list(root.handlers):

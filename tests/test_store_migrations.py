@@ -416,8 +416,11 @@ def test_a_version_7_store_gains_the_scheduler_tables_and_keeps_its_runs_and_rep
         assert history.lease() is None
         assert history.acquire_lease("sched", 1, "pod", T0 + DAY) is None
         run_id = history.begin_client_run("acme", "sched", T0 + DAY, 1, T0 + DAY)
-        history.finish_client_run(run_id, "ok", "week2", None, T0 + DAY + timedelta(minutes=1))
-        assert history.client_records(["acme"], T0 + DAY)["acme"].run_key == "week2"
+        history.finish_client_run(
+            run_id, "ok", "week2", None, T0 + DAY + timedelta(minutes=1), report_dir="out/acme/r"
+        )
+        record = history.client_records(["acme"], T0 + DAY)["acme"]
+        assert (record.run_key, record.report_dir) == ("week2", "out/acme/r")  # version 9
 
     after = dump(db_path)
     new_tables = ("scheduler_lease", "client_runs")
@@ -426,4 +429,4 @@ def test_a_version_7_store_gains_the_scheduler_tables_and_keeps_its_runs_and_rep
     connection = sqlite3.connect(db_path)
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     connection.close()
-    assert version == SCHEMA_VERSION == 8
+    assert version == SCHEMA_VERSION == 9

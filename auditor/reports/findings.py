@@ -175,6 +175,11 @@ class RunFolders:
                 folder = self._folders[name] = new_run_folder(parent, started_at, run_id)
             return folder
 
+    def made(self) -> dict[str, Path]:
+        """Each client's folder, for the clients that have one so far."""
+        with self._lock:
+            return dict(self._folders)
+
 
 class ClientSpool:
     """Where a streaming writer keeps what it has written of each client's accounts until the

@@ -340,6 +340,11 @@ _SCHEMA_V8 = (
 )
 
 
+# Version 9: where a client run's reports went (``auditor status`` prints it), set when the run
+# finishes; NULL while it runs, for a run that wrote none, and for runs before this version.
+_SCHEMA_V9 = ("ALTER TABLE client_runs ADD COLUMN report_dir TEXT",)
+
+
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V1),
@@ -350,6 +355,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V6),
     _run_statements(_SCHEMA_V7),
     _run_statements(_SCHEMA_V8),
+    _run_statements(_SCHEMA_V9),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

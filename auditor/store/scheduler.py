@@ -90,6 +90,8 @@ class ClientRunRecord:
     slot_attempts: int = 0
     slot_succeeded: bool = False
     last_ok_at: datetime | None = None
+    # Where its last run's reports went (the client's run folder), if it wrote any.
+    report_dir: str | None = None
 
     @property
     def running(self) -> bool:
@@ -359,19 +361,21 @@ class SchedulerRecords(StoreConnection):
         run_key: str | None = None,
         error: str | None = None,
         now: datetime | None = None,
+        report_dir: str | None = None,
     ) -> None:
         """Close a running client run: ``ok``, ``failed`` (``error`` says why, on one line) or
-        ``interrupted`` (a stop signal). A run already closed (recorded interrupted when another
-        scheduler took over) is a StoreError: its outcome stays as recorded."""
+        ``interrupted`` (a stop signal); ``report_dir`` is where its reports went, if anywhere.
+        A run already closed (recorded interrupted when another scheduler took over) is a
+        StoreError: its outcome stays as recorded."""
         if outcome not in _FINISHED:
             raise StoreError(f"a client run finishes ok, failed or interrupted, not {outcome!r}")
         at = _now_us(now)
         with self._transaction() as db:
             updated = db.execute(
                 "UPDATE client_runs SET finished_at = ?, outcome = ?,"
-                " run_key = coalesce(?, run_key), error = ?"
+                " run_key = coalesce(?, run_key), error = ?, report_dir = ?"
                 f" WHERE id = ? AND outcome = '{RUNNING}'",
-                (at, outcome, run_key, _one_line(error), run_id),
+                (at, outcome, run_key, _one_line(error), report_dir, run_id),
             ).rowcount
             if updated:
                 return
@@ -399,13 +403,13 @@ class SchedulerRecords(StoreConnection):
 
     def _record(self, client: str, at: int, stale: int) -> ClientRunRecord:
         last = self._read(
-            "SELECT started_at, finished_at, outcome, run_key, error, heartbeat_at"
+            "SELECT started_at, finished_at, outcome, run_key, error, heartbeat_at, report_dir"
             " FROM client_runs WHERE client = ? ORDER BY started_at DESC, id DESC LIMIT 1",
             (client,),
         )
         if not last:
             return ClientRunRecord(client)
-        started, finished, outcome, run_key, error, heartbeat = last[0]
+        started, finished, outcome, run_key, error, heartbeat, report_dir = last[0]
         if outcome == RUNNING and at - heartbeat >= stale:
             outcome = INTERRUPTED
         ((slot, attempts, succeeded),) = self._read(
@@ -428,4 +432,5 @@ class SchedulerRecords(StoreConnection):
             slot_attempts=attempts,
             slot_succeeded=bool(succeeded),
             last_ok_at=_from_us_or_none(last_ok),
+            report_dir=report_dir,
         )
