@@ -33,11 +33,14 @@ from auditor.cli_common import (
 )
 from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
 from auditor.cli_report import report_command
+from auditor.cli_runs import client_outcomes, manual_runs
+from auditor.cli_schedule import schedule_command
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.fsutil import remove_temporary_files
 from auditor.registry import RegistryError, describe
 from auditor.result import (
     EXIT_BAD_INPUT,
+    EXIT_BUSY,
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_SIGNAL_BASE,
@@ -45,6 +48,7 @@ from auditor.result import (
     Interrupted,
     interrupt,
     signal_name,
+    worst_exit_code,
 )
 from auditor.wording import count
 
@@ -67,6 +71,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(demo_app, name="demo")
 app.add_typer(baseline_app, name="baseline")
 app.command("report")(report_command)
+app.command("schedule")(schedule_command)
 
 
 def _version(value: bool) -> None:
@@ -113,9 +118,17 @@ def run(
     ] = None,
     dry_run: DryRun = False,
     formats: Formats = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for clients another process (the scheduler) is auditing, "
+            "instead of skipping them (exit 4).",
+        ),
+    ] = False,
 ) -> None:
     """Fetch the api accounts in CONFIG, audit every account, print a table, write reports;
-    exit 0/1/2/3."""
+    exit 0/1/2/3, 4 when a client was skipped as busy."""
     from auditor.reports import parse_formats, terminal
 
     if fail_on is not None and fail_on not in FAIL_ON_CHOICES:
@@ -134,21 +147,32 @@ def run(
     check_paths_before_work(config, chosen, reports_dir=out_dir)
     colour = terminal.wants_colour(sys.stdout)  # decided once: the table and the closing line
     table = terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour)
-    done = audit_into_reports(
-        config,
-        registry,
-        chosen,
-        out_dir=out_dir,
-        formats=chosen_formats or config.formats,
-        table=None if quiet else table,
-        quiet=quiet,
-        fail_on=fail_on,
-        skip_invalid=skip_invalid,
-        clients=client,
-        workers=workers,
-        gate=gate,
-        soft_fail=soft_fail,
-    )
+    names = list(dict.fromkeys(a.client for a in chosen))
+    with (
+        open_store(config) as store,
+        manual_runs(
+            config, store, names, wait=wait, say=lambda line: echo(line, err=True)
+        ) as claims,
+    ):
+        chosen = [a for a in chosen if a.client not in claims.refused]
+        if not chosen:
+            raise typer.Exit(EXIT_BUSY)
+        done = audit_into_reports(
+            config,
+            registry,
+            chosen,
+            out_dir=out_dir,
+            formats=chosen_formats or config.formats,
+            table=None if quiet else table,
+            quiet=quiet,
+            fail_on=fail_on,
+            skip_invalid=skip_invalid,
+            clients=[name for name in names if name not in claims.refused],
+            workers=workers,
+            gate=gate,
+            soft_fail=soft_fail,
+        )
+        claims.finish(client_outcomes(done, chosen), done.result.run_id)
     result, totals = done.result, done.totals
     for message in result.input_errors:
         echo(f"error: {message}", err=True)
@@ -173,7 +197,7 @@ def run(
             err=True,
         )
         raise typer.Exit(EXIT_SIGNAL_BASE + result.stopped_after)
-    raise typer.Exit(totals.code)
+    raise typer.Exit(worst_exit_code([totals.code, EXIT_BUSY if claims.refused else EXIT_OK]))
 
 
 @app.command("lint")

@@ -47,9 +47,18 @@ Formats = Annotated[
 ]
 
 
+class Failed(typer.Exit):
+    """A command stopped with one line (printed as ``error: ...``) and an exit code; the
+    scheduler records the line as the client's failure and goes on with the others."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(code)
+        self.message = message
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    raise Failed(escape_controls(message), code)
 
 
 def echo(text: str, err: bool = False, *, lines: bool = False) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auditor.result import EXIT_BAD_INPUT, EXIT_OK
+from auditor.result import EXIT_OK
 from auditor.untrusted import escape_controls
 from auditor.wording import count
 
@@ -60,8 +60,9 @@ def gate_for_run(config: Config, baseline: Path | None) -> Gate | None:
     try:
         gate = build_gate(config, baseline, datetime.now(UTC).date())
     except GatingError as error:
-        _echo(f"error: {error}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        from auditor.cli_common import fail
+
+        fail(str(error))
     if gate is not None:
         for info in [*gate.setup.expired, *gate.setup.malformed]:
             _echo(f"warning: {_where(config, info)}: {info.problem}; not applied")

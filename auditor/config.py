@@ -29,6 +29,7 @@ from auditor.model import AccountKey
 from auditor.registry import Registry
 from auditor.scheduler.due import RetryPolicy
 from auditor.scheduler.when import DEFAULT_SCHEDULE, Schedule, parse_schedule
+from auditor.store.scheduler import DEFAULT_STALE_AFTER
 from auditor.yaml_document import ConfigError, PathPart, YamlDocument, read_yaml, validate
 
 __all__ = ["ConfigError", "read_yaml", "validate"]  # the errors and reader of every config file
@@ -132,6 +133,8 @@ class Config:
     # The top-level ``schedule`` (each client's unless it names its own) and ``scheduler``.
     schedule: Schedule = DEFAULT_SCHEDULE
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # A scheduler (or manual run) whose heartbeat is older than this is taken for dead.
+    stale_after: timedelta = DEFAULT_STALE_AFTER
 
     def accounts(self) -> list[AccountConfig]:
         return [account for client in self.clients for account in client.accounts]
@@ -366,6 +369,11 @@ def load_config(path: Path, registry: Registry) -> Config:
         fetch=fetch,
         schedule=top_schedule,
         retry=_retry_policy(data),
+        stale_after=timedelta(
+            seconds=data.get("scheduler", {}).get(
+                "stale_after_seconds", DEFAULT_STALE_AFTER.total_seconds()
+            )
+        ),
     )
     for account in loaded.accounts():
         EffectivePolicy.resolve(loaded, account, registry)  # every policy error surfaces now

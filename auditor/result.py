@@ -42,6 +42,19 @@ class Interrupted(BaseException):
         return EXIT_SIGNAL_BASE + self.signum
 
 
+def worst_exit_code(codes: Iterable[int]) -> int:
+    """The exit code of several audits (the clients of ``auditor schedule --once``, a run
+    some of whose clients were busy), by the precedence :meth:`Tally.totals` applies to one:
+    a stop signal > bad input > busy > a failing finding > incomplete > clean."""
+    order = [EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK]
+    chosen = list(codes)
+    signals = [code for code in chosen if code >= EXIT_SIGNAL_BASE]
+    if signals:
+        return signals[0]
+    known = [code for code in chosen if code in order]
+    return min(known, key=order.index) if known else EXIT_OK
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
