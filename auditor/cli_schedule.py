@@ -109,6 +109,8 @@ class Scheduler:
     clock: Callable[[], datetime] = utc_now
     watching_since: datetime | None = None
     doing: Doing = field(default_factory=Doing)
+    # Told when the scheduler starts or ends a client (the heartbeat file says it at once).
+    changed: Callable[[], None] = lambda: None
 
     def due(self, now: datetime) -> list[Due]:
         names = [client.name for client in self.config.clients]
@@ -164,6 +166,7 @@ class Scheduler:
         why = "asked for with --now" if due is None else due.reason
         log.info("audit started: client %s (%s)", escape_controls(name), why)
         self.doing.state, self.doing.client = "auditing", name
+        self.changed()
         try:
             done = self.audit(client)
         except BaseException as stop:
@@ -177,6 +180,7 @@ class Scheduler:
             raise
         finally:
             self.doing.state, self.doing.client = "idle", None
+            self.changed()
         self._finish(run_id, name, done.outcome, done.code)
         if done.stopped_by is not None:
             raise Interrupted(done.stopped_by)
@@ -185,7 +189,12 @@ class Scheduler:
     def _finish(self, run_id: int, name: str, outcome: ClientOutcome, code: int | None) -> None:
         try:
             self.store.finish_client_run(
-                run_id, outcome.outcome, None, outcome.error, report_dir=outcome.report_dir
+                run_id,
+                outcome.outcome,
+                None,
+                outcome.error,
+                self.clock(),
+                report_dir=outcome.report_dir,
             )
         except Exception as error:
             log.error("client %s: %s", escape_controls(name), error)
@@ -229,7 +238,8 @@ def real_audit(
             return ClientAudit(ClientOutcome("failed", failure_line(error)), EXIT_BAD_INPUT)
         outcome = client_outcomes(done, chosen)[client.name]
         if done.result.interrupted is not None:
-            return ClientAudit(outcome, EXIT_SIGNAL_BASE + done.result.interrupted)
+            signum = done.result.interrupted
+            return ClientAudit(outcome, EXIT_SIGNAL_BASE + signum, stopped_by=signum)
         stopped = done.result.stopped_after  # came as the run closed: it is whole
         return ClientAudit(outcome, done.totals.code, stopped)
 
@@ -371,11 +381,13 @@ def schedule_command(
             real_audit(config, registry, http_client, workers),
             watching_since=None if once else lease.started_at,
             doing=doing,
+            changed=lambda: lease.write_beat(utc_now()),
         )
         codes: list[int] = []
         try:
             with Heartbeat(config, lease.beat, lease.on_lost, every=config.stale_after / 3):
                 doing.state = "idle"
+                lease.write_beat(utc_now())
                 codes = _run(scheduler, once, now_clients or [])
         except Interrupted as stop:
             doing.state = "stopping"
