@@ -74,6 +74,7 @@ def due_record(record: ClientRunRecord) -> ClientRecord | None:
         finished_at=record.finished_at,
         outcome=record.outcome,
         attempts=max(1, record.slot_attempts),
+        interrupted_in_a_row=record.interrupted_in_a_row,
     )
 
 

@@ -291,3 +291,25 @@ def test_a_manual_run_skips_a_client_another_process_audits_or_waits_for_it(
     assert waited.exit_code == 1, waited.output
     assert "waiting: client Driftly is being audited by pid 4242" in waited.output
     assert [(c, o) for c, o, _ in client_runs(store_path)][-1] == ("Driftly", "ok")
+
+
+def test_a_frozen_scheduler_that_wakes_after_a_takeover_stops_at_once(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    config = write_config(tmp_path, stale_after=3)
+    store = tmp_path / "out" / "history.sqlite"
+    frozen = daemon(config)
+    wait_for(lambda: beat_state(store) == "idle", "the scheduler to idle")
+    frozen.send_signal(signal.SIGSTOP)
+    time.sleep(3.5)
+    successor = daemon(config)
+    wait_for(lambda: "took the history store over" in log_of(tmp_path, 1), "the takeover")
+    frozen.send_signal(signal.SIGCONT)
+    assert frozen.wait(timeout=30) == 4
+    assert "lost the history store's lease" in log_of(tmp_path, 0)
+    assert successor.poll() is None  # the store is the successor's
+    with HistoryStore(store) as history:
+        lease = history.lease()
+        assert lease is not None and lease.pid == successor.pid
+    successor.send_signal(signal.SIGTERM)
+    assert successor.wait(timeout=30) == 0

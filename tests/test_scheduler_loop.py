@@ -183,3 +183,26 @@ def test_a_run_longer_than_the_interval_is_not_joined_by_a_second(tmp_path: Path
     assert [(d.client, d.slot) for d in loop.due(clock())] == [
         ("Brio", datetime(2026, 12, 3, 6, 30, tzinfo=UTC))
     ]
+
+
+def test_a_client_interrupted_three_times_in_a_row_waits_for_its_next_slot(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(MONDAY + timedelta(hours=2))
+    audit = FakeAudit(clock)
+    loop = scheduler(tmp_path, clock, audit)
+    loop.run_due()  # both ok
+    audit.stop.add("Acme")
+    for attempt in range(1, 4):
+        # Each time a process dies mid-audit (or is stopped), the next pass reruns it whole.
+        run_id = loop.store.begin_client_run("Acme", "me", None, now=clock())
+        loop.store.finish_client_run(run_id, "interrupted", now=clock())
+        record = loop.store.client_records(["Acme"], clock())["Acme"]
+        assert record.interrupted_in_a_row == attempt
+        due = [d.client for d in loop.due(clock())]
+        assert due == (["Acme"] if attempt < 3 else [])  # the third in a row: not at once
+    clock.at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # next Monday's slot
+    assert [(d.client, d.reason) for d in loop.due(clock())][0] == ("Acme", "scheduled")
+    audit.stop.clear()
+    loop.run_due()
+    assert loop.store.client_records(["Acme"], clock())["Acme"].interrupted_in_a_row == 0

@@ -6,7 +6,10 @@ The rules, for each client in config order:
 - **never audited**: due at once.
 - **a run in progress** is never due again: a run longer than the interval does not overlap the
   next; the slots that pass while it runs are taken once, when it ends.
-- **interrupted** (stopped by a signal, or its process died): due again at once, whole.
+- **interrupted** (stopped by a signal, or its process died): due again at once, whole; but
+  after ``MAX_RERUNS_AT_ONCE`` interrupted runs in a row (an audit that kills its process
+  each time, say by running out of memory) it waits for its next slot like a failure, so that
+  one client cannot keep a restarting scheduler from the others.
 - **scheduled**: due when its latest slot is at or before now and no run started at or after
   that slot (a run started after the slot, a manual one too, satisfies it). After downtime over
   several slots it is due once, for the latest slot, not once per missed week; the reason is
@@ -28,6 +31,7 @@ from auditor.scheduler.when import Schedule
 
 __all__ = [
     "ClientRecord",
+    "MAX_RERUNS_AT_ONCE",
     "Due",
     "Outcome",
     "Reason",
@@ -38,6 +42,8 @@ __all__ = [
 ]
 
 Outcome = Literal["ok", "failed", "interrupted", "running"]
+# Interrupted runs in a row after which a client is no longer rerun at once.
+MAX_RERUNS_AT_ONCE = 3
 Reason = Literal[
     "never audited", "scheduled", "missed while stopped", "retry after failure", "interrupted"
 ]
@@ -60,6 +66,8 @@ class ClientRecord:
     finished_at: datetime | None
     outcome: Outcome
     attempts: int = 1
+    # How many of its latest runs in a row were interrupted (this one included, if it was).
+    interrupted_in_a_row: int = 0
 
     def __post_init__(self) -> None:
         _utc(self.started_at, "started_at")
@@ -121,7 +129,7 @@ def _reason(
         return "never audited"
     if record.in_progress:
         return None
-    if record.outcome == "interrupted":
+    if record.outcome == "interrupted" and record.interrupted_in_a_row < MAX_RERUNS_AT_ONCE:
         return "interrupted"
     latest = schedule.latest_at_or_before(now)
     if _utc(record.started_at, "started_at") < latest:

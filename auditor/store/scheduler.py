@@ -92,6 +92,8 @@ class ClientRunRecord:
     last_ok_at: datetime | None = None
     # Where its last run's reports went (the client's run folder), if it wrote any.
     report_dir: str | None = None
+    # How many of its latest runs in a row ended interrupted (a dead process's included).
+    interrupted_in_a_row: int = 0
 
     @property
     def running(self) -> bool:
@@ -421,6 +423,17 @@ class SchedulerRecords(StoreConnection):
             "SELECT max(started_at) FROM client_runs WHERE client = ? AND outcome = 'ok'",
             (client,),
         )
+        in_a_row = 0
+        if outcome == INTERRUPTED:
+            # Interrupted runs since its last run that ended otherwise; a row still marked
+            # running is the newest, and counts only when it reads interrupted (stale).
+            ((in_a_row,),) = self._read(
+                "SELECT count(*) FROM client_runs WHERE client = ?1 AND outcome != 'running'"
+                " AND started_at > coalesce((SELECT max(started_at) FROM client_runs"
+                " WHERE client = ?1 AND outcome IN ('ok', 'failed')), -1)",
+                (client,),
+            )
+            in_a_row += last[0][2] == RUNNING
         return ClientRunRecord(
             client=client,
             started_at=_from_us(started),
@@ -433,4 +446,5 @@ class SchedulerRecords(StoreConnection):
             slot_succeeded=bool(succeeded),
             last_ok_at=_from_us_or_none(last_ok),
             report_dir=report_dir,
+            interrupted_in_a_row=in_a_row,
         )
