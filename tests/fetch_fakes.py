@@ -126,6 +126,42 @@ class FakeX:
         return [args for path, args in self.requests if path.endswith(path_end)]
 
 
+class BudgetX(FakeX):
+    """FakeX that answers a profile lookup of any username and keeps X's rate limit on them: per
+    token, ``allowance`` lookups in a window of ``window`` seconds (from the first lookup, on
+    the ``now`` clock), said in ``x-rate-limit-remaining`` / ``x-rate-limit-reset``; a lookup past
+    the allowance earns a 429. ``lookups`` keeps (username, when, status) of each; a ``broken``
+    lookup answers as FakeX's do, and counts against nothing."""
+
+    def __init__(self, now: Callable[[], float], allowance: int = 1, window: int = 600) -> None:
+        super().__init__()
+        self.now = now
+        self.allowance = allowance
+        self.window = window
+        self.windows: dict[str, tuple[float, int]] = {}  # token -> (reset at, lookups made)
+        self.lookups: list[tuple[str, float, int]] = []
+
+    def __call__(self, request: Request) -> Response:
+        prefix = "/2/users/by/username/"
+        if not request.path.startswith(prefix) or request.path in self.broken:
+            return super().__call__(request)
+        now, token = self.now(), request.headers.get("Authorization", "")
+        reset_at, used = self.windows.get(token, (0.0, 0))
+        if now >= reset_at:
+            reset_at, used = now + self.window, 0
+        status = 429 if used >= self.allowance else 200
+        used += status == 200
+        self.windows[token] = (reset_at, used)
+        self.lookups.append((request.path.removeprefix(prefix), now, status))
+        headers = {
+            "x-rate-limit-remaining": str(self.allowance - used),
+            "x-rate-limit-reset": str(int(reset_at)),
+        }
+        if status == 429:
+            return json_response({"title": "Too Many Requests"}, 429, headers)
+        return json_response(payload("x", "users_by_username"), headers=headers)
+
+
 class FakeMastodon:
     """A Mastodon instance on recorded payloads; ``since_id`` requests find nothing new."""
 

@@ -108,6 +108,7 @@ def fetch_account(
                         params=request.params,
                         token=token,
                         purpose=request.purpose,
+                        bucket=rate_bucket(protocol, request.purpose),
                         method=request.method,
                         auth_style=protocol.auth_style,
                         deadline=deadline,
@@ -141,6 +142,13 @@ def fetch_account(
     secrets = _secrets(token)
     records = [*(_redacted(record, secrets) for record in records), *closing]
     return FetchOutcome(records, cursor, pages, requests_made, list(protocol.missing))
+
+
+def rate_bucket(protocol: Protocol, purpose: str) -> str:
+    """The rate-limit budget a request of ``purpose`` counts against: the platform's documented
+    bucket (every Mastodon call spends one budget), else the purpose alone."""
+    limit = protocol.rate_limits.get(purpose)
+    return limit.bucket if limit is not None else purpose
 
 
 def _finish(protocol: Protocol, token: Secret | None) -> tuple[list[Record], Cursor]:
@@ -222,6 +230,7 @@ def recheck_deletions(
                 params=request.params,
                 token=token,
                 purpose=request.purpose,
+                bucket=rate_bucket(protocol, request.purpose),
                 method=request.method,
                 auth_style=protocol.auth_style,
                 deadline=deadline,
@@ -285,12 +294,15 @@ def fetch_accounts(
     workers: int = 8,
     max_requests: int = DEFAULT_MAX_REQUESTS,
 ) -> list[FetchOutcome]:
-    """Fetches accounts on ``workers`` threads; outcomes come back in the order of ``jobs``."""
+    """Fetches accounts on ``workers`` threads; outcomes come back in the order of ``jobs``.
 
-    def run(job: AccountJob) -> FetchOutcome:
+    ``http_client`` is shared, never closed nor left stopped: an interrupt stops this call's
+    requests only (:meth:`HttpClient.scoped`)."""
+
+    def run(job: AccountJob, client: HttpClient) -> FetchOutcome:
         return fetch_account(
             job.protocol,
-            http_client,
+            client,
             token=job.token,
             token_problem=job.token_problem,
             base_url=job.base_url,
@@ -299,10 +311,11 @@ def fetch_accounts(
 
     if not jobs:
         return []
-    with stopped_on_the_way_out(
-        ThreadPoolExecutor(max_workers=max(1, workers)), http_client
-    ) as pool:
-        return list(pool.map(run, jobs))
+    with (
+        http_client.scoped() as scope,
+        stopped_on_the_way_out(ThreadPoolExecutor(max_workers=max(1, workers)), scope) as pool,
+    ):
+        return list(pool.map(lambda job: run(job, scope), jobs))
 
 
 @contextmanager
@@ -311,7 +324,8 @@ def stopped_on_the_way_out(
 ) -> Iterator[ThreadPoolExecutor]:
     """``pool``, shut down at the end; when the calling thread leaves early (a stop signal's
     :class:`~auditor.result.Interrupted`, or any error) no queued account starts and those in
-    flight stop at once: ``client`` starts no new request and cuts off those under way.
+    flight stop at once: ``client`` starts no new request and cuts off those under way. Pass a
+    client of this call's own (:meth:`HttpClient.scoped` of a shared one): stopped, it stays so.
 
     (A ``with`` on the pool itself would wait for every queued fetch to run first; the
     interpreter's exit waits for the pool's threads too, so they must end, not be left.)

@@ -5,6 +5,10 @@ retries with exponential backoff and jitter, proactive throttling on what each
 platform's rate-limit headers say (its protocol reads them: ``Protocol.read_rate_limit``), a
 concurrency limit per (platform, token) and token redaction live here and nowhere else. The clock
 and the sleep are injected so that tests of waiting take no time.
+
+One client lives as long as the process may (the scheduler audits client after client with it):
+what it learns of each token's rate-limit budget carries over from one run to the next, and
+:meth:`HttpClient.scoped` gives each run a client of its own to stop without stopping the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -206,9 +211,16 @@ class SemaphoreRegistry:
 
 # --- a deadline on every read ---------------------------------------------------------------
 
-# The monotonic moment the current thread's attempt must be done by (httpx is synchronous: an
-# attempt runs on its caller's thread from connect to the last byte of the body).
+# The monotonic moment the current thread's attempt must be done by, and the stop signal of the
+# client making it (httpx is synchronous: an attempt runs on its caller's thread from connect to
+# the last byte of the body). Per attempt, not per connection: pooled connections serve every
+# scope of a client, each stopped on its own.
 _current_attempt = threading.local()
+
+
+def _attempt_stopped() -> bool:
+    stop: threading.Event | None = getattr(_current_attempt, "stop", None)
+    return stop is not None and stop.is_set()
 
 
 def _bounded(timeout: float | None) -> float | None:
@@ -235,14 +247,13 @@ class _DeadlineStream(httpcore.NetworkStream):
     (a stop signal) does not wait out a slow server's read timeout: a socket read that timed out
     has consumed nothing, so the next slice reads on where it left off."""
 
-    def __init__(self, inner: httpcore.NetworkStream, stop: threading.Event) -> None:
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
-        self._stop = stop
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         until = None if timeout is None else time.monotonic() + timeout
         while True:
-            if self._stop.is_set():
+            if _attempt_stopped():
                 raise httpcore.ReadError(STOPPED_REASON)
             left = _bounded(None if until is None else until - time.monotonic())
             if left is not None and left <= 0:
@@ -267,7 +278,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         return _DeadlineStream(
-            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)), self._stop
+            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout))
         )
 
     def get_extra_info(self, info: str) -> Any:
@@ -275,9 +286,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend, stop: threading.Event) -> None:
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
-        self._stop = stop
 
     def connect_tcp(
         self,
@@ -290,22 +300,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         stream = self._inner.connect_tcp(
             host, port, _bounded(timeout), local_address, socket_options
         )
-        return _DeadlineStream(stream, self._stop)
+        return _DeadlineStream(stream)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.NetworkStream:
         return _DeadlineStream(
-            self._inner.connect_unix_socket(path, _bounded(timeout), socket_options), self._stop
+            self._inner.connect_unix_socket(path, _bounded(timeout), socket_options)
         )
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
 
 
-def _deadline_transport(limits: httpx.Limits, stop: threading.Event) -> httpx.HTTPTransport:
+def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     """httpx's own transport, its connections wrapped in :class:`_DeadlineStream` (which end
-    their reads when ``stop`` is set).
+    their reads when the client making the attempt is stopped).
 
     httpx takes no network backend, so the pool's is swapped in place; should a later httpx
     rename it, requests still have their per-read timeout and the caller's :class:`Deadline`
@@ -314,7 +324,7 @@ def _deadline_transport(limits: httpx.Limits, stop: threading.Event) -> httpx.HT
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _DeadlineBackend(backend, stop)  # type: ignore[union-attr]
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
     return transport
 
 
@@ -334,8 +344,27 @@ def _guard_library_loggers() -> None:
             logger.addFilter(RedactingFilter())
 
 
+# (platform, server host, token fingerprint, bucket): one rate-limit budget, the server's and the
+# token's whoever spends it. The fingerprint keeps the token itself out of every key.
+BudgetKey = tuple[str, str, str, str]
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every scope of one client shares: the connections, the concurrency limits and what
+    the servers said of each token's rate-limit budget."""
+
+    client: httpx.Client
+    semaphores: SemaphoreRegistry
+    rng: random.Random
+    rng_lock: threading.Lock = field(default_factory=threading.Lock)
+    budget_lock: threading.Lock = field(default_factory=threading.Lock)
+    budgets: dict[BudgetKey, RateInfo] = field(default_factory=dict)
+
+
 class HttpClient:
-    """A thread-safe JSON client shared by every account of a run."""
+    """A thread-safe JSON client shared by every account of a run, and by every run of a
+    process that passes it on (see :meth:`scoped`)."""
 
     def __init__(
         self,
@@ -348,10 +377,11 @@ class HttpClient:
         _guard_library_loggers()
         self.config = config or HttpConfig()
         self.clock: Clock = clock or SystemClock()
-        self._rng = rng or random.Random()
-        self._rng_lock = threading.Lock()
         # Set by stop(): no request starts after it, and reads under way end (a stop signal).
         self._stopping = threading.Event()
+        self._scopes: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+        self._scopes_lock = threading.Lock()
+        self._owns_connections = True
         timeout = httpx.Timeout(
             connect=self.config.connect_timeout,
             read=self.config.read_timeout,
@@ -359,27 +389,48 @@ class HttpClient:
             pool=None,
         )
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        self._client = httpx.Client(
+        client = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
-            transport=(
-                transport if transport is not None else _deadline_transport(limits, self._stopping)
-            ),
+            transport=transport if transport is not None else _deadline_transport(limits),
             limits=limits,
             follow_redirects=False,
         )
-        self._semaphores = SemaphoreRegistry(self._concurrency_for)
-        self._budget_lock = threading.Lock()
-        self._budgets: dict[tuple[str, str, str], RateInfo] = {}
+        self._shared = _Shared(
+            client, SemaphoreRegistry(self._concurrency_for), rng or random.Random()
+        )
+
+    def scoped(self) -> HttpClient:
+        """A client for one run that shares this one's connections, concurrency limits and
+        rate-limit budgets (what one run learned a token has left, the next one knows), yet
+        stops on its own: its :meth:`stop` (an interrupted run) leaves this client usable,
+        while this client's :meth:`stop` reaches every scope of it. Closing a scope closes
+        nothing shared."""
+        scope = object.__new__(HttpClient)
+        scope.config, scope.clock, scope._shared = self.config, self.clock, self._shared
+        scope._stopping = threading.Event()
+        scope._scopes = weakref.WeakSet()
+        scope._scopes_lock = threading.Lock()
+        scope._owns_connections = False
+        with self._scopes_lock:
+            self._scopes.add(scope)
+            if self._stopping.is_set():
+                scope.stop()
+        return scope
 
     def close(self) -> None:
-        self._client.close()
+        if self._owns_connections:
+            self._shared.client.close()
 
     def stop(self) -> None:
         """From any thread: every request after this raises :class:`Stopped` unmade; one under
         way is cut off within :data:`STOP_POLL_SECONDS` (with the default transport) and not
-        retried, and no wait for a retry or a rate limit goes on."""
-        self._stopping.set()
+        retried, and no wait for a retry or a rate limit goes on. The same for every scope."""
+        with self._scopes_lock:
+            self._stopping.set()
+            scopes = list(self._scopes)
+        for scope in scopes:
+            scope.stop()
 
     @property
     def stopping(self) -> bool:
@@ -403,6 +454,7 @@ class HttpClient:
         params: Sequence[tuple[str, str]] = (),
         token: Secret | None = None,
         purpose: str = "request",
+        bucket: str | None = None,
         method: str = "GET",
         auth_style: str = "bearer",
         deadline: Deadline | None = None,
@@ -410,8 +462,10 @@ class HttpClient:
         """Sends one request, retrying what is worth retrying; raises :class:`HttpError`.
 
         ``read_rate_limit`` is the platform protocol's reader of its rate-limit headers: when an
-        answer says no calls are left, the next request of this (platform, token, purpose)
-        waits for the reset instead of earning a 429.
+        answer says no calls are left, the next request of this platform's server, token and
+        ``bucket`` (the platform's name for the budget it counts against; by default the
+        ``purpose``) waits for the reset instead of earning a 429, whichever account or run of
+        this client (or of a scope of it) asks.
 
         Answers that retrying cannot change (2xx, and 4xx other than 429) are returned as
         they are: the caller decides what a 404 means.
@@ -421,7 +475,7 @@ class HttpClient:
         what it cuts short raises :class:`HttpError` with its reason.
         """
         token_key = token.fingerprint() if token is not None else "anonymous"
-        budget_key = (platform, token_key, purpose)
+        budget_key = (platform, urlsplit(url).netloc, token_key, bucket or purpose)
         headers, query = self._auth(token, auth_style, params)
         retry = self.config.retry
         waited = 0.0
@@ -429,7 +483,7 @@ class HttpClient:
         for attempt in range(1, retry.max_attempts + 1):
             self._unless_stopped(attempt - 1)
             waited += self._wait_for_budget(budget_key, waited, attempt, token, deadline)
-            semaphore = self._semaphores.get((platform, token_key))
+            semaphore = self._shared.semaphores.get((platform, token_key))
             if not semaphore.acquire(timeout=self._time_left(deadline, attempt)):
                 raise self._past(deadline, attempt - 1, "waiting for a free connection")
             try:
@@ -518,7 +572,7 @@ class HttpClient:
         url: str,
         query: list[tuple[str, str]],
         headers: dict[str, str],
-        budget_key: tuple[str, str, str],
+        budget_key: BudgetKey,
         token: Secret | None,
         budget: float,
     ) -> _Attempt:
@@ -529,8 +583,9 @@ class HttpClient:
             *query,
         ]
         _current_attempt.until = time.monotonic() + budget
+        _current_attempt.stop = self._stopping
         try:
-            answer = self._client.request(method, base, params=pairs, headers=headers)
+            answer = self._shared.client.request(method, base, params=pairs, headers=headers)
         except httpx.TimeoutException as exc:
             if time.monotonic() >= _current_attempt.until:
                 return _Attempt(failure=f"no complete answer within {budget:g} s")
@@ -542,6 +597,7 @@ class HttpClient:
             return _Attempt(failure=f"connection error ({type(exc).__name__}: {detail})")
         finally:
             _current_attempt.until = None
+            _current_attempt.stop = None
         lowered = {k.lower(): v for k, v in answer.headers.items()}
         now = self.clock.now()
         info = read_rate_limit(lowered, now)
@@ -576,27 +632,27 @@ class HttpClient:
             return server_wait
         retry = self.config.retry
         base = min(retry.max_delay, retry.base_delay * (2.0 ** (attempt - 1)))
-        with self._rng_lock:
-            spread = self._rng.uniform(0.0, retry.jitter * base)
+        with self._shared.rng_lock:
+            spread = self._shared.rng.uniform(0.0, retry.jitter * base)
         return base + spread
 
-    def _remember_budget(self, key: tuple[str, str, str], info: RateInfo) -> None:
+    def _remember_budget(self, key: BudgetKey, info: RateInfo) -> None:
         if info.remaining is None and info.reset_at is None:
             return
-        with self._budget_lock:
-            self._budgets[key] = info
+        with self._shared.budget_lock:
+            self._shared.budgets[key] = info
 
     def _wait_for_budget(
         self,
-        key: tuple[str, str, str],
+        key: BudgetKey,
         waited: float,
         attempt: int,
         token: Secret | None,
         deadline: Deadline | None = None,
     ) -> float:
         """Waits for the reset when the last answer said no calls are left, not for a 429."""
-        with self._budget_lock:
-            info = self._budgets.get(key)
+        with self._shared.budget_lock:
+            info = self._shared.budgets.get(key)
         if info is None or info.remaining is None or info.remaining > 0:
             return 0.0
         if info.reset_at is None:
@@ -614,12 +670,12 @@ class HttpClient:
                 f"{self.config.retry.max_wait:.0f}s",
                 attempts=attempt - 1,
             )
-        log.info("%s %s: rate limit exhausted; waiting %.1fs for the reset", key[0], key[2], delay)
+        log.info("%s %s: rate limit exhausted; waiting %.1fs for the reset", key[0], key[3], delay)
         self._sleep(delay, attempt - 1)
-        with self._budget_lock:
+        with self._shared.budget_lock:
             # Whoever wakes first may spend the refilled budget; the next answer corrects it.
-            if self._budgets.get(key) is info:
-                self._budgets[key] = RateInfo(None, None)
+            if self._shared.budgets.get(key) is info:
+                self._shared.budgets[key] = RateInfo(None, None)
         return delay
 
 

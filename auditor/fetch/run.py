@@ -161,6 +161,9 @@ def token_for(
 
 
 def http_client_for(config: Config, clock: Clock) -> HttpClient:
+    """The HTTP client of ``config``'s fetch settings. Made once and passed to every
+    :func:`fetch_api_accounts` of a process (the scheduler's clients, one after another), it
+    keeps one rate-limit budget per token across them all; the caller closes it at the end."""
     http_config = HttpConfig(
         retry=RetryPolicy(max_wait=config.fetch.max_wait_seconds),
         concurrency=config.fetch.concurrency,
@@ -185,6 +188,10 @@ def fetch_api_accounts(
 
     ``clock`` gives ``now`` (the window's end) and, when no ``http_client`` is given, the
     HTTP layer's waits; tests pass a manual clock so that nothing waits for real.
+
+    A given ``http_client`` is shared and never closed nor left stopped, whatever happens here
+    (a failing account, a deadline, an interrupt, which stops this call's requests only): what
+    it learned of each token's rate-limit budget carries over to the next call.
     """
     clock = clock or (http_client.clock if http_client is not None else SystemClock())
     chosen = api_accounts(config.accounts() if accounts is None else accounts)
@@ -194,8 +201,8 @@ def fetch_api_accounts(
     now = now_from(clock)
     key = config.pseudonym_key()
     prepared = [_prepare(config, store, account, now, environ, key) for account in chosen]
-    own_client = http_client is None
-    client = http_client if http_client is not None else http_client_for(config, clock)
+    # A scope of a shared client, so that stopping this call's requests stops no one else's.
+    client = http_client_for(config, clock) if http_client is None else http_client.scoped()
     quiet_queries = _QueriesLeftOut() if key is not None else None
     if quiet_queries is not None:
         logging.getLogger("httpx").addFilter(quiet_queries)
@@ -222,8 +229,7 @@ def fetch_api_accounts(
                     if progress is not None:
                         progress(result, len(report.accounts), len(prepared))
     finally:
-        if own_client:
-            client.close()
+        client.close()  # a scope closes nothing of the client it shares
         if quiet_queries is not None:
             logging.getLogger("httpx").removeFilter(quiet_queries)
     order = {a.key: i for i, a in enumerate(chosen)}
