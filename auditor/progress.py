@@ -154,7 +154,7 @@ class Step:
     done: int
     total: int
     posts_so_far: int
-    eta_seconds: float | None
+    eta_seconds: float  # 0 once every account is done
 
 
 def eta_words(seconds: float) -> str:
@@ -186,10 +186,9 @@ class Progress:
     otherwise, or nothing (quiet). The ETA is the mean time per account so far times the
     accounts left, from ``clock`` (``time.monotonic``; tests pass their own)."""
 
-    def __init__(self, face: _Face, clock: Clock = time.monotonic, *, live: bool = False) -> None:
+    def __init__(self, face: _Face, clock: Clock = time.monotonic) -> None:
         self._face = face
         self._clock = clock
-        self.live = live  # a status line on a terminal, not log lines
         self._verb = "audited"
         self._total = 0
         self._done = 0
@@ -213,8 +212,13 @@ class Progress:
             return cls(_Silent(), clock)
         on_terminal = stream.isatty() and environ.get("TERM", "") != "dumb"
         if on_terminal and log_format == "text":
-            return cls(_StatusLine(stream, clock), clock, live=True)
+            return cls(_StatusLine(stream, clock), clock)
         return cls(_LogLines(), clock)
+
+    @property
+    def live(self) -> bool:
+        """A status line on a terminal (not log lines, not silent)."""
+        return isinstance(self._face, _StatusLine)
 
     @property
     def log_level(self) -> int:
@@ -289,7 +293,7 @@ class _LogLines:
                 "done": step.done,
                 "total": step.total,
                 "posts": step.posts,
-                "eta_seconds": None if step.eta_seconds is None else round(step.eta_seconds),
+                "eta_seconds": round(step.eta_seconds),
             },
         )
 
@@ -404,7 +408,7 @@ class _StatusLine:
             parts.append(f"{step.posts_so_far:,} {plural(step.posts_so_far, 'post')}")
         if self._current:
             parts.append(escape_controls(self._current))
-        if step is not None and step.eta_seconds is not None and step.done < step.total:
+        if step is not None and step.done < step.total:
             parts.append(f"ETA {eta_words(step.eta_seconds)}")
         # One column short of the width: a line that fills it wraps on some terminals.
         width = shutil.get_terminal_size().columns - 1
