@@ -23,7 +23,6 @@ from auditor.cli_common import (
     chosen_accounts,
     echo,
     fail,
-    fetch_accounts,
     guard_logs,
     load,
     load_registry_or_fail,
@@ -37,6 +36,7 @@ from auditor.cli_runs import client_outcomes, manual_runs
 from auditor.cli_schedule import schedule_command
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.fsutil import remove_temporary_files
+from auditor.progress import LogFormat, Progress, configure_logging
 from auditor.registry import RegistryError, describe
 from auditor.result import (
     EXIT_BAD_INPUT,
@@ -250,9 +250,23 @@ def fetch_command(
     dry_run: DryRun = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     checks_dir: ChecksDirs = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="Logs on stderr as text lines or JSON lines (one object per line; no status "
+            "line is drawn among them).",
+        ),
+    ] = "text",
 ) -> None:
     """Fetch the api accounts of CONFIG into bundles (the canonical format), without auditing,
     so that CI can replay the audit; exit 0, 2 (bad config) or 3 (some account incomplete)."""
+    from auditor.fetch import run as fetch
+    from auditor.store.history import StoreError
+
+    # A status line on a terminal, one log line per account otherwise (docs/logging.md).
+    progress = Progress.for_stream(sys.stderr, log_format, quiet=quiet)
+    configure_logging(log_format, progress.log_level)
     _, config = load(config_path, checks_dir)
     chosen = chosen_accounts(config, client, account)
     if account and any(a.source.type != "api" for a in chosen):
@@ -262,15 +276,27 @@ def fetch_command(
         print_dry_run(config, chosen)
         raise typer.Exit(EXIT_OK)
     check_paths_before_work(config, chosen, reports_dir=None)
-    with open_store(config) as store:
-        report = fetch_accounts(config, store, chosen, quiet)
+
+    def account_fetched(done: fetch.AccountFetch, count: int, total: int) -> None:
+        progress.account_done(done.client, done.key, done.posts)
+
+    progress.start(len(fetch.api_accounts(chosen)), "fetched")
+    try:
+        with open_store(config) as store:
+            report = fetch.fetch_api_accounts(
+                config, store, chosen, clock=fetch.default_clock(), progress=account_fetched
+            )
+    except StoreError as error:
+        fail(f"history store {config.store_path}: {error}")
+    except ConfigError as error:  # pseudonymisation on and no key: nothing is fetched
+        fail(str(error))
+    finally:
+        progress.finish()
     if not report.accounts and not quiet:
         typer.echo("no account with source {type: api}: nothing to fetch")
-    if not quiet and not sys.stdout.isatty():  # on a terminal, progress said it already
-        from auditor.fetch.run import describe
-
+    if not quiet:  # the status line is gone: what each fetch did stays on stdout
         for done in report.accounts:
-            echo(f"fetched {describe(done)}")
+            echo(f"fetched {fetch.describe(done)}")
     for done in report.incomplete:
         echo(f"incomplete fetch: {done.key}: {done.reason}", err=True)
     if not quiet:
