@@ -18,16 +18,19 @@ from auditor.cli_common import (
     ChecksDirs,
     DryRun,
     Formats,
+    LogFormatOption,
     audit_into_reports,
     check_paths_before_work,
     chosen_accounts,
     echo,
     fail,
+    fetch_accounts,
     guard_logs,
     load,
     load_registry_or_fail,
     open_store,
     print_dry_run,
+    progress_for,
     unusable_folder,
 )
 from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
@@ -36,7 +39,6 @@ from auditor.cli_runs import client_outcomes, manual_runs
 from auditor.cli_schedule import schedule_command
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.fsutil import remove_temporary_files
-from auditor.progress import LogFormat, Progress, configure_logging
 from auditor.registry import RegistryError, describe
 from auditor.result import (
     EXIT_BAD_INPUT,
@@ -118,6 +120,7 @@ def run(
     ] = None,
     dry_run: DryRun = False,
     formats: Formats = None,
+    log_format: LogFormatOption = "text",
     wait: Annotated[
         bool,
         typer.Option(
@@ -147,6 +150,7 @@ def run(
     check_paths_before_work(config, chosen, reports_dir=out_dir)
     colour = terminal.wants_colour(sys.stdout)  # decided once: the table and the closing line
     table = terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour)
+    progress = progress_for(log_format, quiet)
     names = list(dict.fromkeys(a.client for a in chosen))
     with (
         open_store(config) as store,
@@ -164,7 +168,7 @@ def run(
             out_dir=out_dir,
             formats=chosen_formats or config.formats,
             table=None if quiet else table,
-            quiet=quiet,
+            progress=progress,
             fail_on=fail_on,
             skip_invalid=skip_invalid,
             clients=[name for name in names if name not in claims.refused],
@@ -250,23 +254,13 @@ def fetch_command(
     dry_run: DryRun = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     checks_dir: ChecksDirs = None,
-    log_format: Annotated[
-        LogFormat,
-        typer.Option(
-            "--log-format",
-            help="Logs on stderr as text lines or JSON lines (one object per line; no status "
-            "line is drawn among them).",
-        ),
-    ] = "text",
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Fetch the api accounts of CONFIG into bundles (the canonical format), without auditing,
     so that CI can replay the audit; exit 0, 2 (bad config) or 3 (some account incomplete)."""
     from auditor.fetch import run as fetch
-    from auditor.store.history import StoreError
 
-    # A status line on a terminal, one log line per account otherwise (docs/logging.md).
-    progress = Progress.for_stream(sys.stderr, log_format, quiet=quiet)
-    configure_logging(log_format, progress.log_level)
+    progress = progress_for(log_format, quiet)  # a status line on a terminal, else log lines
     _, config = load(config_path, checks_dir)
     chosen = chosen_accounts(config, client, account)
     if account and any(a.source.type != "api" for a in chosen):
@@ -277,21 +271,11 @@ def fetch_command(
         raise typer.Exit(EXIT_OK)
     check_paths_before_work(config, chosen, reports_dir=None)
 
-    def account_fetched(done: fetch.AccountFetch, count: int, total: int) -> None:
-        progress.account_done(done.client, done.key, done.posts)
-
-    progress.start(len(fetch.api_accounts(chosen)), "fetched")
-    try:
-        with open_store(config) as store:
-            report = fetch.fetch_api_accounts(
-                config, store, chosen, clock=fetch.default_clock(), progress=account_fetched
-            )
-    except StoreError as error:
-        fail(f"history store {config.store_path}: {error}")
-    except ConfigError as error:  # pseudonymisation on and no key: nothing is fetched
-        fail(str(error))
-    finally:
-        progress.finish()
+    with open_store(config) as store:
+        try:
+            report = fetch_accounts(config, store, chosen, progress)
+        finally:
+            progress.finish()
     if not report.accounts and not quiet:
         typer.echo("no account with source {type: api}: nothing to fetch")
     if not quiet:  # the status line is gone: what each fetch did stays on stdout

@@ -17,6 +17,7 @@ import typer
 from auditor.check import SEVERITIES
 from auditor.config import AccountConfig, Config, ConfigError, load_config
 from auditor.fetch.secrets import install_log_redaction
+from auditor.progress import LogFormat
 from auditor.registry import Registry, RegistryError, load_registry
 from auditor.result import EXIT_BAD_INPUT, FAIL_ON_NEVER
 from auditor.untrusted import escape_controls
@@ -24,6 +25,7 @@ from auditor.untrusted import escape_controls
 if TYPE_CHECKING:
     from auditor.fetch.http import HttpClient
     from auditor.fetch.run import FetchReport
+    from auditor.progress import Progress
     from auditor.reports import ReportWriter
     from auditor.result import AccountSink, AuditResult, Totals
     from auditor.store.history import HistoryStore
@@ -54,6 +56,26 @@ class Failed(typer.Exit):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(code)
         self.message = message
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="Logs on stderr as text lines or JSON lines (one object per line; no status "
+        "line is drawn among them).",
+    ),
+]
+
+
+def progress_for(log_format: LogFormat, quiet: bool, *, level: int | None = None) -> Progress:
+    """The command's progress (a status line on a terminal, log lines otherwise, nothing when
+    ``quiet``) with the logs set up to match, at ``level`` if given (docs/logging.md)."""
+    from auditor.progress import Progress, configure_logging
+
+    progress = Progress.for_stream(sys.stderr, log_format, quiet=quiet)
+    configure_logging(log_format, progress.log_level if level is None else level)
+    return progress
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -185,7 +207,7 @@ def audit_accounts(
     registry: Registry,
     chosen: list[AccountConfig],
     *,
-    quiet: bool,
+    progress: Progress | None,
     sink_for: Callable[[dict[str, str]], SinkT],
     http_client: HttpClient | None = None,
     **engine_options: Any,
@@ -198,7 +220,7 @@ def audit_accounts(
     try:
         with open_store(config) as store:
             fetched = (
-                fetch_accounts(config, store, chosen, quiet, http_client)
+                fetch_accounts(config, store, chosen, progress, http_client)
                 if any(a.source.type == "api" for a in chosen)
                 else None
             )
@@ -235,13 +257,15 @@ def audit_into_reports(
     out_dir: Path,
     formats: Sequence[str],
     table: ReportWriter | None,
-    quiet: bool,
+    progress: Progress | None,
     http_client: HttpClient | None = None,
     **engine_options: Any,
 ) -> AuditRun:
     """Fetch and audit the chosen accounts, writing each client's reports in ``formats`` (and
     those they need) to its own run folder under ``out_dir`` (``<client>/<start>-<run id>/``),
-    and ``table`` first when given; ``run`` does this, and the scheduler for each client."""
+    and ``table`` first when given, ``progress`` moved on as accounts are fetched and audited;
+    ``run`` does this, and the scheduler for each client."""
+    from auditor.progress import ProgressWriter
     from auditor.reports import WRITERS, Reports, RunFolders, file_formats
 
     folders = RunFolders(out_dir)  # a client's files, in every format, in one folder
@@ -249,15 +273,16 @@ def audit_into_reports(
     def report_writers(fetch_incomplete: dict[str, str]) -> Reports:
         # Printed and written as the accounts are audited, in config order: the run keeps none.
         writers = [WRITERS[name](out_dir, folders) for name in file_formats(formats)]
-        if table is not None:
-            writers.insert(0, table)
+        shown = table if progress is None else ProgressWriter(progress, len(chosen), table)
+        if shown is not None:
+            writers.insert(0, shown)
         return Reports(writers, fetch_incomplete)
 
     result, reports, fetch_incomplete = audit_accounts(
         config,
         registry,
         chosen,
-        quiet=quiet,
+        progress=progress,
         sink_for=report_writers,
         http_client=http_client,
         **engine_options,
@@ -284,17 +309,20 @@ def fetch_accounts(
     config: Config,
     store: HistoryStore,
     accounts: list[AccountConfig],
-    quiet: bool,
+    progress: Progress | None,
     http_client: HttpClient | None = None,
 ) -> FetchReport:
+    """Fetch the api accounts among ``accounts``, moving ``progress`` on after each; a config
+    or store error is one line, exit 2."""
     from auditor.fetch import run as fetch
     from auditor.store.history import StoreError
 
-    show_progress = not quiet and sys.stdout.isatty()
+    def account_fetched(done: fetch.AccountFetch, count: int, total: int) -> None:
+        assert progress is not None
+        progress.account_done(done.client, done.key, done.posts)
 
-    def progress(done: fetch.AccountFetch, count: int, total: int) -> None:
-        echo(f"[{count}/{total}] fetched {fetch.describe(done)}")
-
+    if progress is not None:
+        progress.start(len(fetch.api_accounts(accounts)), "fetched")
     try:
         return fetch.fetch_api_accounts(
             config,
@@ -302,7 +330,7 @@ def fetch_accounts(
             accounts,
             clock=fetch.default_clock(),
             http_client=http_client,
-            progress=progress if show_progress else None,
+            progress=None if progress is None else account_fetched,
         )
     except StoreError as error:
         fail(f"history store {config.store_path}: {error}")

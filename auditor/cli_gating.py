@@ -122,7 +122,7 @@ def baseline_create(
         config,
         registry,
         chosen,
-        quiet=quiet,
+        progress=cli.progress_for("text", quiet),
         sink_for=lambda _: BaselineFindings(),
         skip_invalid=skip_invalid,
         clients=client,

@@ -31,14 +31,17 @@ import typer
 from auditor.cli_common import (
     ChecksDirs,
     Failed,
+    LogFormatOption,
     audit_into_reports,
     check_paths_before_work,
     fail,
     load,
     open_store,
+    progress_for,
 )
 from auditor.cli_runs import ClientOutcome, Heartbeat, client_outcomes, failure_line, utc_now
 from auditor.heartbeat import Beat, State, heartbeat_path, write_beat
+from auditor.progress import LogFormat
 from auditor.result import (
     EXIT_BAD_INPUT,
     EXIT_BUSY,
@@ -207,7 +210,11 @@ class Scheduler:
 
 
 def real_audit(
-    config: Config, registry: Registry, http_client: HttpClient | None, workers: int | None
+    config: Config,
+    registry: Registry,
+    http_client: HttpClient | None,
+    workers: int | None,
+    log_format: LogFormat = "text",
 ) -> AuditClient:
     """One client's audit as ``auditor run --client NAME -q`` does it, reports in the config's
     formats under ``output.dir``; a failure is recorded, never raised (a signal is)."""
@@ -224,7 +231,7 @@ def real_audit(
                 out_dir=config.output_dir,
                 formats=config.formats,
                 table=None,
-                quiet=True,
+                progress=progress_for(log_format, quiet=False, level=logging.INFO),
                 http_client=http_client,
                 clients=[client.name],
                 workers=workers,
@@ -322,17 +329,6 @@ def _wake_loop(tick: Callable[[], None]) -> None:
         time.sleep(min(WAKE_SECONDS, max(0.5, idle if idle is not None else WAKE_SECONDS)))
 
 
-def _show_logs() -> None:
-    """The daemon's own events (INFO) go to stderr; HTTP chatter stays out."""
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in root.handlers:
-        handler.setLevel(logging.INFO)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-
-
 def schedule_command(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The audit config (YAML).")],
     once: Annotated[
@@ -357,11 +353,12 @@ def schedule_command(
         int | None,
         typer.Option(min=1, help="Processes that audit accounts in parallel (default: cores)."),
     ] = None,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Audit each client of CONFIG at its schedule, for as long as it runs; one scheduler per
     history store. Exit 0 after a clean stop (SIGTERM, Ctrl-C), 4 if another scheduler holds
     the store, 2 on a config error; --once: run's codes."""
-    _show_logs()
+    progress_for(log_format, quiet=False, level=logging.INFO)  # the daemon's events are INFO
     registry, config = load(config_path, checks_dir)
     known = {client.name for client in config.clients}
     for name in now_clients or ():
@@ -379,7 +376,7 @@ def schedule_command(
             config,
             store,
             lease.holder,
-            real_audit(config, registry, http_client, workers),
+            real_audit(config, registry, http_client, workers, log_format),
             watching_since=None if once else lease.started_at,
             doing=doing,
             changed=lambda: lease.write_beat(utc_now()),

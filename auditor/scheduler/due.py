@@ -30,8 +30,8 @@ from typing import Literal
 from auditor.scheduler.when import Schedule
 
 __all__ = [
-    "ClientRecord",
     "MAX_RERUNS_AT_ONCE",
+    "ClientRecord",
     "Due",
     "Outcome",
     "Reason",
