@@ -33,6 +33,7 @@ from auditor.cli_common import (
 )
 from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
 from auditor.cli_report import report_command
+from auditor.cli_status import status_command
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.fsutil import remove_temporary_files
 from auditor.registry import RegistryError, describe
@@ -67,6 +68,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(demo_app, name="demo")
 app.add_typer(baseline_app, name="baseline")
 app.command("report")(report_command)
+app.command("status")(status_command)
 
 
 def _version(value: bool) -> None:
