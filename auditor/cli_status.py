@@ -34,7 +34,7 @@ __all__ = ["STATUS_SCHEMA", "due_record", "now", "status_command"]
 
 STATUS_SCHEMA = 1
 # The width the failures column wraps at: an error line may be 300 characters.
-_FAILURES_WIDTH = 48
+_FAILURES_WIDTH = 60
 SchedulerState = Literal["running", "not running", "stopped", "none"]
 
 
