@@ -60,7 +60,12 @@ def due_record(record: ClientRunRecord) -> ClientRecord | None:
 
 
 def _minute(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    """A time in UTC to the minute; in the table, whose headers say UTC, without it."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _utc_minute(moment: datetime) -> str:
+    return f"{_minute(moment)} UTC"
 
 
 def _span(delta: timedelta) -> str:
@@ -159,11 +164,11 @@ def describe_scheduler(view: SchedulerView, at: datetime) -> str:
         if view.state == "running":
             doing = f"auditing {view.client}" if view.activity == "auditing" else view.activity
             line = (
-                f"scheduler: {view.who()}, since {_minute(view.started_at)}, last heartbeat"
+                f"scheduler: {view.who()}, since {_utc_minute(view.started_at)}, last heartbeat"
                 f" {ago} ago" + (f", {doing}" if doing else "")
             )
         elif view.state == "stopped":
-            line = f"scheduler: not running (stopped at {_minute(view.beat_at)}, {view.who()})"
+            line = f"scheduler: not running (stopped at {_utc_minute(view.beat_at)}, {view.who()})"
         else:
             line = (
                 f"scheduler: not running (last heartbeat {ago} ago, {view.who()}: dead or frozen)"
@@ -278,7 +283,10 @@ def _row(client: ClientStatus, at: datetime) -> list[str]:
 def status_table(clients: Sequence[ClientStatus], at: datetime) -> str:
     from tabulate import tabulate
 
-    headers = ["client", "schedule", "last run", "result", "failures", "next run", "report folder"]
+    headers = [
+        "client", "schedule", "last run (UTC)", "result", "failures", "next run (UTC)",
+        "report folder",
+    ]  # fmt: skip
     widths = [None, None, None, None, _FAILURES_WIDTH, None, None]
     return str(tabulate([_row(c, at) for c in clients], headers=headers, maxcolwidths=widths))
 
@@ -412,7 +420,7 @@ def health(path: Path, at: datetime) -> tuple[bool, str]:
         return False, f"no heartbeat file at {path}: is auditor schedule running?"
     who = f"scheduler pid {beat.pid} on host {beat.host}"
     if beat.state == "stopped":
-        return False, f"scheduler stopped at {_minute(beat.beat_at)} ({who})"
+        return False, f"scheduler stopped at {_utc_minute(beat.beat_at)} ({who})"
     age = int(beat.age(at).total_seconds())
     if beat.is_stale(at):
         stale = int(beat.stale_after.total_seconds())

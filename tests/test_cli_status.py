@@ -135,7 +135,8 @@ def test_without_a_store_every_client_is_never_audited_and_nothing_is_made(
     lines = result.stdout.splitlines()
     assert lines[0] == "scheduler: none (no scheduler has run on this store)"
     assert lines[1].split() == [
-        "client", "schedule", "last", "run", "result", "failures", "next", "run", "report", "folder"
+        "client", "schedule", "last", "run", "(UTC)", "result", "failures", "next", "run",
+        "(UTC)", "report", "folder"
     ]  # fmt: skip
     acme = row(result.stdout, "Acme")
     assert "monday 09:00 Europe/London" in acme
@@ -149,9 +150,9 @@ def test_a_successful_run_shows_when_its_report_folder_and_the_next_slot(
 ) -> None:
     record_run(store, "Acme", SLOT, "ok", report_dir="out/Acme/20260330T0800-abc")
     acme = row(status(config).stdout, "Acme")
-    assert "2026-03-30 08:00 UTC (2 h ago)" in acme
+    assert "2026-03-30 08:00 (2 h ago)" in acme
     assert " ok " in acme
-    assert "2026-04-06 08:00 UTC (in 6 d)" in acme
+    assert "2026-04-06 08:00 (in 6 d)" in acme
     assert acme.endswith("out/Acme/20260330T0800-abc")
     # Beta was never audited: due now, its row apart.
     assert "now (never audited)" in row(status(config).stdout, "Beta")
@@ -164,14 +165,14 @@ def test_a_failed_run_shows_its_error_and_its_early_retry_then_the_next_slot(
     acme = row(status(config, at=SLOT + 30 * MINUTE).stdout, "Acme")
     assert " failed " in acme and "timeout reading x:AcmeHelp" in acme
     # Ended at 08:05; retried an hour later (the config's default policy).
-    assert "2026-03-30 09:05 UTC (in 35 min), a retry" in acme
+    assert "2026-03-30 09:05 (in 35 min), a retry" in acme
     assert "attempt" not in acme
     assert "now (retry after failure)" in row(status(config, at=SLOT + 66 * MINUTE).stdout, "Acme")
 
     record_run(store, "Acme", SLOT + 66 * MINUTE, "failed", attempt=2, error="timeout again")
     acme = row(status(config, at=SLOT + 2 * 60 * MINUTE).stdout, "Acme")
-    assert "timeout again; attempt 2 of slot 2026-03-30 08:00 UTC" in acme
-    assert "2026-04-06 08:00 UTC" in acme  # one early retry: then the next slot
+    assert "timeout again; attempt 2 of slot 2026-03-30 08:00" in acme
+    assert "2026-04-06 08:00" in acme  # one early retry: then the next slot
 
 
 def test_hostile_text_from_the_store_and_the_heartbeat_is_escaped(
@@ -204,8 +205,8 @@ def test_a_run_in_progress_and_one_that_outlasted_its_slot(
     record_run(store, "Acme", SLOT, None)
     store.renew_lease("sched", NOW)
     acme = row(status(config).stdout, "Acme")
-    assert "running since 2026-03-30 08:00 UTC" in acme
-    assert "2026-04-06 08:00 UTC (in 6 d), after the run in progress" in acme
+    assert "running since 2026-03-30 08:00" in acme
+    assert "2026-04-06 08:00 (in 6 d), after the run in progress" in acme
 
     # Beta's daily 06:30 run started yesterday and is still going today after 06:30.
     record_run(store, "Beta", datetime(2026, 3, 29, 6, 30, tzinfo=UTC), None)
@@ -227,10 +228,10 @@ def test_a_running_row_whose_process_died_reads_interrupted_and_due(
     [
         # Monday 23 March, GMT: 09:00 = 09:00 UTC; the next Monday is BST: 08:00 UTC.
         (datetime(2026, 3, 23, 9, 0, tzinfo=UTC), datetime(2026, 3, 23, 12, 0, tzinfo=UTC),
-         "2026-03-30 08:00 UTC (in 6 d)"),
+         "2026-03-30 08:00 (in 6 d)"),
         # Monday 19 October, BST; the clocks go back on the 25th: 09:00 GMT = 09:00 UTC.
         (datetime(2026, 10, 19, 8, 0, tzinfo=UTC), datetime(2026, 10, 19, 12, 0, tzinfo=UTC),
-         "2026-10-26 09:00 UTC (in 6 d)"),
+         "2026-10-26 09:00 (in 6 d)"),
     ],
 )  # fmt: skip
 def test_the_next_run_keeps_the_local_time_across_a_clock_change(
