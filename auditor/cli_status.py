@@ -214,14 +214,13 @@ def next_run(
 
 @dataclass(frozen=True)
 class ClientStatus:
+    """One client's row: its schedule, the store's record of its runs (None without a store)
+    and its next run."""
+
     name: str
     schedule: Schedule
     record: ClientRunRecord | None
     next: NextRun
-
-    @property
-    def audited(self) -> bool:
-        return self.record is not None and self.record.started_at is not None
 
     def retrying(self) -> bool:
         """Its latest slot failed and was tried again."""
