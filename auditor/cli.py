@@ -37,6 +37,7 @@ from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_ru
 from auditor.cli_report import report_command
 from auditor.cli_runs import client_outcomes, manual_runs
 from auditor.cli_schedule import schedule_command
+from auditor.cli_status import status_command
 from auditor.config import ConfigError, EffectivePolicy, load_config
 from auditor.fsutil import remove_temporary_files
 from auditor.registry import RegistryError, describe
@@ -74,6 +75,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(baseline_app, name="baseline")
 app.command("report")(report_command)
 app.command("schedule")(schedule_command)
+app.command("status")(status_command)
 
 
 def _version(value: bool) -> None:

@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from auditor.scheduler.due import ClientRecord
 from auditor.store.history import HistoryStore, StoreError
-from auditor.store.scheduler import DEFAULT_STALE_AFTER, ClientBusy, FinishedOutcome
+from auditor.store.scheduler import (
+    DEFAULT_STALE_AFTER,
+    ClientBusy,
+    ClientRunRecord,
+    FinishedOutcome,
+)
 from auditor.untrusted import clip
 
 if TYPE_CHECKING:
@@ -79,6 +85,19 @@ def client_outcomes(done: AuditRun, accounts: Sequence[AccountConfig]) -> dict[s
         else:
             outcomes[client] = ClientOutcome("ok", None, report_dir)
     return outcomes
+
+
+def due_record(record: ClientRunRecord) -> ClientRecord | None:
+    """The store's record of a client's runs as ``due`` reads it; None if it never ran."""
+    if record.started_at is None or record.outcome is None:
+        return None
+    return ClientRecord(
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        outcome=record.outcome,
+        attempts=max(1, record.slot_attempts),
+        interrupted_in_a_row=record.interrupted_in_a_row,
+    )
 
 
 class Heartbeat:

@@ -39,7 +39,14 @@ from auditor.cli_common import (
     open_store,
     progress_for,
 )
-from auditor.cli_runs import ClientOutcome, Heartbeat, client_outcomes, failure_line, utc_now
+from auditor.cli_runs import (
+    ClientOutcome,
+    Heartbeat,
+    client_outcomes,
+    due_record,
+    failure_line,
+    utc_now,
+)
 from auditor.heartbeat import Beat, State, heartbeat_path, write_beat
 from auditor.progress import LogFormat
 from auditor.result import (
@@ -51,8 +58,8 @@ from auditor.result import (
     signal_name,
     worst_exit_code,
 )
-from auditor.scheduler.due import ClientRecord, Due, due_clients, next_due_at
-from auditor.store.scheduler import ClientBusy, ClientRunRecord, LeaseHeld, LeaseLost
+from auditor.scheduler.due import Due, due_clients, next_due_at
+from auditor.store.scheduler import ClientBusy, LeaseHeld, LeaseLost
 from auditor.untrusted import escape_controls
 
 if TYPE_CHECKING:
@@ -66,19 +73,6 @@ log = logging.getLogger("auditor.schedule")
 # How often the loop wakes to ask what is due: slots are whole minutes, so a run starts within
 # this of its slot; waking costs one small read of the store.
 WAKE_SECONDS = 20
-
-
-def due_record(record: ClientRunRecord) -> ClientRecord | None:
-    """The store's record of a client's runs as ``due`` reads it; None if it never ran."""
-    if record.started_at is None or record.outcome is None:
-        return None
-    return ClientRecord(
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        outcome=record.outcome,
-        attempts=max(1, record.slot_attempts),
-        interrupted_in_a_row=record.interrupted_in_a_row,
-    )
 
 
 @dataclass

@@ -10,6 +10,7 @@ Times are UTC, ISO 8601. It may import ``auditor.config`` and ``auditor.fsutil``
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,12 @@ class Beat:
     stale_after: timedelta
     client: str | None = None
 
+    def __post_init__(self) -> None:
+        # A naive time would be written as if local: refused, as everywhere in the project.
+        for name, moment in (("started_at", self.started_at), ("beat_at", self.beat_at)):
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise ValueError(f"{name} {moment.isoformat()} has no time zone")
+
     def age(self, now: datetime) -> timedelta:
         return now - self.beat_at
 
@@ -71,10 +78,28 @@ def write_beat(path: Path, beat: Beat) -> None:
 def _aware(text: object, key: str) -> datetime:
     if not isinstance(text, str):
         raise ValueError(f"{key} is not a time")
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{key} {text!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise ValueError(f"{key} {text!r} has no UTC offset")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # an offset that takes it before year 1 or past 9999
+        raise ValueError(f"{key} {text!r} is out of range") from None
+
+
+def _stale_after(seconds: object) -> timedelta:
+    # bool is an int to Python, and JSON reads Infinity and NaN: none is a stale period.
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError("stale_after_seconds is not a positive number")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("stale_after_seconds is not a positive number")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"stale_after_seconds {seconds!r} is out of range") from None
 
 
 def read_beat(path: Path) -> Beat | None:
@@ -88,6 +113,8 @@ def read_beat(path: Path) -> Beat | None:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"not JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("not JSON (nested too deep)") from None
     if not isinstance(document, dict) or document.get("schema") != HEARTBEAT_SCHEMA:
         raise ValueError(f"not a heartbeat file of schema {HEARTBEAT_SCHEMA}")
     state, client = document.get("state"), document.get("client")
@@ -101,10 +128,10 @@ def read_beat(path: Path) -> Beat | None:
         document.get("holder"),
         document.get("host"),
     )
-    if not isinstance(pid, int) or not isinstance(holder, str) or not isinstance(host, str):
-        raise ValueError("holder, pid or host missing")
-    if not isinstance(stale, int | float) or stale <= 0:
-        raise ValueError("stale_after_seconds is not a positive number")
+    if not isinstance(holder, str) or not isinstance(host, str):
+        raise ValueError("holder or host missing")
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid < 1:
+        raise ValueError("pid is not a process id")
     return Beat(
         holder=holder,
         pid=pid,
@@ -112,6 +139,6 @@ def read_beat(path: Path) -> Beat | None:
         started_at=_aware(document.get("started_at"), "started_at"),
         beat_at=_aware(document.get("beat_at"), "beat_at"),
         state=cast(State, state),
-        stale_after=timedelta(seconds=stale),
+        stale_after=_stale_after(stale),
         client=client,
     )

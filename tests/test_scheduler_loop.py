@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli_runs import ClientOutcome
-from auditor.cli_schedule import ClientAudit, Scheduler, due_record
+from auditor.cli_runs import ClientOutcome, due_record
+from auditor.cli_schedule import ClientAudit, Scheduler
 from auditor.config import ClientConfig, Config, load_config
 from auditor.registry import load_registry
 from auditor.result import EXIT_BUSY, EXIT_FAILED, Interrupted
@@ -202,7 +202,7 @@ def test_a_client_interrupted_three_times_in_a_row_waits_for_its_next_slot(
         due = [d.client for d in loop.due(clock())]
         assert due == (["Acme"] if attempt < 3 else [])  # the third in a row: not at once
     clock.at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # next Monday's slot
-    assert [(d.client, d.reason) for d in loop.due(clock())][0] == ("Acme", "scheduled")
+    assert next((d.client, d.reason) for d in loop.due(clock())) == ("Acme", "scheduled")
     audit.stop.clear()
     loop.run_due()
     assert loop.store.client_records(["Acme"], clock())["Acme"].interrupted_in_a_row == 0
