@@ -68,13 +68,16 @@ LogFormatOption = Annotated[
 ]
 
 
-def progress_for(log_format: LogFormat, quiet: bool, *, level: int | None = None) -> Progress:
+def progress_for(
+    log_format: LogFormat, quiet: bool, *, level: int | None = None, timed: bool = False
+) -> Progress:
     """The command's progress (a status line on a terminal, log lines otherwise, nothing when
-    ``quiet``) with the logs set up to match, at ``level`` if given (docs/logging.md)."""
+    ``quiet``) with the logs set up to match, at ``level`` if given, text lines with their
+    time if ``timed`` (docs/logging.md)."""
     from auditor.progress import Progress, configure_logging
 
     progress = Progress.for_stream(sys.stderr, log_format, quiet=quiet)
-    configure_logging(log_format, progress.log_level if level is None else level)
+    configure_logging(log_format, progress.log_level if level is None else level, timed=timed)
     return progress
 
 

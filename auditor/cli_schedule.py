@@ -162,7 +162,12 @@ class Scheduler:
             log.warning("skipped: %s", busy)
             return EXIT_BUSY
         why = "asked for with --now" if due is None else due.reason
-        log.info("audit started: client %s (%s)", escape_controls(name), why)
+        log.info(
+            "audit started: client %s (%s)",
+            escape_controls(name),
+            why,
+            extra={"event": "audit_started", "client": name, "reason": why, "attempt": attempt},
+        )
         self.doing.state, self.doing.client = "auditing", name
         self.changed()
         try:
@@ -200,7 +205,16 @@ class Scheduler:
         where = f", reports in {outcome.report_dir}" if outcome.report_dir else ""
         failure = f": {outcome.error}" if outcome.outcome != "ok" and outcome.error else ""
         line = f"audit finished: client {escape_controls(name)} {outcome.outcome}{exit_part}"
-        (log.info if outcome.outcome == "ok" else log.warning)("%s%s%s", line, failure, where)
+        fields = {
+            "event": "audit_finished",
+            "client": name,
+            "outcome": outcome.outcome,
+            "exit_code": code,
+            "error": outcome.error,
+            "report_dir": outcome.report_dir,
+        }
+        level = logging.INFO if outcome.outcome == "ok" else logging.WARNING
+        log.log(level, "%s%s%s", line, failure, where, extra=fields)
 
 
 def real_audit(
@@ -225,7 +239,7 @@ def real_audit(
                 out_dir=config.output_dir,
                 formats=config.formats,
                 table=None,
-                progress=progress_for(log_format, quiet=False, level=logging.INFO),
+                progress=progress_for(log_format, quiet=False, level=logging.INFO, timed=True),
                 http_client=http_client,
                 clients=[client.name],
                 workers=workers,
@@ -352,7 +366,8 @@ def schedule_command(
     """Audit each client of CONFIG at its schedule, for as long as it runs; one scheduler per
     history store. Exit 0 after a clean stop (SIGTERM, Ctrl-C), 4 if another scheduler holds
     the store, 2 on a config error; --once: run's codes."""
-    progress_for(log_format, quiet=False, level=logging.INFO)  # the daemon's events are INFO
+    # The daemon logs its events at INFO, each text line with its time.
+    progress_for(log_format, quiet=False, level=logging.INFO, timed=True)
     registry, config = load(config_path, checks_dir)
     known = {client.name for client in config.clients}
     for name in now_clients or ():

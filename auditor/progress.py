@@ -55,10 +55,14 @@ _RECORD_FIELDS = frozenset(
 
 
 class TextLogFormatter(logging.Formatter):
-    """``LEVEL logger: message``, the message's control characters escaped (one line each)."""
+    """``LEVEL logger: message``, the message's control characters escaped (one line each);
+    ``timed``: after the record's time, UTC, ISO 8601 (a daemon's log file needs it)."""
 
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
+    def __init__(self, timed: bool = False) -> None:
+        super().__init__(f"%(asctime)s {TEXT_FORMAT}" if timed else TEXT_FORMAT)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="seconds")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape_controls(record.message)
@@ -116,7 +120,9 @@ class StderrLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().emit(record)
 
 
-def configure_logging(log_format: LogFormat = "text", level: int = logging.WARNING) -> None:
+def configure_logging(
+    log_format: LogFormat = "text", level: int = logging.WARNING, *, timed: bool = False
+) -> None:
     """Logs go to stderr through one handler, in ``log_format``, at ``level`` and above for the
     auditor's own loggers (libraries stay at WARNING: httpx logs every request at INFO), with
     the token redaction installed. Replaces the stderr handler a previous call (or
@@ -126,7 +132,7 @@ def configure_logging(log_format: LogFormat = "text", level: int = logging.WARNI
         if isinstance(handler, StderrLogHandler) or _writes_to_stderr(handler):
             root.removeHandler(handler)
     handler = StderrLogHandler()
-    handler.setFormatter(JsonLogFormatter() if log_format == "json" else TextLogFormatter())
+    handler.setFormatter(JsonLogFormatter() if log_format == "json" else TextLogFormatter(timed))
     root.addHandler(handler)
     # Below the root's level the auditor's loggers need their own; at or above it, none, so
     # that a later caller (a test's caplog) can still lower the root's.
