@@ -17,7 +17,7 @@ import typer
 from auditor.check import SEVERITIES
 from auditor.config import AccountConfig, Config, ConfigError, load_config
 from auditor.fetch.secrets import install_log_redaction
-from auditor.progress import LogFormat
+from auditor.progress import LogFormat, StderrLogHandler
 from auditor.registry import Registry, RegistryError, load_registry
 from auditor.result import EXIT_BAD_INPUT, FAIL_ON_NEVER
 from auditor.untrusted import escape_controls
@@ -100,23 +100,11 @@ def load_registry_or_fail(checks_dirs: list[Path] | None) -> Registry:
         fail(str(error))
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a record comes (test runners swap it)."""
-
-    @property
-    def stream(self) -> object:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: object) -> None:
-        pass
-
-
 def guard_logs() -> None:
     """Warnings go to stderr, and no log line can carry a token (redacted on every handler)."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = _StderrHandler()
+        handler = StderrLogHandler()
         handler.setLevel(logging.WARNING)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)

@@ -4,7 +4,8 @@ atomically at every heartbeat, for ``auditor status`` and monitoring (``status -
 The history store's lease says who holds the store; this file says more (the client being
 audited, the scheduler's state) and can be read without opening the store: a liveness probe
 reads one small JSON file. By default it sits beside the store, ``<store>.heartbeat.json``.
-Times are UTC, ISO 8601. It may import ``auditor.config`` and ``auditor.fsutil`` only.
+Times are UTC, ISO 8601 (read by the bundle's rule for times). It may import ``auditor.fsutil``
+and ``auditor.sources.bundle.records`` only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 
 from auditor.fsutil import atomic_write_bytes
+from auditor.sources.bundle.records import parse_time
 
 __all__ = ["HEARTBEAT_SCHEMA", "Beat", "State", "heartbeat_path", "read_beat", "write_beat"]
 
@@ -76,18 +78,8 @@ def write_beat(path: Path, beat: Beat) -> None:
 
 
 def _aware(text: object, key: str) -> datetime:
-    if not isinstance(text, str):
-        raise ValueError(f"{key} is not a time")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{key} {text!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{key} {text!r} has no UTC offset")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # an offset that takes it before year 1 or past 9999
-        raise ValueError(f"{key} {text!r} is out of range") from None
+    # The bundle's rule for a time: ISO 8601 with an offset, within the years data may hold.
+    return parse_time(text, key).astimezone(UTC)
 
 
 def _stale_after(seconds: object) -> timedelta:

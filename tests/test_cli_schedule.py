@@ -23,38 +23,10 @@ from auditor.cli import app
 from auditor.heartbeat import heartbeat_path, read_beat
 from auditor.store.history import HistoryStore
 
+from tests_support import SLOW_CHECK
+
 runner = CliRunner()
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo" / "demo.jsonl"
-
-SLOW_CHECK = '''
-"""SLW001 Takes its time.
-
-## Why it matters
-Tests.
-
-## Example
-None.
-
-## How to fix
-Nothing.
-
-## Known problems
-None.
-"""
-import os
-import time
-
-from auditor.check import Check, CheckOutput, Needs
-
-
-def run(ctx):
-    time.sleep(float(os.environ.get("SLOW_CHECK_SECONDS", "0")))
-    return CheckOutput(summary="slow")
-
-
-CHECK = Check(id="SLW001", title="Slow", version="0.1", severity="low", docs=__doc__, run=run,
-              needs=Needs(posts=True))
-'''
 
 
 def write_config(folder: Path, stale_after: int = 120) -> Path:
@@ -221,8 +193,12 @@ def test_a_killed_schedulers_lease_is_taken_over_once_stale(
 
 
 def test_sigterm_in_a_scheduled_audit_leaves_store_and_reports_whole_then_reruns(
-    tmp_path: Path, daemon: Daemon, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    daemon: Daemon,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("SLOW_CHECK_SECONDS", "0")  # for the rerun in this process
     config = write_config(tmp_path)
     store = tmp_path / "out" / "history.sqlite"
     checks = tmp_path / "checks"

@@ -24,32 +24,7 @@ import yaml
 from auditor.demo import generator
 from auditor.sources.bundle import write_bundle
 
-SLOW_CHECK = '''
-"""SLW001 Takes its time.
-
-## Why it matters
-Tests.
-
-## Example
-None.
-
-## How to fix
-Nothing.
-"""
-import os
-import time
-
-from auditor.check import Check, CheckOutput, Needs
-
-
-def run(ctx):
-    time.sleep(float(os.environ.get("SLOW_CHECK_SECONDS", "1")))
-    return CheckOutput(summary="slow")
-
-
-CHECK = Check(id="SLW001", title="Slow", version="0.1", severity="low", docs=__doc__, run=run,
-              needs=Needs(posts=True))
-'''
+from tests_support import SLOW_CHECK
 
 # Enough posts for a worker pool (bundles of 32 MB and more), over accounts enough that some are
 # still waiting when the first is done.

@@ -90,3 +90,36 @@ def serving(server: ServerT) -> Iterator[ServerT]:
         server.stopping.set()
         server.shutdown()
         server.server_close()
+
+
+# A check module for --checks-dir that sleeps SLOW_CHECK_SECONDS (default 1) per account: a
+# run long enough for a signal to arrive in the middle of it.
+SLOW_CHECK = '''
+"""SLW001 Takes its time.
+
+## Why it matters
+Tests.
+
+## Example
+None.
+
+## How to fix
+Nothing.
+
+## Known problems
+None.
+"""
+import os
+import time
+
+from auditor.check import Check, CheckOutput, Needs
+
+
+def run(ctx):
+    time.sleep(float(os.environ.get("SLOW_CHECK_SECONDS", "1")))
+    return CheckOutput(summary="slow")
+
+
+CHECK = Check(id="SLW001", title="Slow", version="0.1", severity="low", docs=__doc__, run=run,
+              needs=Needs(posts=True))
+'''
