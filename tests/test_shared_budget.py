@@ -213,3 +213,31 @@ def test_purposes_of_one_documented_bucket_spend_one_budget(httpserver: HTTPServ
         assert clock.sleeps == []
         _spend(client, httpserver.url_for("/context"), "context")
     assert clock.sleeps == [reset - NOW.timestamp()]
+
+
+def test_the_scheduler_runs_clients_on_one_token_against_one_budget(
+    tmp_path: Path,
+    budget_server: HTTPServer,
+    budget_x: BudgetX,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`auditor schedule --once` end to end: Acme's audit spends the token's budget, and
+    Globo's, audited after it by the same process, waits for the reset instead of earning a 429."""
+    from typer.testing import CliRunner
+
+    from auditor.cli import app
+    from auditor.fetch import run as fetch_run
+
+    config = two_clients(tmp_path, budget_server.url_for("/"))
+    monkeypatch.setattr(fetch_run, "default_clock", lambda: clock)
+    for name, token in SAME_TOKEN.items():
+        monkeypatch.setenv(name, token)
+    result = CliRunner().invoke(app, ["schedule", str(config.path), "--once"])
+    assert result.exit_code in (0, 1, 3), result.output
+    start = NOW.timestamp()
+    assert budget_x.lookups == [("acmehelp", start, 200), ("globocare", start + WINDOW, 200)]
+    assert clock.sleeps == [WINDOW]
+    with HistoryStore(config.store_path) as store:
+        records = store.client_records(["Acme", "Globo"], NOW)
+    assert [records[name].outcome for name in ("Acme", "Globo")] == ["ok", "ok"]
