@@ -234,6 +234,8 @@ def _failures(client: ClientStatus) -> str:
         parts.append(record.error or "stopped before it finished")
     if client.retrying() and record.last_slot is not None:
         parts.append(f"attempt {record.slot_attempts} of slot {_minute(record.last_slot)}")
+    if record.notify_error is not None:
+        parts.append(f"notification failed: {record.notify_error}")
     return "; ".join(parts)
 
 
@@ -312,6 +314,7 @@ def _client_json(client: ClientStatus) -> dict[str, Any]:
             "run_id": record.run_key,
             "error": record.error,
             "report_dir": record.report_dir,
+            "notify_error": record.notify_error,
         }
     slot = None
     if record is not None and record.last_slot is not None:

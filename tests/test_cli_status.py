@@ -325,6 +325,7 @@ def test_json_is_one_versioned_document_with_stable_keys(
             "run_id": "run-1",
             "error": "boom",
             "report_dir": "out/Acme/r1",
+            "notify_error": None,
         },
         "last_slot": {"at": SLOT.isoformat(), "attempts": 1, "succeeded": False},
         "last_ok_at": None,

@@ -423,3 +423,17 @@ def test_prune_drops_old_client_runs_but_never_a_running_one(db_path: Path) -> N
         assert store.prune(T0 + timedelta(days=31)) == 1
         rows = store._read("SELECT client, run_key, outcome FROM client_runs ORDER BY id")
         assert rows == [("globex", None, "running"), ("acme", "r2", "ok")]
+
+
+def test_a_runs_notification_failure_is_kept_on_one_line_and_read_back(
+    store: HistoryStore,
+) -> None:
+    run_id = store.begin_client_run("Acme", "sched", T0, 1, T0)
+    store.finish_client_run(run_id, "ok", "k1", None, T0 + timedelta(minutes=1))
+    assert store.client_records(["Acme"], T0)["Acme"].notify_error is None
+    store.set_client_run_notify_error(run_id, "webhook: gave up after 4 attempts\n\x1b[2Jx")
+    error = store.client_records(["Acme"], T0)["Acme"].notify_error
+    assert error is not None and "\n" not in error and "\x1b" not in error
+    assert error.startswith("webhook: gave up after 4 attempts")
+    with pytest.raises(StoreError, match="unknown client run"):
+        store.set_client_run_notify_error(run_id + 99, "x")

@@ -429,4 +429,4 @@ def test_a_version_7_store_gains_the_scheduler_tables_and_keeps_its_runs_and_rep
     connection = sqlite3.connect(db_path)
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     connection.close()
-    assert version == SCHEMA_VERSION == 9
+    assert version == SCHEMA_VERSION == 10

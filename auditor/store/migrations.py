@@ -344,6 +344,10 @@ _SCHEMA_V8 = (
 # finishes; NULL while it runs, for a run that wrote none, and for runs before this version.
 _SCHEMA_V9 = ("ALTER TABLE client_runs ADD COLUMN report_dir TEXT",)
 
+# Version 10: why a client run's notifications (webhook, email) failed, on one line, once they
+# gave up; NULL when every one was delivered, or none is configured.
+_SCHEMA_V10 = ("ALTER TABLE client_runs ADD COLUMN notify_error TEXT",)
+
 
 # Migration i (0-based) takes the schema from version i to version i + 1. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -356,6 +360,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V7),
     _run_statements(_SCHEMA_V8),
     _run_statements(_SCHEMA_V9),
+    _run_statements(_SCHEMA_V10),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -94,6 +94,8 @@ class ClientRunRecord:
     report_dir: str | None = None
     # How many of its latest runs in a row ended interrupted (a dead process's included).
     interrupted_in_a_row: int = 0
+    # Why its last run's notifications failed, if they did (they never change its outcome).
+    notify_error: str | None = None
 
     @property
     def running(self) -> bool:
@@ -391,6 +393,18 @@ class SchedulerRecords(StoreConnection):
             " (another scheduler took over); its outcome stays"
         )
 
+    def set_client_run_notify_error(self, run_id: int, error: str | None) -> None:
+        """Why the run's notifications failed (None: all delivered), after it finished."""
+        with self._transaction() as db:
+            if (
+                db.execute(
+                    "UPDATE client_runs SET notify_error = ? WHERE id = ?",
+                    (_one_line(error), run_id),
+                ).rowcount
+                == 0
+            ):
+                raise StoreError(f"unknown client run {run_id}")
+
     def client_records(
         self,
         clients: Iterable[str],
@@ -405,13 +419,13 @@ class SchedulerRecords(StoreConnection):
 
     def _record(self, client: str, at: int, stale: int) -> ClientRunRecord:
         last = self._read(
-            "SELECT started_at, finished_at, outcome, run_key, error, heartbeat_at, report_dir"
-            " FROM client_runs WHERE client = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+            "SELECT started_at, finished_at, outcome, run_key, error, heartbeat_at, report_dir,"
+            " notify_error FROM client_runs WHERE client = ? ORDER BY started_at DESC, id DESC LIMIT 1",
             (client,),
         )
         if not last:
             return ClientRunRecord(client)
-        started, finished, outcome, run_key, error, heartbeat, report_dir = last[0]
+        started, finished, outcome, run_key, error, heartbeat, report_dir, notify_error = last[0]
         if outcome == RUNNING and at - heartbeat >= stale:
             outcome = INTERRUPTED
         ((slot, attempts, succeeded),) = self._read(
@@ -447,4 +461,5 @@ class SchedulerRecords(StoreConnection):
             last_ok_at=_from_us_or_none(last_ok),
             report_dir=report_dir,
             interrupted_in_a_row=in_a_row,
+            notify_error=notify_error,
         )
