@@ -420,7 +420,8 @@ class SchedulerRecords(StoreConnection):
     def _record(self, client: str, at: int, stale: int) -> ClientRunRecord:
         last = self._read(
             "SELECT started_at, finished_at, outcome, run_key, error, heartbeat_at, report_dir,"
-            " notify_error FROM client_runs WHERE client = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+            " notify_error FROM client_runs WHERE client = ?"
+            " ORDER BY started_at DESC, id DESC LIMIT 1",
             (client,),
         )
         if not last:
