@@ -278,6 +278,12 @@ def audit_into_reports(
         http_client=http_client,
         **engine_options,
     )
+    if config.keep_days is not None:
+        from datetime import UTC, datetime
+
+        from auditor.reports.retention import prune_report_folders
+
+        prune_report_folders(out_dir, folders.made(), config.keep_days, datetime.now(UTC))
     return AuditRun(
         result,
         result.totals(fetch_incomplete),

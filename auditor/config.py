@@ -123,6 +123,8 @@ class Config:
     sha256: str
     output_dir: Path
     formats: tuple[str, ...]
+    # Report folders older than this many days are pruned after a run; None keeps them all.
+    keep_days: int | None
     store_path: Path
     retention_days: int
     privacy: PrivacyConfig
@@ -356,6 +358,7 @@ def load_config(path: Path, registry: Registry) -> Config:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         output_dir=_resolve(base, output.get("dir", "out")),
         formats=tuple(output.get("formats", ["json"])),
+        keep_days=output.get("keep_days"),
         store_path=_resolve(base, store.get("path", "out/history.sqlite")),
         retention_days=store.get("retention_days", 90),
         privacy=PrivacyConfig(
