@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -248,6 +249,25 @@ def test_a_webhook_that_fails_once_is_retried_and_its_post_is_signed(
     assert (payload["auditor"]["new_findings"], payload["auditor"]["resolved_findings"]) == (2, 1)
     assert payload["auditor"]["report"] == str(summary.report_html)
     assert payload["blocks"] == slack_payload(summary)["blocks"]
+
+
+def test_the_receivers_check_in_the_docs_accepts_the_signature_and_nothing_else(
+    httpserver: HTTPServer, summary: RunSummary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "notifications.md").read_text("utf-8")
+    (example,) = re.findall(r"```python\n(import hashlib.*?)```", docs, re.DOTALL)
+    namespace: dict[str, Any] = {}
+    exec(example, namespace)  # the docs' own code, as a receiver would paste it
+    receiver = Hooked([200])
+    httpserver.expect_request("/h", method="POST").respond_with_handler(receiver)
+    notify(hook_config(httpserver.url_for("/h"), monkeypatch), summary, sleep=Sleeps())
+    headers, body = receiver.requests[0]
+    verified = namespace["verified"]
+    assert verified(WEBHOOK_SECRET.encode(), headers, body)
+    assert not verified(WEBHOOK_SECRET.encode(), headers, body.replace(b"fail", b"pass"))
+    assert not verified(b"another-secret", headers, body)
+    stale = {**headers, "X-Auditor-Timestamp": str(int(headers["X-Auditor-Timestamp"]) - 3600)}
+    assert not verified(WEBHOOK_SECRET.encode(), stale, body)
 
 
 def test_an_unsigned_webhook_sends_no_signature(
