@@ -26,6 +26,8 @@ SIGNATURE_HEADER = "X-Auditor-Signature"
 TIMESTAMP_HEADER = "X-Auditor-Timestamp"
 # Client errors that another attempt may get past: a timeout, too early, too many requests.
 _TRANSIENT_4XX = frozenset({408, 425, 429})
+# What is read of an error's body (the line keeps less: auditor.untrusted.MAX_SERVER_TEXT).
+_ERROR_BODY_BYTES = 4096
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -53,20 +55,31 @@ def send(
     host = urlsplit(url.reveal()).hostname or "the webhook"
     try:
         # A redirect is not a delivery: where it points was not configured.
-        with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
-            response = client.post(url.reveal(), content=body, headers=headers)
+        with (
+            httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client,
+            client.stream("POST", url.reveal(), content=body, headers=headers) as response,
+        ):
+            if response.is_success:
+                return
+            status, text = response.status_code, _head(response) or response.reason_phrase
     except httpx.HTTPError as error:
         raise AttemptFailed(
             _said(f"{host}: {type(error).__name__}: {error}", url, secret)
         ) from None
-    if response.is_success:
-        return
-    said = _said(response.text.strip() or response.reason_phrase, url, secret)
-    status = response.status_code
     raise AttemptFailed(
-        f"{host} answered HTTP {status}: {said}",
+        f"{host} answered HTTP {status}: {_said(text, url, secret)}",
         permanent=400 <= status < 500 and status not in _TRANSIENT_4XX,
     )
+
+
+def _head(response: httpx.Response) -> str:
+    """The start of an error's body: enough to say why, never a whole page held in memory."""
+    read = b""
+    for chunk in response.iter_bytes():
+        read += chunk
+        if len(read) >= _ERROR_BODY_BYTES:
+            break
+    return read[:_ERROR_BODY_BYTES].decode("utf-8", "replace").strip()
 
 
 def _said(text: str, url: Secret, secret: Secret | None) -> str:
