@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from auditor.analysis.business_hours import CalendarError
 from auditor.analysis.sla import validate_business_hours
 from auditor.check import CHECK_ID, Check, severity_rank
+from auditor.config_notify import NotifyConfig, notify_config, reject_inline_notify_secrets
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
@@ -108,6 +109,9 @@ class ClientConfig:
     accounts: tuple[AccountConfig, ...]
     # When the scheduler audits it: its own ``schedule``, else the config's, else the default.
     schedule: Schedule = DEFAULT_SCHEDULE
+    # Who hears about its runs: its own ``notify`` (whole), else the config's
+    # (auditor/config_notify.py).
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 @dataclass(frozen=True)
@@ -305,11 +309,13 @@ def load_config(path: Path, registry: Registry) -> Config:
     if not isinstance(document.data, dict):
         raise ConfigError(path, "the config must be a mapping with a 'clients' list", 1)
     _reject_inline_secrets(document)
+    reject_inline_notify_secrets(document)
     validate(document, load_schema("config.schema.json"))
     data: dict[str, Any] = document.data
     base = path.resolve().parent
     fetch = _fetch_config(base, data)
     top_schedule = _schedule(document, ["schedule"], DEFAULT_SCHEDULE)
+    top_notify = notify_config(document, ["notify"], base, NotifyConfig())
     defaults = default_policy()
     top_policy = data.get("policy", {})
 
@@ -348,7 +354,8 @@ def load_config(path: Path, registry: Registry) -> Config:
             seen_accounts.add(config.key)
             accounts.append(config)
         schedule = _schedule(document, ["clients", ci, "schedule"], top_schedule)
-        clients.append(ClientConfig(name, tuple(accounts), schedule))
+        notify = notify_config(document, ["clients", ci, "notify"], base, top_notify)
+        clients.append(ClientConfig(name, tuple(accounts), schedule, notify))
 
     output = data.get("output", {})
     store = data.get("store", {})
