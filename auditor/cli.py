@@ -178,7 +178,10 @@ def run(
             gate=gate,
             soft_fail=soft_fail,
         )
-        claims.finish(client_outcomes(done, chosen), done.result.run_id)
+        outcomes = client_outcomes(done, chosen)
+        claims.finish(outcomes, done.result.run_id)
+        for name, why in claims.notify(done, outcomes).items():
+            echo(f"notification of {name} failed: {why}", err=True)
     result, totals = done.result, done.totals
     for message in result.input_errors:
         echo(f"error: {message}", err=True)

@@ -41,6 +41,8 @@ log = logging.getLogger("auditor.runs")
 # machine, a long SQLite lock) before another process takes the claim for a dead one's.
 BEAT_EVERY = DEFAULT_STALE_AFTER / 3
 WAIT_POLL_SECONDS = 5.0
+# How a notification waits between attempts (tests replace it).
+NOTIFY_SLEEP: Callable[[float], None] = time.sleep
 _FAILED_LABELS = ("fetch", "not audited")
 
 
@@ -100,6 +102,23 @@ def due_record(record: ClientRunRecord) -> ClientRecord | None:
     )
 
 
+def notify_client(config: Config, done: AuditRun, client: str) -> str | None:
+    """Send ``client``'s notifications (its ``notify``, else the config's) of ``done``, a run
+    that was not interrupted, its reports written; why they failed, on one line, or None.
+    Never raises: a notification never loses or undoes the audit it tells of."""
+    from auditor.notify import notify_run
+
+    settings = next(c.notify for c in config.clients if c.name == client)
+    folder = done.folders.get(client)
+    if folder is None or not settings.enabled:
+        return None
+    deliveries = notify_run(
+        settings, done.result, done.totals, client, folder, sleep=lambda s: NOTIFY_SLEEP(s)
+    )
+    failed = [f"{d.channel}: {d.error}" for d in deliveries if not d.ok]
+    return clip("; ".join(failed), 300) if failed else None
+
+
 class Heartbeat:
     """A thread that calls ``beat`` with a store connection of its own every ``every``, until
     the block ends. The first exception ``beat`` raises ends the thread and is handed to
@@ -146,6 +165,7 @@ class ManualRuns:
         self._wanted = list(clients)
         self.holder = new_holder()
         self.claimed: dict[str, int] = {}
+        self.finished: dict[str, int] = {}
         self.refused: list[str] = []
 
     def claim(self, wait: bool, say: Callable[[str], None]) -> None:
@@ -172,6 +192,20 @@ class ManualRuns:
             run_id = self.claimed.pop(client, None)
             if run_id is not None:
                 self._close(run_id, outcome, run_key)
+                self.finished[client] = run_id
+
+    def notify(self, done: AuditRun, outcomes: dict[str, ClientOutcome]) -> dict[str, str]:
+        """Each finished client's notifications, unless its run was interrupted; their
+        failures (client -> why), also recorded with the client's run."""
+        failures: dict[str, str] = {}
+        for client, run_id in self.finished.items():
+            if outcomes[client].outcome == "interrupted":
+                continue
+            error = notify_client(self._config, done, client)
+            if error is not None:
+                failures[client] = error
+                self._store.set_client_run_notify_error(run_id, error)
+        return failures
 
     def close_rest(self, outcome: ClientOutcome) -> None:
         for run_id in self.claimed.values():

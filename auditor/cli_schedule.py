@@ -45,6 +45,7 @@ from auditor.cli_runs import (
     client_outcomes,
     due_record,
     failure_line,
+    notify_client,
     utc_now,
 )
 from auditor.heartbeat import Beat, State, heartbeat_path, write_beat
@@ -90,6 +91,8 @@ class ClientAudit:
     outcome: ClientOutcome
     code: int
     stopped_by: int | None = None  # the signal that came during it, if one did
+    # Sends its notifications once the run is recorded; why they failed, or None.
+    notify: Callable[[], str | None] | None = None
 
 
 AuditClient = Callable[["ClientConfig"], ClientAudit]
@@ -185,6 +188,10 @@ class Scheduler:
             self.doing.state, self.doing.client = "idle", None
             self.changed()
         self._finish(run_id, name, done.outcome, done.code)
+        if done.notify is not None and done.outcome.outcome != "interrupted":
+            error = done.notify()
+            if error is not None:
+                self.store.set_client_run_notify_error(run_id, error)
         if done.stopped_by is not None:
             raise Interrupted(done.stopped_by)
         return done.code
@@ -257,7 +264,9 @@ def real_audit(
             signum = done.result.interrupted
             return ClientAudit(outcome, EXIT_SIGNAL_BASE + signum, stopped_by=signum)
         stopped = done.result.stopped_after  # came as the run closed: it is whole
-        return ClientAudit(outcome, done.totals.code, stopped)
+        return ClientAudit(
+            outcome, done.totals.code, stopped, lambda: notify_client(config, done, client.name)
+        )
 
     return audit
 
