@@ -361,13 +361,17 @@ def config_validate(
     )
     if secrets:
         from auditor.fetch.preflight import check_secrets
+        from auditor.notify.channel import missing_secrets
 
         checked, problems = check_secrets(config)
-        for problem in problems:
+        notify_checked, notify_problems = missing_secrets(config.clients)
+        for problem in [*map(str, problems), *notify_problems]:
             echo(f"error: {problem}", err=True)
-        if problems:
+        if problems or notify_problems:
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"tokens: {checked} named, all present")
+        if notify_checked:
+            typer.echo(f"notification secrets: {notify_checked} named, all present")
     if found.warnings:
         raise typer.Exit(EXIT_INCOMPLETE)
 

@@ -118,3 +118,47 @@ def test_a_notification_that_never_succeeds_keeps_the_report_and_shows_in_status
     assert clients["Driftly"]["last_run"]["notify_error"] == error
     table = runner.invoke(app, ["status", str(config)])
     assert "notification failed: webhook" in table.stdout
+
+
+def test_config_validate_secrets_checks_the_notification_secrets_once_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(DEMO, tmp_path / "demo.jsonl")
+    config = tmp_path / "audit.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            notify:
+              webhook: {url_env: AUDITOR_TEST_HOOK_URL, secret_file: hook.secret}
+            clients:
+              - name: Driftly
+                accounts: [{platform: x, handle: DriftlyHelp, source: demo.jsonl}]
+              - name: Helio
+                accounts: [{platform: x, handle: HelioSupport, source: demo.jsonl}]
+                notify:
+                  email:
+                    to: [a@example.org]
+                    from: b@example.org
+                    smtp: {host: 127.0.0.1, user: u, password_env: AUDITOR_TEST_SMTP_PASSWORD}
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("AUDITOR_TEST_HOOK_URL", raising=False)
+    monkeypatch.setenv("AUDITOR_TEST_SMTP_PASSWORD", "hunter2-very-secret")
+    missing = runner.invoke(app, ["config", "validate", str(config), "--secrets"])
+    assert missing.exit_code == 2
+    errors = [line for line in missing.output.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: notify.webhook.url_env: environment variable AUDITOR_TEST_HOOK_URL is not set",
+        f"error: notify.webhook.secret_file: cannot read {tmp_path / 'hook.secret'} "
+        "(No such file or directory)",
+    ]
+    assert "hunter2" not in missing.output
+
+    monkeypatch.setenv("AUDITOR_TEST_HOOK_URL", "http://127.0.0.1:9/hook")
+    (tmp_path / "hook.secret").write_text("s3cret\n", encoding="utf-8")
+    present = runner.invoke(app, ["config", "validate", str(config), "--secrets"])
+    assert present.exit_code == 0, present.output
+    assert "notification secrets: 3 named, all present" in present.output
+    assert "s3cret" not in present.output and "hunter2" not in present.output

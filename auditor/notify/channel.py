@@ -1,11 +1,17 @@
-"""What every channel shares: the failure of one attempt, and reading a secret when sending."""
+"""What every channel shares: the failure of one attempt, and reading a secret when sending
+(or, for ``auditor config validate --secrets``, checking that each is there)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from auditor.config_notify import SecretSource
 from auditor.fetch.secrets import Secret
+
+if TYPE_CHECKING:
+    from auditor.config import ClientConfig
 
 
 class AttemptFailed(Exception):
@@ -38,3 +44,27 @@ def read_secret(source: SecretSource) -> Secret:
     if not value:
         raise AttemptFailed(f"{source.key}: environment variable {name} is not set", permanent=True)
     return Secret(value)
+
+
+def missing_secrets(clients: Sequence[ClientConfig]) -> tuple[int, list[str]]:
+    """Every secret the clients' notifications name present (``config validate --secrets``)?
+    Returns (secrets checked, one line per problem); reads them, never shows them. A section
+    the clients share (the top-level ``notify``) is checked once."""
+    sources: dict[str, SecretSource] = {}
+    for client in clients:
+        hook, mail = client.notify.webhook, client.notify.email
+        named = [
+            hook.url if hook is not None and hook.url.value is None else None,
+            hook.secret if hook is not None else None,
+            mail.smtp.password if mail is not None else None,
+        ]
+        for source in named:
+            if source is not None:
+                sources.setdefault(source.key, source)
+    problems = []
+    for source in sources.values():
+        try:
+            read_secret(source)
+        except AttemptFailed as failed:
+            problems.append(failed.message)
+    return len(sources), problems
