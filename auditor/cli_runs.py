@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from auditor.scheduler.due import ClientRecord
 from auditor.store.history import HistoryStore, StoreError
 from auditor.store.scheduler import (
-    DEFAULT_STALE_AFTER,
     ClientBusy,
     ClientRunRecord,
     FinishedOutcome,
@@ -37,9 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("auditor.runs")
 
-# The heartbeat renews a claim well within the stale period: two beats may be missed (a busy
-# machine, a long SQLite lock) before another process takes the claim for a dead one's.
-BEAT_EVERY = DEFAULT_STALE_AFTER / 3
 WAIT_POLL_SECONDS = 5.0
 # How a notification waits between attempts (tests replace it).
 NOTIFY_SLEEP: Callable[[float], None] = time.sleep
@@ -129,7 +125,7 @@ class Heartbeat:
         config: Config,
         beat: Callable[[HistoryStore, datetime], None],
         on_failure: Callable[[Exception], None],
-        every: timedelta = BEAT_EVERY,
+        every: timedelta,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._config, self._beat, self._on_failure = config, beat, on_failure
@@ -175,7 +171,9 @@ class ManualRuns:
             told = False
             while True:
                 try:
-                    self.claimed[client] = self._store.begin_client_run(client, self.holder, None)
+                    self.claimed[client] = self._store.begin_client_run(
+                        client, self.holder, None, stale_after=self._config.stale_after
+                    )
                     break
                 except ClientBusy as busy:
                     if not wait:
@@ -240,7 +238,9 @@ def manual_runs(
     def lost(error: Exception) -> None:
         log.warning("heartbeat of this run's clients stopped: %s", error)
 
-    with Heartbeat(config, beat, lost):
+    # Beats as often as the scheduler's (a third of the stale period the config sets), so
+    # that neither takes the other's live client for a dead one's.
+    with Heartbeat(config, beat, lost, every=config.stale_after / 3):
         try:
             runs.claim(wait, say)
             yield runs

@@ -26,6 +26,7 @@ from auditor.store.history import HistoryStore
 from tests_support import SLOW_CHECK
 
 runner = CliRunner()
+AUDITOR = [sys.executable, "-m", "auditor"]
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo" / "demo.jsonl"
 
 
@@ -134,6 +135,13 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> N
         time.sleep(0.1)
 
 
+def wait_for_first_pass(store: Path) -> None:
+    """Until the daemon has audited both clients and is idle (it writes "idle" before its
+    first pass too: the runs say the pass is over)."""
+    wait_for(lambda: [r[1] for r in client_runs_or_none(store)] == ["ok", "ok"], "a pass")
+    wait_for(lambda: beat_state(store) == "idle", "the scheduler to idle")
+
+
 def beat_state(store: Path) -> str | None:
     try:
         beat = read_beat(heartbeat_path(store))
@@ -146,8 +154,7 @@ def test_one_scheduler_per_store_and_a_manual_run_beside_it(tmp_path: Path, daem
     config = write_config(tmp_path)
     store = tmp_path / "out" / "history.sqlite"
     first = daemon(config)
-    wait_for(lambda: len([r for r in client_runs_or_none(store) if r[1] == "ok"]) == 2, "a pass")
-    wait_for(lambda: beat_state(store) == "idle", "the scheduler to idle")
+    wait_for_first_pass(store)
 
     second = runner.invoke(app, ["schedule", str(config), "--once"])
     assert second.exit_code == 4
@@ -180,7 +187,7 @@ def test_a_killed_schedulers_lease_is_taken_over_once_stale(
     config = write_config(tmp_path, stale_after=3)
     store = tmp_path / "out" / "history.sqlite"
     first = daemon(config)
-    wait_for(lambda: beat_state(store) == "idle", "the scheduler to idle")
+    wait_for_first_pass(store)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
 
@@ -275,7 +282,7 @@ def test_a_frozen_scheduler_that_wakes_after_a_takeover_stops_at_once(
     config = write_config(tmp_path, stale_after=3)
     store = tmp_path / "out" / "history.sqlite"
     frozen = daemon(config)
-    wait_for(lambda: beat_state(store) == "idle", "the scheduler to idle")
+    wait_for_first_pass(store)
     frozen.send_signal(signal.SIGSTOP)
     time.sleep(3.5)
     successor = daemon(config)
@@ -289,3 +296,39 @@ def test_a_frozen_scheduler_that_wakes_after_a_takeover_stops_at_once(
         assert lease is not None and lease.pid == successor.pid
     successor.send_signal(signal.SIGTERM)
     assert successor.wait(timeout=30) == 0
+
+
+def test_a_manual_runs_heartbeat_keeps_its_client_from_the_scheduler_past_the_stale_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(tmp_path, stale_after=3)
+    store = tmp_path / "out" / "history.sqlite"
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "slw001.py").write_text(SLOW_CHECK, encoding="utf-8")
+    log = (tmp_path / "manual.log").open("wb")
+    manual = subprocess.Popen(
+        [*AUDITOR, "run", str(config), "-q", "--client", "Driftly", "--checks-dir", str(checks)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SLOW_CHECK_SECONDS": "8"},
+        cwd=tmp_path,
+    )
+    try:
+        wait_for(
+            lambda: ("Driftly", "running") in [r[:2] for r in client_runs_or_none(store)],
+            "the claim",
+        )
+        time.sleep(4.5)  # past the 3 s stale period: only the manual run's heartbeat keeps it
+        scheduled = runner.invoke(app, ["schedule", str(config), "--once"])
+        assert scheduled.exit_code == 1, scheduled.output  # Helio's findings
+        # Driftly's run is alive (its heartbeat): in progress, so not due, never taken over.
+        assert "audit started: client Helio" in caplog.text
+        assert "client Driftly" not in caplog.text
+        assert manual.wait(timeout=60) == 1
+    finally:
+        if manual.poll() is None:
+            manual.kill()
+    outcomes = [(c, o) for c, o, _ in client_runs(store)]
+    assert outcomes.count(("Driftly", "ok")) == 1 and ("Driftly", "interrupted") not in outcomes
+    assert ("Helio", "ok") in outcomes
