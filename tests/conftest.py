@@ -16,8 +16,9 @@ import pytest
 from auditor.sources.bundle import write_bundle
 from auditor.store.history import HistoryStore
 
-# The third-party Mastodon server (mastodon-mock) and its fixtures: tests/mastodon_mock_server.py.
-pytest_plugins = ["mastodon_mock_server"]
+# The third-party Mastodon server (mastodon-mock) and its fixtures: tests/mastodon_mock_server.py;
+# real PostgreSQL and Redis servers on loopback: tests/services.py.
+pytest_plugins = ["mastodon_mock_server", "services"]
 
 if TYPE_CHECKING:
     # For the annotations only: the fixtures below import fetch_fakes (and with it werkzeug and
@@ -221,3 +222,27 @@ def assert_one_line_exit_2(process: subprocess.CompletedProcess[str], *needles: 
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
+
+
+# The suite runs on every core (pytest -n auto --dist loadgroup, pyproject.toml). These modules
+# start daemons and real processes, send signals and wait on heartbeats measured in seconds:
+# they run one after another on one worker, so that two of them never race for the same core.
+_SERIAL_MODULES = frozenset(
+    {
+        "test_cli_schedule.py",
+        "test_fetch_deadline.py",
+        "test_fetch_signals.py",
+        "test_heartbeat_file.py",
+        "test_notify_wiring.py",
+        "test_scheduler_lease.py",
+        "test_scheduler_loop.py",
+        "test_signals.py",
+        "test_store_first_open_race.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in _SERIAL_MODULES:
+            item.add_marker(pytest.mark.xdist_group("serial"))
