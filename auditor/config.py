@@ -25,6 +25,7 @@ from auditor.analysis.business_hours import CalendarError
 from auditor.analysis.sla import validate_business_hours
 from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.config_notify import NotifyConfig, notify_config, reject_inline_notify_secrets
+from auditor.config_secrets import reject_inline_secrets, resolve_path
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
@@ -173,11 +174,6 @@ class Config:
         return key
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return Path(os.path.normpath(path if path.is_absolute() else base / path))
-
-
 def api_bundle_path(fetch_dir: Path, platform: str, handle: str) -> Path:
     """Where an api account's fetched bundle goes: one deterministic file per account."""
     return fetch_dir / safe_name(platform) / f"{safe_name(handle)}.jsonl"
@@ -185,24 +181,18 @@ def api_bundle_path(fetch_dir: Path, platform: str, handle: str) -> Path:
 
 def _source(base: Path, value: Any, platform: str, handle: str, fetch_dir: Path) -> SourceConfig:
     if isinstance(value, str):
-        return SourceConfig("bundle", _resolve(base, value))
+        return SourceConfig("bundle", resolve_path(base, value))
     if value["type"] == "api":
         options: dict[str, Any] = dict(value.get("options", {}))
         for key in ("token_env", "base_url"):
             if key in value:
                 options[key] = value[key]
         if "token_file" in value:
-            options["token_file"] = str(_resolve(base, value["token_file"]))
+            options["token_file"] = str(resolve_path(base, value["token_file"]))
         return SourceConfig("api", api_bundle_path(fetch_dir, platform, handle), options)
     options = {k: v for k, v in value.items() if k not in ("type", "path")}
-    path = _resolve(base, value["path"]) if "path" in value else None
+    path = resolve_path(base, value["path"]) if "path" in value else None
     return SourceConfig(value["type"], path, options)
-
-
-# Keys that would put a secret into the config file itself.
-_SECRET_KEYS = frozenset(
-    {"token", "access_token", "bearer_token", "api_key", "secret", "password", "app_password"}
-)
 
 
 def _reject_inline_secrets(document: YamlDocument) -> None:
@@ -220,16 +210,7 @@ def _reject_inline_secrets(document: YamlDocument) -> None:
                     [*where, "source", "token_file"],
                     "name either token_env or token_file, not both",
                 )
-            for parts, mapping in places:
-                if not isinstance(mapping, Mapping):
-                    continue
-                for key in mapping:
-                    if str(key).lower() in _SECRET_KEYS:
-                        raise document.error(
-                            [*parts, str(key)],
-                            "tokens never go in the config: name an environment variable "
-                            "(token_env: X_BEARER_TOKEN) or a file (token_file: path) instead",
-                        )
+            reject_inline_secrets(document, places, tokens=True)
 
 
 def _get(value: Any, key: str) -> Any:
@@ -270,7 +251,7 @@ def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
     defaults = FetchConfig()
     return FetchConfig(
         lookback_days=section.get("lookback_days", defaults.lookback_days),
-        dir=_resolve(base, section.get("dir", str(defaults.dir))),
+        dir=resolve_path(base, section.get("dir", str(defaults.dir))),
         max_wait_seconds=float(section.get("max_wait_seconds", defaults.max_wait_seconds)),
         concurrency=section.get("concurrency", defaults.concurrency),
         workers=section.get("workers", defaults.workers),
@@ -363,15 +344,15 @@ def load_config(path: Path, registry: Registry) -> Config:
     loaded = Config(
         path=path,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        output_dir=_resolve(base, output.get("dir", "out")),
+        output_dir=resolve_path(base, output.get("dir", "out")),
         formats=tuple(output.get("formats", ["json"])),
         keep_days=output.get("keep_days"),
-        store_path=_resolve(base, store.get("path", "out/history.sqlite")),
+        store_path=resolve_path(base, store.get("path", "out/history.sqlite")),
         retention_days=store.get("retention_days", 90),
         privacy=PrivacyConfig(
             pseudonymize_customers=privacy.get("pseudonymize_customers", False),
             key_env=privacy.get("key_env"),
-            key_file=_resolve(base, privacy["key_file"]) if "key_file" in privacy else None,
+            key_file=resolve_path(base, privacy["key_file"]) if "key_file" in privacy else None,
         ),
         exclude_authors=tuple(data.get("exclude_authors", [])),
         clients=tuple(clients),

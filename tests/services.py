@@ -95,7 +95,7 @@ class PostgresServer:
         import psycopg
 
         with psycopg.connect(self.url(with_password=True), autocommit=True) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql.encode())
 
 
 @pytest.fixture(scope="session")
@@ -140,14 +140,13 @@ def postgres_server() -> Iterator[PostgresServer]:
         "initdb",
     )
     password_file.unlink()
-    port = _free_port()
+    port, log = _free_port(), folder / "log"
     options = (
         f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
         " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     _run_or_explain(
-        [*as_postgres, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w"]
-        + ["start"],
+        [*as_postgres, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
         "pg_ctl start",
     )
     try:

@@ -9,7 +9,9 @@ import redis
 from services import PostgresServer, RedisServer
 
 
-def test_postgres_needs_the_password(postgres_server: PostgresServer, postgres_database: str) -> None:
+def test_postgres_needs_the_password(
+    postgres_server: PostgresServer, postgres_database: str
+) -> None:
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(postgres_database, connect_timeout=5).close()
     with psycopg.connect(postgres_database, password=postgres_server.password) as connection:
@@ -19,7 +21,9 @@ def test_postgres_needs_the_password(postgres_server: PostgresServer, postgres_d
     assert "PostgreSQL" in row[1]
 
 
-def test_each_test_has_its_own_database(postgres_server: PostgresServer, postgres_database: str) -> None:
+def test_each_test_has_its_own_database(
+    postgres_server: PostgresServer, postgres_database: str
+) -> None:
     with psycopg.connect(postgres_database, password=postgres_server.password) as connection:
         tables = connection.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"

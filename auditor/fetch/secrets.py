@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from auditor.config_secrets import SecretSource
 from auditor.untrusted import clip, escape_controls
 
 MASK = "***"
@@ -184,3 +185,30 @@ def _token_from_file(path: Path, base_dir: Path | None) -> TokenLookup:
     if not value:
         return TokenLookup(None, f"missing token: file {path} is empty")
     return TokenLookup(Secret(value))
+
+
+class SecretUnavailable(Exception):
+    """A secret the config names is not there: the message names its key and the variable or
+    file, never a value."""
+
+
+def read_secret(source: SecretSource) -> Secret:
+    """The secret ``source`` names, read now and registered for redaction (every log line and
+    error scrubs it from then on); missing or empty: :class:`SecretUnavailable`."""
+    if source.value is not None:
+        return Secret(source.value)
+    if source.file is not None:
+        try:
+            value = source.file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise SecretUnavailable(
+                f"{source.key}: cannot read {source.file} ({error.strerror})"
+            ) from None
+        if not value:
+            raise SecretUnavailable(f"{source.key}: {source.file} is empty")
+        return Secret(value)
+    name = source.env or ""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SecretUnavailable(f"{source.key}: environment variable {name} is not set")
+    return Secret(value)

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from auditor.config_notify import SecretSource
+from auditor.config_secrets import SecretSource
+from auditor.fetch import secrets as fetch_secrets
 from auditor.fetch.secrets import Secret
 
 if TYPE_CHECKING:
@@ -25,25 +25,12 @@ class AttemptFailed(Exception):
 
 
 def read_secret(source: SecretSource) -> Secret:
-    """The secret ``source`` names, read now and registered for redaction (every log line and
-    error scrubs it from then on); missing: a permanent failure naming its key."""
-    if source.value is not None:
-        return Secret(source.value)
-    if source.file is not None:
-        try:
-            value = source.file.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise AttemptFailed(
-                f"{source.key}: cannot read {source.file} ({error.strerror})", permanent=True
-            ) from None
-        if not value:
-            raise AttemptFailed(f"{source.key}: {source.file} is empty", permanent=True)
-        return Secret(value)
-    name = source.env or ""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise AttemptFailed(f"{source.key}: environment variable {name} is not set", permanent=True)
-    return Secret(value)
+    """The secret ``source`` names (:func:`auditor.fetch.secrets.read_secret`); missing: a
+    permanent failure naming its key."""
+    try:
+        return fetch_secrets.read_secret(source)
+    except fetch_secrets.SecretUnavailable as error:
+        raise AttemptFailed(str(error), permanent=True) from None
 
 
 def missing_secrets(clients: Sequence[ClientConfig]) -> tuple[int, list[str]]:
