@@ -51,6 +51,7 @@ from auditor.store.encoding import (
     _to_us,
 )
 from auditor.store.fetch_cache import FetchCache, FetchedConversation, FetchedPost
+from auditor.store.ledger import LedgerRecords
 from auditor.store.migrations import SCHEMA_VERSION
 from auditor.store.posts import (
     _POST_PARAMETERS,
@@ -248,7 +249,7 @@ LIMIT ?6
 """
 
 
-class HistoryStore(FetchCache, SchedulerRecords):
+class HistoryStore(FetchCache, SchedulerRecords, LedgerRecords):
     """One writer's handle on the history database (not thread-safe)."""
 
     # -- runs --

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from auditor.store.encoding import StoreError, _encode_findings, _new_account_id, _to_us
+from auditor.store.ledger import LEDGER_SCHEMA
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -361,6 +362,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(_SCHEMA_V8),
     _run_statements(_SCHEMA_V9),
     _run_statements(_SCHEMA_V10),
+    _run_statements(LEDGER_SCHEMA),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
