@@ -25,7 +25,7 @@ from auditor.analysis.business_hours import CalendarError
 from auditor.analysis.sla import validate_business_hours
 from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.config_notify import NotifyConfig, notify_config, reject_inline_notify_secrets
-from auditor.config_secrets import reject_inline_secrets, resolve_path
+from auditor.config_secrets import SecretSource, reject_inline_secrets, resolve_path, secret_source
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
@@ -122,6 +122,52 @@ class PrivacyConfig:
     key_file: Path | None = None
 
 
+# --- engine: where audits run (docs/scale.md) ---
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The top-level ``engine`` section: ``local`` (this process and its worker processes, the
+    default) or ``celery`` (a run planned in the store's ledger, its accounts audited by
+    ``auditor worker`` processes through the broker at ``broker_url``)."""
+
+    kind: str = "local"
+    broker_url: str | None = None
+    broker_password: SecretSource | None = None
+    # The broker's redelivery of an unacknowledged task, and an account's lease in the ledger.
+    visibility_timeout_seconds: float = 3600.0
+
+
+def _engine_config(document: YamlDocument, base: Path, data: Mapping[str, Any]) -> EngineConfig:
+    section = data.get("engine", {})
+    broker = section.get("broker", {})
+    url = broker.get("url")
+    if url is not None:
+        from urllib.parse import urlsplit
+
+        if urlsplit(url).password is not None:
+            raise document.error(
+                ["engine", "broker", "url"],
+                "a password never goes in the URL: name it with password_env or password_file",
+            )
+    if section.get("kind", "local") == "celery" and url is None:
+        raise document.error(["engine"], "engine kind celery needs broker: {url: redis://...}")
+    return EngineConfig(
+        kind=section.get("kind", "local"),
+        broker_url=url,
+        broker_password=secret_source(document, ["engine", "broker"], base, broker, "password"),
+        visibility_timeout_seconds=float(section.get("visibility_timeout_seconds", 3600)),
+    )
+
+
+def _reject_inline_engine_secrets(document: YamlDocument) -> None:
+    engine = _get(document.data, "engine")
+    reject_inline_secrets(document, [(["engine", "broker"], _get(engine, "broker"))])
+
+
+# --- end of engine ---
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -142,6 +188,7 @@ class Config:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # A scheduler (or manual run) whose heartbeat is older than this is taken for dead.
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     def accounts(self) -> list[AccountConfig]:
         return [account for client in self.clients for account in client.accounts]
@@ -291,6 +338,7 @@ def load_config(path: Path, registry: Registry) -> Config:
         raise ConfigError(path, "the config must be a mapping with a 'clients' list", 1)
     _reject_inline_secrets(document)
     reject_inline_notify_secrets(document)
+    _reject_inline_engine_secrets(document)
     validate(document, load_schema("config.schema.json"))
     data: dict[str, Any] = document.data
     base = path.resolve().parent
@@ -365,6 +413,7 @@ def load_config(path: Path, registry: Registry) -> Config:
                 "stale_after_seconds", DEFAULT_STALE_AFTER.total_seconds()
             )
         ),
+        engine=_engine_config(document, base, data),
     )
     for account in loaded.accounts():
         EffectivePolicy.resolve(loaded, account, registry)  # every policy error surfaces now
