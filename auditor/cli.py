@@ -33,6 +33,7 @@ from auditor.cli_common import (
     progress_for,
     unusable_folder,
 )
+from auditor.cli_distributed import enqueue_command, worker_command
 from auditor.cli_gating import BaselineFile, SoftFail, baseline_app, gate_for_run, warn_unmatched
 from auditor.cli_report import report_command
 from auditor.cli_runs import client_outcomes, manual_runs
@@ -76,6 +77,8 @@ app.add_typer(baseline_app, name="baseline")
 app.command("report")(report_command)
 app.command("schedule")(schedule_command)
 app.command("status")(status_command)
+app.command("enqueue")(enqueue_command)
+app.command("worker")(worker_command)
 
 
 def _version(value: bool) -> None:
