@@ -64,6 +64,8 @@ from auditor.store.scheduler import ClientBusy, LeaseHeld, LeaseLost
 from auditor.untrusted import escape_controls
 
 if TYPE_CHECKING:
+    from celery import Celery
+
     from auditor.config import ClientConfig, Config
     from auditor.fetch.http import HttpClient
     from auditor.registry import Registry
@@ -112,6 +114,11 @@ class Scheduler:
     doing: Doing = field(default_factory=Doing)
     # Told when the scheduler starts or ends a client (the heartbeat file says it at once).
     changed: Callable[[], None] = lambda: None
+    # engine: celery: plans a client's run for the workers and enqueues it (its run id); the
+    # client run stays running until the run's finalize closes it. None: audited here.
+    enqueue: Callable[[ClientConfig], str] | None = None
+    # engine: celery: what each pass does first (the requeue of what dead workers left).
+    before_pass: Callable[[], None] = lambda: None
 
     def due(self, now: datetime) -> list[Due]:
         names = [client.name for client in self.config.clients]
@@ -141,6 +148,7 @@ class Scheduler:
     def run_due(self) -> list[int]:
         """Audit every client due now, in config order; their exit codes. A stop signal ends
         the pass after recording the client it stopped (:class:`Interrupted` is raised on)."""
+        self.before_pass()
         return [self.run_client(item.client, item) for item in self.due(self.clock())]
 
     def run_client(self, name: str, due: Due | None) -> int:
@@ -171,6 +179,8 @@ class Scheduler:
             why,
             extra={"event": "audit_started", "client": name, "reason": why, "attempt": attempt},
         )
+        if self.enqueue is not None:
+            return self._enqueue(run_id, client, self.enqueue)
         self.doing.state, self.doing.client = "auditing", name
         self.changed()
         try:
@@ -195,6 +205,25 @@ class Scheduler:
         if done.stopped_by is not None:
             raise Interrupted(done.stopped_by)
         return done.code
+
+    def _enqueue(
+        self, run_id: int, client: ClientConfig, enqueue: Callable[[ClientConfig], str]
+    ) -> int:
+        """engine: celery: the client's run planned and enqueued; its client run is closed by
+        the run's finalize (or here, failed, when it could not be enqueued)."""
+        try:
+            run_key = enqueue(client)
+        except Failed as failed:
+            self._finish(run_id, client.name, ClientOutcome("failed", failed.message), None)
+            return failed.exit_code
+        self.store.set_client_run_key(run_id, run_key)
+        log.info(
+            "audit enqueued: client %s, run %s",
+            escape_controls(client.name),
+            run_key,
+            extra={"event": "audit_enqueued", "client": client.name, "run": run_key},
+        )
+        return EXIT_OK
 
     def _finish(self, run_id: int, name: str, outcome: ClientOutcome, code: int | None) -> None:
         try:
@@ -385,6 +414,8 @@ def schedule_command(
     check_paths_before_work(config, config.accounts(), reports_dir=config.output_dir)
     from auditor.fetch.run import default_clock, http_client_for
 
+    # engine: celery: the broker is reached now (one line, exit 2, before the lease is taken).
+    app = _celery_app(config) if config.engine.kind == "celery" else None
     http_client = http_client_for(config, default_clock())
     doing = Doing()
     with open_store(config) as store:
@@ -399,6 +430,8 @@ def schedule_command(
             doing=doing,
             changed=lambda: lease.write_beat(utc_now()),
         )
+        if app is not None:
+            _enqueue_instead(scheduler, app)
         codes: list[int] = []
         try:
             with Heartbeat(config, lease.beat, lease.on_lost, every=config.stale_after / 3):
@@ -415,6 +448,39 @@ def schedule_command(
             http_client.close()
             lease.give_back()
     raise typer.Exit(worst_exit_code(codes) if once else EXIT_OK)
+
+
+def _celery_app(config: Config) -> Celery:
+    from auditor.cli_distributed import celery_app
+
+    return celery_app(config)
+
+
+def _enqueue_instead(scheduler: Scheduler, app: Celery) -> None:
+    """engine: celery: each due client is planned and enqueued for the workers instead of
+    audited here, and every pass first requeues what dead workers left (docs/scale.md)."""
+    from auditor.cli_distributed import plan_and_enqueue
+    from auditor.distributed.app import CeleryQueue
+    from auditor.distributed.plan import requeue_expired
+
+    config = scheduler.config
+
+    def requeue() -> None:
+        try:
+            requeue_expired(config, scheduler.store, CeleryQueue(app), scheduler.clock())
+        except Exception as error:
+            log.warning("requeue: %s", failure_line(error))
+
+    def enqueue(client: ClientConfig) -> str:
+        # A run of the client still in the workers (its client run was closed when an earlier
+        # scheduler stopped) is the one this client run waits for: never two at once.
+        in_flight = scheduler.store.open_runs_of(client.name)
+        if in_flight:
+            return in_flight[0]
+        return plan_and_enqueue(config, app, [client.name])
+
+    scheduler.enqueue = enqueue
+    scheduler.before_pass = requeue
 
 
 def _run(scheduler: Scheduler, once: bool, now_clients: Sequence[str]) -> list[int]:

@@ -161,3 +161,41 @@ def test_enqueue_needs_the_celery_engine(tmp_path: Path) -> None:
     config = write_demo(tmp_path)
     process = run_auditor("enqueue", str(config), cwd=tmp_path)
     assert_one_line_exit_2(process, "engine.kind is local")
+
+
+def test_the_scheduler_enqueues_due_clients_and_finalize_closes_their_runs(
+    tmp_path: Path, broker_env: str, workers: list[subprocess.Popen[str]]
+) -> None:
+    config = write_demo(tmp_path, engine_for(broker_env))
+    store_path = tmp_path / "history.sqlite"
+    workers.append(start_worker(config, "--concurrency", "1"))
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "auditor", "schedule", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    workers.append(scheduler)
+
+    def client_runs() -> list[tuple[str, str, str | None]]:
+        if not store_path.exists():
+            return []
+        with HistoryStore(store_path) as store:
+            rows = store._read("SELECT client, outcome, run_key FROM client_runs ORDER BY client")
+        return [(str(c), str(o), k) for c, o, k in rows]
+
+    # Never audited: both clients are due at once, each enqueued as a run of its own, and
+    # each client run closed ok by its run's finalize.
+    wait_until(lambda: [o for _, o, _ in client_runs()] == ["ok", "ok"])
+    runs = client_runs()
+    assert [c for c, _, _ in runs] == ["Driftly Outdoor", "Helio Mobile"]
+    assert len({k for _, _, k in runs}) == 2
+    with HistoryStore(store_path) as store:
+        assert store.open_ledgers() == []
+        assert sorted(r.run_key for r in store.runs()) == sorted(str(k) for _, _, k in runs)
+    os.killpg(scheduler.pid, signal.SIGTERM)
+    output, _ = scheduler.communicate(timeout=60)
+    assert scheduler.returncode == 0, output
+    assert "audit enqueued: client Driftly Outdoor" in output

@@ -169,3 +169,15 @@ def test_planning_nothing_is_refused(tmp_path: Path) -> None:
         pytest.raises(StoreError, match="no accounts"),
     ):
         store.plan_run("run2", [], T0, T0)
+
+
+def test_open_runs_of_a_client_until_finalized(store: HistoryStore) -> None:
+    store.plan_run("run2", ACCOUNTS[:1], T0, T0 + LEASE, clients=None)
+    assert store.open_runs_of("acme") == ["run1", "run2"]
+    assert store.open_runs_of("globex") == ["run1", "run2"]
+    assert store.open_runs_of("initech") == ["run2"]  # planned for every client
+    _finish_all(store)
+    assert store.claim_finalize("run1", "f", T0 + LEASE, T0)
+    assert store.open_runs_of("globex") == ["run1", "run2"]  # a finalize under way is open
+    assert store.finish_finalize("run1", "f", T0)
+    assert store.open_runs_of("globex") == ["run2"]

@@ -419,6 +419,15 @@ class LedgerRecords(_Connection):
             for key, planned, total, done, failed in rows
         ]
 
+    def open_runs_of(self, client: str) -> list[str]:
+        """The planned runs not finalized yet that audit ``client``, oldest first."""
+        rows = self._read(
+            "SELECT run_key, clients FROM ledger_runs"
+            " WHERE finalize_state IS NULL OR finalize_state <> 'done'"
+            " ORDER BY planned_at, run_key"
+        )
+        return [key for key, clients in rows if clients is None or client in json.loads(clients)]
+
     def client_runs_of(self, run_key: str) -> list[tuple[int, str]]:
         """The scheduler's client runs still running that a planned run will close: (id,
         client), set with ``set_client_run_key`` when the scheduler enqueued it."""
