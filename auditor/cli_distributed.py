@@ -146,3 +146,23 @@ def worker_command(
         argv += ["--beat", f"--schedule={schedule_file}"]
     app.worker_main(argv)
     raise typer.Exit(EXIT_OK)
+
+
+def ledger_lines(config: Config) -> list[str]:
+    """For ``auditor status`` (engine: celery): each planned run the workers have not finished,
+    with its accounts counted; nothing without a store."""
+    from auditor.store.history import HistoryStore, StoreError
+
+    if config.engine.kind != "celery" or not config.store_path.is_file():
+        return []
+    try:
+        with HistoryStore(config.store_path, config.retention_days) as store:
+            progress = store.open_ledgers()
+    except StoreError as error:
+        return [f"distributed runs: history store {config.store_path}: {error}"]
+    return [
+        f"distributed run {p.run_key} (planned {p.planned_at.isoformat(timespec='minutes')}):"
+        f" {p.done + p.failed}/{p.total} accounts finished"
+        + (f", {p.failed} failed" if p.failed else "")
+        for p in progress
+    ]

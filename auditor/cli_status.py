@@ -450,4 +450,8 @@ def status_command(
     else:
         echo(describe_scheduler(view, at))
         echo(status_table(clients, at), lines=True)
+        from auditor.cli_distributed import ledger_lines
+
+        for line in ledger_lines(config):
+            echo(line)
     raise typer.Exit(EXIT_OK)

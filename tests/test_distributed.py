@@ -320,3 +320,21 @@ def test_celery_workers_audit_a_planned_run(
     reports = read_reports(tmp_path / "dist" / "out")
     assert findings_by_account(reports) == local_findings
     assert json.dumps(reports).count(run_key) >= 2
+
+
+def test_status_shows_a_distributed_runs_progress(tmp_path: Path) -> None:
+    path = write_demo(tmp_path, MEMORY_ENGINE, MISSING)
+    config = loaded(path)
+    queue = ListQueue()
+    run_key = plan(config, queue)
+    context = WorkerContext(clock=Clock(T0))
+    audit_account(context, queue, *queue.audits.pop(0))
+    audit_account(context, queue, *queue.audits.pop(-1))  # GhostHelp: fails
+    process = run_auditor("status", str(path), cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert f"distributed run {run_key} (planned 2026-11-20T09:00+00:00): 2/4 accounts" in (
+        process.stdout
+    )
+    assert "1 failed" in process.stdout
+    work_through(context, queue)
+    assert "distributed run" not in run_auditor("status", str(path), cwd=tmp_path).stdout
