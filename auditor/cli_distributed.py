@@ -121,16 +121,20 @@ def worker_command(
             "unless the scheduler runs).",
         ),
     ] = False,
+    checks_dir: ChecksDirs = None,
     log_format: LogFormatOption = "text",
 ) -> None:
     """A Celery worker with the project's tasks, for CONFIG's broker (engine: celery): audits
     accounts of planned runs and finalizes them. Runs until SIGTERM (a warm stop: the accounts
     in progress finish) or SIGINT. Exit 0 after a stop; 2 a config error, or no broker."""
     progress_for(log_format, quiet=False, level=logging.INFO, timed=True)
-    _, config = load(config_path, None)
+    _, config = load(config_path, checks_dir)
     app = celery_app(config)
     from auditor.distributed.app import QUEUE
+    from auditor.distributed.tasks import CHECKS_DIRS_SETTING
 
+    # The pool processes load the config with the same checks.
+    app.conf[CHECKS_DIRS_SETTING] = [str(folder.resolve()) for folder in checks_dir or ()]
     argv = [
         "worker",
         "--pool=prefork",

@@ -230,6 +230,7 @@ def assert_one_line_exit_2(process: subprocess.CompletedProcess[str], *needles: 
 _SERIAL_MODULES = frozenset(
     {
         "test_cli_schedule.py",
+        "test_distributed_kill.py",
         "test_distributed_workers.py",
         "test_fetch_deadline.py",
         "test_fetch_signals.py",

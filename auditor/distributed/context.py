@@ -62,6 +62,8 @@ class WorkerContext:
     """One worker process's state (forked pool processes each make their own on first use)."""
 
     clock: Clock = utc_now
+    # ``auditor worker --checks-dir``: the checks every config is loaded with.
+    checks_dirs: tuple[Path, ...] = ()
     worker: str = field(default_factory=lambda: f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
     _configs: dict[str, _Loaded] = field(default_factory=dict)
     _http: dict[str, HttpClient] = field(default_factory=dict)
@@ -80,7 +82,7 @@ class WorkerContext:
         with self._lock:
             known = self._configs.get(config_path)
             if known is None or known.mtime_ns != mtime:
-                registry, config = load(path, None)
+                registry, config = load(path, list(self.checks_dirs) or None)
                 known = self._configs[config_path] = _Loaded(mtime, registry, config)
             return known.registry, known.config
 
