@@ -338,3 +338,27 @@ def test_status_shows_a_distributed_runs_progress(tmp_path: Path) -> None:
     assert "1 failed" in process.stdout
     work_through(context, queue)
     assert "distributed run" not in run_auditor("status", str(path), cwd=tmp_path).stdout
+
+
+def test_the_celery_engine_needs_a_broker(tmp_path: Path) -> None:
+    from auditor.config import ConfigError
+
+    path = write_demo(tmp_path, "engine: {kind: celery}\n")
+    with pytest.raises(ConfigError, match="engine kind celery needs broker"):
+        load_config_or_raise(path)
+    path = write_demo(tmp_path, "engine: {kind: celery, broker: {url: 'redis://q:6379/0'}}\n")
+    engine = load_config_or_raise(path).engine
+    assert (engine.kind, engine.broker_url, engine.broker_password) == (
+        "celery",
+        "redis://q:6379/0",
+        None,
+    )
+    assert engine.visibility_timeout_seconds == 3600
+    assert load_config_or_raise(write_demo(tmp_path)).engine.kind == "local"
+
+
+def load_config_or_raise(path: Path) -> Config:
+    from auditor.config import load_config
+    from auditor.registry import load_registry
+
+    return load_config(path, load_registry([]))
