@@ -107,7 +107,10 @@ def _audit_claimed(
             engine = _engine(config, registry, store, claim.run_key)
             return _fetch_audit_record(context, config, engine, store, chosen, claim)
     except Exception as error:
-        line = failure_line(error)
+        from auditor.fetch.secrets import server_text
+
+        # Kept in the ledger and the report: what an exception says passes the redaction.
+        line = server_text(failure_line(error))
         log.warning("run %s: %s:%s failed: %s", claim.run_key, claim.platform, claim.account, line)
         report = None
         if engine is not None and chosen is not None:
