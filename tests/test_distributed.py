@@ -6,9 +6,10 @@ data."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -301,6 +302,20 @@ def finalized(config: Config, run_key: str) -> bool:
         return run is not None and run.finalized
 
 
+@pytest.fixture
+def root_logging_kept() -> Iterator[None]:
+    """Celery's test worker sets the root logger up (ERROR, a stderr handler): put it back, so
+    that the tests after this one in the process log as before."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+
+
+@pytest.mark.usefixtures("root_logging_kept")
 def test_celery_workers_audit_a_planned_run(
     tmp_path: Path, local_findings: dict[str, Any], redis_engine: Callable[[], str]
 ) -> None:
