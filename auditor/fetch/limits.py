@@ -18,7 +18,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from auditor.fetch.secrets import Secret, server_text
+from auditor.config import Config, ConfigError
+from auditor.fetch.secrets import Secret, SecretUnavailable, read_secret, server_text
 from auditor.sources.platforms.base import RateInfo, RateLimit
 
 if TYPE_CHECKING:
@@ -219,3 +220,26 @@ class RedisRateLimiter:
     def _detail(self, error: Exception) -> str:
         text = " ".join(str(error).split()) or type(error).__name__
         return server_text(text, [self._password])
+
+
+def limiter_for(config: Config, *, max_block: float) -> RedisRateLimiter | None:
+    """The shared limiter ``fetch.shared_limits`` names, its password read now and the server
+    asked once (None: not configured, each process keeps its own budgets). A Redis that cannot
+    be used is a :class:`ConfigError` naming the key, before anything is fetched."""
+    shared = config.fetch.shared_limits
+    if shared is None:
+        return None
+    line = config.document.line(["fetch", "shared_limits"])
+    try:
+        password = read_secret(shared.password) if shared.password is not None else None
+        return RedisRateLimiter.connect(shared.url, password, max_block=max_block)
+    except SecretUnavailable as error:
+        raise ConfigError(config.path, str(error), line) from None
+    except SharedLimitsUnavailable as error:
+        raise ConfigError(
+            config.path,
+            f"{error}; start that Redis or correct the url and password, or leave "
+            "fetch.shared_limits out to keep each process's budgets to itself",
+            line,
+            "fetch.shared_limits",
+        ) from None
