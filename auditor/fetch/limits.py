@@ -144,12 +144,17 @@ class RedisRateLimiter:
         """A limiter on the Redis at ``url``, asked once now (PING) so that a server that is
         down, refuses the password or is no Redis says so before anything is fetched."""
         import redis
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.retry import Retry
 
         client = redis.Redis.from_url(
             url,
             password=password.reveal() if password is not None else None,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            # A blip (a restart, a failover) is retried; a server that stays away is said
+            # within a second rather than redis-py's default of several.
+            retry=Retry(ExponentialWithJitterBackoff(cap=0.4, base=0.05), 3),
         )
         limiter = cls(client, url=url, max_block=max_block, password=password)
         limiter._call(lambda: client.ping())
@@ -206,7 +211,7 @@ class RedisRateLimiter:
             return ask()
         except redis.AuthenticationError as error:
             raise SharedLimitsUnavailable(
-                f"Redis at {self._shown} refused the password ({self._detail(error)})"
+                f"Redis at {self._shown} refused access ({self._detail(error)})"
             ) from None
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise SharedLimitsUnavailable(
