@@ -16,14 +16,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from pytest_httpserver import HTTPServer
 
 from auditor.config import Config, ConfigError, load_config
-from auditor.fetch.http import HttpClient, HttpConfig, RetryPolicy, SystemClock
+from auditor.fetch.http import HttpClient, HttpConfig, ManualClock, RetryPolicy, SystemClock
 from auditor.fetch.limits import BudgetKey, RedisRateLimiter, bucket_shape, limiter_for
+from auditor.fetch.run import fetch_api_accounts
 from auditor.fetch.secrets import Secret
 from auditor.registry import load_registry
 from auditor.sources.platforms.base import RateInfo, RateLimit
+from auditor.store.history import HistoryStore
 
+from fetch_fakes import NOW, X_TOKEN, FakeX, serve
 from rate_limits_support import LIMIT, PLATFORM, LimitedApi, shared_client, spend
 from services import RedisServer
 from tests_support import run_cli
@@ -186,7 +190,41 @@ def test_redis_lost_mid_run_fails_the_request_unmade_with_one_line(api: LimitedA
     assert api.answers == []  # never sent without its limit
 
 
-def write_config(folder: Path, shared_limits: str | None) -> Path:
+@pytest.fixture
+def fake_x() -> FakeX:
+    return FakeX()
+
+
+@pytest.fixture
+def x_server(fake_x: FakeX) -> Iterator[HTTPServer]:
+    yield from serve(fake_x)
+
+
+def test_an_account_whose_limiter_is_lost_is_incomplete_with_one_line(
+    tmp_path: Path, fake_x: FakeX, x_server: HTTPServer
+) -> None:
+    config = load(write_config(tmp_path, None, base_url=x_server.url_for("/")))
+    config.store_path.parent.mkdir(parents=True)
+    port = dead_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    gone = RedisRateLimiter(redis.Redis.from_url(url), url=url, max_block=30)
+    with (
+        HttpClient(HttpConfig(), clock=ManualClock(NOW.timestamp()), limiter=gone) as client,
+        HistoryStore(config.store_path) as store,
+    ):
+        report = fetch_api_accounts(
+            config, store, clock=client.clock, http_client=client, environ={"ACME_X_TOKEN": X_TOKEN}
+        )
+    [account] = report.accounts
+    assert not account.complete and account.reason is not None
+    assert "shared rate limits unavailable: cannot reach Redis at " in account.reason
+    assert f"redis://127.0.0.1:{port}/0" in account.reason and "\n" not in account.reason
+    assert fake_x.requests == []  # nothing was asked without its limit
+
+
+def write_config(
+    folder: Path, shared_limits: str | None, base_url: str = "http://127.0.0.1:9"
+) -> Path:
     limits = "" if shared_limits is None else f"shared_limits: {shared_limits}"
     text = textwrap.dedent(
         f"""\
@@ -200,7 +238,7 @@ def write_config(folder: Path, shared_limits: str | None) -> Path:
             accounts:
               - platform: x
                 handle: acmehelp
-                source: {{type: api, token_env: ACME_X_TOKEN, base_url: "http://127.0.0.1:9"}}
+                source: {{type: api, token_env: ACME_X_TOKEN, base_url: "{base_url}"}}
         """
     )
     path = folder / "audit.yaml"
