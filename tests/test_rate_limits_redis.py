@@ -162,13 +162,16 @@ def test_redis_holds_fingerprints_never_a_token_and_every_key_expires(
 ) -> None:
     with shared_client(redis_server.url(), redis_server.password) as client:
         assert spend(client, f"{api.base_url}/spent/30", TOKEN, 1) == []
-        assert spend(client, f"{api.base_url}/ok", OTHER_TOKEN, 2) == []
+        # A URL with a user and password in it (a proxy's): they are no part of a key either.
+        in_url = api.base_url.replace("http://", "http://agency:pass-in-url-55@")
+        assert spend(client, f"{in_url}/ok", OTHER_TOKEN, 2) == []
     keys = [key.decode() if isinstance(key, bytes) else key for key in raw_redis.keys("*")]
     assert len(keys) == 3  # TOKEN's bucket and block, OTHER_TOKEN's bucket
     assert any(Secret(TOKEN).fingerprint() in key for key in keys)
     assert any(Secret(OTHER_TOKEN).fingerprint() in key for key in keys)
     everything = " ".join(keys) + repr([raw_redis.dump(key) for key in keys])
     assert TOKEN not in everything and OTHER_TOKEN not in everything
+    assert "pass-in-url-55" not in everything and "agency" not in everything
     assert all(0 < raw_redis.pttl(key) <= LIMIT.window_seconds * 1000 + 30_001 for key in keys)
 
 

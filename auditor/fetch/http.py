@@ -480,7 +480,8 @@ class HttpClient:
         what it cuts short raises :class:`HttpError` with its reason.
         """
         token_key = token.fingerprint() if token is not None else "anonymous"
-        budget_key = (platform, urlsplit(url).netloc, token_key, bucket or purpose)
+        host = urlsplit(url).netloc.rpartition("@")[2]  # a user or password in it is no key
+        budget_key = (platform, host, token_key, bucket or purpose)
         headers, query = self._auth(token, auth_style, params)
         retry = self.config.retry
         waited = 0.0
@@ -680,8 +681,7 @@ class HttpClient:
 
 
 def _limits_failed(error: SharedLimitsUnavailable, attempts: int) -> HttpError:
-    """A request refused because the shared rate limits could not be asked or told: never
-    made without them, lest it pass a platform's limit."""
+    """A request the shared rate limits could not clear: never made without them."""
     return HttpError(f"shared rate limits unavailable: {error}", attempts=attempts)
 
 
