@@ -8,6 +8,7 @@ mid-run (the request fails, never made without its limit).
 
 from __future__ import annotations
 
+import math
 import socket
 import textwrap
 import time
@@ -119,10 +120,14 @@ def test_a_block_is_the_latest_one_asked_for_and_expires_with_it(
     assert 19 < seconds <= 20 and what == "resets"
     blocked = limiter.redis_keys(key)[1]
     assert 19_000 < raw_redis.pttl(blocked) <= 20_001
-    # Calls left, or a reset already past, block nobody.
+    # Calls left, a reset already past, or one that is no number, block nobody.
     limiter.record(key_of(OTHER_TOKEN), RateInfo(3, now + 20), None, now)
     limiter.record(key_of(OTHER_TOKEN), RateInfo(0, now - 1), None, now)
+    limiter.record(key_of(OTHER_TOKEN), RateInfo(0, math.nan), math.nan, now)
     limiter.acquire(key_of(OTHER_TOKEN), None, refuse)
+    # A reset at infinity blocks for the longest block allowed (the max wait), no longer.
+    limiter.record(key_of(OTHER_TOKEN), RateInfo(0, math.inf), None, now)
+    assert 29_000 < raw_redis.pttl(limiter.redis_keys(key_of(OTHER_TOKEN))[1]) <= 30_001
 
 
 @pytest.mark.parametrize("path", ["/retry-after/1", "/spent/1"], ids=["429", "reset-header"])

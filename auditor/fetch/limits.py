@@ -177,7 +177,8 @@ class RedisRateLimiter:
         spent_until = None
         if info.remaining is not None and info.remaining <= 0 and info.reset_at is not None:
             spent_until = info.reset_at - now
-        longest = max((s for s in (spent_until, blocked_for) if s is not None), default=0.0)
+        said = [s for s in (spent_until, blocked_for) if s is not None and not math.isnan(s)]
+        longest = max(said, default=0.0)
         if longest <= 0:
             return
         self._run(key, "block", round(min(longest, self._max_block) * 1_000_000))
