@@ -293,6 +293,18 @@ def audit_into_reports(
     )
 
 
+def http_client_for(config: Config) -> HttpClient:
+    """The one HTTP client a long-lived process (the scheduler, a worker) passes to each fetch,
+    with ``config``'s fetch settings and rate limiter (``fetch.shared_limits``: Redis); a
+    Redis that cannot be used is one line, exit 2. The caller closes it."""
+    from auditor.fetch import run as fetch
+
+    try:
+        return fetch.http_client_for(config, fetch.default_clock())
+    except ConfigError as error:
+        fail(str(error))
+
+
 def print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
     from auditor.fetch import preflight
 

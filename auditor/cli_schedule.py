@@ -35,6 +35,7 @@ from auditor.cli_common import (
     audit_into_reports,
     check_paths_before_work,
     fail,
+    http_client_for,
     load,
     open_store,
     progress_for,
@@ -383,9 +384,7 @@ def schedule_command(
         if name not in known:
             fail(f"--now {name!r} is not a client of {config.path}")
     check_paths_before_work(config, config.accounts(), reports_dir=config.output_dir)
-    from auditor.fetch.run import default_clock, http_client_for
-
-    http_client = http_client_for(config, default_clock())
+    http_client = http_client_for(config)
     doing = Doing()
     with open_store(config) as store:
         lease = _Lease(config, store, doing)

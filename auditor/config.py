@@ -12,11 +12,12 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -25,7 +26,7 @@ from auditor.analysis.business_hours import CalendarError
 from auditor.analysis.sla import validate_business_hours
 from auditor.check import CHECK_ID, Check, severity_rank
 from auditor.config_notify import NotifyConfig, notify_config, reject_inline_notify_secrets
-from auditor.config_secrets import reject_inline_secrets, resolve_path
+from auditor.config_secrets import SecretSource, reject_inline_secrets, resolve_path, secret_source
 from auditor.fsutil import safe_name
 from auditor.model import AccountKey
 from auditor.registry import Registry
@@ -70,6 +71,15 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class SharedLimitsConfig:
+    """``fetch.shared_limits``: the Redis that keeps every token's rate-limit budget for all the
+    processes that share the tokens (``url`` holds no password; ``password`` names where it is)."""
+
+    url: str
+    password: SecretSource | None = None
+
+
+@dataclass(frozen=True)
 class FetchConfig:
     """The top-level ``fetch`` section: how api accounts are fetched."""
 
@@ -83,6 +93,8 @@ class FetchConfig:
     # All one account's fetch may take (requests, retries, waits, deletion re-checks); above
     # max_wait_seconds, so that waiting out one rate-limit window (X: 15 min) still fits.
     account_deadline_seconds: float = 1800.0
+    # Rate-limit budgets kept in Redis for every process; None: each process keeps its own.
+    shared_limits: SharedLimitsConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +210,8 @@ def _source(base: Path, value: Any, platform: str, handle: str, fetch_dir: Path)
 def _reject_inline_secrets(document: YamlDocument) -> None:
     """A token written into the config is refused before anything else is said about it, and
     a source naming two places for its token is told to choose one."""
+    limits: list[PathPart] = ["fetch", "shared_limits"]
+    reject_inline_secrets(document, [(limits, _get(_get(document.data, "fetch"), "shared_limits"))])
     for ci, client in enumerate(_list(_get(document.data, "clients"))):
         for ai, account in enumerate(_list(_get(client, "accounts"))):
             where: list[PathPart] = ["clients", ci, "accounts", ai]
@@ -261,6 +275,23 @@ def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
     )
 
 
+def _shared_limits(document: YamlDocument, base: Path) -> SharedLimitsConfig | None:
+    """``fetch.shared_limits``, its URL refused when it holds a password (the URL is shown in
+    messages; the password is named by ``password_env`` or ``password_file``)."""
+    where: list[PathPart] = ["fetch", "shared_limits"]
+    section = _get(_get(document.data, "fetch"), "shared_limits")
+    if not isinstance(section, Mapping):
+        return None
+    url = section["url"]
+    if urlsplit(url).password is not None:
+        raise document.error(
+            [*where, "url"],
+            "a password never goes in the URL: remove it, and name an environment variable "
+            "(password_env: AUDITOR_REDIS_PASSWORD) or a file (password_file: path) instead",
+        )
+    return SharedLimitsConfig(url, secret_source(document, where, base, section, "password"))
+
+
 def _schedule(document: YamlDocument, where: list[PathPart], default: Schedule) -> Schedule:
     """The ``schedule`` string at ``where`` (a mapping's key) parsed, or ``default`` if absent."""
     owner = document.data
@@ -294,7 +325,7 @@ def load_config(path: Path, registry: Registry) -> Config:
     validate(document, load_schema("config.schema.json"))
     data: dict[str, Any] = document.data
     base = path.resolve().parent
-    fetch = _fetch_config(base, data)
+    fetch = replace(_fetch_config(base, data), shared_limits=_shared_limits(document, base))
     top_schedule = _schedule(document, ["schedule"], DEFAULT_SCHEDULE)
     top_notify = notify_config(document, ["notify"], base, NotifyConfig())
     defaults = default_policy()
