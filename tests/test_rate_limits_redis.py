@@ -95,7 +95,7 @@ def test_a_bucket_lets_its_burst_through_then_paces_and_tokens_do_not_share_one(
 ) -> None:
     limit = RateLimit("api", 20, 60)
     capacity, per_token = bucket_shape(limit)
-    assert (capacity, per_token) == (2, 60 / 18)  # at most 20 in any 60 s window
+    assert (capacity, per_token) == (10, 60 / 10)  # at most 20 in any 60 s window
     for _ in range(capacity):
         limiter.acquire(key_of(TOKEN), limit, refuse)
     with pytest.raises(Refused) as waited:

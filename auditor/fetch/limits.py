@@ -95,8 +95,10 @@ class SharedLimitsUnavailable(Exception):
 
 # The share of a documented limit one burst may spend; the rest comes back evenly over the
 # window. A bucket of C tokens refilled at (N - C) per window lets through at most N requests in
-# any window of the documented length, wherever the platform's window starts.
-BURST_SHARE = 10
+# any window of the documented length, wherever the platform's window starts. Half: a weekly
+# audit spends a token's budget in one burst (an agency's token serves tens of accounts, each a
+# few calls per bucket), so a larger burst is worth more than a faster refill after it.
+BURST_SHARE = 2
 
 
 def bucket_shape(limit: RateLimit) -> tuple[int, float]:
