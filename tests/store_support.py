@@ -4,6 +4,7 @@ server), so that one suite tests both."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -111,6 +112,17 @@ def kept(post_id: str, text: str = "where is my parcel?") -> FetchedPost:
 
 STORE_KINDS = ["sqlite", "postgres"]
 
+# How a test's child process opens the store it is given (Stores.argument, .environment).
+OPEN_FROM_ARGUMENT = """
+import os, sys
+from pathlib import Path
+from auditor.store.history import HistoryStore, StoreLocation
+def open_store(where):
+    if where.startswith("postgresql://"):
+        return HistoryStore(StoreLocation(url=where, password=os.environ["TEST_STORE_PASSWORD"]))
+    return HistoryStore(StoreLocation(path=Path(where)))
+"""
+
 
 @dataclass
 class Stores:
@@ -133,6 +145,16 @@ class Stores:
         return StoreLocation(
             url=self.server.url(self._databases[name]), password=self.server.password
         )
+
+    def argument(self, name: str = "history") -> str:
+        """The store for another process (:data:`OPEN_FROM_ARGUMENT`): its path or URL."""
+        location = self.location(name)
+        return str(location.path) if location.path is not None else str(location.url)
+
+    def environment(self) -> dict[str, str]:
+        """What another process needs besides :meth:`argument`: the password, if any."""
+        password = self.server.password if self.kind == "postgres" else ""
+        return {**os.environ, "TEST_STORE_PASSWORD": password}
 
     def open(self, name: str = "history", retention_days: int = 90) -> HistoryStore:
         return HistoryStore(self.location(name), retention_days)
