@@ -170,8 +170,8 @@ class Stores:
         import psycopg
 
         url = self.server.url(self._databases[name])
-        with psycopg.connect(url, password=self.server.password) as connection:
-            return [tuple(row) for row in connection.execute(sql.encode()).fetchall()]
+        with psycopg.connect(url, password=self.server.password) as database:
+            return [tuple(row) for row in database.execute(sql.encode()).fetchall()]
 
     def rows(self, table: str, name: str = "history") -> list[tuple[Any, ...]]:
         return self.query(f"SELECT * FROM {table} ORDER BY 1, 2, 3", name)
@@ -187,7 +187,10 @@ class Stores:
         )
         lines: list[str] = []
         for (table,) in tables:
-            lines += [f"{table}: {row!r}" for row in sorted(self.query(f"SELECT * FROM {table}", name), key=repr)]
+            lines += [
+                f"{table}: {row!r}"
+                for row in sorted(self.query(f"SELECT * FROM {table}", name), key=repr)
+            ]
         return lines
 
 

@@ -304,7 +304,9 @@ def test_client_records_say_what_the_due_rule_needs(store: HistoryStore) -> None
 # --- real processes ----------------------------------------------------------------------------
 
 # Takes the lease, starts a run of "acme", says so, then renews the lease every 0.1 s.
-HOLDER = OPEN_FROM_ARGUMENT + """
+HOLDER = (
+    OPEN_FROM_ARGUMENT
+    + """
 import os, socket, sys, time
 from datetime import timedelta
 store = open_store(sys.argv[1])
@@ -316,9 +318,12 @@ while True:
     time.sleep(0.1)
     store.renew_lease("holder-a")
 """
+)
 
 # Opens the store, says so, waits for the go file, then tries the lease: "won" or "held".
-RACER = OPEN_FROM_ARGUMENT + """
+RACER = (
+    OPEN_FROM_ARGUMENT
+    + """
 import os, sys, time
 from datetime import timedelta
 from auditor.store.history import LeaseHeld
@@ -333,6 +338,7 @@ except LeaseHeld:
 else:
     print("won", flush=True)
 """
+)
 
 
 def _python(stores: Stores, script: str, *args: str) -> subprocess.Popen[str]:
@@ -396,9 +402,7 @@ def test_processes_racing_for_the_lease_exactly_one_wins(
 ) -> None:
     stores.open().close()
     go = tmp_path / "go"
-    racers = [
-        _python(stores, RACER, stores.argument(), f"racer-{n}", str(go)) for n in range(4)
-    ]
+    racers = [_python(stores, RACER, stores.argument(), f"racer-{n}", str(go)) for n in range(4)]
     try:
         for racer in racers:
             assert racer.stdout is not None and racer.stdout.readline() == "ready\n"

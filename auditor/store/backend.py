@@ -157,7 +157,7 @@ class SqliteBackend(Backend):
             self._connection = None
 
     @contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator[sqlite3.Connection]:  # type: ignore[override]
+    def transaction(self, lock: str | None = None) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; any exception rolls everything back and propagates.
 
         BEGIN IMMEDIATE serialises writers, so ``lock`` (what PostgreSQL must lock for the

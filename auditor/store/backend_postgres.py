@@ -28,7 +28,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
@@ -114,12 +114,12 @@ class PgDb:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         translated, order = translate(sql)
-        return self._connection.execute(translated, _arranged(order, parameters))  # type: ignore[arg-type]
+        return self._connection.execute(translated, _arranged(order, parameters))
 
     def executemany(self, sql: str, parameters: Any, /) -> Cursor:
         translated, order = translate(sql)
         cursor = self._connection.cursor()
-        cursor.executemany(translated, (_arranged(order, row) for row in parameters))  # type: ignore[arg-type]
+        cursor.executemany(translated, (_arranged(order, row) for row in parameters))
         return cursor
 
 
@@ -362,7 +362,7 @@ class PostgresBackend(Backend):
             connection.rollback()
 
     @contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator[PgDb]:  # type: ignore[override]
+    def transaction(self, lock: str | None = None) -> Iterator[PgDb]:
         """One transaction; ``lock`` names an advisory lock held until it ends, for a write
         that reads first and must not run beside another such (the lease, a client's claim)."""
         db = self.db
@@ -380,10 +380,9 @@ class PostgresBackend(Backend):
             yield db
             connection.commit()
         except BaseException as exc:
-            try:
+            # A connection that is gone cannot roll back: the server does it on its own.
+            with suppress(psycopg.Error):
                 self._end_transaction()
-            except psycopg.Error:
-                pass  # the connection is gone; the server rolls back on its own
             if isinstance(exc, psycopg.Error):
                 raise StoreError(f"history store write failed: {self.describe(exc)}") from None
             raise
@@ -394,10 +393,8 @@ class PostgresBackend(Backend):
             self._end_transaction()
             return rows
         except psycopg.Error as exc:
-            try:
+            with suppress(psycopg.Error):
                 self._end_transaction()
-            except psycopg.Error:
-                pass
             raise StoreError(f"history store read failed: {self.describe(exc)}") from None
 
     @contextmanager

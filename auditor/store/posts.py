@@ -81,7 +81,8 @@ ON CONFLICT (account_id, post_id) DO UPDATE SET
     deleted_by = CASE WHEN excluded.last_seen >= posts.last_seen
                       THEN excluded.deleted_by ELSE posts.deleted_by END,
     url        = CASE WHEN excluded.last_seen >= posts.last_seen
-                      THEN coalesce(excluded.url, posts.url) ELSE coalesce(posts.url, excluded.url) END,
+                      THEN coalesce(excluded.url, posts.url)
+                      ELSE coalesce(posts.url, excluded.url) END,
     thread     = CASE WHEN excluded.last_seen >= posts.last_seen
                       THEN coalesce(excluded.thread, posts.thread)
                       ELSE coalesce(posts.thread, excluded.thread) END,
@@ -157,8 +158,8 @@ def _upsert_posts_sql(rows: int, with_record: bool) -> str:
         record = f"?{base + _POST_PARAMETERS}" if with_record else "NULL"
         values.append(
             f"(?1, {pid}, {created}, {author}, {by_brand}, {visibility}, nullif({deleted_by}, ''),"
-            f" {text}, CASE WHEN {text} <> '' THEN ?2 END, nullif({url}, ''), {thread}, ?2, ?2, {record},"
-            " ?3)"
+            f" {text}, CASE WHEN {text} <> '' THEN ?2 END, nullif({url}, ''), {thread}, ?2, ?2,"
+            f" {record}, ?3)"
         )
     return (
         f"INSERT INTO posts (account_id, {_POSTS_V3_COLUMNS}, last_observed_at) VALUES\n"
