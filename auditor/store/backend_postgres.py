@@ -35,9 +35,9 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from auditor.store import migrations
 from auditor.store.backend import Backend, Cursor, StoreLocation
 from auditor.store.encoding import StoreError
-from auditor.store import migrations
 from auditor.store.migrations import BASELINE_VERSION, Statements
 from auditor.untrusted import clip, escape_controls
 
