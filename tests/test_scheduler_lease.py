@@ -340,6 +340,25 @@ else:
 """
 )
 
+# Opens the store, says so, waits for the go file, then claims client "acme": "won" or "busy".
+CLAIMER = (
+    OPEN_FROM_ARGUMENT
+    + """
+import os, sys, time
+from auditor.store.history import ClientBusy
+store = open_store(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.001)
+try:
+    store.begin_client_run("acme", sys.argv[2], None)
+except ClientBusy:
+    print("busy", flush=True)
+else:
+    print("won", flush=True)
+"""
+)
+
 
 def _python(stores: Stores, script: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -449,3 +468,29 @@ def test_a_runs_notification_failure_is_kept_on_one_line_and_read_back(
     assert error.startswith("webhook: gave up after 4 attempts")
     with pytest.raises(StoreError, match="unknown client run"):
         store.set_client_run_notify_error(run_id + 99, "x")
+
+
+def test_processes_claiming_one_client_at_once_exactly_one_runs_it(
+    stores: Stores, tmp_path: Path
+) -> None:
+    stores.open().close()
+    go = tmp_path / "go"
+    claimers = [
+        _python(stores, CLAIMER, stores.argument(), f"manual-{n}", str(go)) for n in range(4)
+    ]
+    try:
+        for claimer in claimers:
+            assert claimer.stdout is not None and claimer.stdout.readline() == "ready\n"
+        go.touch()
+        answers = [claimer.communicate(timeout=60) for claimer in claimers]
+    finally:
+        for claimer in claimers:
+            if claimer.poll() is None:
+                claimer.kill()
+                claimer.communicate(timeout=30)
+    assert all(claimer.returncode == 0 for claimer in claimers), [err for _, err in answers]
+    assert sorted(out.strip() for out, _ in answers) == ["busy", "busy", "busy", "won"]
+    with stores.open() as store:
+        rows = store._read("SELECT holder FROM client_runs WHERE client = 'acme'")
+    winner = next(n for n, (out, _) in enumerate(answers) if out.strip() == "won")
+    assert rows == [(f"manual-{winner}",)]

@@ -7,6 +7,7 @@ test_scheduler_lease.py (one suite, parametrised)."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sqlite3
 import threading
@@ -322,3 +323,17 @@ def test_a_url_with_a_password_is_refused_without_showing_it() -> None:
 def test_a_location_never_shows_its_password() -> None:
     location = StoreLocation(url="postgresql://auditor@db.example/audits", password="hunter2")
     assert "hunter2" not in repr(location) and "hunter2" not in location.name
+
+
+def test_a_forked_child_leaves_the_parents_connection_alone(store: HistoryStore) -> None:
+    audit(store, "r1", T0, [post("1")], [])
+    child = os.fork()
+    if child == 0:  # the child: its inherited handle is closed to it, and finalised never
+        try:
+            store.runs()
+        except StoreError:
+            os._exit(0)
+        os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [run.run_key for run in store.runs()] == ["r1"]  # the parent's session lives on

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -286,6 +288,22 @@ _MIGRATE_LOCK = "migrate"
 
 # --- the backend -------------------------------------------------------------------------------
 
+# A forked child (the engine's workers) inherits the parent's connections: closing one there, or
+# letting it be finalised, would end the parent's session on the shared socket. The child drops
+# them from its backends and keeps the objects alive, untouched; it opens its own.
+_OPEN: weakref.WeakSet[PostgresBackend] = weakref.WeakSet()
+_INHERITED: list[object] = []
+
+
+def _leave_inherited_connections() -> None:
+    for backend in list(_OPEN):
+        if backend._connection is not None:
+            _INHERITED.append(backend._connection)
+            backend._connection = None
+
+
+os.register_at_fork(after_in_child=_leave_inherited_connections)
+
 
 class PostgresBackend(Backend):
     """A history store in a PostgreSQL database."""
@@ -298,6 +316,7 @@ class PostgresBackend(Backend):
         self._password_key = location.password_key
         self._connection: psycopg.Connection[Any] | None = self._connect(location)
         self._db = PgDb(self._connection)
+        _OPEN.add(self)
         try:
             self._migrate()
         except BaseException:
