@@ -1,4 +1,4 @@
-"""The history store: what earlier audits saw, kept in one SQLite file.
+"""The history store: what earlier audits saw, kept in one SQLite file or a PostgreSQL database.
 
 It keeps every audit run (config hash, times, per-account status), every post seen with the
 first and last time it was observed, the findings of each run, and per-account fetch cursors.
@@ -17,12 +17,14 @@ Design rules:
   after it, whichever account it belongs to (one no longer in the config included). Nothing
   else reads that time: it is never reported and never an audit's clock.
 * Each write is one transaction: an exception part-way through leaves the store as it was.
-* The schema is versioned with ``PRAGMA user_version`` and migrated forward in order.
+* The schema is versioned (SQLite's ``PRAGMA user_version``, PostgreSQL's ``schema_version``)
+  and migrated forward in order.
 * Posts are read from the caller's own objects (:class:`PostLike`, e.g. ``auditor.model.Post``)
   without copying them first: an audit hands over a million posts at a time.
 
 This module holds runs, findings, previous posts and retention, and :class:`HistoryStore`, the
-one class callers use; its other parts live beside it: ``connection`` (opening, transactions),
+one class callers use; its other parts live beside it: ``backend`` and ``backend_postgres``
+(what differs between the two databases), ``connection`` (opening, transactions),
 ``migrations`` (the schema versions), ``posts`` (the post upsert), ``fetch_cache`` (cursors and
 kept records), ``scheduler`` (the scheduler's lease and client runs) and ``encoding`` (times,
 findings, account ids). Every name callers import comes
