@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import cast
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import auditor.store.encoding as store_encoding
@@ -325,33 +326,39 @@ def model_of(observations: list[tuple[int, str, str, bool]]) -> dict[str, object
     }
 
 
-@settings(max_examples=60, deadline=None)
+# One store per test, a new account per example: the same merge on SQLite and PostgreSQL.
+_EXAMPLES = itertools.count()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     observations=st.lists(OBSERVATION, min_size=1, max_size=6, unique_by=lambda o: o[0]),
     replays=st.lists(st.integers(min_value=0, max_value=5), max_size=4),
 )
 def test_any_order_of_observations_gives_the_model_state(
-    observations: list[tuple[int, str, str, bool]], replays: list[int]
+    history: HistoryStore, observations: list[tuple[int, str, str, bool]], replays: list[int]
 ) -> None:
-    with HistoryStore(":memory:") as history:
-        history.begin_run("r", "cfg", "0.1.0", T0)
-        # Replaying some observations again (same time, same data) must change nothing.
-        order = observations + [observations[i % len(observations)] for i in replays]
-        for hours, visibility, text, has_url in order:
-            observation = Post(
-                id="1",
-                created_at=T0,
-                author="jo",
-                by_brand=False,
-                visibility=cast(Visibility, visibility),
-                deleted_by="unknown" if visibility == "deleted" else None,
-                text=text,
-                url="https://social.example/p/1" if has_url else None,
-                thread=None,
-            )
-            at = T0 + timedelta(hours=hours)
-            history.record_account("r", "x", "acme", "ok", at, [observation], [], at)
-        seen = history.previous_posts("x", "acme", T0 + timedelta(days=365))["1"]
+    account = f"acme-{next(_EXAMPLES)}"
+    history.begin_run("r", "cfg", "0.1.0", T0)
+    # Replaying some observations again (same time, same data) must change nothing.
+    order = observations + [observations[i % len(observations)] for i in replays]
+    for hours, visibility, text, has_url in order:
+        observation = Post(
+            id="1",
+            created_at=T0,
+            author="jo",
+            by_brand=False,
+            visibility=cast(Visibility, visibility),
+            deleted_by="unknown" if visibility == "deleted" else None,
+            text=text,
+            url="https://social.example/p/1" if has_url else None,
+            thread=None,
+        )
+        at = T0 + timedelta(hours=hours)
+        history.record_account("r", "x", account, "ok", at, [observation], [], at)
+    seen = history.previous_posts("x", account, T0 + timedelta(days=365))["1"]
     expected = model_of(observations)
     actual = {
         "first_seen": seen.first_seen,
@@ -529,12 +536,15 @@ WRITE_OR_PRUNE = st.one_of(
 )
 
 
-@settings(max_examples=50, deadline=None)
+# One store per test, carried from example to example: what is asserted holds of any store.
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=st.lists(WRITE_OR_PRUNE, min_size=1, max_size=12))
 def test_prune_deletes_exactly_the_posts_last_observed_before_the_cutoff(
-    steps: list[tuple[str, list[str], int] | int],
+    stores: Stores, steps: list[tuple[str, list[str], int] | int]
 ) -> None:
-    with HistoryStore(":memory:", retention_days=30) as history:
+    with stores.open(retention_days=30) as history:
         history.begin_run("r", "cfg", "0.1.0", T0 + 1000 * DAY)  # never pruned: posts only
         for step in steps:
             if isinstance(step, int):

@@ -239,6 +239,10 @@ def test_a_prune_while_another_process_prunes_is_skipped_with_a_log_line(
         other.execute("SELECT pg_advisory_unlock(%s)", (_lock_key("prune"),))
     assert store.prune(T0 + timedelta(days=1000)) > 0
     assert store.runs() == []
+    # ... and a prune lets go of the lock when it is done.
+    with psycopg.connect(location.url, password=location.password, autocommit=True) as other:
+        taken = other.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key("prune"),))
+        assert taken.fetchone() == (True,)
 
 
 def test_an_account_new_to_two_writers_at_once_gets_one_id(
