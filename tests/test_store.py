@@ -15,6 +15,7 @@ import auditor.store.encoding as store_encoding
 import auditor.store.posts as store_posts
 from auditor.model import Post, Visibility
 from auditor.store.history import (
+    AccountReport,
     FetchedConversation,
     FindingRecord,
     HistoryStore,
@@ -639,3 +640,54 @@ def test_prune_goes_by_the_last_observation_in_every_account(history: HistorySto
     assert set(history.previous_posts("x", "acme", wall + DAY)) == {"1"}
     assert history.fetched_posts("x", "gone", T0) == []
     assert history.fetched_conversations("x", "gone", T0) == []
+
+
+# --- runs renamed, accounts forgotten, reports kept (what `auditor report` and the engine use) -
+
+
+def test_a_renamed_run_replaces_the_one_under_its_new_key(history: HistoryStore) -> None:
+    audit(history, "old-key", T0, [post("1")], [finding("a")])
+    audit(history, "new-key", T0 - DAY, [post("2")], [finding("stale")])
+    history.rename_run("old-key", "new-key")
+    assert [run.run_key for run in history.runs()] == ["new-key"]
+    assert history.previous_finding_uids("x", "acme") == {"a"}
+    assert history.run_keys("new") == ["new-key"] and history.run_keys("old") == []
+
+
+def test_forgotten_accounts_lose_their_rows_in_that_run_only(history: HistoryStore) -> None:
+    history.begin_run("r1", "cfg-1", "0.1.0", T0)
+    for account in ("acme", "globo"):
+        report = AccountReport(0 if account == "acme" else 1, f'{{"a":"{account}"}}'.encode())
+        history.record_account(
+            "r1", "x", account, "ok", T0, [post("1")], [finding(account)], T0, report
+        )
+    history.forget_accounts("r1", [("x", "globo")])
+    history.finish_run("r1", T0 + DAY, "ok", b'{"run":1}')
+    assert history.previous_finding_uids("x", "acme") == {"acme"}
+    assert history.previous_finding_uids("x", "globo") == set()
+    assert set(history.previous_posts("x", "globo", T0 + DAY)) == {"1"}  # it was read
+    stored = history.run_report("r1")
+    assert stored is not None and stored.run == b'{"run":1}'
+    assert stored.accounts == [b'{"a":"acme"}']
+    (summary,) = history.run_summaries()
+    assert (summary.run_key, summary.status, summary.reports_kept, summary.accounts) == (
+        "r1",
+        "ok",
+        True,
+        1,
+    )
+
+
+def test_the_audit_trend_is_the_accounts_earlier_audits_oldest_first(
+    history: HistoryStore,
+) -> None:
+    for week in range(3):
+        key, at = f"w{week}", T0 + week * 7 * DAY
+        history.begin_run(key, "cfg-1", "0.1.0", at)
+        report = AccountReport(0, b"{}", tracked=f'{{"week":{week}}}')
+        history.record_account(key, "x", "acme", "ok", at, [], [finding(key)], at, report)
+        history.finish_run(key, at + DAY, "interrupted" if week == 1 else "ok")
+    trend = history.audit_trend("x", "acme", "w2", T0 + 14 * DAY)
+    assert [(row.run_key, row.tracked) for row in trend] == [("w0", '{"week":0}')]
+    previous = history.previous_audit("x", "acme", "w2", T0 + 14 * DAY)
+    assert previous is not None and [f.uid for f in previous.findings] == ["w0"]
