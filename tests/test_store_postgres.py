@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -341,3 +342,15 @@ def test_a_forked_child_leaves_the_parents_connection_alone(store: HistoryStore)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert [run.run_key for run in store.runs()] == ["r1"]  # the parent's session lives on
+
+
+def test_without_psycopg_a_postgresql_store_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "auditor.store.backend_postgres", None)
+    url = "postgresql://auditor@db.example/audits"
+    with pytest.raises(StoreError) as raised:
+        HistoryStore(StoreLocation(url=url, password="x"))
+    assert str(raised.value) == (
+        f"history store {url}: a PostgreSQL store needs psycopg; install social-care-auditor[scale]"
+    )

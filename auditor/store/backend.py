@@ -220,6 +220,12 @@ def open_backend(location: StoreLocation) -> Backend:
     if location.path is not None:
         return SqliteBackend(str(location.path))
     # Imported here: psycopg is the 'scale' extra's, and a file store never needs it.
-    from auditor.store.backend_postgres import PostgresBackend
+    try:
+        from auditor.store.backend_postgres import PostgresBackend
+    except ImportError:
+        raise StoreError(
+            f"history store {location.name}: a PostgreSQL store needs psycopg;"
+            " install social-care-auditor[scale]"
+        ) from None
 
     return PostgresBackend(location)
