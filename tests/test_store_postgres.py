@@ -354,3 +354,22 @@ def test_without_psycopg_a_postgresql_store_says_what_to_install(
     assert str(raised.value) == (
         f"history store {url}: a PostgreSQL store needs psycopg; install social-care-auditor[scale]"
     )
+
+
+def test_a_connection_the_server_ends_is_one_line_on_the_next_call(
+    store: HistoryStore, location: StoreLocation
+) -> None:
+    audit(store, "r1", T0, [post("1")], [])
+    assert location.url is not None
+    with psycopg.connect(location.url, password=location.password, autocommit=True) as other:
+        other.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'social-care-auditor' AND datname = current_database()"
+        )
+    with pytest.raises(StoreError) as raised:
+        store.runs()
+    assert "\n" not in str(raised.value)
+    assert str(location.password) not in str(raised.value)
+    assert str(raised.value).startswith("history store read failed: ")
+    with pytest.raises(StoreError, match="the connection to the server was lost"):
+        store.begin_run("r2", "cfg", "0.1.0", T0)

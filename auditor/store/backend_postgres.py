@@ -362,6 +362,9 @@ class PostgresBackend(Backend):
         the password cut out even when the server echoed it."""
         diag = getattr(exc, "diag", None)
         primary = getattr(diag, "message_primary", None) if diag is not None else None
+        connection = self._connection
+        if primary is None and (connection is None or connection.closed or connection.broken):
+            primary = "the connection to the server was lost; run again when it is back"
         text = primary or type(exc).__name__
         if self._password:
             text = text.replace(self._password, "[redacted]")
