@@ -189,8 +189,8 @@ def open_store(config: Config) -> HistoryStore:
     from auditor.store.history import StoreError
 
     try:
-        if config.store_url is None:
-            config.store_path.parent.mkdir(parents=True, exist_ok=True)
+        # The file's folder; for a PostgreSQL store, the output folder its heartbeat file goes in.
+        config.store_path.parent.mkdir(parents=True, exist_ok=True)
         return open_config_store(config)
     except (StoreError, OSError) as error:
         fail(store_failure(config, error))

@@ -5,6 +5,7 @@ line each, the password never shown."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,27 @@ def test_config_validate_refuses_a_store_it_cannot_use(
     assert code == 2
     assert says in err and "hunter2" not in out + err
     assert len(err.strip().splitlines()) <= 2
+
+
+def test_the_scheduler_runs_what_is_due_on_postgresql_and_status_reads_it(
+    tmp_path: Path,
+    write_bundle_file: WriteBundle,
+    write_config: WriteConfig,
+    postgres_server: PostgresServer,
+    postgres_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, postgres_server.password)
+    config = _configs(postgres_database, write_bundle_file, write_config)[0]
+    code, _, err = run_cli(["schedule", str(config), "--once"])
+    assert code == 1, err  # the client was due (never audited), and its audit has findings
+    code, out, err = run_cli(["status", str(config), "--json"])
+    assert code == 0, err
+    status = json.loads(out)
+    (client,) = status["clients"]
+    assert client["last_run"]["outcome"] == "ok"
+    # The heartbeat file of a scheduler on a PostgreSQL store: in the output folder.
+    beat_file = tmp_path / "out" / "week0" / "history.heartbeat.json"
+    assert status["scheduler"]["heartbeat_file"] == str(beat_file) and beat_file.is_file()
+    assert status["scheduler"]["state"] == "stopped"
+    assert postgres_server.password not in out + err
