@@ -142,6 +142,8 @@ class Config:
     formats: tuple[str, ...]
     # Report folders older than this many days are pruned after a run; None keeps them all.
     keep_days: int | None
+    # The SQLite history store; with ``store_url`` (PostgreSQL) not a store at all, only where
+    # the scheduler's heartbeat file goes: ``<output dir>/history.heartbeat.json``.
     store_path: Path
     retention_days: int
     privacy: PrivacyConfig
@@ -154,6 +156,10 @@ class Config:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # A scheduler (or manual run) whose heartbeat is older than this is taken for dead.
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    # The history store on PostgreSQL (``store.url``, never with a password) and where its
+    # password is (``store.password_env`` / ``password_file``); None: the SQLite file.
+    store_url: str | None = None
+    store_password: SecretSource | None = None
 
     def accounts(self) -> list[AccountConfig]:
         return [account for client in self.clients for account in client.accounts]
@@ -315,6 +321,42 @@ def _retry_policy(data: Mapping[str, Any]) -> RetryPolicy:
     )
 
 
+# --- store: an SQLite file (path) or a PostgreSQL database (url + password_env/password_file) --
+
+
+def _store_path(base: Path, store: Mapping[str, Any], output: Mapping[str, Any]) -> Path:
+    if "url" in store:
+        return resolve_path(base, output.get("dir", "out")) / "history"
+    return resolve_path(base, store.get("path", "out/history.sqlite"))
+
+
+def _store_url(document: YamlDocument, store: Mapping[str, Any]) -> str | None:
+    from urllib.parse import urlsplit
+
+    if "url" not in store:
+        for key in ("password_env", "password_file"):
+            if key in store:
+                raise document.error(["store", key], "a password is for a store url (PostgreSQL)")
+        return None
+    if "path" in store:
+        raise document.error(["store", "url"], "name either path (SQLite) or url, not both")
+    url = str(store["url"])
+    try:
+        parts = urlsplit(url)
+        has_password, port = parts.password is not None, parts.port
+    except ValueError as exc:
+        raise document.error(["store", "url"], f"not a usable url: {exc}") from None
+    if has_password:
+        raise document.error(
+            ["store", "url"],
+            "the url holds a password: remove it and name it with password_env (an environment"
+            " variable) or password_file (a file) instead",
+        )
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or port == 0:
+        raise document.error(["store", "url"], "must be postgresql://USER@HOST[:PORT]/DATABASE")
+    return url
+
+
 def load_config(path: Path, registry: Registry) -> Config:
     """Read, validate and resolve a config; raises :class:`ConfigError`."""
     document = read_yaml(path)
@@ -322,6 +364,8 @@ def load_config(path: Path, registry: Registry) -> Config:
         raise ConfigError(path, "the config must be a mapping with a 'clients' list", 1)
     _reject_inline_secrets(document)
     reject_inline_notify_secrets(document)
+    store_section = _get(document.data, "store")
+    reject_inline_secrets(document, [(["store"], store_section)])
     validate(document, load_schema("config.schema.json"))
     data: dict[str, Any] = document.data
     base = path.resolve().parent
@@ -378,8 +422,10 @@ def load_config(path: Path, registry: Registry) -> Config:
         output_dir=resolve_path(base, output.get("dir", "out")),
         formats=tuple(output.get("formats", ["json"])),
         keep_days=output.get("keep_days"),
-        store_path=resolve_path(base, store.get("path", "out/history.sqlite")),
+        store_path=_store_path(base, store, output),
         retention_days=store.get("retention_days", 90),
+        store_url=_store_url(document, store),
+        store_password=secret_source(document, ["store"], base, store, "password"),
         privacy=PrivacyConfig(
             pseudonymize_customers=privacy.get("pseudonymize_customers", False),
             key_env=privacy.get("key_env"),
