@@ -170,8 +170,9 @@ def check_paths_before_work(
 ) -> None:
     """Fails with one line, exit 2, before anything is fetched, audited or stored, when a
     place the run will write to cannot take it (a file where a folder goes, say)."""
-    places = [("history store folder", config.store_path.parent)]
-    if config.store_path.is_dir():
+    # A PostgreSQL store has no folder here: opening it says what is wrong with it.
+    places = [] if config.store_url else [("history store folder", config.store_path.parent)]
+    if config.store_url is None and config.store_path.is_dir():
         fail(f"history store {config.store_path} is a folder, not a file")
     if any(a.source.type == "api" for a in accounts):
         places.append(("fetch.dir", config.fetch.dir))
@@ -184,13 +185,28 @@ def check_paths_before_work(
 
 
 def open_store(config: Config) -> HistoryStore:
-    from auditor.store.history import HistoryStore, StoreError
+    from auditor.fetch.store_location import open_config_store
+    from auditor.store.history import StoreError
 
     try:
+        # The file's folder; for a PostgreSQL store, the output folder its heartbeat file goes in.
         config.store_path.parent.mkdir(parents=True, exist_ok=True)
-        return HistoryStore(config.store_path, config.retention_days)
+        return open_config_store(config)
     except (StoreError, OSError) as error:
-        fail(f"history store {config.store_path}: {error}")
+        fail(store_failure(config, error))
+
+
+def store_failure(config: Config, error: BaseException) -> str:
+    """The one line for a store that failed: named once (a PostgreSQL store's own errors
+    already name it, by its URL without a password)."""
+    from auditor.fetch.store_location import store_name
+
+    message = str(error)
+    return (
+        message
+        if message.startswith("history store ")
+        else f"history store {store_name(config)}: {message}"
+    )
 
 
 def audit_accounts(
@@ -293,6 +309,18 @@ def audit_into_reports(
     )
 
 
+def http_client_for(config: Config) -> HttpClient:
+    """The one HTTP client a long-lived process (the scheduler, a worker) passes to each fetch,
+    with ``config``'s fetch settings and rate limiter (``fetch.shared_limits``: Redis); a
+    Redis that cannot be used is one line, exit 2. The caller closes it."""
+    from auditor.fetch import run as fetch
+
+    try:
+        return fetch.http_client_for(config, fetch.default_clock())
+    except ConfigError as error:
+        fail(str(error))
+
+
 def print_dry_run(config: Config, accounts: list[AccountConfig]) -> None:
     from auditor.fetch import preflight
 
@@ -330,6 +358,6 @@ def fetch_accounts(
             progress=None if progress is None else account_fetched,
         )
     except StoreError as error:
-        fail(f"history store {config.store_path}: {error}")
+        fail(store_failure(config, error))
     except ConfigError as error:  # pseudonymisation on and no key: nothing is fetched
         fail(str(error))

@@ -155,15 +155,19 @@ def worker_command(
 def ledger_lines(config: Config) -> list[str]:
     """For ``auditor status`` (engine: celery): each planned run the workers have not finished,
     with its accounts counted; nothing without a store."""
-    from auditor.store.history import HistoryStore, StoreError
+    from auditor.cli_common import store_failure
+    from auditor.fetch.store_location import open_config_store
+    from auditor.store.history import StoreError
 
-    if config.engine.kind != "celery" or not config.store_path.is_file():
+    if config.engine.kind != "celery":
+        return []
+    if config.store_url is None and not config.store_path.is_file():
         return []
     try:
-        with HistoryStore(config.store_path, config.retention_days) as store:
+        with open_config_store(config) as store:
             progress = store.open_ledgers()
     except StoreError as error:
-        return [f"distributed runs: history store {config.store_path}: {error}"]
+        return [f"distributed runs: {store_failure(config, error)}"]
     return [
         f"distributed run {p.run_key} (planned {p.planned_at.isoformat(timespec='minutes')}):"
         f" {p.done + p.failed}/{p.total} accounts finished"

@@ -25,14 +25,15 @@ if TYPE_CHECKING:
 def _open_existing_store(config: Config) -> HistoryStore:
     """The config's history store, never created here: one line, exit 2, if there is none."""
     from auditor import cli_common as cli
-    from auditor.store.history import HistoryStore, StoreError
+    from auditor.fetch.store_location import open_config_store
+    from auditor.store.history import StoreError
 
-    if not config.store_path.is_file():
+    if config.store_url is None and not config.store_path.is_file():
         cli.fail(f"no history store at {config.store_path}: run 'auditor run' first")
     try:
-        return HistoryStore(config.store_path, config.retention_days)
+        return open_config_store(config)
     except StoreError as error:
-        cli.fail(f"history store {config.store_path}: {error}")
+        cli.fail(cli.store_failure(config, error))
 
 
 def _list_runs(store: HistoryStore) -> None:
@@ -62,7 +63,7 @@ def _run_key(store: HistoryStore, run_id: str, config: Config) -> str:
 
     keys = store.run_keys(run_id)
     if not keys:
-        cli.fail(f"no run {run_id!r} in {config.store_path}; 'auditor report --list' lists them")
+        cli.fail(f"no run {run_id!r} in {store.path}; 'auditor report --list' lists them")
     if len(keys) > 1:
         cli.fail(f"run id {run_id!r} is ambiguous ({count(len(keys), 'run')}): give more of it")
     return keys[0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from auditor.fetch.store_location import open_config_store
 from auditor.scheduler.due import ClientRecord
 from auditor.store.history import HistoryStore, StoreError
 from auditor.store.scheduler import (
@@ -143,7 +144,7 @@ class Heartbeat:
 
     def _run(self) -> None:
         try:
-            with HistoryStore(self._config.store_path, self._config.retention_days) as store:
+            with open_config_store(self._config) as store:
                 while not self._stop.wait(self._every):
                     self._beat(store, self._clock())
         except Exception as error:

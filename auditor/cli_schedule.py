@@ -35,6 +35,7 @@ from auditor.cli_common import (
     audit_into_reports,
     check_paths_before_work,
     fail,
+    http_client_for,
     load,
     open_store,
     progress_for,
@@ -412,11 +413,9 @@ def schedule_command(
         if name not in known:
             fail(f"--now {name!r} is not a client of {config.path}")
     check_paths_before_work(config, config.accounts(), reports_dir=config.output_dir)
-    from auditor.fetch.run import default_clock, http_client_for
-
     # engine: celery: the broker is reached now (one line, exit 2, before the lease is taken).
     app = _celery_app(config) if config.engine.kind == "celery" else None
-    http_client = http_client_for(config, default_clock())
+    http_client = http_client_for(config)
     doing = Doing()
     with open_store(config) as store:
         lease = _Lease(config, store, doing)

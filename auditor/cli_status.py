@@ -345,8 +345,8 @@ def status_document(
     return {
         "status_schema": STATUS_SCHEMA,
         "config": str(config.path),
-        "store": str(config.store_path),
-        "store_exists": config.store_path.is_file(),
+        "store": config.store_url or str(config.store_path),
+        "store_exists": config.store_url is not None or config.store_path.is_file(),
         "now": _iso(at),
         "scheduler": _scheduler_json(view, at),
         "clients": [_client_json(c) for c in clients],
@@ -361,22 +361,24 @@ def _read_store(
 ) -> tuple[LeaseInfo | None, dict[str, ClientRunRecord]]:
     """The lease and each client's record from the config's store; nothing (and no file
     made) when there is no store."""
-    from auditor.store.history import HistoryStore, StoreError
+    from auditor.cli_common import store_failure
+    from auditor.fetch.store_location import open_config_store
+    from auditor.store.history import StoreError
     from auditor.store.scheduler import DEFAULT_STALE_AFTER
 
     path = config.store_path
-    if path.is_dir():
+    if config.store_url is None and path.is_dir():
         fail(f"history store {path} is a folder, not a file")
-    if not path.exists():
+    if config.store_url is None and not path.exists():
         return None, {}
     names = [client.name for client in config.clients]
     try:
-        with HistoryStore(path, config.retention_days) as store:
+        with open_config_store(config) as store:
             return store.lease(), store.client_records(
                 names, at, stale_after or DEFAULT_STALE_AFTER
             )
     except StoreError as error:
-        fail(f"history store {path}: {error}")
+        fail(store_failure(config, error))
 
 
 def gather(config: Config, at: datetime) -> tuple[SchedulerView, list[ClientStatus]]:

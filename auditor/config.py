@@ -12,11 +12,12 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -70,6 +71,15 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class SharedLimitsConfig:
+    """``fetch.shared_limits``: the Redis that keeps every token's rate-limit budget for all the
+    processes that share the tokens (``url`` holds no password; ``password`` names where it is)."""
+
+    url: str
+    password: SecretSource | None = None
+
+
+@dataclass(frozen=True)
 class FetchConfig:
     """The top-level ``fetch`` section: how api accounts are fetched."""
 
@@ -83,6 +93,8 @@ class FetchConfig:
     # All one account's fetch may take (requests, retries, waits, deletion re-checks); above
     # max_wait_seconds, so that waiting out one rate-limit window (X: 15 min) still fits.
     account_deadline_seconds: float = 1800.0
+    # Rate-limit budgets kept in Redis for every process; None: each process keeps its own.
+    shared_limits: SharedLimitsConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,8 @@ class Config:
     formats: tuple[str, ...]
     # Report folders older than this many days are pruned after a run; None keeps them all.
     keep_days: int | None
+    # The SQLite history store; with ``store_url`` (PostgreSQL) not a store at all, only where
+    # the scheduler's heartbeat file goes: ``<output dir>/history.heartbeat.json``.
     store_path: Path
     retention_days: int
     privacy: PrivacyConfig
@@ -189,6 +203,10 @@ class Config:
     # A scheduler (or manual run) whose heartbeat is older than this is taken for dead.
     stale_after: timedelta = DEFAULT_STALE_AFTER
     engine: EngineConfig = field(default_factory=EngineConfig)
+    # The history store on PostgreSQL (``store.url``, never with a password) and where its
+    # password is (``store.password_env`` / ``password_file``); None: the SQLite file.
+    store_url: str | None = None
+    store_password: SecretSource | None = None
 
     def accounts(self) -> list[AccountConfig]:
         return [account for client in self.clients for account in client.accounts]
@@ -245,6 +263,8 @@ def _source(base: Path, value: Any, platform: str, handle: str, fetch_dir: Path)
 def _reject_inline_secrets(document: YamlDocument) -> None:
     """A token written into the config is refused before anything else is said about it, and
     a source naming two places for its token is told to choose one."""
+    limits: list[PathPart] = ["fetch", "shared_limits"]
+    reject_inline_secrets(document, [(limits, _get(_get(document.data, "fetch"), "shared_limits"))])
     for ci, client in enumerate(_list(_get(document.data, "clients"))):
         for ai, account in enumerate(_list(_get(client, "accounts"))):
             where: list[PathPart] = ["clients", ci, "accounts", ai]
@@ -308,6 +328,23 @@ def _fetch_config(base: Path, data: Mapping[str, Any]) -> FetchConfig:
     )
 
 
+def _shared_limits(document: YamlDocument, base: Path) -> SharedLimitsConfig | None:
+    """``fetch.shared_limits``, its URL refused when it holds a password (the URL is shown in
+    messages; the password is named by ``password_env`` or ``password_file``)."""
+    where: list[PathPart] = ["fetch", "shared_limits"]
+    section = _get(_get(document.data, "fetch"), "shared_limits")
+    if not isinstance(section, Mapping):
+        return None
+    url = section["url"]
+    if urlsplit(url).password is not None:
+        raise document.error(
+            [*where, "url"],
+            "a password never goes in the URL: remove it, and name an environment variable "
+            "(password_env: AUDITOR_REDIS_PASSWORD) or a file (password_file: path) instead",
+        )
+    return SharedLimitsConfig(url, secret_source(document, where, base, section, "password"))
+
+
 def _schedule(document: YamlDocument, where: list[PathPart], default: Schedule) -> Schedule:
     """The ``schedule`` string at ``where`` (a mapping's key) parsed, or ``default`` if absent."""
     owner = document.data
@@ -331,6 +368,42 @@ def _retry_policy(data: Mapping[str, Any]) -> RetryPolicy:
     )
 
 
+# --- store: an SQLite file (path) or a PostgreSQL database (url + password_env/password_file) --
+
+
+def _store_path(base: Path, store: Mapping[str, Any], output: Mapping[str, Any]) -> Path:
+    if "url" in store:
+        return resolve_path(base, output.get("dir", "out")) / "history"
+    return resolve_path(base, store.get("path", "out/history.sqlite"))
+
+
+def _store_url(document: YamlDocument, store: Mapping[str, Any]) -> str | None:
+    from urllib.parse import urlsplit
+
+    if "url" not in store:
+        for key in ("password_env", "password_file"):
+            if key in store:
+                raise document.error(["store", key], "a password is for a store url (PostgreSQL)")
+        return None
+    if "path" in store:
+        raise document.error(["store", "url"], "name either path (SQLite) or url, not both")
+    url = str(store["url"])
+    try:
+        parts = urlsplit(url)
+        has_password, port = parts.password is not None, parts.port
+    except ValueError as exc:
+        raise document.error(["store", "url"], f"not a usable url: {exc}") from None
+    if has_password:
+        raise document.error(
+            ["store", "url"],
+            "the url holds a password: remove it and name it with password_env (an environment"
+            " variable) or password_file (a file) instead",
+        )
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or port == 0:
+        raise document.error(["store", "url"], "must be postgresql://USER@HOST[:PORT]/DATABASE")
+    return url
+
+
 def load_config(path: Path, registry: Registry) -> Config:
     """Read, validate and resolve a config; raises :class:`ConfigError`."""
     document = read_yaml(path)
@@ -339,10 +412,12 @@ def load_config(path: Path, registry: Registry) -> Config:
     _reject_inline_secrets(document)
     reject_inline_notify_secrets(document)
     _reject_inline_engine_secrets(document)
+    store_section = _get(document.data, "store")
+    reject_inline_secrets(document, [(["store"], store_section)])
     validate(document, load_schema("config.schema.json"))
     data: dict[str, Any] = document.data
     base = path.resolve().parent
-    fetch = _fetch_config(base, data)
+    fetch = replace(_fetch_config(base, data), shared_limits=_shared_limits(document, base))
     top_schedule = _schedule(document, ["schedule"], DEFAULT_SCHEDULE)
     top_notify = notify_config(document, ["notify"], base, NotifyConfig())
     defaults = default_policy()
@@ -395,8 +470,10 @@ def load_config(path: Path, registry: Registry) -> Config:
         output_dir=resolve_path(base, output.get("dir", "out")),
         formats=tuple(output.get("formats", ["json"])),
         keep_days=output.get("keep_days"),
-        store_path=resolve_path(base, store.get("path", "out/history.sqlite")),
+        store_path=_store_path(base, store, output),
         retention_days=store.get("retention_days", 90),
+        store_url=_store_url(document, store),
+        store_password=secret_source(document, ["store"], base, store, "password"),
         privacy=PrivacyConfig(
             pseudonymize_customers=privacy.get("pseudonymize_customers", False),
             key_env=privacy.get("key_env"),

@@ -236,6 +236,7 @@ _SERIAL_MODULES = frozenset(
         "test_fetch_signals.py",
         "test_heartbeat_file.py",
         "test_notify_wiring.py",
+        "test_rate_limits_shared.py",
         "test_scheduler_lease.py",
         "test_scheduler_loop.py",
         "test_signals.py",

@@ -1,15 +1,23 @@
-"""What the history store's tests share: posts, findings, a whole audit run, table dumps."""
+"""What the history store's tests share: posts, findings, a whole audit run, table dumps, and
+stores of either kind (:class:`Stores`: SQLite files, or PostgreSQL databases on the test
+server), so that one suite tests both."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import pytest
 
 from auditor.model import DeletedBy, Post, Visibility
-from auditor.store.history import FetchedPost, FindingRecord, HistoryStore
+from auditor.store.history import FetchedPost, FindingRecord, HistoryStore, StoreLocation
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -98,3 +106,104 @@ def kept(post_id: str, text: str = "where is my parcel?") -> FetchedPost:
         thread=seen.thread,
         record=record,
     )
+
+
+# --- stores of either kind ------------------------------------------------------------------
+
+STORE_KINDS = ["sqlite", "postgres"]
+
+# How a test's child process opens the store it is given (Stores.argument, .environment).
+OPEN_FROM_ARGUMENT = """
+import os, sys
+from pathlib import Path
+from auditor.store.history import HistoryStore, StoreLocation
+def open_store(where):
+    if where.startswith("postgresql://"):
+        return HistoryStore(StoreLocation(url=where, password=os.environ["TEST_STORE_PASSWORD"]))
+    return HistoryStore(StoreLocation(path=Path(where)))
+"""
+
+
+@dataclass
+class Stores:
+    """History stores of one kind for one test, each by a name: an SQLite file in the test's
+    folder, or a new database on the test PostgreSQL server. ``dump`` and ``rows`` read what
+    is committed, through a connection of their own."""
+
+    kind: str
+    folder: Path
+    server: Any = None  # tests.services.PostgresServer for "postgres"
+    _databases: dict[str, str] = field(default_factory=dict)
+
+    def location(self, name: str = "history") -> StoreLocation:
+        if self.kind == "sqlite":
+            return StoreLocation(path=self.folder / f"{name}.sqlite3")
+        if name not in self._databases:
+            database = f"t_{secrets.token_hex(6)}"
+            self.server.admin(f"CREATE DATABASE {database}")
+            self._databases[name] = database
+        return StoreLocation(
+            url=self.server.url(self._databases[name]), password=self.server.password
+        )
+
+    def argument(self, name: str = "history") -> str:
+        """The store for another process (:data:`OPEN_FROM_ARGUMENT`): its path or URL."""
+        location = self.location(name)
+        return str(location.path) if location.path is not None else str(location.url)
+
+    def environment(self) -> dict[str, str]:
+        """What another process needs besides :meth:`argument`: the password, if any."""
+        password = self.server.password if self.kind == "postgres" else ""
+        return {**os.environ, "TEST_STORE_PASSWORD": password}
+
+    def open(self, name: str = "history", retention_days: int = 90) -> HistoryStore:
+        return HistoryStore(self.location(name), retention_days)
+
+    def query(self, sql: str, name: str = "history") -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (no parameters), read through a second connection."""
+        if self.kind == "sqlite":
+            connection = sqlite3.connect(self.folder / f"{name}.sqlite3")
+            try:
+                return connection.execute(sql).fetchall()
+            finally:
+                connection.close()
+        import psycopg
+
+        url = self.server.url(self._databases[name])
+        with psycopg.connect(url, password=self.server.password) as database:
+            return [tuple(row) for row in database.execute(sql.encode()).fetchall()]
+
+    def rows(self, table: str, name: str = "history") -> list[tuple[Any, ...]]:
+        return self.query(f"SELECT * FROM {table} ORDER BY 1, 2, 3", name)
+
+    def dump(self, name: str = "history") -> list[str]:
+        """Every row of every table, in a stable order: equal dumps, equal stores."""
+        if self.kind == "sqlite":
+            return dump(self.folder / f"{name}.sqlite3")
+        tables = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            " AND table_type = 'BASE TABLE' ORDER BY table_name",
+            name,
+        )
+        lines: list[str] = []
+        for (table,) in tables:
+            lines += [
+                f"{table}: {row!r}"
+                for row in sorted(self.query(f"SELECT * FROM {table}", name), key=repr)
+            ]
+        return lines
+
+
+@pytest.fixture(params=STORE_KINDS)
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Stores:
+    """History stores of each kind in turn: the suite runs once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        return Stores("sqlite", tmp_path)
+    return Stores("postgres", tmp_path, request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def history(stores: Stores) -> Iterator[HistoryStore]:
+    """An open history store of each kind (``stores.location()``), closed after the test."""
+    with stores.open() as opened:
+        yield opened

@@ -25,14 +25,18 @@ from auditor.store.history import (
 )
 from auditor.untrusted import MAX_SERVER_TEXT
 
+from store_support import OPEN_FROM_ARGUMENT, Stores, stores
+
+__all__ = ["stores"]  # the fixture: every test here runs on SQLite and PostgreSQL
+
 T0 = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
 STALE = timedelta(seconds=90)
 SLOT = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[HistoryStore]:
-    with HistoryStore(db_path) as opened:
+def store(stores: Stores) -> Iterator[HistoryStore]:
+    with stores.open() as opened:
         yield opened
 
 
@@ -300,11 +304,12 @@ def test_client_records_say_what_the_due_rule_needs(store: HistoryStore) -> None
 # --- real processes ----------------------------------------------------------------------------
 
 # Takes the lease, starts a run of "acme", says so, then renews the lease every 0.1 s.
-HOLDER = """
+HOLDER = (
+    OPEN_FROM_ARGUMENT
+    + """
 import os, socket, sys, time
 from datetime import timedelta
-from auditor.store.history import HistoryStore
-store = HistoryStore(sys.argv[1])
+store = open_store(sys.argv[1])
 stale = timedelta(seconds=float(sys.argv[2]))
 store.acquire_lease("holder-a", stale_after=stale)
 store.begin_client_run("acme", "holder-a", None, stale_after=stale)
@@ -313,13 +318,16 @@ while True:
     time.sleep(0.1)
     store.renew_lease("holder-a")
 """
+)
 
 # Opens the store, says so, waits for the go file, then tries the lease: "won" or "held".
-RACER = """
+RACER = (
+    OPEN_FROM_ARGUMENT
+    + """
 import os, sys, time
 from datetime import timedelta
-from auditor.store.history import HistoryStore, LeaseHeld
-store = HistoryStore(sys.argv[1])
+from auditor.store.history import LeaseHeld
+store = open_store(sys.argv[1])
 print("ready", flush=True)
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.001)
@@ -330,27 +338,48 @@ except LeaseHeld:
 else:
     print("won", flush=True)
 """
+)
+
+# Opens the store, says so, waits for the go file, then claims client "acme": "won" or "busy".
+CLAIMER = (
+    OPEN_FROM_ARGUMENT
+    + """
+import os, sys, time
+from auditor.store.history import ClientBusy
+store = open_store(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.001)
+try:
+    store.begin_client_run("acme", sys.argv[2], None)
+except ClientBusy:
+    print("busy", flush=True)
+else:
+    print("won", flush=True)
+"""
+)
 
 
-def _python(script: str, *args: str) -> subprocess.Popen[str]:
+def _python(stores: Stores, script: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", script, *args],
+        env=stores.environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def test_two_processes_one_lease_and_takeover_after_sigkill(db_path: Path) -> None:
+def test_two_processes_one_lease_and_takeover_after_sigkill(stores: Stores) -> None:
     stale_seconds = 1.0
     stale = timedelta(seconds=stale_seconds)
-    HistoryStore(db_path).close()
-    holder = _python(HOLDER, str(db_path), str(stale_seconds))
+    stores.open().close()
+    holder = _python(stores, HOLDER, stores.argument(), str(stale_seconds))
     try:
         ready = holder.stdout.readline() if holder.stdout else ""
         assert ready.startswith("ready"), holder.stderr.read() if holder.stderr else ""
         host = ready.split(maxsplit=1)[1].strip()
-        with HistoryStore(db_path) as store:
+        with stores.open() as store:
             with pytest.raises(LeaseHeld) as refused:
                 store.acquire_lease("holder-b", stale_after=stale)
             assert f"pid {holder.pid} on host {host}" in str(refused.value)
@@ -387,10 +416,12 @@ def test_two_processes_one_lease_and_takeover_after_sigkill(db_path: Path) -> No
 
 
 @pytest.mark.parametrize("round_number", range(3))
-def test_processes_racing_for_the_lease_exactly_one_wins(db_path: Path, round_number: int) -> None:
-    HistoryStore(db_path).close()
-    go = db_path.parent / "go"
-    racers = [_python(RACER, str(db_path), f"racer-{n}", str(go)) for n in range(4)]
+def test_processes_racing_for_the_lease_exactly_one_wins(
+    stores: Stores, tmp_path: Path, round_number: int
+) -> None:
+    stores.open().close()
+    go = tmp_path / "go"
+    racers = [_python(stores, RACER, stores.argument(), f"racer-{n}", str(go)) for n in range(4)]
     try:
         for racer in racers:
             assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
@@ -405,14 +436,14 @@ def test_processes_racing_for_the_lease_exactly_one_wins(db_path: Path, round_nu
     outcomes = sorted(out.strip() for out, _ in answers)
     assert outcomes == ["held", "held", "held", "won"]
     winner = next(n for n, (out, _) in enumerate(answers) if out.strip() == "won")
-    with HistoryStore(db_path) as store:
+    with stores.open() as store:
         lease = store.lease()
         assert lease is not None and lease.holder == f"racer-{winner}"
         assert lease.pid == racers[winner].pid
 
 
-def test_prune_drops_old_client_runs_but_never_a_running_one(db_path: Path) -> None:
-    with HistoryStore(db_path, retention_days=30) as store:
+def test_prune_drops_old_client_runs_but_never_a_running_one(stores: Stores) -> None:
+    with stores.open(retention_days=30) as store:
         old = store.begin_client_run("acme", "s", SLOT, 1, T0)
         store.finish_client_run(old, "ok", "r1", None, T0 + timedelta(minutes=5))
         store.begin_client_run("globex", "s", SLOT, 1, T0)  # still running (or never closed)
@@ -437,3 +468,29 @@ def test_a_runs_notification_failure_is_kept_on_one_line_and_read_back(
     assert error.startswith("webhook: gave up after 4 attempts")
     with pytest.raises(StoreError, match="unknown client run"):
         store.set_client_run_notify_error(run_id + 99, "x")
+
+
+def test_processes_claiming_one_client_at_once_exactly_one_runs_it(
+    stores: Stores, tmp_path: Path
+) -> None:
+    stores.open().close()
+    go = tmp_path / "go"
+    claimers = [
+        _python(stores, CLAIMER, stores.argument(), f"manual-{n}", str(go)) for n in range(4)
+    ]
+    try:
+        for claimer in claimers:
+            assert claimer.stdout is not None and claimer.stdout.readline() == "ready\n"
+        go.touch()
+        answers = [claimer.communicate(timeout=60) for claimer in claimers]
+    finally:
+        for claimer in claimers:
+            if claimer.poll() is None:
+                claimer.kill()
+                claimer.communicate(timeout=30)
+    assert all(claimer.returncode == 0 for claimer in claimers), [err for _, err in answers]
+    assert sorted(out.strip() for out, _ in answers) == ["busy", "busy", "busy", "won"]
+    with stores.open() as store:
+        rows = store._read("SELECT holder FROM client_runs WHERE client = 'acme'")
+    winner = next(n for n, (out, _) in enumerate(answers) if out.strip() == "won")
+    assert rows == [(f"manual-{winner}",)]

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import sqlite3
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import cast
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import auditor.store.encoding as store_encoding
 import auditor.store.posts as store_posts
 from auditor.model import Post, Visibility
 from auditor.store.history import (
+    AccountReport,
     FetchedConversation,
     FindingRecord,
     HistoryStore,
     StoreError,
 )
 
-from store_support import DAY, T0, audit, changed, dump, finding, kept, post, table_rows
+from store_support import DAY, T0, Stores, audit, changed, finding, history, kept, post, stores
+
+__all__ = ["history", "stores"]  # the fixtures: every test here runs on SQLite and PostgreSQL
 
 # --- first and last seen ----------------------------------------------------------------------
 
@@ -70,7 +72,7 @@ def test_a_deletion_seen_without_text_keeps_the_text_last_seen(history: HistoryS
     assert seen.text == complaint
 
 
-def test_text_last_seen_is_order_independent(tmp_path: Path) -> None:
+def test_text_last_seen_is_order_independent(stores: Stores) -> None:
     observations = [
         (T0, post("1", text="first wording")),
         (T0 + DAY, post("1", text="edited wording")),
@@ -78,13 +80,12 @@ def test_text_last_seen_is_order_independent(tmp_path: Path) -> None:
     ]
     dumps = []
     for name, order in (("forward", [0, 1, 2]), ("shuffled", [2, 0, 1])):
-        path = tmp_path / f"{name}.sqlite3"
-        with HistoryStore(path) as history:
+        with stores.open(name) as history:
             for index in order:
                 at, observation = observations[index]
                 audit(history, f"r{index}", at, [observation], [])
             assert history.previous_posts("x", "acme", T0 + 3 * DAY)["1"].text == "edited wording"
-        dumps.append(table_rows(path, "posts"))
+        dumps.append(stores.rows("posts", name))
     assert dumps[0] == dumps[1]
 
 
@@ -123,13 +124,11 @@ def test_previous_posts_filters_by_first_seen_and_account(history: HistoryStore)
 
 
 def test_findings_are_replaced_when_the_same_run_is_recorded_again(
-    history: HistoryStore, db_path: Path
+    history: HistoryStore, stores: Stores
 ) -> None:
     audit(history, "r1", T0, [post("1")], [finding("old-1"), finding("old-2")])
     audit(history, "r1", T0, [post("1")], [finding("new-1")])
-    connection = sqlite3.connect(db_path)
-    uids = connection.execute("SELECT uid FROM findings WHERE run_key = 'r1'").fetchall()
-    connection.close()
+    uids = stores.query("SELECT uid FROM findings WHERE run_key = 'r1'")
     assert uids == [("new-1",)]
     assert [run.run_key for run in history.runs()] == ["r1"]
 
@@ -216,13 +215,13 @@ def sequence(history: HistoryStore) -> None:
 
 
 def test_running_the_same_sequence_twice_gives_identical_tables(
-    history: HistoryStore, db_path: Path
+    history: HistoryStore, stores: Stores
 ) -> None:
     sequence(history)
-    first = dump(db_path)
+    first = stores.dump()
     sequence(history)
-    assert dump(db_path) == first
-    assert any('INSERT INTO "posts"' in line for line in first)
+    assert stores.dump() == first
+    assert stores.rows("posts")
 
 
 def exploding(posts: list[Post], after: int) -> Iterator[Post]:
@@ -232,39 +231,35 @@ def exploding(posts: list[Post], after: int) -> Iterator[Post]:
         yield observation
 
 
-def test_a_crash_inside_record_account_rolls_the_whole_call_back(
-    tmp_path: Path,
-) -> None:
-    crashed_path = tmp_path / "crashed.sqlite3"
-    clean_path = tmp_path / "clean.sqlite3"
+def test_a_crash_inside_record_account_rolls_the_whole_call_back(stores: Stores) -> None:
     week2 = [post("1", visibility="hidden"), post("2"), post("3"), post("4")]
 
-    with HistoryStore(crashed_path) as history:
+    with stores.open("crashed") as history:
         audit(history, "r1", T0, [post("1"), post("2")], [finding("a")])
         history.begin_run("r2", "cfg-1", "0.1.0", T0 + DAY)
-        before = dump(crashed_path)
+        before = stores.dump("crashed")
         with pytest.raises(RuntimeError, match="mid-account"):
             history.record_account(
                 "r2", "x", "acme", "ok", T0 + DAY, exploding(week2, after=3), [finding("b")], T0
             )
-        assert dump(crashed_path) == before
+        assert stores.dump("crashed") == before
         # The store is still usable and a clean rerun converges to the no-crash state.
         history.begin_run("r2", "cfg-1", "0.1.0", T0 + DAY)
         history.record_account("r2", "x", "acme", "ok", T0 + DAY, week2, [finding("b")], T0 + DAY)
         history.finish_run("r2", T0 + DAY + timedelta(minutes=5), "ok")
 
-    with HistoryStore(clean_path) as history:
+    with stores.open("clean") as history:
         audit(history, "r1", T0, [post("1"), post("2")], [finding("a")])
         audit(history, "r2", T0 + DAY, week2, [finding("b")])
 
-    assert dump(crashed_path) == dump(clean_path)
+    assert stores.dump("crashed") == stores.dump("clean")
 
 
 def test_a_failing_findings_iterable_also_rolls_back_the_posts(
-    history: HistoryStore, db_path: Path
+    history: HistoryStore, stores: Stores
 ) -> None:
     history.begin_run("r1", "cfg-1", "0.1.0", T0)
-    before = dump(db_path)
+    before = stores.dump()
 
     def broken_findings() -> Iterator[FindingRecord]:
         yield finding("a")
@@ -272,26 +267,26 @@ def test_a_failing_findings_iterable_also_rolls_back_the_posts(
 
     with pytest.raises(ValueError, match="check crashed"):
         history.record_account("r1", "x", "acme", "ok", T0, [post("1")], broken_findings())
-    assert dump(db_path) == before
+    assert stores.dump() == before
 
 
 def test_a_constraint_violation_is_a_store_error_and_rolls_back(
-    history: HistoryStore, db_path: Path
+    history: HistoryStore, stores: Stores
 ) -> None:
     history.begin_run("r1", "cfg-1", "0.1.0", T0)
-    before = dump(db_path)
+    before = stores.dump()
     with pytest.raises(StoreError):
         history.record_account(
             "r1", "x", "acme", "ok", T0, [post("1"), changed(post("2"), visibility="vanished")], []
         )
-    assert dump(db_path) == before
+    assert stores.dump() == before
 
 
 # --- retention --------------------------------------------------------------------------------
 
 
-def test_prune_removes_old_runs_and_posts_and_keeps_new_ones(db_path: Path) -> None:
-    with HistoryStore(db_path, retention_days=30) as history:
+def test_prune_removes_old_runs_and_posts_and_keeps_new_ones(stores: Stores) -> None:
+    with stores.open(retention_days=30) as history:
         audit(history, "old", T0, [post("1"), post("2")], [finding("a")])
         audit(history, "new", T0 + 40 * DAY, [post("2"), post("3")], [finding("b")])
         history.set_cursor("x", "acme", {"since_id": "3"}, T0)
@@ -332,33 +327,39 @@ def model_of(observations: list[tuple[int, str, str, bool]]) -> dict[str, object
     }
 
 
-@settings(max_examples=60, deadline=None)
+# One store per test, a new account per example: the same merge on SQLite and PostgreSQL.
+_EXAMPLES = itertools.count()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     observations=st.lists(OBSERVATION, min_size=1, max_size=6, unique_by=lambda o: o[0]),
     replays=st.lists(st.integers(min_value=0, max_value=5), max_size=4),
 )
 def test_any_order_of_observations_gives_the_model_state(
-    observations: list[tuple[int, str, str, bool]], replays: list[int]
+    history: HistoryStore, observations: list[tuple[int, str, str, bool]], replays: list[int]
 ) -> None:
-    with HistoryStore(":memory:") as history:
-        history.begin_run("r", "cfg", "0.1.0", T0)
-        # Replaying some observations again (same time, same data) must change nothing.
-        order = observations + [observations[i % len(observations)] for i in replays]
-        for hours, visibility, text, has_url in order:
-            observation = Post(
-                id="1",
-                created_at=T0,
-                author="jo",
-                by_brand=False,
-                visibility=cast(Visibility, visibility),
-                deleted_by="unknown" if visibility == "deleted" else None,
-                text=text,
-                url="https://social.example/p/1" if has_url else None,
-                thread=None,
-            )
-            at = T0 + timedelta(hours=hours)
-            history.record_account("r", "x", "acme", "ok", at, [observation], [], at)
-        seen = history.previous_posts("x", "acme", T0 + timedelta(days=365))["1"]
+    account = f"acme-{next(_EXAMPLES)}"
+    history.begin_run("r", "cfg", "0.1.0", T0)
+    # Replaying some observations again (same time, same data) must change nothing.
+    order = observations + [observations[i % len(observations)] for i in replays]
+    for hours, visibility, text, has_url in order:
+        observation = Post(
+            id="1",
+            created_at=T0,
+            author="jo",
+            by_brand=False,
+            visibility=cast(Visibility, visibility),
+            deleted_by="unknown" if visibility == "deleted" else None,
+            text=text,
+            url="https://social.example/p/1" if has_url else None,
+            thread=None,
+        )
+        at = T0 + timedelta(hours=hours)
+        history.record_account("r", "x", account, "ok", at, [observation], [], at)
+    seen = history.previous_posts("x", account, T0 + timedelta(days=365))["1"]
     expected = model_of(observations)
     actual = {
         "first_seen": seen.first_seen,
@@ -419,7 +420,7 @@ def test_an_empty_url_is_stored_as_no_url(history: HistoryStore) -> None:
 
 
 def test_many_posts_round_trip_across_statement_boundaries(
-    history: HistoryStore, db_path: Path
+    history: HistoryStore, stores: Stores
 ) -> None:
     count = store_posts._POSTS_PER_STATEMENT * 65 + 3
     posts = [
@@ -458,27 +459,26 @@ def test_many_posts_round_trip_across_statement_boundaries(
         )
         assert got.first_seen == got.last_seen == T0
     assert seen["1"].visibility == "hidden"
-    posts_seen = sqlite3.connect(db_path).execute("SELECT posts_seen FROM run_accounts").fetchall()
+    posts_seen = stores.query("SELECT posts_seen FROM run_accounts")
     assert posts_seen == [(count + 1,)]
-    before = dump(db_path)
+    before = stores.dump()
     audit(history, "r1", T0, posts, [])
-    assert dump(db_path) == before
+    assert stores.dump() == before
 
 
-def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(tmp_path: Path) -> None:
+def test_account_ids_do_not_depend_on_the_order_accounts_are_recorded(stores: Stores) -> None:
     dumps = []
     for name, accounts in (("ab", ["acme", "globo"]), ("ba", ["globo", "acme"])):
-        path = tmp_path / f"{name}.sqlite3"
-        with HistoryStore(path) as history:
+        with stores.open(name) as history:
             history.begin_run("r1", "cfg-1", "0.1.0", T0)
             for account in accounts:
                 history.record_account("r1", "x", account, "ok", T0, [post("1")], [], T0)
-        dumps.append(dump(path))
+        dumps.append(stores.dump(name))
     assert dumps[0] == dumps[1]
 
 
 def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
-    history: HistoryStore, db_path: Path
+    history: HistoryStore, stores: Stores
 ) -> None:
     count = 2 * store_posts._POSTS_PER_STATEMENT + 3
     findings = [finding(f"u{n}") for n in range(count)]
@@ -486,9 +486,7 @@ def test_many_findings_are_kept_and_a_repeated_uid_keeps_the_last(
     findings.insert(5, finding("u1", check_id="RSP002"))
     audit(history, "r1", T0, [post("1")], findings)
     assert history.previous_finding_uids("x", "acme") == {f"u{n}" for n in range(count)}
-    connection = sqlite3.connect(db_path)
-    kept_check = connection.execute("SELECT check_id FROM findings WHERE uid = 'u1'").fetchall()
-    connection.close()
+    kept_check = stores.query("SELECT check_id FROM findings WHERE uid = 'u1'")
     assert kept_check == [("RSP002",)]
 
 
@@ -539,12 +537,15 @@ WRITE_OR_PRUNE = st.one_of(
 )
 
 
-@settings(max_examples=50, deadline=None)
+# One store per test, carried from example to example: what is asserted holds of any store.
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=st.lists(WRITE_OR_PRUNE, min_size=1, max_size=12))
 def test_prune_deletes_exactly_the_posts_last_observed_before_the_cutoff(
-    steps: list[tuple[str, list[str], int] | int],
+    stores: Stores, steps: list[tuple[str, list[str], int] | int]
 ) -> None:
-    with HistoryStore(":memory:", retention_days=30) as history:
+    with stores.open(retention_days=30) as history:
         history.begin_run("r", "cfg", "0.1.0", T0 + 1000 * DAY)  # never pruned: posts only
         for step in steps:
             if isinstance(step, int):
@@ -639,3 +640,54 @@ def test_prune_goes_by_the_last_observation_in_every_account(history: HistorySto
     assert set(history.previous_posts("x", "acme", wall + DAY)) == {"1"}
     assert history.fetched_posts("x", "gone", T0) == []
     assert history.fetched_conversations("x", "gone", T0) == []
+
+
+# --- runs renamed, accounts forgotten, reports kept (what `auditor report` and the engine use) -
+
+
+def test_a_renamed_run_replaces_the_one_under_its_new_key(history: HistoryStore) -> None:
+    audit(history, "old-key", T0, [post("1")], [finding("a")])
+    audit(history, "new-key", T0 - DAY, [post("2")], [finding("stale")])
+    history.rename_run("old-key", "new-key")
+    assert [run.run_key for run in history.runs()] == ["new-key"]
+    assert history.previous_finding_uids("x", "acme") == {"a"}
+    assert history.run_keys("new") == ["new-key"] and history.run_keys("old") == []
+
+
+def test_forgotten_accounts_lose_their_rows_in_that_run_only(history: HistoryStore) -> None:
+    history.begin_run("r1", "cfg-1", "0.1.0", T0)
+    for account in ("acme", "globo"):
+        report = AccountReport(0 if account == "acme" else 1, f'{{"a":"{account}"}}'.encode())
+        history.record_account(
+            "r1", "x", account, "ok", T0, [post("1")], [finding(account)], T0, report
+        )
+    history.forget_accounts("r1", [("x", "globo")])
+    history.finish_run("r1", T0 + DAY, "ok", b'{"run":1}')
+    assert history.previous_finding_uids("x", "acme") == {"acme"}
+    assert history.previous_finding_uids("x", "globo") == set()
+    assert set(history.previous_posts("x", "globo", T0 + DAY)) == {"1"}  # it was read
+    stored = history.run_report("r1")
+    assert stored is not None and stored.run == b'{"run":1}'
+    assert stored.accounts == [b'{"a":"acme"}']
+    (summary,) = history.run_summaries()
+    assert (summary.run_key, summary.status, summary.reports_kept, summary.accounts) == (
+        "r1",
+        "ok",
+        True,
+        1,
+    )
+
+
+def test_the_audit_trend_is_the_accounts_earlier_audits_oldest_first(
+    history: HistoryStore,
+) -> None:
+    for week in range(3):
+        key, at = f"w{week}", T0 + week * 7 * DAY
+        history.begin_run(key, "cfg-1", "0.1.0", at)
+        report = AccountReport(0, b"{}", tracked=f'{{"week":{week}}}')
+        history.record_account(key, "x", "acme", "ok", at, [], [finding(key)], at, report)
+        history.finish_run(key, at + DAY, "interrupted" if week == 1 else "ok")
+    trend = history.audit_trend("x", "acme", "w2", T0 + 14 * DAY)
+    assert [(row.run_key, row.tracked) for row in trend] == [("w0", '{"week":0}')]
+    previous = history.previous_audit("x", "acme", "w2", T0 + 14 * DAY)
+    assert previous is not None and [f.uid for f in previous.findings] == ["w0"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,9 @@ from auditor.store.history import (
     StoreError,
 )
 
-from store_support import DAY, T0, audit, kept, post, table_rows
+from store_support import DAY, T0, Stores, audit, history, kept, post, stores
+
+__all__ = ["history", "stores"]  # the fixtures: every test here runs on SQLite and PostgreSQL
 
 # --- cursors ----------------------------------------------------------------------------------
 
@@ -76,9 +77,9 @@ def test_an_audit_without_records_keeps_the_record_a_fetch_stored(history: Histo
 
 
 def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
-    db_path: Path,
+    stores: Stores,
 ) -> None:
-    with HistoryStore(db_path, retention_days=30) as history:
+    with stores.open(retention_days=30) as history:
         history.record_fetch(
             "x",
             "acme",
@@ -100,4 +101,4 @@ def test_fetched_conversations_follow_their_newest_observation_and_are_pruned(
         ]
         assert history.fetched_conversations("x", "acme", T0 + DAY) == []
         history.prune(T0 + 40 * DAY)
-        assert table_rows(db_path, "conversations") == []
+        assert stores.rows("conversations") == []

@@ -88,13 +88,14 @@ class WorkerContext:
 
     def http_client(self, config: Config) -> HttpClient:
         """The process's HTTP client for ``config``: one rate-limit budget per token across
-        every account this process fetches."""
-        from auditor.fetch.run import default_clock, http_client_for
+        every account this process fetches (shared with every process through Redis when
+        ``fetch.shared_limits`` is set)."""
+        from auditor.cli_common import http_client_for
 
         with self._lock:
             client = self._http.get(str(config.path))
             if client is None:
-                client = self._http[str(config.path)] = http_client_for(config, default_clock())
+                client = self._http[str(config.path)] = http_client_for(config)
             return client
 
     def close(self) -> None:

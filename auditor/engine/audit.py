@@ -54,7 +54,7 @@ from auditor.result import (
     worst_status,
 )
 from auditor.sources.inputs import AccountInput, Indexed, InputError, Source, open_inputs
-from auditor.store.history import HistoryStore
+from auditor.store.history import HistoryStore, StoreLocation
 from auditor.wording import count
 
 # The error of an account its input failed before reaching (the input's own error says why).
@@ -66,13 +66,13 @@ class StoreHistory:
     """What earlier audits saw of one account, read on demand through a connection of its own
     (an audit may run in a worker process, which must not share the parent's)."""
 
-    path: str
+    location: StoreLocation
     platform: str
     account: str
     before: datetime
 
     def previous_posts(self) -> Mapping[str, SeenPost]:
-        with HistoryStore(self.path) as store:
+        with HistoryStore(self.location) as store:
             return store.previous_posts(self.platform, self.account, self.before)
 
 
@@ -171,7 +171,7 @@ class _AuditInWorker:
         audited = engine.audit(self.inputs[position].read(key))
         if engine.store is not None:
             if self.store is None:
-                self.store = HistoryStore(engine.store.path, engine.config.retention_days)
+                self.store = HistoryStore(engine.store.location, engine.config.retention_days)
             record(
                 self.store, self.run_id, audited, self.started, engine.position(key), engine.tracked
             )
@@ -627,7 +627,7 @@ class Engine:
         window = _with_skipped_records(data, effective_window(data))
         observed_at = (window.fetched_at or window.end) if window is not None else None
         history = (
-            StoreHistory(self.store.path, data.platform, data.account, observed_at)
+            StoreHistory(self.store.location, data.platform, data.account, observed_at)
             if self.store is not None and observed_at is not None
             else None
         )

@@ -29,8 +29,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpcore
 import httpx
 
+from auditor.fetch.limits import BudgetKey, LocalRateLimiter, RateLimiter, SharedLimitsUnavailable
 from auditor.fetch.secrets import RedactingFilter, Secret, redact
-from auditor.sources.platforms.base import RateInfo, RateLimitReader, header_float
+from auditor.sources.platforms.base import RateInfo, RateLimit, RateLimitReader, header_float
 
 log = logging.getLogger(__name__)
 
@@ -344,27 +345,24 @@ def _guard_library_loggers() -> None:
             logger.addFilter(RedactingFilter())
 
 
-# (platform, server host, token fingerprint, bucket): one rate-limit budget, the server's and the
-# token's whoever spends it. The fingerprint keeps the token itself out of every key.
-BudgetKey = tuple[str, str, str, str]
-
-
 @dataclass(slots=True)
 class _Shared:
-    """What every scope of one client shares: the connections, the concurrency limits and what
-    the servers said of each token's rate-limit budget."""
+    """What every scope of one client shares: the connections, the concurrency limits and the
+    rate limiter (what the servers said of each token's rate-limit budget)."""
 
     client: httpx.Client
     semaphores: SemaphoreRegistry
     rng: random.Random
+    limiter: RateLimiter
     rng_lock: threading.Lock = field(default_factory=threading.Lock)
-    budget_lock: threading.Lock = field(default_factory=threading.Lock)
-    budgets: dict[BudgetKey, RateInfo] = field(default_factory=dict)
 
 
 class HttpClient:
     """A thread-safe JSON client shared by every account of a run, and by every run of a
-    process that passes it on (see :meth:`scoped`)."""
+    process that passes it on (see :meth:`scoped`).
+
+    ``limiter`` keeps the tokens' rate-limit budgets (closed with the client): by default this
+    process's own (``LocalRateLimiter``); ``RedisRateLimiter`` shares them between processes."""
 
     def __init__(
         self,
@@ -373,6 +371,7 @@ class HttpClient:
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         _guard_library_loggers()
         self.config = config or HttpConfig()
@@ -397,7 +396,10 @@ class HttpClient:
             follow_redirects=False,
         )
         self._shared = _Shared(
-            client, SemaphoreRegistry(self._concurrency_for), rng or random.Random()
+            client,
+            SemaphoreRegistry(self._concurrency_for),
+            rng or random.Random(),
+            limiter if limiter is not None else LocalRateLimiter(self.clock.now),
         )
 
     def scoped(self) -> HttpClient:
@@ -421,6 +423,7 @@ class HttpClient:
     def close(self) -> None:
         if self._owns_connections:
             self._shared.client.close()
+            self._shared.limiter.close()
 
     def stop(self) -> None:
         """From any thread: every request after this raises :class:`Stopped` unmade; one under
@@ -455,6 +458,7 @@ class HttpClient:
         token: Secret | None = None,
         purpose: str = "request",
         bucket: str | None = None,
+        rate_limit: RateLimit | None = None,
         method: str = "GET",
         auth_style: str = "bearer",
         deadline: Deadline | None = None,
@@ -465,7 +469,8 @@ class HttpClient:
         answer says no calls are left, the next request of this platform's server, token and
         ``bucket`` (the platform's name for the budget it counts against; by default the
         ``purpose``) waits for the reset instead of earning a 429, whichever account or run of
-        this client (or of a scope of it) asks.
+        this client (or of a scope of it) asks. ``rate_limit`` is the platform's documented
+        limit for that bucket, which a shared limiter spends evenly (None: unknown).
 
         Answers that retrying cannot change (2xx, and 4xx other than 429) are returned as
         they are: the caller decides what a 404 means.
@@ -475,14 +480,15 @@ class HttpClient:
         what it cuts short raises :class:`HttpError` with its reason.
         """
         token_key = token.fingerprint() if token is not None else "anonymous"
-        budget_key = (platform, urlsplit(url).netloc, token_key, bucket or purpose)
+        host = urlsplit(url).netloc.rpartition("@")[2]  # a user or password in it is no key
+        budget_key = (platform, host, token_key, bucket or purpose)
         headers, query = self._auth(token, auth_style, params)
         retry = self.config.retry
         waited = 0.0
         last_failure = "no attempt made"
         for attempt in range(1, retry.max_attempts + 1):
             self._unless_stopped(attempt - 1)
-            waited += self._wait_for_budget(budget_key, waited, attempt, token, deadline)
+            waited += self._wait_for_budget(budget_key, rate_limit, waited, attempt, deadline)
             semaphore = self._shared.semaphores.get((platform, token_key))
             if not semaphore.acquire(timeout=self._time_left(deadline, attempt)):
                 raise self._past(deadline, attempt - 1, "waiting for a free connection")
@@ -494,6 +500,8 @@ class HttpClient:
                 outcome = self._attempt(
                     read_rate_limit, method, url, query, headers, budget_key, token, budget
                 )
+            except SharedLimitsUnavailable as error:
+                raise _limits_failed(error, attempt) from None
             finally:
                 semaphore.release()
             if outcome.response is not None:
@@ -601,14 +609,13 @@ class HttpClient:
         lowered = {k.lower(): v for k, v in answer.headers.items()}
         now = self.clock.now()
         info = read_rate_limit(lowered, now)
-        self._remember_budget(budget_key, info)
         status = answer.status_code
-        if status == 429 or status >= 500:
-            return _Attempt(
-                failure=f"HTTP {status}",
-                server_wait=self._server_wait(lowered, info, now),
-                status=status,
-            )
+        retried = status == 429 or status >= 500
+        server_wait = self._server_wait(lowered, info, now) if retried else None
+        # A 429 keeps every spender of the budget away, not only this request's retry.
+        self._shared.limiter.record(budget_key, info, server_wait if status == 429 else None, now)
+        if retried:
+            return _Attempt(failure=f"HTTP {status}", server_wait=server_wait, status=status)
         if 200 <= status < 300:
             body, problem = _parse_json(answer.content)
             if problem is not None:
@@ -636,47 +643,46 @@ class HttpClient:
             spread = self._shared.rng.uniform(0.0, retry.jitter * base)
         return base + spread
 
-    def _remember_budget(self, key: BudgetKey, info: RateInfo) -> None:
-        if info.remaining is None and info.reset_at is None:
-            return
-        with self._shared.budget_lock:
-            self._shared.budgets[key] = info
-
     def _wait_for_budget(
         self,
         key: BudgetKey,
+        limit: RateLimit | None,
         waited: float,
         attempt: int,
-        token: Secret | None,
         deadline: Deadline | None = None,
     ) -> float:
-        """Waits for the reset when the last answer said no calls are left, not for a 429."""
-        with self._shared.budget_lock:
-            info = self._shared.budgets.get(key)
-        if info is None or info.remaining is None or info.remaining > 0:
-            return 0.0
-        if info.reset_at is None:
-            return 0.0
-        delay = info.reset_at - self.clock.now()
-        if delay <= 0:
-            return 0.0
-        if deadline is not None and delay >= deadline.left(self.clock):
-            raise self._past(
-                deadline, attempt - 1, f"the rate limit resets in {delay:.0f}s, after it"
-            )
-        if waited + delay > self.config.retry.max_wait:
-            raise HttpError(
-                f"rate limit exhausted; resets in {delay:.0f}s, beyond max wait "
-                f"{self.config.retry.max_wait:.0f}s",
-                attempts=attempt - 1,
-            )
-        log.info("%s %s: rate limit exhausted; waiting %.1fs for the reset", key[0], key[3], delay)
-        self._sleep(delay, attempt - 1)
-        with self._shared.budget_lock:
-            # Whoever wakes first may spend the refilled budget; the next answer corrects it.
-            if self._shared.budgets.get(key) is info:
-                self._shared.budgets[key] = RateInfo(None, None)
-        return delay
+        """Waits until the limiter lets a request on ``key`` go (a reset after an answer said
+        no calls are left, not a 429); returns the seconds waited."""
+        waits: list[float] = []
+
+        def wait(delay: float, what: str) -> None:
+            if deadline is not None and delay >= deadline.left(self.clock):
+                raise self._past(
+                    deadline, attempt - 1, f"the rate limit {what} in {delay:.0f}s, after it"
+                )
+            if waited + sum(waits) + delay > self.config.retry.max_wait:
+                raise HttpError(
+                    f"rate limit exhausted; {what} in {delay:.0f}s, beyond max wait "
+                    f"{self.config.retry.max_wait:.0f}s",
+                    attempts=attempt - 1,
+                )
+            if what == "resets":  # a shared bucket's pacing between requests is worth no line
+                log.info(
+                    "%s %s: rate limit exhausted; waiting %.1fs for the reset", *key[::3], delay
+                )
+            self._sleep(delay, attempt - 1)
+            waits.append(delay)
+
+        try:
+            self._shared.limiter.acquire(key, limit, wait)
+        except SharedLimitsUnavailable as error:
+            raise _limits_failed(error, attempt - 1) from None
+        return sum(waits)
+
+
+def _limits_failed(error: SharedLimitsUnavailable, attempts: int) -> HttpError:
+    """A request the shared rate limits could not clear: never made without them."""
+    return HttpError(f"shared rate limits unavailable: {error}", attempts=attempts)
 
 
 def _parse_json(content: bytes) -> tuple[Any, str | None]:

@@ -20,6 +20,7 @@ from auditor.fetch.run import (
     saved_cursor,
     token_for,
 )
+from auditor.fetch.store_location import open_config_store
 from auditor.sources.platforms import protocol_class
 from auditor.sources.platforms.base import Protocol, Request
 from auditor.store.history import HistoryStore, StoreError
@@ -104,9 +105,9 @@ def dry_run_text(config: Config, accounts: Sequence[AccountConfig]) -> str:
     """The fetch plan ``run --dry-run`` prints for the api accounts, from the store's cursors
     and kept posts if there is a store (none is created)."""
     store = None
-    if config.store_path.is_file():
+    if config.store_url is not None or config.store_path.is_file():
         try:
-            store = HistoryStore(config.store_path, config.retention_days)
+            store = open_config_store(config)
         except StoreError:
             store = None
     try:

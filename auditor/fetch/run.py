@@ -35,6 +35,7 @@ from auditor.fetch.driver import (
     stopped_on_the_way_out,
 )
 from auditor.fetch.http import Clock, Deadline, HttpClient, HttpConfig, RetryPolicy, SystemClock
+from auditor.fetch.limits import limiter_for
 from auditor.fetch.secrets import TokenLookup, load_token, server_text
 from auditor.model import AccountData, AccountKey
 from auditor.privacy import Pseudonymiser
@@ -163,12 +164,13 @@ def token_for(
 def http_client_for(config: Config, clock: Clock) -> HttpClient:
     """The HTTP client of ``config``'s fetch settings. Made once and passed to every
     :func:`fetch_api_accounts` of a process (the scheduler's clients, one after another), it
-    keeps one rate-limit budget per token across them all; the caller closes it at the end."""
-    http_config = HttpConfig(
-        retry=RetryPolicy(max_wait=config.fetch.max_wait_seconds),
-        concurrency=config.fetch.concurrency,
-    )
-    return HttpClient(http_config, clock=clock)
+    keeps one rate-limit budget per token across them all (in Redis, shared with every process,
+    with ``fetch.shared_limits``: a Redis that cannot be used raises :class:`ConfigError`); the
+    caller closes it at the end."""
+    retry = RetryPolicy(max_wait=config.fetch.max_wait_seconds)
+    limiter = limiter_for(config, max_block=retry.max_wait)
+    http_config = HttpConfig(retry=retry, concurrency=config.fetch.concurrency)
+    return HttpClient(http_config, clock=clock, limiter=limiter)
 
 
 # --- fetching -----------------------------------------------------------------------------

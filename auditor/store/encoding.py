@@ -8,11 +8,10 @@ compact JSON array; an account is an integer id drawn from its name.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter, itemgetter
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -99,7 +98,7 @@ def _decode_findings(encoded: str) -> list[tuple[str, str, str, str, str]]:
 # --- account ids -----------------------------------------------------------------------------
 
 
-def _account_id(db: sqlite3.Connection, platform: str, account: str) -> int:
+def _account_id(db: Any, platform: str, account: str) -> int:
     """The account's id, given it on first use (inside the caller's write transaction)."""
     row = db.execute(
         "SELECT id FROM accounts WHERE platform = ? AND account = ?", (platform, account)
@@ -107,19 +106,25 @@ def _account_id(db: sqlite3.Connection, platform: str, account: str) -> int:
     return int(row[0]) if row is not None else _new_account_id(db, platform, account)
 
 
-def _new_account_id(db: sqlite3.Connection, platform: str, account: str) -> int:
+def _new_account_id(db: Any, platform: str, account: str) -> int:
     """Give the account an id drawn from its name, not from the order accounts came in.
 
     Parallel workers record accounts in whatever order they finish: numbering them as they
     come would make two stores of the same audits differ. A hash collision (with 63 bits,
-    in theory only) takes the next free id.
+    in theory only) takes the next free id. Two writers adding the same account at once (on
+    PostgreSQL, where writers do not queue as on SQLite) both end with the one row: the second
+    insert waits for the first and then does nothing.
     """
     digest = hashlib.blake2b(f"{platform}\n{account}".encode(), digest_size=8).digest()
     candidate = int.from_bytes(digest, "big") >> 1
-    while db.execute("SELECT 1 FROM accounts WHERE id = ?", (candidate,)).fetchone():
+    while True:
+        db.execute(
+            "INSERT INTO accounts (id, platform, account) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (candidate, platform, account),
+        )
+        row = db.execute(
+            "SELECT id FROM accounts WHERE platform = ? AND account = ?", (platform, account)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
         candidate = (candidate + 1) % (1 << 63)
-    db.execute(
-        "INSERT INTO accounts (id, platform, account) VALUES (?, ?, ?)",
-        (candidate, platform, account),
-    )
-    return candidate

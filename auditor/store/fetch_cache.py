@@ -85,7 +85,7 @@ def _load_cursor(text: str) -> dict[str, Any]:
 _UPSERT_CURSOR = (
     "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor,"
-    " updated_at = excluded.updated_at WHERE excluded.updated_at >= updated_at"
+    " updated_at = excluded.updated_at WHERE excluded.updated_at >= cursors.updated_at"
 )
 
 # A conversation's record follows its newest observation, like a post's descriptive fields.
@@ -94,12 +94,16 @@ INSERT INTO conversations (platform, account, conversation_id, last_message_at, 
                            first_seen, last_seen, last_observed_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
 ON CONFLICT (platform, account, conversation_id) DO UPDATE SET
-    last_message_at = iif(excluded.last_seen >= last_seen,
-                          excluded.last_message_at, last_message_at),
-    record     = iif(excluded.last_seen >= last_seen, excluded.record, record),
-    first_seen = min(first_seen, excluded.first_seen),
-    last_seen  = max(last_seen, excluded.last_seen),
-    last_observed_at = max(last_observed_at, excluded.last_observed_at)
+    last_message_at = CASE WHEN excluded.last_seen >= conversations.last_seen
+                           THEN excluded.last_message_at ELSE conversations.last_message_at END,
+    record     = CASE WHEN excluded.last_seen >= conversations.last_seen
+                      THEN excluded.record ELSE conversations.record END,
+    first_seen = CASE WHEN excluded.first_seen < conversations.first_seen
+                      THEN excluded.first_seen ELSE conversations.first_seen END,
+    last_seen  = CASE WHEN excluded.last_seen > conversations.last_seen
+                      THEN excluded.last_seen ELSE conversations.last_seen END,
+    last_observed_at = CASE WHEN excluded.last_observed_at > conversations.last_observed_at
+                            THEN excluded.last_observed_at ELSE conversations.last_observed_at END
 """
 
 

@@ -1,4 +1,4 @@
-"""The history store: what earlier audits saw, kept in one SQLite file.
+"""The history store: what earlier audits saw, kept in one SQLite file or a PostgreSQL database.
 
 It keeps every audit run (config hash, times, per-account status), every post seen with the
 first and last time it was observed, the findings of each run, and per-account fetch cursors.
@@ -17,12 +17,14 @@ Design rules:
   after it, whichever account it belongs to (one no longer in the config included). Nothing
   else reads that time: it is never reported and never an audit's clock.
 * Each write is one transaction: an exception part-way through leaves the store as it was.
-* The schema is versioned with ``PRAGMA user_version`` and migrated forward in order.
+* The schema is versioned (SQLite's ``PRAGMA user_version``, PostgreSQL's ``schema_version``)
+  and migrated forward in order.
 * Posts are read from the caller's own objects (:class:`PostLike`, e.g. ``auditor.model.Post``)
   without copying them first: an audit hands over a million posts at a time.
 
 This module holds runs, findings, previous posts and retention, and :class:`HistoryStore`, the
-one class callers use; its other parts live beside it: ``connection`` (opening, transactions),
+one class callers use; its other parts live beside it: ``backend`` and ``backend_postgres``
+(what differs between the two databases), ``connection`` (opening, transactions),
 ``migrations`` (the schema versions), ``posts`` (the post upsert), ``fetch_cache`` (cursors and
 kept records), ``scheduler`` (the scheduler's lease and client runs) and ``encoding`` (times,
 findings, account ids). Every name callers import comes
@@ -31,13 +33,15 @@ from here.
 
 from __future__ import annotations
 
-import sqlite3
+import logging
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from auditor.model import SeenPost
+from auditor.store.backend import Db, StoreLocation
 from auditor.store.encoding import (
     _EPOCH,
     FindingLike,
@@ -92,8 +96,12 @@ __all__ = [
     "RunSummary",
     "SeenPost",
     "StoreError",
+    "StoreLocation",
     "StoredRun",
+    "open_history_store",
 ]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +168,7 @@ class AuditTrendRow:
 _ZLIB_LEVEL = 1
 
 
-def _put_report(
-    db: sqlite3.Connection, run_key: str, platform: str, account: str, report: AccountReport
-) -> None:
+def _put_report(db: Db, run_key: str, platform: str, account: str, report: AccountReport) -> None:
     db.execute(
         "INSERT INTO run_reports (run_key, platform, account, position, report, tracked)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, platform, account) DO UPDATE SET"
@@ -203,7 +209,7 @@ SELECT post_id, created_at, author, by_brand,
        text, url, thread, first_seen,
        CASE WHEN last_seen < ?3 THEN last_seen
             WHEN prev_seen < ?3 THEN prev_seen
-            ELSE max(first_seen, coalesce(?4, first_seen)) END
+            WHEN ?4 > first_seen THEN ?4 ELSE first_seen END
 FROM posts
 WHERE account_id = (SELECT id FROM accounts WHERE platform = ?1 AND account = ?2)
   AND first_seen < ?3
@@ -226,7 +232,7 @@ SELECT r.run_key FROM runs AS r
 JOIN run_accounts AS a ON a.run_key = r.run_key
 WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
   AND r.status <> '{RUN_INTERRUPTED}'
-  AND r.run_key IS NOT ?3 AND (?4 IS NULL OR r.started_at < ?4)
+  AND (?3 IS NULL OR r.run_key <> ?3) AND (?4 IS NULL OR r.started_at < ?4)
 ORDER BY r.started_at DESC, r.run_key DESC
 LIMIT 1
 """
@@ -242,7 +248,7 @@ JOIN run_accounts AS a ON a.run_key = r.run_key
 LEFT JOIN run_reports AS p
   ON p.run_key = a.run_key AND p.platform = a.platform AND p.account = a.account
 WHERE a.platform = ?1 AND a.account = ?2 AND r.finished_at IS NOT NULL
-  AND r.status <> '{RUN_INTERRUPTED}' AND r.run_key IS NOT ?3
+  AND r.status <> '{RUN_INTERRUPTED}' AND (?3 IS NULL OR r.run_key <> ?3)
   AND (a.observed_at < ?4 OR (a.observed_at = ?4 AND ?5 IS NOT NULL AND r.started_at < ?5))
 ORDER BY a.observed_at DESC, r.started_at DESC, r.run_key DESC
 LIMIT ?6
@@ -554,8 +560,16 @@ class HistoryStore(FetchCache, SchedulerRecords, LedgerRecords):
         the scheduler's client runs (those still running stay). The data's own
         times play no part: an old export read today is kept, a post no fetch or input has
         shown for the whole period is deleted. An account's findings in a run count as one row
-        (they are stored as one).
+        (they are stored as one). One prune at a time: on PostgreSQL, when another process is
+        pruning the store, this one logs it and returns 0.
         """
+        with self._exclusive(_PRUNE_LOCK) as mine:
+            if not mine:
+                _log.info("history store %s: another process is pruning it; skipped", self.path)
+                return 0
+            return self._prune(now)
+
+    def _prune(self, now: datetime | None) -> int:
         cutoff = _wall_clock_us(now) - _to_us(_EPOCH + self.retention)
         old_runs = "SELECT run_key FROM runs WHERE started_at < ?"
         deleted = 0
@@ -580,6 +594,17 @@ class HistoryStore(FetchCache, SchedulerRecords, LedgerRecords):
                 ).rowcount
             db.execute("UPDATE accounts SET posts_since = ?1 WHERE posts_since < ?1", (cutoff,))
         return deleted
+
+
+_PRUNE_LOCK = "prune"
+
+
+def open_history_store(
+    location: StoreLocation | Path | str, retention_days: int = 90
+) -> HistoryStore:
+    """The history store at ``location`` (an SQLite file, or a PostgreSQL database with its
+    password already read), open and migrated: what every command opens."""
+    return HistoryStore(location, retention_days)
 
 
 def _wall_clock_us(moment: datetime | None) -> int:

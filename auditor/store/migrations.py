@@ -1,28 +1,45 @@
 """The history store's schema: numbered, append-only versions and the path that upgrades a store.
 
-The schema is versioned with ``PRAGMA user_version`` and migrated forward in order, one
-transaction per version. A new version is a new entry at the end of :data:`MIGRATIONS`; the
-ones there never change, because stores written by older versions of the tool depend on them.
+The schema is versioned (SQLite: ``PRAGMA user_version``; PostgreSQL: the ``schema_version``
+table) and migrated forward in order, one transaction per version. A new version is a new entry
+at the end of :data:`MIGRATIONS`; the ones there never change, because stores written by older
+versions of the tool depend on them.
+
+PostgreSQL starts from version 10 as one set of tables (``backend_postgres.BASELINE_DDL``) and
+applies the versions after it, so every version from 11 on must be ``_run_statements((...))``
+of portable statements: SQL both databases run, with SQLite's column types (INTEGER, TEXT, BLOB,
+REAL), which the PostgreSQL backend translates.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from auditor.store.encoding import StoreError, _encode_findings, _new_account_id, _to_us
 from auditor.store.ledger import LEDGER_SCHEMA
 
-Migration = Callable[[sqlite3.Connection], None]
+# A migration runs on the database's connection (sqlite3's, or the PostgreSQL backend's).
+Migration = Callable[[Any], None]
 
 
-def _run_statements(statements: Sequence[str]) -> Migration:
-    def migrate(connection: sqlite3.Connection) -> None:
-        for statement in statements:
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """A migration that is a list of portable statements, run in order: the only kind the
+    PostgreSQL backend can apply (it translates their column types)."""
+
+    statements: tuple[str, ...]
+
+    def __call__(self, connection: Any) -> None:
+        for statement in self.statements:
             connection.execute(statement)
 
-    return migrate
+
+def _run_statements(statements: Sequence[str]) -> Statements:
+    return Statements(tuple(statements))
 
 
 # Version 1: the initial schema. Posts are keyed by (platform, account, post_id) in a WITHOUT
@@ -365,6 +382,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _run_statements(LEDGER_SCHEMA),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# The version a new PostgreSQL store starts from (its tables made at once, not migrated to).
+BASELINE_VERSION = 10
 
 
 # --- migrating -------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ for retention only.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache, partial
 from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
+from auditor.store.backend import Db
 from auditor.store.encoding import _EPOCH, _ONE_US, StoreError
 from auditor.store.migrations import _POSTS_V3_COLUMNS
 
@@ -70,51 +70,67 @@ class KeptPost(PostLike, Protocol):
 # late.
 _MERGE_POST = """
 ON CONFLICT (account_id, post_id) DO UPDATE SET
-    created_at = iif(excluded.last_seen >= last_seen, excluded.created_at, created_at),
-    author     = iif(excluded.last_seen >= last_seen, excluded.author, author),
-    by_brand   = iif(excluded.last_seen >= last_seen, excluded.by_brand, by_brand),
-    visibility = iif(excluded.last_seen >= last_seen, excluded.visibility, visibility),
-    deleted_by = iif(excluded.last_seen >= last_seen, excluded.deleted_by, deleted_by),
-    url        = iif(excluded.last_seen >= last_seen,
-                     coalesce(excluded.url, url), coalesce(url, excluded.url)),
-    thread     = iif(excluded.last_seen >= last_seen,
-                     coalesce(excluded.thread, thread), coalesce(thread, excluded.thread)),
-    record     = iif(excluded.last_seen >= last_seen,
-                     coalesce(excluded.record, record), coalesce(record, excluded.record)),
-    text       = iif(excluded.text_seen_at >= coalesce(text_seen_at, excluded.text_seen_at),
-                     excluded.text, text),
-    text_seen_at = max(coalesce(text_seen_at, excluded.text_seen_at),
-                       coalesce(excluded.text_seen_at, text_seen_at)),
+    created_at = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN excluded.created_at ELSE posts.created_at END,
+    author     = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN excluded.author ELSE posts.author END,
+    by_brand   = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN excluded.by_brand ELSE posts.by_brand END,
+    visibility = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN excluded.visibility ELSE posts.visibility END,
+    deleted_by = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN excluded.deleted_by ELSE posts.deleted_by END,
+    url        = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN coalesce(excluded.url, posts.url)
+                      ELSE coalesce(posts.url, excluded.url) END,
+    thread     = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN coalesce(excluded.thread, posts.thread)
+                      ELSE coalesce(posts.thread, excluded.thread) END,
+    record     = CASE WHEN excluded.last_seen >= posts.last_seen
+                      THEN coalesce(excluded.record, posts.record)
+                      ELSE coalesce(posts.record, excluded.record) END,
+    text       = CASE WHEN excluded.text_seen_at >= coalesce(posts.text_seen_at,
+                                                             excluded.text_seen_at)
+                      THEN excluded.text ELSE posts.text END,
+    text_seen_at = CASE WHEN excluded.text_seen_at > posts.text_seen_at
+                             OR posts.text_seen_at IS NULL
+                        THEN excluded.text_seen_at ELSE posts.text_seen_at END,
     prev_seen  = CASE
-        WHEN excluded.last_seen > last_seen THEN last_seen
-        WHEN excluded.last_seen < last_seen
-             AND (prev_seen IS NULL OR excluded.last_seen >= prev_seen) THEN excluded.last_seen
-        ELSE prev_seen END,
+        WHEN excluded.last_seen > posts.last_seen THEN posts.last_seen
+        WHEN excluded.last_seen < posts.last_seen
+             AND (posts.prev_seen IS NULL OR excluded.last_seen >= posts.prev_seen)
+             THEN excluded.last_seen
+        ELSE posts.prev_seen END,
     prev_visibility = CASE
-        WHEN excluded.last_seen > last_seen THEN visibility
-        WHEN excluded.last_seen < last_seen
-             AND (prev_seen IS NULL OR excluded.last_seen >= prev_seen) THEN excluded.visibility
-        ELSE prev_visibility END,
+        WHEN excluded.last_seen > posts.last_seen THEN posts.visibility
+        WHEN excluded.last_seen < posts.last_seen
+             AND (posts.prev_seen IS NULL OR excluded.last_seen >= posts.prev_seen)
+             THEN excluded.visibility
+        ELSE posts.prev_visibility END,
     prev_deleted_by = CASE
-        WHEN excluded.last_seen > last_seen THEN deleted_by
-        WHEN excluded.last_seen < last_seen
-             AND (prev_seen IS NULL OR excluded.last_seen >= prev_seen) THEN excluded.deleted_by
-        ELSE prev_deleted_by END,
-    first_seen = min(first_seen, excluded.first_seen),
-    last_seen  = max(last_seen, excluded.last_seen),
-    last_observed_at = max(last_observed_at, excluded.last_observed_at)
-WHERE excluded.last_seen <> last_seen
-   OR excluded.last_observed_at >= last_observed_at + 3600000000
-   OR created_at IS NOT excluded.created_at
-   OR author IS NOT excluded.author
-   OR by_brand IS NOT excluded.by_brand
-   OR visibility IS NOT excluded.visibility
-   OR deleted_by IS NOT excluded.deleted_by
-   OR (excluded.url IS NOT NULL AND url IS NOT excluded.url)
-   OR (excluded.thread IS NOT NULL AND thread IS NOT excluded.thread)
-   OR (excluded.record IS NOT NULL AND record IS NOT excluded.record)
+        WHEN excluded.last_seen > posts.last_seen THEN posts.deleted_by
+        WHEN excluded.last_seen < posts.last_seen
+             AND (posts.prev_seen IS NULL OR excluded.last_seen >= posts.prev_seen)
+             THEN excluded.deleted_by
+        ELSE posts.prev_deleted_by END,
+    first_seen = CASE WHEN excluded.first_seen < posts.first_seen
+                      THEN excluded.first_seen ELSE posts.first_seen END,
+    last_seen  = CASE WHEN excluded.last_seen > posts.last_seen
+                      THEN excluded.last_seen ELSE posts.last_seen END,
+    last_observed_at = CASE WHEN excluded.last_observed_at > posts.last_observed_at
+                            THEN excluded.last_observed_at ELSE posts.last_observed_at END
+WHERE excluded.last_seen <> posts.last_seen
+   OR excluded.last_observed_at >= posts.last_observed_at + 3600000000
+   OR posts.created_at IS NOT excluded.created_at
+   OR posts.author IS NOT excluded.author
+   OR posts.by_brand IS NOT excluded.by_brand
+   OR posts.visibility IS NOT excluded.visibility
+   OR posts.deleted_by IS NOT excluded.deleted_by
+   OR (excluded.url IS NOT NULL AND posts.url IS NOT excluded.url)
+   OR (excluded.thread IS NOT NULL AND posts.thread IS NOT excluded.thread)
+   OR (excluded.record IS NOT NULL AND posts.record IS NOT excluded.record)
    OR (excluded.text_seen_at IS NOT NULL
-       AND (text IS NOT excluded.text OR text_seen_at IS NOT excluded.text_seen_at))
+       AND (posts.text IS NOT excluded.text OR posts.text_seen_at IS NOT excluded.text_seen_at))
 """
 
 # Bound per post, in this order: id, created_at (µs), author, by_brand (int), visibility,
@@ -142,8 +158,8 @@ def _upsert_posts_sql(rows: int, with_record: bool) -> str:
         record = f"?{base + _POST_PARAMETERS}" if with_record else "NULL"
         values.append(
             f"(?1, {pid}, {created}, {author}, {by_brand}, {visibility}, nullif({deleted_by}, ''),"
-            f" {text}, iif({text} <> '', ?2, NULL), nullif({url}, ''), {thread}, ?2, ?2, {record},"
-            " ?3)"
+            f" {text}, CASE WHEN {text} <> '' THEN ?2 END, nullif({url}, ''), {thread}, ?2, ?2,"
+            f" {record}, ?3)"
         )
     return (
         f"INSERT INTO posts (account_id, {_POSTS_V3_COLUMNS}, last_observed_at) VALUES\n"
@@ -168,7 +184,7 @@ def _in_key_order(posts: Iterable[_Post]) -> list[_Post]:
 
 
 def _upsert_posts(
-    db: sqlite3.Connection,
+    db: Db,
     account_id: int,
     observed: int,
     observed_now: int,
@@ -181,20 +197,39 @@ def _upsert_posts(
     if values:
         # A lower bound of the account's posts' last_observed_at, for prune.
         db.execute(
-            "UPDATE accounts SET posts_since = min(coalesce(posts_since, ?1), ?1) WHERE id = ?2",
+            "UPDATE accounts SET posts_since = CASE WHEN posts_since < ?1 THEN posts_since"
+            " ELSE ?1 END WHERE id = ?2",
             (observed_now, account_id),
         )
-    _execute_batched(
-        db,
-        partial(_upsert_posts_sql, with_record=with_record),
-        [account_id, observed, observed_now],
-        values,
-        _POST_PARAMETERS + with_record,
-    )
+    width = _POST_PARAMETERS + with_record
+    # PostgreSQL refuses a statement that upserts one key twice, where SQLite merges the rows
+    # in turn: there, a post repeated in the batch goes in a later wave (same order, same merge).
+    waves = _waves(values, width) if getattr(db, "upserts_each_key_once", False) else [values]
+    for wave in waves:
+        _execute_batched(
+            db,
+            partial(_upsert_posts_sql, with_record=with_record),
+            [account_id, observed, observed_now],
+            wave,
+            width,
+        )
+
+
+def _waves(values: list[Any], width: int) -> list[list[Any]]:
+    """The rows split so that none repeats a post id: the first of each id, then the second..."""
+    seen: dict[str, int] = {}
+    waves: list[list[Any]] = []
+    for at in range(0, len(values), width):
+        repeat = seen.get(values[at], 0)
+        seen[values[at]] = repeat + 1
+        if repeat == len(waves):
+            waves.append([])
+        waves[repeat].extend(values[at : at + width])
+    return waves
 
 
 def _execute_batched(
-    db: sqlite3.Connection,
+    db: Db,
     sql_of: Callable[[int], str],
     leading: list[Any],
     values: list[Any],

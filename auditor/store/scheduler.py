@@ -3,7 +3,8 @@
 The rules (issue #16):
 
 * **The lease.** At most one scheduler holds a store (``scheduler_lease`` has at most one row).
-  :meth:`SchedulerRecords.acquire_lease` takes it, in one ``BEGIN IMMEDIATE`` transaction, when
+  :meth:`SchedulerRecords.acquire_lease` takes it, in one transaction that no other such write
+  runs beside (SQLite's ``BEGIN IMMEDIATE``; PostgreSQL's advisory lock ``scheduler``), when
   it is free, when the caller already holds it, or when its holder's heartbeat is older than
   ``stale_after`` (the holder is presumed dead: a killed pod, a machine switched off). That last
   is a takeover: the caller is told whom it replaced, and the dead holder's running client runs
@@ -33,12 +34,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, cast, get_args
 
+from auditor.store.backend import Db
 from auditor.store.connection import StoreConnection
 from auditor.store.encoding import StoreError, _from_us, _from_us_or_none, _to_us
 from auditor.untrusted import clip, escape_controls
@@ -176,10 +177,18 @@ def _one_line(error: str | None) -> str | None:
     return None if error is None else clip(escape_controls(error))
 
 
+# The lock a write takes when it reads the lease or a client's runs before it decides: on
+# PostgreSQL, where writers do not queue, two schedulers (or two claims of a client) would
+# otherwise both read "free" and both take it.
+_SCHEDULER_LOCK = "scheduler"
+
+# A heartbeat never moves back when a clock does (the newer of the stored one and ?1).
+_LATER_HEARTBEAT = "CASE WHEN heartbeat_at > ?1 THEN heartbeat_at ELSE ?1 END"
+
 _LEASE = "SELECT holder, pid, host, started_at, heartbeat_at FROM scheduler_lease WHERE id = 1"
 
 
-def _lease_row(db: sqlite3.Connection) -> LeaseInfo | None:
+def _lease_row(db: Db) -> LeaseInfo | None:
     row = db.execute(_LEASE).fetchone()
     if row is None:
         return None
@@ -187,7 +196,7 @@ def _lease_row(db: sqlite3.Connection) -> LeaseInfo | None:
     return LeaseInfo(holder, pid, host, _from_us(started), _from_us(heartbeat))
 
 
-def _interrupt(db: sqlite3.Connection, where: str, parameters: tuple[object, ...], why: str) -> int:
+def _interrupt(db: Db, where: str, parameters: tuple[object, ...], why: str) -> int:
     """Records running client runs matching ``where`` as interrupted; finished_at stays NULL
     (they never finished). Returns how many."""
     return db.execute(
@@ -218,11 +227,11 @@ class SchedulerRecords(StoreConnection):
         process_id = os.getpid() if pid is None else pid
         host_name = socket.gethostname() if host is None else host
         at, stale = _now_us(now), _stale_us(stale_after)
-        with self._transaction() as db:
+        with self._transaction(_SCHEDULER_LOCK) as db:
             current = _lease_row(db)
             if current is not None and current.holder == holder:
                 db.execute(
-                    "UPDATE scheduler_lease SET heartbeat_at = max(heartbeat_at, ?) WHERE id = 1",
+                    f"UPDATE scheduler_lease SET heartbeat_at = {_LATER_HEARTBEAT} WHERE id = 1",
                     (at,),
                 )
                 self._renew(db, holder, at)
@@ -240,8 +249,10 @@ class SchedulerRecords(StoreConnection):
                     f" pid {process_id} on host {host_name}",
                 )
             db.execute(
-                "INSERT OR REPLACE INTO scheduler_lease (id, holder, pid, host, started_at,"
-                " heartbeat_at) VALUES (1, ?, ?, ?, ?, ?)",
+                "INSERT INTO scheduler_lease (id, holder, pid, host, started_at, heartbeat_at)"
+                " VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " holder = excluded.holder, pid = excluded.pid, host = excluded.host,"
+                " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
                 (holder, process_id, host_name, at, at),
             )
             return current
@@ -250,9 +261,9 @@ class SchedulerRecords(StoreConnection):
         """The heartbeat: renew ``holder``'s lease and its running client runs; raises
         :class:`LeaseLost` if it no longer holds the lease."""
         at = _now_us(now)
-        with self._transaction() as db:
+        with self._transaction(_SCHEDULER_LOCK) as db:
             updated = db.execute(
-                "UPDATE scheduler_lease SET heartbeat_at = max(heartbeat_at, ?)"
+                f"UPDATE scheduler_lease SET heartbeat_at = {_LATER_HEARTBEAT}"
                 " WHERE id = 1 AND holder = ?",
                 (at, holder),
             ).rowcount
@@ -265,7 +276,7 @@ class SchedulerRecords(StoreConnection):
         running are recorded interrupted, finished at ``now`` (a clean stop finishes them first;
         this keeps any it could not from blocking the next scheduler)."""
         at = _now_us(now)
-        with self._transaction() as db:
+        with self._transaction(_SCHEDULER_LOCK) as db:
             released = db.execute(
                 "DELETE FROM scheduler_lease WHERE id = 1 AND holder = ?", (holder,)
             ).rowcount
@@ -278,10 +289,11 @@ class SchedulerRecords(StoreConnection):
 
     def lease(self) -> LeaseInfo | None:
         """Who holds the lease (alive or not), or None."""
-        try:
-            return _lease_row(self._db)
-        except sqlite3.Error as exc:
-            raise StoreError(f"history store read failed: {exc}") from exc
+        rows = self._read(_LEASE)
+        if not rows:
+            return None
+        holder, pid, host, started, heartbeat = rows[0]
+        return LeaseInfo(holder, pid, host, _from_us(started), _from_us(heartbeat))
 
     # -- client runs --
 
@@ -309,7 +321,7 @@ class SchedulerRecords(StoreConnection):
         process_id = os.getpid() if pid is None else pid
         host_name = socket.gethostname() if host is None else host
         at, stale = _now_us(now), _stale_us(stale_after)
-        with self._transaction() as db:
+        with self._transaction(_SCHEDULER_LOCK) as db:
             running = db.execute(
                 "SELECT id, pid, host, started_at, heartbeat_at FROM client_runs"
                 f" WHERE client = ? AND outcome = '{RUNNING}'",
@@ -324,13 +336,13 @@ class SchedulerRecords(StoreConnection):
                     (run_id,),
                     f"its process (pid {other_pid} on host {other_host}) stopped heartbeating",
                 )
-            cursor = db.execute(
+            (run_id,) = db.execute(
                 "INSERT INTO client_runs (client, run_key, started_at, finished_at, outcome,"
                 " error, holder, pid, host, heartbeat_at, slot, attempt)"
-                f" VALUES (?, NULL, ?, NULL, '{RUNNING}', NULL, ?, ?, ?, ?, ?, ?)",
+                f" VALUES (?, NULL, ?, NULL, '{RUNNING}', NULL, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (client, at, holder, process_id, host_name, at, slot_us, attempt),
-            )
-            return cast(int, cursor.lastrowid)
+            ).fetchone()
+            return cast(int, run_id)
 
     def renew_client_runs(self, holder: str, now: datetime | None = None) -> int:
         """The heartbeat of a holder without the lease (a manual run): renew its running client
@@ -340,9 +352,9 @@ class SchedulerRecords(StoreConnection):
             return self._renew(db, holder, at)
 
     @staticmethod
-    def _renew(db: sqlite3.Connection, holder: str, at: int) -> int:
+    def _renew(db: Db, holder: str, at: int) -> int:
         return db.execute(
-            "UPDATE client_runs SET heartbeat_at = max(heartbeat_at, ?)"
+            f"UPDATE client_runs SET heartbeat_at = {_LATER_HEARTBEAT}"
             f" WHERE holder = ? AND outcome = '{RUNNING}'",
             (at, holder),
         ).rowcount
@@ -430,7 +442,8 @@ class SchedulerRecords(StoreConnection):
         if outcome == RUNNING and at - heartbeat >= stale:
             outcome = INTERRUPTED
         ((slot, attempts, succeeded),) = self._read(
-            "SELECT slot, count(*), coalesce(max(outcome = 'ok'), 0) FROM client_runs"
+            "SELECT max(slot), count(*),"
+            " coalesce(max(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END), 0) FROM client_runs"
             " WHERE client = ?1 AND slot = (SELECT max(slot) FROM client_runs WHERE client = ?1)",
             (client,),
         )
