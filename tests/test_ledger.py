@@ -1,15 +1,17 @@
 """The run ledger (auditor/store/ledger.py): claims, leases, finishing, finalize exactly once,
-what a requeue finds; every time handed in (an injected clock)."""
+what a requeue finds; every time handed in (an injected clock). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from auditor.store.history import HistoryStore, StoreError
 from auditor.store.ledger import AccountOutcome, Expired, PlannedAccount
+
+from store_support import Stores, stores
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)
@@ -20,11 +22,14 @@ ACCOUNTS = [
 ]
 
 
+__all__ = ["stores"]  # the fixture: every test runs on each kind of store
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> HistoryStore:
-    opened = HistoryStore(tmp_path / "history.sqlite")
-    opened.plan_run("run1", ACCOUNTS, T0, deliver_by=T0 + LEASE, clients=["acme", "globex"])
-    return opened
+def store(stores: Stores) -> Iterator[HistoryStore]:
+    with stores.open() as opened:
+        opened.plan_run("run1", ACCOUNTS, T0, deliver_by=T0 + LEASE, clients=["acme", "globex"])
+        yield opened
 
 
 def test_a_planned_run_has_every_account_queued(store: HistoryStore) -> None:
@@ -104,9 +109,9 @@ def test_the_ledger_is_complete_when_every_account_is_finished(store: HistorySto
     assert [(p.run_key, p.total, p.done, p.failed) for p in progress] == [("run1", 3, 3, 0)]
 
 
-def test_finalize_is_claimed_exactly_once(store: HistoryStore, tmp_path: Path) -> None:
+def test_finalize_is_claimed_exactly_once(store: HistoryStore, stores: Stores) -> None:
     _finish_all(store)
-    with HistoryStore(tmp_path / "history.sqlite") as other:
+    with stores.open() as other:
         claims = [
             store.claim_finalize("run1", "f1", T0 + LEASE, T0),
             other.claim_finalize("run1", "f2", T0 + LEASE, T0),
@@ -163,11 +168,8 @@ def test_times_must_be_timezone_aware(store: HistoryStore) -> None:
         store.claim_account("run1", "x", "AcmeHelp", "w1", naive, T0)
 
 
-def test_planning_nothing_is_refused(tmp_path: Path) -> None:
-    with (
-        HistoryStore(tmp_path / "h.sqlite") as store,
-        pytest.raises(StoreError, match="no accounts"),
-    ):
+def test_planning_nothing_is_refused(store: HistoryStore) -> None:
+    with pytest.raises(StoreError, match="no accounts"):
         store.plan_run("run2", [], T0, T0)
 
 
