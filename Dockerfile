@@ -23,7 +23,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY auditor ./auditor
 COPY config ./config
-RUN pip install --no-cache-dir /src
+# With the scale extra: the same image runs the scheduler, `auditor worker` (Celery) and a
+# PostgreSQL history store (docs/scale.md).
+RUN pip install --no-cache-dir "/src[scale]"
 
 USER 10001:10001
 WORKDIR /data

@@ -50,8 +50,13 @@ KUBERNETES_VERSION = "1.34.0"
 
 
 def deploy_files() -> list[Path]:
-    """Every file an operator installs, each quoted by docs/deploy.md."""
-    found = sorted(path for path in DEPLOY.rglob("*") if path.is_file())
+    """Every file an operator installs, each quoted by docs/deploy.md (deploy/scale/ is the
+    distributed engine's, quoted by docs/scale.md: tests/test_deploy_scale.py)."""
+    found = sorted(
+        path
+        for path in DEPLOY.rglob("*")
+        if path.is_file() and not path.is_relative_to(DEPLOY / "scale")
+    )
     return [*found, DOCKERFILE, REPO / ".dockerignore"]
 
 
