@@ -225,6 +225,54 @@ def test_finalize_runs_once_when_two_tasks_finish_together(tmp_path: Path) -> No
     assert len(list((tmp_path / "out").rglob("report.json"))) == 2  # one per client, once
 
 
+class FinalizerDied(BaseException):
+    """The finalizer's process ends mid-notifications (a BaseException: nothing catches it)."""
+
+
+def test_a_finalize_taken_over_notifies_only_the_clients_not_yet_notified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = loaded(write_demo(tmp_path, MEMORY_ENGINE))
+    queue = ListQueue()
+    run_key = plan(config, queue)
+    clock = Clock(T0)
+    while queue.audits:
+        audit_account(WorkerContext(clock=clock), queue, *queue.audits.pop(0))
+    notified: list[str] = []
+
+    def notify_then_die(config: Config, done: Any, client: str) -> str | None:
+        if notified:  # the second client: the process dies before it is notified
+            raise FinalizerDied
+        notified.append(client)
+        return None
+
+    monkeypatch.setattr("auditor.cli_runs.notify_client", notify_then_die)
+    with pytest.raises(FinalizerDied):
+        finalize_run(WorkerContext(clock=clock), str(config.path), run_key)
+    [first] = notified
+    with open_store(config) as store:
+        assert store.notified_clients(run_key) == {first}
+        assert not store.ledger_run(run_key).finalized  # type: ignore[union-attr]
+
+    def notify(config: Config, done: Any, client: str) -> str | None:
+        notified.append(client)
+        return None
+
+    monkeypatch.setattr("auditor.cli_runs.notify_client", notify)
+    # Taken over only once the dead finalizer's claim has run out.
+    assert finalize_run(WorkerContext(clock=clock), str(config.path), run_key) is None
+    clock.now = T0 + lease_length(config) + timedelta(seconds=1)
+    assert finalize_run(WorkerContext(clock=clock), str(config.path), run_key) is not None
+    clients = {client.name for client in config.clients}
+    assert len(clients) == 2
+    assert sorted(notified) == sorted(clients)  # each client once: the first not again
+    with open_store(config) as store:
+        assert store.notified_clients(run_key) == clients
+        assert store.ledger_run(run_key).finalized  # type: ignore[union-attr]
+    assert finalize_run(WorkerContext(clock=clock), str(config.path), run_key) is None
+    assert sorted(notified) == sorted(clients)
+
+
 def test_an_expired_lease_is_requeued_and_completed(tmp_path: Path) -> None:
     config = loaded(write_demo(tmp_path, MEMORY_ENGINE))
     queue = ListQueue()

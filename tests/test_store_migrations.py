@@ -423,7 +423,7 @@ def test_a_version_7_store_gains_the_scheduler_tables_and_keeps_its_runs_and_rep
         assert (record.run_key, record.report_dir) == ("week2", "out/acme/r")  # version 9
 
     after = dump(db_path)
-    new_tables = ("scheduler_lease", "client_runs", "ledger_runs", "run_ledger")
+    new_tables = ("scheduler_lease", "client_runs", "ledger_runs", "run_ledger", "ledger_notified")
     kept_rows = [line for line in after if not any(table in line for table in new_tables)]
     assert kept_rows == before  # nothing of the old store changed or went missing
     connection = sqlite3.connect(db_path)

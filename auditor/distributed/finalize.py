@@ -5,7 +5,10 @@ them), the scheduler's client runs closed with their outcomes, and the clients' 
 Exactly once: :meth:`~auditor.store.ledger.LedgerRecords.claim_finalize` lets one caller in.
 A finalizer that dies before it marks the run finalized leaves its claim to expire; the periodic
 requeue enqueues the finalize again and the reports are written again, to the same folders.
-Notifications go after the run is marked finalized: at most once, never twice.
+Each client's notifications are marked in the ledger as soon as they went (or failed after
+their retries), before the run is marked finalized: a finalize that takes over sends only the
+clients not marked. A client is notified twice only if its finalizer dies between sending and
+marking (one store write), and never not at all.
 """
 
 from __future__ import annotations
@@ -54,12 +57,10 @@ def finalize_run(context: WorkerContext, config_path: str, run_key: str) -> Fina
             return None
         done = _close_run(context, config, registry, store, run_key)
         outcomes = _close_client_runs(context, config, store, done)
+        notify_errors = _notify(config, store, run_key, done, outcomes)
         if not store.finish_finalize(run_key, context.worker, context.clock()):
-            log.warning(
-                "run %s: another finalizer took over; its notifications are its own", run_key
-            )
+            log.warning("run %s: another finalizer took over meanwhile", run_key)
             return None
-        notify_errors = _notify(config, store, done, outcomes)
     log.info(
         "run %s finalized: exit %d, reports in %s",
         run_key,
@@ -221,16 +222,25 @@ def _in(done: AuditRun, client: str) -> bool:
 
 
 def _notify(
-    config: Config, store: HistoryStore, done: AuditRun, closed: dict[int, tuple[str, str]]
+    config: Config,
+    store: HistoryStore,
+    run_key: str,
+    done: AuditRun,
+    closed: dict[int, tuple[str, str]],
 ) -> dict[str, str]:
-    """Each client's notifications of the run (its ``notify``, else the config's); the
-    failures, also kept with the client's run when the scheduler recorded one."""
+    """Each client's notifications of the run (its ``notify``, else the config's), but for
+    the clients an earlier finalizer notified; the failures, also kept with the client's run
+    when the scheduler recorded one."""
     from auditor.cli_runs import notify_client
 
     run_of = {client: run_id for run_id, (client, _) in closed.items()}
+    notified = store.notified_clients(run_key)
     failures: dict[str, str] = {}
     for client in done.folders:
+        if client in notified:
+            continue
         error = notify_client(config, done, client)
+        store.mark_notified(run_key, client)
         if error is None:
             continue
         failures[client] = error

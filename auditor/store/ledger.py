@@ -70,6 +70,15 @@ LEDGER_SCHEMA: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX run_ledger_open ON run_ledger (state, lease_until)",
+    # The clients whose notifications a finalize has sent (or tried), so that a finalize taken
+    # over after its finalizer died sends only the rest.
+    """
+    CREATE TABLE ledger_notified (
+        run_key TEXT NOT NULL,
+        client  TEXT NOT NULL,
+        PRIMARY KEY (run_key, client)
+    )
+    """,
 )
 
 
@@ -379,6 +388,20 @@ class LedgerRecords(_Connection):
                     (_to_us(now), run_key, finalizer),
                 ).rowcount
                 > 0
+            )
+
+    def notified_clients(self, run_key: str) -> frozenset[str]:
+        """The clients of the run whose notifications were sent (or tried) already."""
+        rows = self._read("SELECT client FROM ledger_notified WHERE run_key = ?", (run_key,))
+        return frozenset(client for (client,) in rows)
+
+    def mark_notified(self, run_key: str, client: str) -> None:
+        """``client``'s notifications of the run went (or failed after their retries)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO ledger_notified (run_key, client) VALUES (?, ?)"
+                " ON CONFLICT (run_key, client) DO NOTHING",
+                (run_key, client),
             )
 
     def ledger_run(self, run_key: str) -> LedgerRun | None:
