@@ -363,18 +363,21 @@ def config_validate(
         f"{config_path}: valid ({count(clients, 'client')}, {count(accounts, 'account')}; {inputs})"
     )
     if secrets:
-        from auditor.fetch.preflight import check_secrets
+        from auditor.fetch.preflight import check_secrets, check_service_passwords
         from auditor.notify.channel import missing_secrets
 
         checked, problems = check_secrets(config)
         notify_checked, notify_problems = missing_secrets(config.clients)
-        for problem in [*map(str, problems), *notify_problems]:
+        services_checked, service_problems = check_service_passwords(config)
+        for problem in [*map(str, problems), *notify_problems, *service_problems]:
             echo(f"error: {problem}", err=True)
-        if problems or notify_problems:
+        if problems or notify_problems or service_problems:
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"tokens: {checked} named, all present")
         if notify_checked:
             typer.echo(f"notification secrets: {notify_checked} named, all present")
+        if services_checked:
+            typer.echo(f"service passwords: {services_checked} named, all present")
     if found.warnings:
         raise typer.Exit(EXIT_INCOMPLETE)
 

@@ -209,3 +209,26 @@ def test_one_scheduler_many_workers_sharing_one_volume() -> None:
             v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v
         ]
         assert claims == [claim["metadata"]["name"]]
+
+
+def test_config_validate_secrets_checks_the_service_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.yaml"
+    path.write_text((SCALE / "audit.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("X_BEARER_TOKEN", "token-not-shown-7f3a")
+    monkeypatch.delenv("AUDITOR_STORE_PASSWORD", raising=False)
+    monkeypatch.setenv("AUDITOR_REDIS_PASSWORD", "redis-not-shown-91c2")
+    code, stdout, stderr = run_cli(["config", "validate", str(path), "--secrets"])
+    assert code == 2
+    assert stderr == (
+        "error: store.password_env: environment variable AUDITOR_STORE_PASSWORD is not set\n"
+    )
+    monkeypatch.setenv("AUDITOR_STORE_PASSWORD", "store-not-shown-0b8e")
+    code, stdout, stderr = run_cli(["config", "validate", str(path), "--secrets"])
+    assert (code, stderr) == (0, "")
+    # The store's, the broker's and the rate limiter's: the broker and the limiter share one
+    # variable here, and each is checked where the config names it.
+    assert "service passwords: 3 named, all present" in stdout
+    for secret in ("token-not-shown", "redis-not-shown", "store-not-shown"):
+        assert secret not in stdout + stderr

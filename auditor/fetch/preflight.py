@@ -20,6 +20,7 @@ from auditor.fetch.run import (
     saved_cursor,
     token_for,
 )
+from auditor.fetch.secrets import SecretUnavailable, read_secret
 from auditor.fetch.store_location import open_config_store
 from auditor.sources.platforms import protocol_class
 from auditor.sources.platforms.base import Protocol, Request
@@ -147,6 +148,26 @@ class SecretProblem:
         return f"{self.account.client} / {self.account.platform}:{self.account.handle}: " + (
             self.problem
         )
+
+
+def check_service_passwords(config: Config) -> tuple[int, list[str]]:
+    """The passwords of the services the config names (the PostgreSQL store, the Celery broker,
+    the shared rate limits' Redis) present? Returns (passwords checked, one line per problem
+    naming its key); reads them, never shows them."""
+    limits = config.fetch.shared_limits
+    named = [
+        config.store_password,
+        config.engine.broker_password,
+        limits.password if limits is not None else None,
+    ]
+    sources = [source for source in named if source is not None]
+    problems = []
+    for source in sources:
+        try:
+            read_secret(source)
+        except SecretUnavailable as missing:
+            problems.append(str(missing))
+    return len(sources), problems
 
 
 def check_secrets(
