@@ -139,14 +139,7 @@ def report_command(
     if not quiet:
         writers.insert(0, terminal.TerminalTable(lambda t: typer.echo(t, color=colour), colour))
     reports = Reports(writers, fetch_incomplete)
-    reports.begin(result)
-    try:
-        for account in result.accounts():
-            reports.account(account)
-    except BaseException:
-        reports.abort()
-        raise
-    reports.end(result)
+    reports.write(result)
     if not quiet:
         for path in reports.written:
             typer.echo(escape_controls(f"wrote {path}"))

@@ -171,14 +171,7 @@ def _write_reports(
         [WRITERS[name](out_dir, folders) for name in file_formats(config.formats)],
         fetch_incomplete,
     )
-    reports.begin(result)
-    try:
-        for account in result.accounts():
-            reports.account(account)
-    except BaseException:
-        reports.abort()
-        raise
-    reports.end(result)
+    reports.write(result)
     if config.keep_days is not None:
         from auditor.reports.retention import prune_report_folders
 

@@ -61,6 +61,18 @@ class Reports:
         for writer in self.writers:
             writer.abort()
 
+    def write(self, run: AuditResult) -> None:
+        """A run kept whole (rebuilt from the store), written by every writer; none is left
+        half-written if one fails."""
+        self.begin(run)
+        try:
+            for account in run.accounts():
+                self.account(account)
+        except BaseException:
+            self.abort()
+            raise
+        self.end(run)
+
 
 def write_result(result: AuditResult, writer: ReportWriter) -> list[Path]:
     """A run kept whole (``Engine.run`` without a sink), written by a streaming writer."""
