@@ -76,11 +76,6 @@ class Reports:
 
 def write_result(result: AuditResult, writer: ReportWriter) -> list[Path]:
     """A run kept whole (``Engine.run`` without a sink), written by a streaming writer."""
-    writer.begin(result)
-    try:
-        for account in result.accounts():
-            writer.account(account)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.end(result, result.totals())
+    reports = Reports([writer])
+    reports.write(result)
+    return reports.written
