@@ -183,3 +183,24 @@ def test_open_runs_of_a_client_until_finalized(store: HistoryStore) -> None:
     assert store.open_runs_of("globex") == ["run1", "run2"]  # a finalize under way is open
     assert store.finish_finalize("run1", "f", T0)
     assert store.open_runs_of("globex") == ["run2"]
+
+
+def test_prune_removes_the_ledger_of_runs_planned_before_the_retention(
+    store: HistoryStore,
+) -> None:
+    later = T0 + timedelta(days=30)
+    store.plan_run("run2", ACCOUNTS[:1], later, later + LEASE, clients=["acme"])
+    _finish_all(store)
+    assert store.claim_finalize("run1", "f", T0 + LEASE, T0)
+    store.mark_notified("run1", "acme")
+    store.mark_notified("run1", "acme")  # marking twice is one mark
+    assert store.notified_clients("run1") == {"acme"}
+    # run1 (finalized) and run2 (still open) are both kept until the retention has passed.
+    store.prune(T0 + store.retention - timedelta(seconds=1))
+    assert store.ledger_run("run1") is not None
+    store.prune(T0 + store.retention + timedelta(seconds=1))
+    assert store.ledger_run("run1") is None
+    assert store.ledger("run1") == [] and store.notified_clients("run1") == frozenset()
+    assert store.ledger_run("run2") is not None and len(store.ledger("run2")) == 1
+    store.prune(later + store.retention + timedelta(seconds=1))
+    assert store.ledger_run("run2") is None and store.open_ledgers() == []

@@ -557,7 +557,8 @@ class HistoryStore(FetchCache, SchedulerRecords, LedgerRecords):
         Posts and conversations go ``retention_days`` after their ``last_observed_at`` (when
         the tool last fetched or read them), in every account of the store, those no longer
         in the config included; runs go ``retention_days`` after they started, and so do
-        the scheduler's client runs (those still running stay). The data's own
+        the scheduler's client runs (those still running stay), and the run ledger of runs planned
+        as long ago (finished or not). The data's own
         times play no part: an old export read today is kept, a post no fetch or input has
         shown for the whole period is deleted. An account's findings in a run count as one row
         (they are stored as one). One prune at a time: on PostgreSQL, when another process is
@@ -585,6 +586,7 @@ class HistoryStore(FetchCache, SchedulerRecords, LedgerRecords):
                 "DELETE FROM client_runs WHERE started_at < ? AND outcome <> 'running'",
             ):
                 deleted += db.execute(sql, (cutoff,)).rowcount
+            deleted += self._prune_ledger(db, cutoff)
             # Only accounts that may hold a post older than the cutoff are read at all.
             stale = db.execute("SELECT id FROM accounts WHERE posts_since < ?", (cutoff,))
             for (account_id,) in stale.fetchall():

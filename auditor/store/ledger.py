@@ -27,6 +27,7 @@ from auditor.store.encoding import StoreError, _from_us, _from_us_or_none, _to_u
 from auditor.untrusted import clip, escape_controls
 
 if TYPE_CHECKING:
+    from auditor.store.backend import Db
     from auditor.store.connection import StoreConnection
 
     _Connection = StoreConnection
@@ -389,6 +390,20 @@ class LedgerRecords(_Connection):
                 ).rowcount
                 > 0
             )
+
+    def _prune_ledger(self, db: Db, cutoff_us: int) -> int:
+        """Inside the store's prune: the ledger of every run planned before the cutoff, finished
+        or not (one still open after the whole retention period was abandoned: no requeue
+        should bring it back); the rows deleted."""
+        old = "SELECT run_key FROM ledger_runs WHERE planned_at < ?"
+        deleted = 0
+        for sql in (
+            f"DELETE FROM run_ledger WHERE run_key IN ({old})",
+            f"DELETE FROM ledger_notified WHERE run_key IN ({old})",
+            "DELETE FROM ledger_runs WHERE planned_at < ?",
+        ):
+            deleted += db.execute(sql, (cutoff_us,)).rowcount
+        return deleted
 
     def notified_clients(self, run_key: str) -> frozenset[str]:
         """The clients of the run whose notifications were sent (or tried) already."""
