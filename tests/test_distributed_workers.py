@@ -1,5 +1,6 @@
 """``auditor enqueue`` and ``auditor worker`` as a user runs them: real worker processes (the
-prefork pool) on a Redis broker on loopback, a SQLite history store; and their one-line errors."""
+prefork pool) on a Redis broker on loopback, a SQLite history store, and the whole deployment
+of docs/scale.md (a PostgreSQL store, shared rate limits); and their one-line errors."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from test_distributed import findings_by_account, write_demo
 
-from auditor.store.history import HistoryStore
+from auditor.store.history import HistoryStore, StoreLocation
 
 from conftest import assert_one_line_exit_2, read_reports, run_auditor
+from services import PostgresServer
 
 PASSWORD_ENV = "TEST_BROKER_PASSWORD"
 
@@ -199,3 +201,57 @@ def test_the_scheduler_enqueues_due_clients_and_finalize_closes_their_runs(
     output, _ = scheduler.communicate(timeout=60)
     assert scheduler.returncode == 0, output
     assert "audit enqueued: client Driftly Outdoor" in output
+
+
+def test_worker_processes_on_a_postgresql_store_with_shared_limits(
+    tmp_path: Path,
+    broker_env: str,
+    workers: list[subprocess.Popen[str]],
+    postgres_server: PostgresServer,
+    postgres_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deployment docs/scale.md describes: the history in PostgreSQL, the broker and the
+    tokens' budgets in Redis, every password named by a variable. The run's reports find what
+    ``auditor run`` finds, the history holds the run once, and no password is ever printed."""
+    local = write_demo(tmp_path / "local")
+    assert run_auditor("run", str(local), "-q", cwd=tmp_path).returncode == 1
+    redis = urlsplit(broker_env)
+    monkeypatch.setenv("TEST_STORE_PASSWORD", postgres_server.password)
+    config = write_demo(
+        tmp_path / "dist",
+        engine_for(broker_env)
+        + "fetch:\n  shared_limits: "
+        + f"{{url: 'redis://{redis.hostname}:{redis.port}/1', password_env: {PASSWORD_ENV}}}\n",
+    )
+    text = config.read_text(encoding="utf-8").replace(
+        "  path: history.sqlite\n",
+        f"  url: {postgres_database}\n  password_env: TEST_STORE_PASSWORD\n",
+    )
+    assert "postgresql://" in text and "history.sqlite" not in text
+    config.write_text(text, encoding="utf-8")
+    location = StoreLocation(url=postgres_database, password=postgres_server.password)
+    workers.append(start_worker(config, "--concurrency", "2"))
+    enqueued = run_auditor("enqueue", str(config), cwd=tmp_path)
+    assert enqueued.returncode == 0, enqueued.stderr
+    run_key = enqueued.stdout.strip()
+
+    def finalized_in_postgres() -> bool:
+        with HistoryStore(location) as store:
+            run = store.ledger_run(run_key)
+            return run is not None and run.finalized
+
+    wait_until(finalized_in_postgres)
+    assert findings_by_account(read_reports(tmp_path / "dist" / "out")) == findings_by_account(
+        read_reports(tmp_path / "local" / "out")
+    )
+    with HistoryStore(location) as store:
+        assert [run.run_key for run in store.runs()] == [run_key]
+        assert {row.state for row in store.ledger(run_key)} == {"done"}
+        assert store.open_ledgers() == []
+    worker = workers[0]
+    os.killpg(worker.pid, signal.SIGTERM)
+    output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output
+    for secret in (postgres_server.password, os.environ[PASSWORD_ENV]):
+        assert secret not in output + enqueued.stdout + enqueued.stderr
