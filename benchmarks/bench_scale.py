@@ -281,7 +281,7 @@ def workers_row(bench: Bench, processes: int, name: str) -> Row:
                 worker.wait()
         cpu = children_cpu() - cpu
         assert states.get("done") == bench.accounts, f"{name}: ledger {states}"
-        label = f"{processes} worker process" + ("es" if processes > 1 else "")
+        label = f"{processes} pool process" + ("es" if processes > 1 else "")
         accounts = recorded_accounts(bench, database)
         return measured_row(label, processes, seconds, accounts, server, cpu)
 
@@ -335,7 +335,7 @@ def spread(values: Sequence[float], digits: int = 1) -> str:
     middle = f"{statistics.median(values):.{digits}f}"
     if len(values) < 2:
         return middle
-    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+    return f"{middle} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
 def summary(rounds: list[list[Row]]) -> list[dict[str, str]]:
@@ -386,7 +386,8 @@ def markdown(lines: list[dict[str, str]], write_ms: Sequence[float], argv: Seque
     return "\n".join(
         [
             f"`{command(argv)}` on {os.cpu_count()} cores ({platform.python_implementation()}"
-            f" {platform.python_version()}); medians over the rounds, their range in brackets:",
+            f" {platform.python_version()}); medians over the rounds, their range in square"
+            " brackets:",
             "",
             "| " + " | ".join(heads) + " |",
             "|" + "---|" * len(heads),
@@ -398,29 +399,25 @@ def markdown(lines: list[dict[str, str]], write_ms: Sequence[float], argv: Seque
 
 
 def readme_rows(
-    lines: list[dict[str, str]], write_ms: Sequence[float], argv: Sequence[str]
+    lines: list[dict[str, str]], write_ms: Sequence[float], argv: Sequence[str], accounts: int
 ) -> list[str]:
-    """README.md's rows of its figure / target / measured table."""
-    cores = os.cpu_count()
-    rows = []
-    for line in lines:
-        what = line["row"] if line["row"] == "auditor run" else f"auditor worker, {line['row']}"
-        measured = (
-            f"{line['seconds']} s: {line['accounts/s']} accounts/s, {line['requests/s']}"
-            f" requests/s, {line['vs run']}x `auditor run`; per token at most"
-            f" {line['peak/s per token']} calls in a second and {line['in flight per token']} in"
-            f" flight; {line['429s']} answers of 429; {line['CPU ms/account']} ms of CPU an"
-            " account (the auditor's processes)"
-        )
-        rows.append(
-            f"| {ROW_PREFIX} {what} on {cores} cores (`{command(argv)}`) | every account audited,"
-            f" 0 answers of 429 | {measured} |"
-        )
-    rows.append(
-        f"| {ROW_PREFIX} PostgreSQL write per account (`record`, same command) | | "
-        f"{write_figure(write_ms)} |"
+    """README.md's row of its figure / target / measured table (the details: docs/scale.md)."""
+    run, *workers = lines
+    pools = "; ".join(
+        f"{line['row']}: {line['seconds']} s ({line['vs run']}x run,"
+        f" {line['accounts/s']} accounts/s, {line['CPU ms/account']} ms CPU/account)"
+        for line in workers
     )
-    return rows
+    peaks = ", ".join(f"{line['peak/s per token']}/s" for line in lines)
+    return [
+        f"| {ROW_PREFIX} {accounts} X accounts over {TOKENS} tokens, PostgreSQL store, Redis"
+        " limits: `auditor run` against one `auditor worker --concurrency N`, enqueue to"
+        f' finalized, on {os.cpu_count()} cores (`{command(argv)}`; docs/scale.md "Figures")'
+        f" | every account audited, 0 answers of 429 | run {run['seconds']} s"
+        f" ({run['accounts/s']} accounts/s, {run['CPU ms/account']} ms CPU/account); {pools};"
+        f" 0 answers of 429, peak calls per token in a second {peaks}; PostgreSQL write"
+        f" {write_figure(write_ms)} |"
+    ]
 
 
 def replace_between_markers(path: Path, text: str) -> None:
@@ -491,7 +488,8 @@ def main() -> int:
     print(f"\nPostgreSQL write per account: {write_figure(write_ms)}")
     print(f"limits per token and 15 minutes: {LIMITS}; 429 answers: 0 in every row")
     if args.write:
-        replace_readme_rows(ROOT / "README.md", readme_rows(lines, write_ms, sys.argv[1:]))
+        rows = readme_rows(lines, write_ms, sys.argv[1:], args.accounts)
+        replace_readme_rows(ROOT / "README.md", rows)
         replace_between_markers(ROOT / "docs" / "scale.md", markdown(lines, write_ms, sys.argv[1:]))
     return 0
 
