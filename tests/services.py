@@ -11,6 +11,10 @@ same secret handling as a real deployment:
   the temporary folder only. ``postgres_database`` gives each test a new empty database.
 * ``redis_server``: ``redis-server`` with no persistence, ``requirepass`` set. ``redis_url``
   flushes it for each test.
+
+The fixtures wrap two plain context managers, :func:`running_postgres` and
+:func:`running_redis`, which raise :class:`ServiceUnavailable` when a server cannot be had;
+``benchmarks/bench_scale.py`` uses them too (with ``tests/`` on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -32,6 +38,14 @@ from tests_support import unavailable
 
 _POSTGRES_BIN = Path("/usr/lib/postgresql")
 _START_TIMEOUT_SECONDS = 30.0
+
+
+class ServiceUnavailable(Exception):
+    """A server cannot be started here: ``what`` (PostgreSQL, Redis) and why."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what} unavailable: {reason}")
+        self.what, self.reason = what, reason
 
 
 def _free_port() -> int:
@@ -54,7 +68,7 @@ def _as_postgres_user() -> list[str]:
         return []
     runuser = shutil.which("runuser")
     if runuser is None:
-        unavailable("PostgreSQL", "running as root and runuser is missing")
+        raise ServiceUnavailable("PostgreSQL", "running as root and runuser is missing")
     return [runuser, "-u", "postgres", "--"]
 
 
@@ -75,6 +89,22 @@ def _wait_for_port(port: int, what: str, process: subprocess.Popen[bytes] | None
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within the timeout")
+
+
+ServerT = TypeVar("ServerT")
+
+
+@contextmanager
+def _or_unavailable(starting: AbstractContextManager[ServerT]) -> Iterator[ServerT]:
+    """A fixture's server, or the test skipped (failed under CI=true) when it cannot start."""
+    try:
+        server = starting.__enter__()
+    except ServiceUnavailable as missing:
+        unavailable(missing.what, missing.reason)
+    try:
+        yield server
+    finally:
+        starting.__exit__(None, None, None)
 
 
 @dataclass(frozen=True)
@@ -98,15 +128,20 @@ class PostgresServer:
             connection.execute(sql.encode())
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A new cluster in a temporary folder, stopped and removed on leaving."""
     initdb, pg_ctl = _postgres_tool("initdb"), _postgres_tool("pg_ctl")
     if initdb is None or pg_ctl is None:
-        unavailable("PostgreSQL", "initdb/pg_ctl not found (Debian package postgresql)")
+        raise ServiceUnavailable(
+            "PostgreSQL", "initdb/pg_ctl not found (Debian package postgresql)"
+        )
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        unavailable("PostgreSQL", "the psycopg package is not installed (extra 'postgres')")
+        raise ServiceUnavailable(
+            "PostgreSQL", "the psycopg package is not installed (extra 'postgres')"
+        ) from None
     as_postgres = _as_postgres_user()
     # Not under pytest's temporary root: it is private to the user running the tests, and the
     # server may run as another (postgres).
@@ -160,6 +195,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with _or_unavailable(running_postgres()) as server:
+        yield server
+
+
 @pytest.fixture
 def postgres_database(postgres_server: PostgresServer) -> str:
     """A new empty database for one test; its URL (no password: the test passes it apart)."""
@@ -178,12 +219,13 @@ class RedisServer:
         return f"redis://{secret}127.0.0.1:{self.port}/{database}"
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+@contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """A new redis-server (no persistence, a password) on loopback, killed on leaving."""
     executable = shutil.which("redis-server")
     if executable is None:
-        unavailable("Redis", "redis-server not found (Debian package redis-server)")
-    folder = tmp_path_factory.mktemp("redis")
+        raise ServiceUnavailable("Redis", "redis-server not found (Debian package redis-server)")
+    folder = Path(tempfile.mkdtemp(prefix="auditor-test-redis-"))
     password = secrets.token_urlsafe(18)
     port = _free_port()
     process = subprocess.Popen(
@@ -211,6 +253,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     finally:
         process.kill()
         process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with _or_unavailable(running_redis()) as server:
+        yield server
 
 
 @pytest.fixture
