@@ -99,9 +99,9 @@ def assert_health_probe(argv: Sequence[str], config: str) -> None:
 # docs/deploy.md
 
 
-def quoted_files() -> dict[str, str]:
-    """docs/deploy.md's blocks that quote a file (```LANG file=PATH), by path."""
-    text = DOC.read_text(encoding="utf-8")
+def quoted_files(doc: Path = DOC) -> dict[str, str]:
+    """``doc``'s blocks that quote a file (```LANG file=PATH), by path."""
+    text = doc.read_text(encoding="utf-8")
     blocks = re.findall(r"^```[a-z]* file=(\S+)\n(.*?)^```$", text, flags=re.M | re.S)
     paths = [path for path, _ in blocks]
     assert len(paths) == len(set(paths)), f"a file is quoted twice: {paths}"

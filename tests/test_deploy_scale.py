@@ -22,7 +22,13 @@ import yaml
 from auditor.config import Config, load_config
 from auditor.registry import load_registry
 
-from test_deploy import REPO, dockerfile_instructions, kubernetes_validate, parsed
+from test_deploy import (
+    REPO,
+    dockerfile_instructions,
+    kubernetes_validate,
+    parsed,
+    quoted_files,
+)
 from tests_support import run_cli, unavailable
 
 SCALE = REPO / "deploy" / "scale"
@@ -34,16 +40,8 @@ def scale_files() -> list[Path]:
     return sorted(path for path in SCALE.rglob("*") if path.is_file())
 
 
-def quoted_files() -> dict[str, str]:
-    text = DOC.read_text(encoding="utf-8")
-    blocks = re.findall(r"^```[a-z]* file=(\S+)\n(.*?)^```$", text, flags=re.M | re.S)
-    paths = [path for path, _ in blocks]
-    assert len(paths) == len(set(paths)), f"a file is quoted twice: {paths}"
-    return dict(blocks)
-
-
 def test_the_doc_quotes_every_scale_file_byte_for_byte() -> None:
-    quoted = quoted_files()
+    quoted = quoted_files(DOC)
     assert set(quoted) == {str(path.relative_to(REPO)) for path in scale_files()}
     for name, block in quoted.items():
         assert block == (REPO / name).read_text(encoding="utf-8"), f"docs/scale.md: {name}"
