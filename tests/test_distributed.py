@@ -26,6 +26,7 @@ from auditor.distributed.plan import enqueue_run, plan_run, requeue_expired
 from auditor.store.history import HistoryStore
 
 from conftest import read_reports, run_auditor
+from tests_support import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -332,18 +333,6 @@ def redis_engine(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[]
     )
 
 
-def wait_until(condition: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = threading.Event()
-    timer = threading.Timer(seconds, deadline.set)
-    timer.start()
-    try:
-        while not condition():
-            if deadline.wait(0.1):
-                raise AssertionError("timed out")
-    finally:
-        timer.cancel()
-
-
 def finalized(config: Config, run_key: str) -> bool:
     with HistoryStore(config.store_path) as store:
         run = store.ledger_run(run_key)
@@ -379,7 +368,7 @@ def test_celery_workers_audit_a_planned_run(
         run_key = plan_run(config, store, accounts, None, datetime.now(UTC))
     enqueue_run(config, accounts, run_key, CeleryQueue(app))
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        wait_until(lambda: finalized(config, run_key))
+        wait_for(lambda: finalized(config, run_key))
     reports = read_reports(tmp_path / "dist" / "out")
     assert findings_by_account(reports) == local_findings
     assert json.dumps(reports).count(run_key) >= 2

@@ -15,8 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from test_distributed import write_demo
 from auditor.store.history import HistoryStore
 
 from conftest import run_auditor
+from tests_support import wait_for
 
 PASSWORD_ENV = "TEST_BROKER_PASSWORD"
 VISIBILITY_TIMEOUT = 12
@@ -120,19 +120,6 @@ class Workers:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-
-
-def wait_for(found: Callable[[], Any], seconds: float = 90) -> Any:
-    expired = threading.Event()
-    timer = threading.Timer(seconds, expired.set)
-    timer.start()
-    try:
-        while not (value := found()):
-            if expired.wait(0.05):
-                raise AssertionError(f"not within {seconds} s")
-        return value
-    finally:
-        timer.cancel()
 
 
 def history_rows(store_path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -8,8 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from auditor.store.history import HistoryStore, StoreLocation
 
 from conftest import assert_one_line_exit_2, read_reports, run_auditor
 from services import PostgresServer
+from tests_support import wait_for
 
 PASSWORD_ENV = "TEST_BROKER_PASSWORD"
 
@@ -62,18 +62,6 @@ def workers() -> Iterator[list[subprocess.Popen[str]]]:
             process.wait()
 
 
-def wait_until(condition: Callable[[], bool], seconds: float = 90) -> None:
-    expired = threading.Event()
-    timer = threading.Timer(seconds, expired.set)
-    timer.start()
-    try:
-        while not condition():
-            if expired.wait(0.2):
-                raise AssertionError(f"not done within {seconds} s")
-    finally:
-        timer.cancel()
-
-
 def finalized(store_path: Path, run_key: str) -> bool:
     with HistoryStore(store_path) as store:
         run = store.ledger_run(run_key)
@@ -91,7 +79,7 @@ def test_worker_processes_audit_an_enqueued_run(
     assert enqueued.returncode == 0, enqueued.stderr
     run_key = enqueued.stdout.strip()
     assert len(run_key) == 24
-    wait_until(lambda: finalized(tmp_path / "dist" / "history.sqlite", run_key))
+    wait_for(lambda: finalized(tmp_path / "dist" / "history.sqlite", run_key))
     reports = read_reports(tmp_path / "dist" / "out")
     assert findings_by_account(reports) == findings_by_account(
         read_reports(tmp_path / "local" / "out")
@@ -190,7 +178,7 @@ def test_the_scheduler_enqueues_due_clients_and_finalize_closes_their_runs(
 
     # Never audited: both clients are due at once, each enqueued as a run of its own, and
     # each client run closed ok by its run's finalize.
-    wait_until(lambda: [o for _, o, _ in client_runs()] == ["ok", "ok"])
+    wait_for(lambda: [o for _, o, _ in client_runs()] == ["ok", "ok"])
     runs = client_runs()
     assert [c for c, _, _ in runs] == ["Driftly Outdoor", "Helio Mobile"]
     assert len({k for _, _, k in runs}) == 2
@@ -241,7 +229,7 @@ def test_worker_processes_on_a_postgresql_store_with_shared_limits(
             run = store.ledger_run(run_key)
             return run is not None and run.finalized
 
-    wait_until(finalized_in_postgres)
+    wait_for(finalized_in_postgres)
     assert findings_by_account(read_reports(tmp_path / "dist" / "out")) == findings_by_account(
         read_reports(tmp_path / "local" / "out")
     )

@@ -6,7 +6,7 @@ import os
 import signal
 import socketserver
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -24,6 +24,24 @@ def unavailable(what: str, reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{what} unavailable under CI=true: {reason}", pytrace=False)
     pytest.skip(f"{what} unavailable: {reason}")
+
+
+T = TypeVar("T")
+
+
+def wait_for(found: Callable[[], T], seconds: float = 90, every: float = 0.05) -> T:
+    """What ``found`` returns once it is truthy, asked every ``every`` seconds; fails the test
+    past ``seconds`` (for another process's work: a worker, a server)."""
+    expired = threading.Event()
+    timer = threading.Timer(seconds, expired.set)
+    timer.start()
+    try:
+        while not (value := found()):
+            if expired.wait(every):
+                raise AssertionError(f"not within {seconds} s")
+        return value
+    finally:
+        timer.cancel()
 
 
 def run_cli(args: list[str]) -> tuple[int, str, str]:
