@@ -143,12 +143,19 @@ class Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
+        # Opened at the first beat: most blocks (a worker's account) end before it, and a
+        # connection is a PostgreSQL server process forked for nothing.
+        store: HistoryStore | None = None
         try:
-            with open_config_store(self._config) as store:
-                while not self._stop.wait(self._every):
-                    self._beat(store, self._clock())
+            while not self._stop.wait(self._every):
+                if store is None:
+                    store = open_config_store(self._config)
+                self._beat(store, self._clock())
         except Exception as error:
             self._on_failure(error)
+        finally:
+            if store is not None:
+                store.close()
 
 
 class ManualRuns:

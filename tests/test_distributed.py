@@ -414,3 +414,48 @@ def load_config_or_raise(path: Path) -> Config:
     from auditor.registry import load_registry
 
     return load_config(path, load_registry([]))
+
+
+def test_a_worker_process_opens_its_store_once_for_every_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auditor.cli_common
+    import auditor.cli_runs
+
+    opened: list[HistoryStore] = []
+    leases_opened: list[HistoryStore] = []
+
+    def counting(into: list[HistoryStore]) -> Callable[[Config], HistoryStore]:
+        def counted_open(config: Config) -> HistoryStore:
+            store = open_store(config)
+            into.append(store)
+            return store
+
+        return counted_open
+
+    monkeypatch.setattr(auditor.cli_common, "open_store", counting(opened))
+    monkeypatch.setattr(auditor.cli_runs, "open_config_store", counting(leases_opened))
+    config = loaded(write_demo(tmp_path / "demo", MEMORY_ENGINE))
+    queue = ListQueue()
+    plan(config, queue)
+    accounts = len(queue.audits)
+    context = WorkerContext(clock=Clock(T0 + timedelta(minutes=1)))
+    outcomes = work_through(context, queue)
+    assert accounts > 1 and outcomes.count("done") == accounts
+    assert len(opened) == 1  # every audit and the finalize: one connection
+    assert leases_opened == []  # the lease's heartbeat connects at its first beat, never came
+
+    # One that stopped answering meanwhile is not lent again.
+    kept = opened[0]
+    kept._store.close()
+    with context.store(config) as store:
+        assert store is not kept and store.answers()
+    # A task that raises closes the one it held: its state is unknown.
+    with pytest.raises(RuntimeError), context.store(config) as store:
+        raise RuntimeError("the task failed")
+    assert not store.answers()
+    with context.store(config) as fresh:
+        assert fresh is not store and fresh.answers()
+    context.close()
+    assert not fresh.answers()
+    assert len(opened) == 3

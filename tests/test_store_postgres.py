@@ -360,6 +360,7 @@ def test_a_connection_the_server_ends_is_one_line_on_the_next_call(
     store: HistoryStore, location: StoreLocation
 ) -> None:
     audit(store, "r1", T0, [post("1")], [])
+    assert store.answers()
     assert location.url is not None
     with psycopg.connect(location.url, password=location.password, autocommit=True) as other:
         other.execute(
@@ -373,3 +374,5 @@ def test_a_connection_the_server_ends_is_one_line_on_the_next_call(
     assert str(raised.value).startswith("history store read failed: ")
     with pytest.raises(StoreError, match="the connection to the server was lost"):
         store.begin_run("r2", "cfg", "0.1.0", T0)
+    # What a worker asks before it lends a kept connection to its next task.
+    assert not store.answers()

@@ -54,11 +54,9 @@ def audit_account(
 ) -> TaskOutcome:
     """The task ``audit_account``: ``skipped`` when another worker holds the account or it is
     finished already, else how it ended in the ledger."""
-    from auditor.cli_common import open_store
-
     registry, config = context.load(config_path)
     lease = lease_length(config)
-    with open_store(config) as store:
+    with context.store(config) as store:
         now = context.clock()
         claim = store.claim_account(run_key, platform, account, context.worker, now + lease, now)
         if claim is None:

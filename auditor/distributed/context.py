@@ -1,12 +1,14 @@
 """What a worker process keeps between tasks: each config it was handed (by path, read again
-when the file changes), its one HTTP client, its id in the ledger; and the lease arithmetic."""
+when the file changes), its one HTTP client and its one history store connection per config,
+its id in the ledger; and the lease arithmetic."""
 
 from __future__ import annotations
 
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from auditor.config import Config
     from auditor.fetch.http import HttpClient
     from auditor.registry import Registry
+    from auditor.store.backend import StoreLocation
+    from auditor.store.history import HistoryStore
 
 Clock = Callable[[], datetime]
 
@@ -67,6 +71,7 @@ class WorkerContext:
     worker: str = field(default_factory=lambda: f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
     _configs: dict[str, _Loaded] = field(default_factory=dict)
     _http: dict[str, HttpClient] = field(default_factory=dict)
+    _stores: dict[tuple[StoreLocation, int], HistoryStore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self, config_path: str) -> tuple[Registry, Config]:
@@ -98,8 +103,39 @@ class WorkerContext:
                 client = self._http[str(config.path)] = http_client_for(config)
             return client
 
+    @contextmanager
+    def store(self, config: Config) -> Iterator[HistoryStore]:
+        """The process's connection to ``config``'s history store for one task: kept for the
+        next task (a connection costs a PostgreSQL server process and ~15 ms), checked to
+        answer before it is lent again, and closed when the task raises (its state unknown).
+        One task at a time holds it; another thread's task meanwhile gets one of its own."""
+        from auditor.cli_common import open_store
+        from auditor.fetch.store_location import store_location
+
+        key = (store_location(config), config.retention_days)
+        with self._lock:
+            store = self._stores.pop(key, None)
+        if store is not None and not store.answers():
+            store.close()
+            store = None
+        if store is None:
+            store = open_store(config)
+        try:
+            yield store
+        except BaseException:
+            store.close()
+            raise
+        with self._lock:
+            spare = self._stores.pop(key, None)
+            self._stores[key] = store
+        if spare is not None:
+            spare.close()
+
     def close(self) -> None:
         with self._lock:
             for client in self._http.values():
                 client.close()
             self._http.clear()
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()

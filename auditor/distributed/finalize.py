@@ -48,10 +48,8 @@ class Finalized:
 def finalize_run(context: WorkerContext, config_path: str, run_key: str) -> Finalized | None:
     """The task ``finalize_run``; None when another caller finalizes (or finalized) the run, or
     its ledger is not complete."""
-    from auditor.cli_common import open_store
-
     registry, config = context.load(config_path)
-    with open_store(config) as store:
+    with context.store(config) as store:
         now = context.clock()
         if not store.claim_finalize(run_key, context.worker, now + lease_length(config), now):
             return None

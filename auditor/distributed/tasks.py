@@ -59,10 +59,9 @@ def register(app: Celery) -> None:
 
     @app.task(name=TASK_REQUEUE, bind=True)  # type: ignore[untyped-decorator]
     def requeue_expired(task: Task, config_path: str) -> int:
-        from auditor.cli_common import open_store
         from auditor.distributed.plan import requeue_expired as requeue
 
         context = worker_context(task.app)
         _, config = context.load(config_path)
-        with open_store(config) as store:
+        with context.store(config) as store:
             return requeue(config, store, CeleryQueue(task.app), context.clock())

@@ -58,6 +58,15 @@ class StoreConnection:
     ) -> None:
         self.close()
 
+    def answers(self) -> bool:
+        """Whether the database still answers: a handle kept between tasks may have lost its
+        server (restarted, or the connection dropped while idle)."""
+        try:
+            self._read("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
     @property
     def _store(self) -> Backend:
         if self._backend is None:
