@@ -40,7 +40,6 @@ log = logging.getLogger("auditor.runs")
 WAIT_POLL_SECONDS = 5.0
 # How a notification waits between attempts (tests replace it).
 NOTIFY_SLEEP: Callable[[float], None] = time.sleep
-_FAILED_LABELS = ("fetch", "not audited")
 
 
 def utc_now() -> datetime:
@@ -66,10 +65,10 @@ def client_outcomes(done: AuditRun, accounts: Sequence[AccountConfig]) -> dict[s
     """Each client's outcome in ``done``, an audit of ``accounts``."""
     interrupted = done.result.interrupted is not None
     failures: dict[str, list[str]] = {}
+    failed = set(done.totals.failed_accounts())
     for account in accounts:
         key = str(account.key)
-        labels = done.totals.incomplete.get(key, [])
-        if any(label in _FAILED_LABELS for label in labels):
+        if key in failed:
             why = done.fetch_incomplete.get(key, "its input could not be read")
             failures.setdefault(account.client, []).append(f"{key}: {why}")
     outcomes: dict[str, ClientOutcome] = {}
@@ -96,6 +95,7 @@ def due_record(record: ClientRunRecord) -> ClientRecord | None:
         outcome=record.outcome,
         attempts=max(1, record.slot_attempts),
         interrupted_in_a_row=record.interrupted_in_a_row,
+        last_slot=record.last_slot,
     )
 
 

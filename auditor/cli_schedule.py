@@ -156,11 +156,7 @@ class Scheduler:
         """Audit the client ``name`` now, for ``due``'s slot (None: asked for by ``--now``)."""
         client = next(c for c in self.config.clients if c.name == name)
         now = self.clock()
-        attempt = 1
-        if due is not None:
-            record = self.store.client_records([name], now, self.config.stale_after)[name]
-            if record.last_slot == due.slot:
-                attempt = record.slot_attempts + 1
+        attempt = 1 if due is None else due.attempt
         try:
             run_id = self.store.begin_client_run(
                 name,

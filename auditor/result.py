@@ -43,8 +43,8 @@ class Interrupted(BaseException):
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:
-    """The exit code of several audits (the clients of ``auditor schedule --once``, a run
-    some of whose clients were busy), by the precedence :meth:`Tally.totals` applies to one:
+    """The exit code of several outcomes (one run's, the clients of ``auditor schedule
+    --once``, a run some of whose clients were busy), by the one precedence of the exit codes:
     a stop signal > bad input > busy > a failing finding > incomplete > clean."""
     order = [EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK]
     chosen = list(codes)
@@ -420,6 +420,9 @@ class AuditResult:
 # What Tally.incomplete holds for an account whose data is known to be missing and whose checks
 # did not say so: "data", unless its fetch said it first.
 _DATA = "data"
+# The labels of an account that failed before its checks: its fetch, or its input.
+_FETCH = "fetch"
+_NOT_AUDITED = "not audited"
 
 
 @dataclass(slots=True)
@@ -449,7 +452,7 @@ class Tally:
         rank = fail_on_rank(threshold)
         labels: list[str] = []
         if account.status == "error" and not account.checks:
-            labels = ["not audited"]
+            labels = [_NOT_AUDITED]
         if account.coverage.reason == INTERRUPTED and not account.checks:
             labels = [INTERRUPTED]
         for check in account.checks:
@@ -492,17 +495,19 @@ class Tally:
             if labels or key in fetch_incomplete:
                 incomplete[key] = list(labels)
         for key in fetch_incomplete:
-            incomplete.setdefault(key, []).insert(0, "fetch")
-        # The precedence of the exit codes, in this one place: interrupted > bad input > a
-        # failing finding > incomplete or error > clean.
+            incomplete.setdefault(key, []).insert(0, _FETCH)
+        raised = [
+            code
+            for code, holds in (
+                (EXIT_BAD_INPUT, bool(input_errors)),
+                (EXIT_FAILED, bool(self.failing)),
+                (EXIT_INCOMPLETE, bool(incomplete)),
+            )
+            if holds
+        ]
         if interrupted is not None:
-            code = EXIT_SIGNAL_BASE + interrupted
-        elif input_errors:
-            code = EXIT_BAD_INPUT
-        elif self.failing:
-            code = EXIT_FAILED
-        else:
-            code = EXIT_INCOMPLETE if incomplete else EXIT_OK
+            raised.append(EXIT_SIGNAL_BASE + interrupted)
+        code = worst_exit_code(raised)
         softened_from = None
         if soft_fail and code in (EXIT_FAILED, EXIT_INCOMPLETE):
             # --soft-fail reports as usual and lets the pipeline go on: only a failure or an
@@ -556,6 +561,14 @@ class Totals:
     def failing_findings(self) -> int:
         """The findings at or above their account's fail_on, in the failing checks."""
         return sum(self.failing.values())
+
+    def failed_accounts(self) -> list[str]:
+        """The keys of the accounts whose fetch failed or that were not audited at all."""
+        return [
+            key
+            for key, labels in self.incomplete.items()
+            if _FETCH in labels or _NOT_AUDITED in labels
+        ]
 
 
 class AccountSink(Protocol):

@@ -236,16 +236,17 @@ class Simulation:
         while now < end:
             if record and record.in_progress and now >= record.started_at + self.took:
                 outcome = outcomes.pop(0) if outcomes else "ok"
-                record = ClientRecord(record.started_at, now, outcome, record.attempts)
+                record = ClientRecord(
+                    record.started_at, now, outcome, record.attempts, last_slot=record.last_slot
+                )
             due = due_clients(
                 [("acme", self.schedule)], {"acme": record} if record else {}, now, self.policy
             )
             if due:
                 (one,) = due
-                attempts = (
-                    record.attempts + 1 if record and one.reason == "retry after failure" else 1
-                )
-                record = ClientRecord(now, None, "running", attempts)
+                # Only a retry runs a slot again in these stories: its attempt counts on.
+                assert (one.attempt > 1) == (one.reason == "retry after failure")
+                record = ClientRecord(now, None, "running", one.attempt, last_slot=one.slot)
                 started.append((now, one.reason))
             now += self.step
         return started
@@ -313,15 +314,17 @@ def test_a_run_longer_than_the_interval_never_overlaps_the_next() -> None:
 
 
 def test_a_failed_slot_gets_one_early_retry_then_waits_for_the_next() -> None:
-    failed = ClientRecord(MONDAY, MONDAY + 10 * MINUTE, "failed", attempts=1)
+    failed = ClientRecord(MONDAY, MONDAY + 10 * MINUTE, "failed", attempts=1, last_slot=MONDAY)
     retry_at = MONDAY + 70 * MINUTE
     assert due_clients([("acme", WEEKLY)], {"acme": failed}, retry_at - MINUTE) == []
     assert next_due_at(WEEKLY, failed, retry_at - MINUTE) == retry_at
     assert due_clients([("acme", WEEKLY)], {"acme": failed}, retry_at) == [
-        Due("acme", MONDAY, "retry after failure")
+        Due("acme", MONDAY, "retry after failure", attempt=2)
     ]
     # The retry fails too: no more early retries; the next Monday is the next chance.
-    failed_again = ClientRecord(retry_at, retry_at + 5 * MINUTE, "failed", attempts=2)
+    failed_again = ClientRecord(
+        retry_at, retry_at + 5 * MINUTE, "failed", attempts=2, last_slot=MONDAY
+    )
     for now in (retry_at + 2 * HOUR, MONDAY + 6 * DAY):
         assert due_clients([("acme", WEEKLY)], {"acme": failed_again}, now) == []
     assert next_due_at(WEEKLY, failed_again, retry_at + HOUR) == MONDAY + WEEK
@@ -378,6 +381,16 @@ def test_an_interrupted_run_is_due_again_at_once(finished: datetime | None) -> N
         Due("acme", MONDAY, "interrupted")
     ]
     assert next_due_at(WEEKLY, stopped, now) == now
+    # Its rerun is the slot's next attempt when the stopped run was of the same slot; a rerun
+    # of last week's stopped run is this slot's first.
+    of_this_slot = ClientRecord(MONDAY, finished, "interrupted", attempts=1, last_slot=MONDAY)
+    assert due_clients([("acme", WEEKLY)], {"acme": of_this_slot}, now) == [
+        Due("acme", MONDAY, "interrupted", attempt=2)
+    ]
+    last_week = ClientRecord(MONDAY, finished, "interrupted", attempts=3, last_slot=MONDAY - WEEK)
+    assert due_clients([("acme", WEEKLY)], {"acme": last_week}, now) == [
+        Due("acme", MONDAY, "interrupted", attempt=1)
+    ]
 
 
 def test_records_and_policies_refuse_what_cannot_be() -> None:

@@ -68,11 +68,15 @@ class ClientRecord:
     attempts: int = 1
     # How many of its latest runs in a row were interrupted (this one included, if it was).
     interrupted_in_a_row: int = 0
+    # The slot of its latest scheduled run (None: only manual runs), which ``attempts`` counts.
+    last_slot: datetime | None = None
 
     def __post_init__(self) -> None:
         _utc(self.started_at, "started_at")
         if self.finished_at is not None:
             _utc(self.finished_at, "finished_at")
+        if self.last_slot is not None:
+            _utc(self.last_slot, "last_slot")
         if self.outcome == "running" and self.finished_at is not None:
             raise ValueError("a run in progress has not finished: finished_at must be None")
         if self.outcome in ("ok", "failed") and self.finished_at is None:
@@ -101,11 +105,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Due:
-    """A client to audit now: the slot its run satisfies, and why it is due."""
+    """A client to audit now: the slot its run satisfies, why it is due, and which attempt at
+    that slot the run is (1: its first)."""
 
     client: str
     slot: datetime
     reason: Reason
+    attempt: int = 1
 
 
 def _retry_at(record: ClientRecord, latest: datetime, policy: RetryPolicy) -> datetime | None:
@@ -158,9 +164,13 @@ def due_clients(
     now = _utc(now, "now")
     due: list[Due] = []
     for name, schedule in clients:
-        reason = _reason(schedule, records.get(name), now, policy, watching_since)
+        record = records.get(name)
+        reason = _reason(schedule, record, now, policy, watching_since)
         if reason is not None:
-            due.append(Due(name, schedule.latest_at_or_before(now), reason))
+            slot = schedule.latest_at_or_before(now)
+            again = record is not None and record.last_slot == slot
+            attempt = record.attempts + 1 if record is not None and again else 1
+            due.append(Due(name, slot, reason, attempt))
     return due
 
 
