@@ -63,7 +63,7 @@ PROCESSES = (1, 2, 4, 8)
 TOKEN_ENV = "BENCH_X_TOKEN_{:02d}"
 STORE_PASSWORD_ENV = "BENCH_STORE_PASSWORD"
 REDIS_PASSWORD_ENV = "BENCH_REDIS_PASSWORD"
-ROW_TIMEOUT_SECONDS = 900.0
+ROW_TIMEOUT_SECONDS = 1800.0
 BEGIN, END = "<!-- bench_scale:begin -->", "<!-- bench_scale:end -->"
 ROW_PREFIX = "scale (#18):"
 FETCH_ROW = "| fetch 200 accounts x 5 pages"
@@ -399,24 +399,26 @@ def markdown(lines: list[dict[str, str]], write_ms: Sequence[float], argv: Seque
 
 
 def readme_rows(
-    lines: list[dict[str, str]], write_ms: Sequence[float], argv: Sequence[str], accounts: int
+    lines: list[dict[str, str]], write: str, argv: Sequence[str], accounts: int
 ) -> list[str]:
-    """README.md's row of its figure / target / measured table (the details: docs/scale.md)."""
-    run, *workers = lines
-    pools = "; ".join(
-        f"{line['row']}: {line['seconds']} s ({line['vs run']}x run,"
-        f" {line['accounts/s']} accounts/s, {line['CPU ms/account']} ms CPU/account)"
-        for line in workers
-    )
-    peaks = ", ".join(f"{line['peak/s per token']}/s" for line in lines)
+    """README.md's row of its figure / target / measured table (the details: docs/scale.md);
+    ``write``: the PostgreSQL write time's figure (:func:`write_figure`)."""
+
+    def figures(line: dict[str, str]) -> str:
+        return (
+            f"{line['seconds']} s ({line['vs run']}x run, {line['accounts/s']} accounts/s,"
+            f" {line['requests/s']} requests/s, {line['CPU ms/account']} ms CPU/account; per"
+            f" token at most {line['peak/s per token']} calls in a second and"
+            f" {line['in flight per token']} in flight)"
+        )
+
+    rows = "; ".join(f"{line['row']}: {figures(line)}" for line in lines)
     return [
         f"| {ROW_PREFIX} {accounts} X accounts over {TOKENS} tokens, PostgreSQL store, Redis"
         " limits: `auditor run` against one `auditor worker --concurrency N`, enqueue to"
         f' finalized, on {os.cpu_count()} cores (`{command(argv)}`; docs/scale.md "Figures")'
-        f" | every account audited, 0 answers of 429 | run {run['seconds']} s"
-        f" ({run['accounts/s']} accounts/s, {run['CPU ms/account']} ms CPU/account); {pools};"
-        f" 0 answers of 429, peak calls per token in a second {peaks}; PostgreSQL write"
-        f" {write_figure(write_ms)} |"
+        f" | every account audited, 0 answers of 429 | {rows}; 0 answers of 429 in every row;"
+        f" PostgreSQL write {write} |"
     ]
 
 
@@ -488,7 +490,7 @@ def main() -> int:
     print(f"\nPostgreSQL write per account: {write_figure(write_ms)}")
     print(f"limits per token and 15 minutes: {LIMITS}; 429 answers: 0 in every row")
     if args.write:
-        rows = readme_rows(lines, write_ms, sys.argv[1:], args.accounts)
+        rows = readme_rows(lines, write_figure(write_ms), sys.argv[1:], args.accounts)
         replace_readme_rows(ROOT / "README.md", rows)
         replace_between_markers(ROOT / "docs" / "scale.md", markdown(lines, write_ms, sys.argv[1:]))
     return 0
