@@ -532,3 +532,29 @@ def test_a_recheck_answer_that_names_no_post_is_a_failed_page_not_still_there(
         if p["visibility"] == "deleted"
     }
     assert deleted == silent.gone
+
+
+def test_the_workers_start_one_account_of_each_token_in_turn() -> None:
+    """Config order lists a client's accounts (one token) together; started in that order,
+    the workers would queue on one token's limit of requests in flight while the rest idle."""
+    from types import SimpleNamespace
+
+    from auditor.fetch.run import token_by_token
+    from auditor.fetch.secrets import Secret, TokenLookup
+
+    def prepared(platform: str, token: str | None) -> Any:
+        lookup = TokenLookup(None if token is None else Secret(token), None)
+        return SimpleNamespace(account=SimpleNamespace(platform=platform), token=lookup)
+
+    items = [
+        prepared("x", "acme-token"),
+        prepared("x", "acme-token"),
+        prepared("x", "acme-token"),
+        prepared("x", "globex-token"),
+        prepared("mastodon", "acme-token"),  # another platform's budget, though the same text
+        prepared("x", None),  # no token: fails on its own, in its turn
+        prepared("x", "globex-token"),
+    ]
+    order = [index for index, _ in token_by_token(items)]
+    assert order == [0, 3, 4, 5, 1, 6, 2]
+    assert [item for _, item in token_by_token(items)] == [items[i] for i in order]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +219,7 @@ def fetch_api_accounts(
                     index,
                     item,
                 )
-                for index, item in enumerate(prepared)
+                for index, item in token_by_token(prepared)
             }
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -237,6 +238,20 @@ def fetch_api_accounts(
     order = {a.key: i for i, a in enumerate(chosen)}
     report.accounts.sort(key=lambda a: order[AccountKey(a.platform, a.handle)])
     return report
+
+
+def token_by_token(prepared: Sequence[_Prepared]) -> list[tuple[int, _Prepared]]:
+    """The accounts (with their config positions) in the order the workers start them: one
+    account of each token in turn, config order within a token. In config order, a client's
+    accounts (one token) come together, and the workers would queue on that token's limit of
+    requests in flight (``fetch.concurrency``) while every other token sat idle."""
+    by_token: dict[tuple[str, str | None], list[tuple[int, _Prepared]]] = {}
+    for index, item in enumerate(prepared):
+        secret = item.token.secret
+        token = None if secret is None else secret.fingerprint()
+        by_token.setdefault((item.account.platform, token), []).append((index, item))
+    turns = zip_longest(*by_token.values())
+    return [started for turn in turns for started in turn if started is not None]
 
 
 class _QueriesLeftOut(logging.Filter):
