@@ -539,7 +539,8 @@ def test_the_workers_start_one_account_of_each_token_in_turn() -> None:
     the workers would queue on one token's limit of requests in flight while the rest idle."""
     from types import SimpleNamespace
 
-    from auditor.fetch.run import token_by_token
+    from auditor.fetch.order import token_by_token
+    from auditor.fetch.run import budget_of
     from auditor.fetch.secrets import Secret, TokenLookup
 
     def prepared(platform: str, token: str | None) -> Any:
@@ -555,6 +556,6 @@ def test_the_workers_start_one_account_of_each_token_in_turn() -> None:
         prepared("x", None),  # no token: fails on its own, in its turn
         prepared("x", "globex-token"),
     ]
-    order = [index for index, _ in token_by_token(items)]
+    order = [index for index, _ in token_by_token(items, budget_of)]
     assert order == [0, 3, 4, 5, 1, 6, 2]
-    assert [item for _, item in token_by_token(items)] == [items[i] for i in order]
+    assert [item for _, item in token_by_token(items, budget_of)] == [items[i] for i in order]

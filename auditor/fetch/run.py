@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from auditor.fetch.driver import (
 )
 from auditor.fetch.http import Clock, Deadline, HttpClient, HttpConfig, RetryPolicy, SystemClock
 from auditor.fetch.limits import limiter_for
+from auditor.fetch.order import token_by_token
 from auditor.fetch.secrets import TokenLookup, load_token, server_text
 from auditor.model import AccountData, AccountKey
 from auditor.privacy import Pseudonymiser
@@ -219,7 +219,7 @@ def fetch_api_accounts(
                     index,
                     item,
                 )
-                for index, item in token_by_token(prepared)
+                for index, item in token_by_token(prepared, budget_of)
             }
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -240,18 +240,10 @@ def fetch_api_accounts(
     return report
 
 
-def token_by_token(prepared: Sequence[_Prepared]) -> list[tuple[int, _Prepared]]:
-    """The accounts (with their config positions) in the order the workers start them: one
-    account of each token in turn, config order within a token. In config order, a client's
-    accounts (one token) come together, and the workers would queue on that token's limit of
-    requests in flight (``fetch.concurrency``) while every other token sat idle."""
-    by_token: dict[tuple[str, str | None], list[tuple[int, _Prepared]]] = {}
-    for index, item in enumerate(prepared):
-        secret = item.token.secret
-        token = None if secret is None else secret.fingerprint()
-        by_token.setdefault((item.account.platform, token), []).append((index, item))
-    turns = zip_longest(*by_token.values())
-    return [started for turn in turns for started in turn if started is not None]
+def budget_of(item: _Prepared) -> tuple[str, str | None]:
+    """Whose rate-limit budget and requests in flight an account's fetch spends."""
+    secret = item.token.secret
+    return item.account.platform, None if secret is None else secret.fingerprint()
 
 
 class _QueriesLeftOut(logging.Filter):
