@@ -28,7 +28,7 @@ from auditor.registry import load_registry
 from auditor.sources.platforms.base import RateInfo, RateLimit
 from auditor.store.history import HistoryStore
 
-from fetch_fakes import NOW, X_TOKEN, FakeX, serve
+from fetch_fakes import NOW, X_TOKEN, FakeX
 from rate_limits_support import LIMIT, PLATFORM, LimitedApi, shared_client, spend
 from services import RedisServer
 from tests_support import run_cli
@@ -196,16 +196,6 @@ def test_redis_lost_mid_run_fails_the_request_unmade_with_one_line(api: LimitedA
     )
     assert "\n" not in failures[0]
     assert api.answers == []  # never sent without its limit
-
-
-@pytest.fixture
-def fake_x() -> FakeX:
-    return FakeX()
-
-
-@pytest.fixture
-def x_server(fake_x: FakeX) -> Iterator[HTTPServer]:
-    yield from serve(fake_x)
 
 
 def test_an_account_whose_limiter_is_lost_is_incomplete_with_one_line(

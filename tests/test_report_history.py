@@ -48,7 +48,10 @@ WEEKS = [
 ]
 
 
-def _configs(write_bundle_file: WriteBundle, write_config: WriteConfig) -> list[Path]:
+def _configs(
+    write_bundle_file: WriteBundle, write_config: WriteConfig, store: str = "{path: history.sqlite}"
+) -> list[Path]:
+    """One config per week's bundle, each keeping history in ``store`` (its YAML)."""
     configs = []
     for week, posts in enumerate(WEEKS):
         bundle = write_bundle_file(f"week{week}.jsonl", _week(week, posts))
@@ -56,7 +59,7 @@ def _configs(write_bundle_file: WriteBundle, write_config: WriteConfig) -> list[
             write_config(
                 f"""
                 output: {{dir: out/week{week}, formats: [json, csv, junit, sarif]}}
-                store: {{path: history.sqlite}}
+                store: {store}
                 clients:
                   - name: acme
                     accounts: [{{platform: x, handle: AcmeHelp, source: {bundle}}}]
@@ -70,6 +73,28 @@ def _configs(write_bundle_file: WriteBundle, write_config: WriteConfig) -> list[
 def _folder(output: Path) -> Path:
     (path,) = output.rglob("report.json")
     return path.parent
+
+
+def _assert_reported_again(config: Path, run_id: str, again: Path, output: Path) -> None:
+    """``auditor report RUN_ID`` (by a prefix) writes the run's reports in ``output`` again
+    into ``again``, byte for byte."""
+    code, out, err = run_cli(
+        [
+            "report",
+            run_id[:8],
+            "--config",
+            str(config),
+            "--output",
+            str(again),
+            "-q",
+            "--format",
+            "csv,junit,sarif",
+        ]
+    )
+    assert (code, out, err) == (0, "", "")
+    for name in FORMATS:
+        original = _folder(output) / name
+        assert (_folder(again) / name).read_bytes() == original.read_bytes(), name
 
 
 def _json(output: Path) -> dict[str, Any]:
@@ -169,24 +194,9 @@ def test_report_writes_a_past_run_again_byte_for_byte(
     run_cli(["run", str(configs[1]), "-q"])
     for week, config in enumerate(configs):
         run_id = _json(tmp_path / "out" / f"week{week}")["run"]["id"]
-        again = tmp_path / f"again{week}"
-        code, out, err = run_cli(
-            [
-                "report",
-                run_id[:8],
-                "--config",
-                str(config),
-                "--output",
-                str(again),
-                "-q",
-                "--format",
-                "csv,junit,sarif",
-            ]
+        _assert_reported_again(
+            config, run_id, tmp_path / f"again{week}", tmp_path / "out" / f"week{week}"
         )
-        assert (code, out, err) == (0, "", "")
-        original = _folder(tmp_path / "out" / f"week{week}")
-        for name in FORMATS:
-            assert (_folder(again) / name).read_bytes() == (original / name).read_bytes(), name
 
 
 def test_report_prints_the_table_and_lists_the_runs(

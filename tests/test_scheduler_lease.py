@@ -320,17 +320,24 @@ while True:
 """
 )
 
-# Opens the store, says so, waits for the go file, then tries the lease: "won" or "held".
-RACER = (
+# Opens the store, says so and waits for the go file: what RACER and CLAIMER then race for.
+AT_THE_START = (
     OPEN_FROM_ARGUMENT
     + """
 import os, sys, time
 from datetime import timedelta
-from auditor.store.history import LeaseHeld
+from auditor.store.history import ClientBusy, LeaseHeld
 store = open_store(sys.argv[1])
 print("ready", flush=True)
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.001)
+"""
+)
+
+# Tries the lease: "won" or "held".
+RACER = (
+    AT_THE_START
+    + """
 try:
     store.acquire_lease(sys.argv[2], stale_after=timedelta(seconds=60))
 except LeaseHeld:
@@ -340,16 +347,10 @@ else:
 """
 )
 
-# Opens the store, says so, waits for the go file, then claims client "acme": "won" or "busy".
+# Claims client "acme": "won" or "busy".
 CLAIMER = (
-    OPEN_FROM_ARGUMENT
+    AT_THE_START
     + """
-import os, sys, time
-from auditor.store.history import ClientBusy
-store = open_store(sys.argv[1])
-print("ready", flush=True)
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.001)
 try:
     store.begin_client_run("acme", sys.argv[2], None)
 except ClientBusy:
@@ -368,6 +369,26 @@ def _python(stores: Stores, script: str, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _race(
+    stores: Stores, script: str, holders: list[str], go: Path
+) -> tuple[list[subprocess.Popen[str]], list[str]]:
+    """``script`` in one process per holder, all let go at once (``go`` made); each one's
+    answer (its stdout, stripped), in the holders' order, once all exited 0."""
+    racers = [_python(stores, script, stores.argument(), holder, str(go)) for holder in holders]
+    try:
+        for racer in racers:
+            assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
+        go.touch()
+        answers = [racer.communicate(timeout=60) for racer in racers]
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+                racer.communicate(timeout=30)
+    assert all(racer.returncode == 0 for racer in racers), [err for _, err in answers]
+    return racers, [out.strip() for out, _ in answers]
 
 
 def test_two_processes_one_lease_and_takeover_after_sigkill(stores: Stores) -> None:
@@ -420,22 +441,10 @@ def test_processes_racing_for_the_lease_exactly_one_wins(
     stores: Stores, tmp_path: Path, round_number: int
 ) -> None:
     stores.open().close()
-    go = tmp_path / "go"
-    racers = [_python(stores, RACER, stores.argument(), f"racer-{n}", str(go)) for n in range(4)]
-    try:
-        for racer in racers:
-            assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
-        go.touch()
-        answers = [racer.communicate(timeout=60) for racer in racers]
-    finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-                racer.communicate(timeout=30)
-    assert all(racer.returncode == 0 for racer in racers), [err for _, err in answers]
-    outcomes = sorted(out.strip() for out, _ in answers)
-    assert outcomes == ["held", "held", "held", "won"]
-    winner = next(n for n, (out, _) in enumerate(answers) if out.strip() == "won")
+    holders = [f"racer-{n}" for n in range(4)]
+    racers, answers = _race(stores, RACER, holders, tmp_path / "go")
+    assert sorted(answers) == ["held", "held", "held", "won"]
+    winner = answers.index("won")
     with stores.open() as store:
         lease = store.lease()
         assert lease is not None and lease.holder == f"racer-{winner}"
@@ -474,23 +483,9 @@ def test_processes_claiming_one_client_at_once_exactly_one_runs_it(
     stores: Stores, tmp_path: Path
 ) -> None:
     stores.open().close()
-    go = tmp_path / "go"
-    claimers = [
-        _python(stores, CLAIMER, stores.argument(), f"manual-{n}", str(go)) for n in range(4)
-    ]
-    try:
-        for claimer in claimers:
-            assert claimer.stdout is not None and claimer.stdout.readline() == "ready\n"
-        go.touch()
-        answers = [claimer.communicate(timeout=60) for claimer in claimers]
-    finally:
-        for claimer in claimers:
-            if claimer.poll() is None:
-                claimer.kill()
-                claimer.communicate(timeout=30)
-    assert all(claimer.returncode == 0 for claimer in claimers), [err for _, err in answers]
-    assert sorted(out.strip() for out, _ in answers) == ["busy", "busy", "busy", "won"]
+    holders = [f"manual-{n}" for n in range(4)]
+    _, answers = _race(stores, CLAIMER, holders, tmp_path / "go")
+    assert sorted(answers) == ["busy", "busy", "busy", "won"]
     with stores.open() as store:
         rows = store._read("SELECT holder FROM client_runs WHERE client = 'acme'")
-    winner = next(n for n, (out, _) in enumerate(answers) if out.strip() == "won")
-    assert rows == [(f"manual-{winner}",)]
+    assert rows == [(holders[answers.index("won")],)]

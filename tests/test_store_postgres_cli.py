@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_report_history import FORMATS, WEEKS, _findings, _folder, _json, _week
+from test_report_history import WEEKS, _assert_reported_again, _findings, _json, _week
+from test_report_history import _configs as weekly_configs
 
 from conftest import WriteBundle, WriteConfig
 from services import PostgresServer
@@ -19,34 +20,26 @@ PASSWORD_ENV = "AUDITOR_TEST_STORE_PASSWORD"
 
 
 def _configs(url: str, write_bundle_file: WriteBundle, write_config: WriteConfig) -> list[Path]:
-    configs = []
-    for week, posts in enumerate(WEEKS):
-        bundle = write_bundle_file(f"week{week}.jsonl", _week(week, posts))
-        configs.append(
-            write_config(
-                f"""
-                output: {{dir: out/week{week}, formats: [json, csv, junit, sarif]}}
-                store: {{url: "{url}", password_env: {PASSWORD_ENV}}}
-                clients:
-                  - name: acme
-                    accounts: [{{platform: x, handle: AcmeHelp, source: {bundle}}}]
-                """,
-                name=f"week{week}.yaml",
-            )
-        )
-    return configs
+    store = f'{{url: "{url}", password_env: {PASSWORD_ENV}}}'
+    return weekly_configs(write_bundle_file, write_config, store)
 
 
-def test_two_audits_on_postgresql_say_what_changed_and_read_back(
-    tmp_path: Path,
+@pytest.fixture
+def configs(
     write_bundle_file: WriteBundle,
     write_config: WriteConfig,
     postgres_server: PostgresServer,
     postgres_database: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> list[Path]:
+    """The weeks' configs on the test database, its password in the environment."""
     monkeypatch.setenv(PASSWORD_ENV, postgres_server.password)
-    configs = _configs(postgres_database, write_bundle_file, write_config)
+    return _configs(postgres_database, write_bundle_file, write_config)
+
+
+def test_two_audits_on_postgresql_say_what_changed_and_read_back(
+    tmp_path: Path, configs: list[Path], postgres_server: PostgresServer, postgres_database: str
+) -> None:
     assert run_cli(["run", str(configs[0]), "-q"])[0] == 1
     code, table, err = run_cli(["run", str(configs[1])])
     assert code == 1, err
@@ -64,24 +57,7 @@ def test_two_audits_on_postgresql_say_what_changed_and_read_back(
     assert postgres_server.password not in out + err
 
     run_id = second["run"]["id"]
-    again = tmp_path / "again"
-    code, out, err = run_cli(
-        [
-            "report",
-            run_id[:8],
-            "--config",
-            str(configs[1]),
-            "--output",
-            str(again),
-            "-q",
-            "--format",
-            "csv,junit,sarif",
-        ]
-    )
-    assert (code, out, err) == (0, "", "")
-    for name in FORMATS:
-        original = _folder(tmp_path / "out" / "week1") / name
-        assert (_folder(again) / name).read_bytes() == original.read_bytes(), name
+    _assert_reported_again(configs[1], run_id, tmp_path / "again", tmp_path / "out" / "week1")
     code, out, _ = run_cli(["report", "--list", "--config", str(configs[1])])
     assert code == 0 and first["run"]["id"] in out and run_id in out
 
@@ -163,15 +139,9 @@ def test_config_validate_refuses_a_store_it_cannot_use(
 
 
 def test_the_scheduler_runs_what_is_due_on_postgresql_and_status_reads_it(
-    tmp_path: Path,
-    write_bundle_file: WriteBundle,
-    write_config: WriteConfig,
-    postgres_server: PostgresServer,
-    postgres_database: str,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, configs: list[Path], postgres_server: PostgresServer
 ) -> None:
-    monkeypatch.setenv(PASSWORD_ENV, postgres_server.password)
-    config = _configs(postgres_database, write_bundle_file, write_config)[0]
+    config = configs[0]
     code, _, err = run_cli(["schedule", str(config), "--once"])
     assert code == 1, err  # the client was due (never audited), and its audit has findings
     code, out, err = run_cli(["status", str(config), "--json"])
